@@ -1,0 +1,121 @@
+import type { DialectName, DialectSyntax } from './dialect-syntax.js';
+import type { AppliedMigration, TenantRow } from '../types.js';
+
+/**
+ * The connection-bound half of a dialect. The migration algorithm (runner/, planner/) is written
+ * once against this interface; a dialect supplies capabilities, its own SQL, locks, batched reads
+ * and error classification. Dialect-specific SQL never leaves src/dialect/<name>/.
+ */
+export interface DialectCapabilities {
+  /** DDL can be rolled back (PostgreSQL yes; SQL Server yes for most DDL). */
+  readonly transactionalDdl: boolean;
+  /** More than one session can run at once (false for PGlite). */
+  readonly multipleConnections: boolean;
+}
+
+/** One connection. Not shared between concurrent tasks. */
+export interface SqlSession {
+  /**
+   * Run one statement with positional parameters. Placeholders are written `$1, $2, …` in
+   * every dialect; the mssql adapter rewrites them to named inputs.
+   */
+  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<R[]>;
+  /**
+   * Run a rendered migration script. The dialect splits it into batches (`GO` on SQL Server) and
+   * throws a {@link ScriptExecutionError} naming the failing batch and the script line.
+   */
+  runScript(sql: string): Promise<void>;
+  /** Run `fn` in a transaction on this session; commit on success, roll back on throw. */
+  transaction<T>(fn: () => Promise<T>): Promise<T>;
+}
+
+/** Thrown by `runScript`: where in the script the server failed. Lines are 1-based, script-relative. */
+export class ScriptExecutionError extends Error {
+  constructor(
+    message: string,
+    readonly batchIndex: number,
+    readonly line: number | undefined,
+    readonly column: number | undefined,
+    options: { cause: unknown },
+  ) {
+    super(message, options);
+    this.name = 'ScriptExecutionError';
+  }
+}
+
+export interface ErrorClassification {
+  /** Worth retrying with backoff: deadlock, serialization failure, connection reset, throttling. */
+  readonly transient: boolean;
+  /** SQLSTATE (PostgreSQL) or error number (SQL Server). */
+  readonly code?: string | number;
+  readonly message: string;
+}
+
+/** Identifiers the adapter writes into its own SQL; validated by config before reaching here. */
+export interface AdapterNames {
+  readonly masterSchema: string;
+  readonly metaTable: string;
+  readonly registryTable: string;
+  /** Prefix of the run ledger tables in the master schema, e.g. `__tm_` → `__tm_runs`. */
+  readonly ledgerPrefix: string;
+}
+
+export interface RegistryQueryOptions {
+  readonly includeArchived: boolean;
+  /** Optional custom SELECT returning workspace_id, name, db_schema_name, status, last_seen_utc, created_utc. */
+  readonly customQuery?: string;
+}
+
+export interface WorkspaceUpsert {
+  readonly workspaceId: string;
+  readonly name: string;
+  readonly schema: string;
+  readonly status: string;
+}
+
+export interface DialectAdapter {
+  readonly name: DialectName;
+  readonly syntax: DialectSyntax;
+  readonly capabilities: DialectCapabilities;
+  readonly names: AdapterNames;
+  /** Pool size (1 for PGlite). */
+  readonly maxConnections: number;
+
+  /** Borrow a session from the pool for the duration of `fn`. */
+  withSession<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+
+  // — schemas and meta tables —
+  ensureSchema(session: SqlSession, schema: string): Promise<void>;
+  schemaExists(session: SqlSession, schema: string): Promise<boolean>;
+  ensureMetaTable(session: SqlSession, schema: string): Promise<void>;
+  /** Applied rows of one schema; [] when the schema or the meta table does not exist yet. */
+  readApplied(session: SqlSession, schema: string): Promise<AppliedMigration[]>;
+  /**
+   * Applied rows of many schemas in as few round trips as possible (one query per few hundred
+   * schemas). Schemas without a meta table map to [].
+   */
+  readAppliedMany(schemas: readonly string[]): Promise<Map<string, AppliedMigration[]>>;
+  insertApplied(session: SqlSession, schema: string, row: AppliedMigration): Promise<void>;
+  deleteApplied(session: SqlSession, schema: string, id: string): Promise<void>;
+  updateChecksums(session: SqlSession, schema: string, id: string, checksum: string, renderedChecksum: string): Promise<void>;
+
+  // — locks (session-scoped; released by unlock or when the session ends) —
+  /** Try to take the named lock within `timeoutMs`; false on timeout. */
+  acquireLock(session: SqlSession, key: string, timeoutMs: number): Promise<boolean>;
+  releaseLock(session: SqlSession, key: string): Promise<void>;
+
+  // — tenant registry (master Workspace table) —
+  /** Whether the registry table exists yet (false before the first master migration). */
+  registryExists(session: SqlSession): Promise<boolean>;
+  listTenants(session: SqlSession, options: RegistryQueryOptions): Promise<TenantRow[]>;
+  getTenant(session: SqlSession, workspaceId: string): Promise<TenantRow | undefined>;
+  /** Record a derived schema name for a workspace whose db_schema_name was NULL. */
+  setSchemaName(session: SqlSession, workspaceId: string, schema: string): Promise<void>;
+  upsertWorkspace(session: SqlSession, row: WorkspaceUpsert): Promise<void>;
+  setWorkspaceStatus(session: SqlSession, workspaceId: string, status: string): Promise<boolean>;
+  touchWorkspace(session: SqlSession, workspaceId: string): Promise<boolean>;
+
+  /** Map a driver error to transient/permanent and its server code. */
+  classifyError(err: unknown): ErrorClassification;
+}
