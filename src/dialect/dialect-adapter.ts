@@ -25,8 +25,26 @@ export interface SqlSession {
    * throws a {@link ScriptExecutionError} naming the failing batch and the script line.
    */
   runScript(sql: string): Promise<void>;
-  /** Run `fn` in a transaction on this session; commit on success, roll back on throw. */
-  transaction<T>(fn: () => Promise<T>): Promise<T>;
+  /** Start a transaction on this session (SQL Server: with `SET XACT_ABORT ON`). */
+  begin(): Promise<void>;
+  commit(): Promise<void>;
+  /** Roll back if a transaction is open; never throws for "no transaction". */
+  rollback(): Promise<void>;
+  /** True between begin() and commit()/rollback(). */
+  readonly inTransaction: boolean;
+}
+
+/** Run `fn` in a transaction on `session`: commit on success, roll back and rethrow on failure. */
+export async function inTransaction<T>(session: SqlSession, fn: () => Promise<T>): Promise<T> {
+  await session.begin();
+  try {
+    const result = await fn();
+    await session.commit();
+    return result;
+  } catch (err) {
+    await session.rollback().catch(() => undefined);
+    throw err;
+  }
 }
 
 /** Thrown by `runScript`: where in the script the server failed. Lines are 1-based, script-relative. */
