@@ -1,0 +1,76 @@
+import { z } from 'zod';
+
+/** An identifier the engine writes into SQL itself: letters, digits, underscore; validated once here. */
+const identifier = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'must be a plain identifier: letters, digits and _, at most 63 characters');
+
+const pattern = z.string().refine(
+  (value) => {
+    try {
+      new RegExp(value);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'must be a valid regular expression' },
+);
+
+/**
+ * The configuration file `tenant-migrate.config.json` (or `.js`/`.ts` exporting the same object).
+ * Every field has a default; the smallest config is `{}`.
+ */
+export const configSchema = z
+  .object({
+    $schema: z.string().optional(),
+    /**
+     * Database URL. `mssql://…`, an ADO-style `Server=…;Database=…` string, `postgres://…`,
+     * `pglite:<dir>` or `pglite:memory`. Default: embedded PGlite in `.tenant-migrate/pglite`.
+     */
+    url: z.string().min(1).optional(),
+    /** Master schema holding the registry, meta table of master migrations and the run ledger. */
+    masterSchema: identifier.default('pmassist_master'),
+    /** Meta table created in every schema (contract). */
+    metaTable: identifier.default('__schema_migrations'),
+    /** Prefix of the run-ledger tables in the master schema. */
+    ledgerPrefix: identifier.default('__tm_'),
+    masterMigrationsDir: z.string().min(1).default('master-migrations'),
+    tenantMigrationsDir: z.string().min(1).default('tenant-migrations'),
+    /** Holds `partials/` and the `scaffolds/` that `create` copies. */
+    templatesDir: z.string().min(1).default('templates'),
+    registry: z
+      .object({
+        /** Registry table in the master schema. */
+        table: identifier.default('Workspace'),
+        /**
+         * Optional custom SELECT returning workspace_id, name, db_schema_name, status, last_seen_utc,
+         * created_utc. Overrides the default query on the registry table.
+         */
+        query: z.string().min(1).optional(),
+        /** Every schema name must match this before it reaches SQL. */
+        schemaPattern: pattern.default('^ws_[0-9a-f]{32}$'),
+        /** Derived schema name = prefix + GUID without hyphens, lower case. */
+        schemaPrefix: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('ws_'),
+      })
+      .strict()
+      .prefault({}),
+    /** Tenants migrated at once (PGlite always runs one at a time). */
+    concurrency: z.number().int().min(1).max(512).default(8),
+    /** How long to wait for a per-tenant or master lock before giving up (exit code 3). */
+    lockTimeoutMs: z.number().int().min(0).default(60_000),
+    /** Values available to templates as `vars`. */
+    vars: z.record(z.string(), z.unknown()).default({}),
+  })
+  .strict();
+
+export type ConfigInput = z.input<typeof configSchema>;
+/** The validated configuration with defaults applied, plus where it was resolved from. */
+export type Config = z.output<typeof configSchema> & {
+  /** Directory relative paths are resolved against (the config file's folder, or the cwd). */
+  readonly rootDir: string;
+  /** The resolved database URL (never undefined after loading). */
+  readonly url: string;
+  /** Config file that was read, if any. */
+  readonly configFile?: string;
+};

@@ -1,0 +1,253 @@
+import pg from 'pg';
+import type {
+  AdapterNames,
+  DialectAdapter,
+  DialectCapabilities,
+  ErrorClassification,
+  RegistryQueryOptions,
+  SqlSession,
+  WorkspaceUpsert,
+} from '../dialect-adapter.js';
+import type { DialectName, DialectSyntax } from '../dialect-syntax.js';
+import { DriverSession, type SessionDriver } from '../sql-session.js';
+import type { AppliedMigration, TenantRow } from '../../types.js';
+import { classifyPostgresError } from './postgres-errors.js';
+import { type PostgresSql, postgresSql } from './postgres-sql.js';
+import { postgresSyntax } from './postgres-syntax.js';
+
+export interface PostgresAdapterOptions {
+  readonly url: string;
+  readonly names: AdapterNames;
+  readonly maxConnections: number;
+}
+
+/** Schemas per UNION ALL query when reading many meta tables. */
+export const META_READ_BATCH = 500;
+
+// `timestamp without time zone` columns hold UTC; read them as UTC, not local time.
+const TIMESTAMP_OID = 1114;
+const pgTypes = {
+  getTypeParser(oid: number, format?: string) {
+    if (oid === TIMESTAMP_OID) return (value: string) => new Date(`${value.replace(' ', 'T')}Z`);
+    return pg.types.getTypeParser(oid, format as 'text');
+  },
+} as pg.CustomTypesConfig;
+
+export function rowToApplied(row: Record<string, unknown>): AppliedMigration {
+  return {
+    id: String(row.id),
+    checksum: String(row.checksum).trim(),
+    renderedChecksum: String(row.rendered_checksum).trim(),
+    appliedUtc: row.applied_utc instanceof Date ? row.applied_utc : new Date(String(row.applied_utc)),
+    durationMs: Number(row.duration_ms),
+    runId: row.run_id == null ? null : String(row.run_id),
+  };
+}
+
+export function rowToTenant(row: Record<string, unknown>): TenantRow {
+  const date = (v: unknown) => (v == null ? null : v instanceof Date ? v : new Date(String(v)));
+  return {
+    workspaceId: String(row.workspace_id).toLowerCase(),
+    name: row.name == null ? null : String(row.name),
+    dbSchemaName: row.db_schema_name == null ? null : String(row.db_schema_name),
+    status: String(row.status ?? 'Active'),
+    lastSeenUtc: date(row.last_seen_utc),
+    createdUtc: date(row.created_utc),
+  };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * PostgreSQL over `pg`. Everything here is written in terms of a {@link SqlSession}, so the PGlite
+ * adapter extends this class and only replaces how sessions are obtained.
+ */
+export class PostgresAdapter implements DialectAdapter {
+  readonly name: DialectName = 'postgres';
+  readonly syntax: DialectSyntax = postgresSyntax;
+  readonly capabilities: DialectCapabilities = { transactionalDdl: true, multipleConnections: true };
+  readonly names: AdapterNames;
+  readonly maxConnections: number;
+  protected readonly sql: PostgresSql;
+  #pool: pg.Pool | undefined;
+  readonly #url: string;
+
+  constructor(options: PostgresAdapterOptions) {
+    this.names = options.names;
+    this.maxConnections = options.maxConnections;
+    this.sql = postgresSql(options.names);
+    this.#url = options.url;
+  }
+
+  #getPool(): pg.Pool {
+    if (!this.#pool) {
+      this.#pool = new pg.Pool({
+        connectionString: this.#url,
+        max: this.maxConnections,
+        types: pgTypes,
+        application_name: 'tenant-migrate',
+      });
+      // A backend killed under an idle client (pg_terminate_backend, failover) must not crash the
+      // process; the client is discarded and the next checkout opens a new connection.
+      this.#pool.on('error', () => undefined);
+    }
+    return this.#pool;
+  }
+
+  async withSession<T>(fn: (session: SqlSession) => Promise<T>): Promise<T> {
+    const client = await this.#getPool().connect();
+    let broken: Error | undefined;
+    const onError = (err: Error) => {
+      broken = err;
+    };
+    client.on('error', onError);
+    const driver: SessionDriver = {
+      query: async (sql, params) => (await client.query(sql, params as unknown[])).rows,
+      exec: async (sql) => {
+        await client.query(sql);
+      },
+      errorPosition: (err) => pgPosition(err),
+    };
+    const session = new DriverSession(driver, this.syntax);
+    try {
+      return await fn(session);
+    } catch (err) {
+      broken ??= classifyPostgresError(err).transient ? (err as Error) : undefined;
+      throw err;
+    } finally {
+      if (session.inTransaction && !broken) await session.rollback().catch((e: Error) => (broken = e));
+      client.off('error', onError);
+      // Destroy a connection that failed (or may hold session state such as an advisory lock).
+      client.release(broken ?? undefined);
+    }
+  }
+
+  async close(): Promise<void> {
+    const pool = this.#pool;
+    this.#pool = undefined;
+    await pool?.end();
+  }
+
+  async ensureSchema(session: SqlSession, schema: string): Promise<void> {
+    if (await this.schemaExists(session, schema)) return;
+    await session.query(this.sql.createSchema(schema));
+  }
+
+  async schemaExists(session: SqlSession, schema: string): Promise<boolean> {
+    return (await session.query(this.sql.schemaExists, [schema])).length > 0;
+  }
+
+  async ensureMetaTable(session: SqlSession, schema: string): Promise<void> {
+    const rows = await session.query(this.sql.schemasWithMeta, [this.names.metaTable, [schema]]);
+    if (rows.length === 0) await session.query(this.sql.createMetaTable(schema));
+  }
+
+  async readApplied(session: SqlSession, schema: string): Promise<AppliedMigration[]> {
+    const rows = await session.query(this.sql.schemasWithMeta, [this.names.metaTable, [schema]]);
+    if (rows.length === 0) return [];
+    return (await session.query(this.sql.selectApplied(schema))).map(rowToApplied);
+  }
+
+  async readAppliedMany(schemas: readonly string[]): Promise<Map<string, AppliedMigration[]>> {
+    const result = new Map<string, AppliedMigration[]>(schemas.map((s) => [s, []]));
+    if (schemas.length === 0) return result;
+    await this.withSession(async (session) => {
+      const existing = await session.query<{ schema_name: string }>(this.sql.schemasWithMeta, [
+        this.names.metaTable,
+        schemas,
+      ]);
+      const withMeta = existing.map((r) => r.schema_name);
+      for (let i = 0; i < withMeta.length; i += META_READ_BATCH) {
+        const chunk = withMeta.slice(i, i + META_READ_BATCH);
+        const rows = await session.query(this.sql.selectAppliedMany(chunk));
+        for (const row of rows) result.get(String(row.schema_name))?.push(rowToApplied(row));
+      }
+    });
+    for (const list of result.values()) list.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return result;
+  }
+
+  async insertApplied(session: SqlSession, schema: string, row: AppliedMigration): Promise<void> {
+    await session.query(this.sql.insertApplied(schema), [
+      row.id,
+      row.checksum,
+      row.renderedChecksum,
+      row.appliedUtc.toISOString(),
+      Math.round(row.durationMs),
+      row.runId,
+    ]);
+  }
+
+  async deleteApplied(session: SqlSession, schema: string, id: string): Promise<void> {
+    await session.query(this.sql.deleteApplied(schema), [id]);
+  }
+
+  async updateChecksums(session: SqlSession, schema: string, id: string, checksum: string, rendered: string) {
+    await session.query(this.sql.updateChecksums(schema), [id, checksum, rendered]);
+  }
+
+  async acquireLock(session: SqlSession, key: string, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    let wait = 25;
+    for (;;) {
+      const [row] = await session.query<{ locked: boolean }>(this.sql.tryLock, [`tenant-migrate:${key}`]);
+      if (row?.locked) return true;
+      if (Date.now() >= deadline) return false;
+      await sleep(Math.min(wait, Math.max(1, deadline - Date.now())));
+      wait = Math.min(wait * 2, 500);
+    }
+  }
+
+  async releaseLock(session: SqlSession, key: string): Promise<void> {
+    await session.query(this.sql.unlock, [`tenant-migrate:${key}`]);
+  }
+
+  async registryExists(session: SqlSession): Promise<boolean> {
+    const rows = await session.query(this.sql.registryReady, [
+      this.names.masterSchema,
+      this.names.registryTable,
+      'db_schema_name',
+    ]);
+    return rows.length > 0;
+  }
+
+  async listTenants(session: SqlSession, options: RegistryQueryOptions): Promise<TenantRow[]> {
+    const sql = options.customQuery ?? this.sql.listTenants(options.includeArchived);
+    const rows = (await session.query(sql)).map(rowToTenant);
+    return options.customQuery && !options.includeArchived ? rows.filter((r) => r.status === 'Active') : rows;
+  }
+
+  async getTenant(session: SqlSession, workspaceId: string): Promise<TenantRow | undefined> {
+    const [row] = await session.query(this.sql.getTenant, [workspaceId]);
+    return row ? rowToTenant(row) : undefined;
+  }
+
+  async setSchemaName(session: SqlSession, workspaceId: string, schema: string): Promise<void> {
+    await session.query(this.sql.setSchemaName, [workspaceId, schema]);
+  }
+
+  async upsertWorkspace(session: SqlSession, row: WorkspaceUpsert): Promise<void> {
+    await session.query(this.sql.upsertWorkspace, [row.workspaceId, row.name, row.schema, row.status]);
+  }
+
+  async setWorkspaceStatus(session: SqlSession, workspaceId: string, status: string): Promise<boolean> {
+    const rows = await session.query(`${this.sql.setStatus} RETURNING 1 AS found`, [workspaceId, status]);
+    return rows.length > 0;
+  }
+
+  async touchWorkspace(session: SqlSession, workspaceId: string): Promise<boolean> {
+    const rows = await session.query(`${this.sql.touch} RETURNING 1 AS found`, [workspaceId]);
+    return rows.length > 0;
+  }
+
+  classifyError(err: unknown): ErrorClassification {
+    return classifyPostgresError(err);
+  }
+}
+
+/** PostgreSQL reports the error position as a 1-based character offset string. */
+export function pgPosition(err: unknown): number | undefined {
+  const position = (err as { position?: unknown } | null)?.position;
+  const n = typeof position === 'string' || typeof position === 'number' ? Number(position) : NaN;
+  return Number.isFinite(n) && n > 0 ? n : undefined;
+}
