@@ -1,0 +1,149 @@
+import type { AdapterNames } from '../dialect-adapter.js';
+import { quoteMssqlIdent, quoteMssqlString as lit } from './mssql-syntax.js';
+
+/**
+ * Every T-SQL text the SQL Server adapter runs. Identifiers arrive validated (config schema or the
+ * tenant schema-name pattern), are checked once more here and quoted with `[]`; values travel as
+ * `$n` parameters, which the session rewrites to `@pn` inputs.
+ */
+
+/** Resource prefix of sp_getapplock locks: `tenant-migrate:<schema>` / `tenant-migrate:<key>`. */
+export const LOCK_RESOURCE_PREFIX = 'tenant-migrate:';
+
+/** Schemas per UNION ALL query when reading many meta tables: one round trip per this many tenants. */
+export const META_READ_BATCH = 250;
+
+/** sp_getapplock @Resource is NVARCHAR(255). */
+const MAX_LOCK_RESOURCE = 255;
+
+/**
+ * Quote an identifier after a last check. Callers validate names against the configured patterns;
+ * this refuses what no pattern should let through (empty, too long, control characters) so that a
+ * bug upstream fails loudly instead of reaching the server.
+ */
+export function mssqlIdent(name: string): string {
+  if (name.length === 0 || name.length > 128 || /[\u0000-\u001f\u007f]/.test(name)) {
+    throw new Error(`refusing to quote SQL Server identifier ${JSON.stringify(name)}: empty, longer than 128 or with control characters`);
+  }
+  return quoteMssqlIdent(name);
+}
+
+/** The sp_getapplock resource for a lock key (a schema name or e.g. `master`). */
+export function lockResource(key: string): string {
+  const resource = `${LOCK_RESOURCE_PREFIX}${key}`;
+  if (resource.length > MAX_LOCK_RESOURCE) throw new Error(`lock key too long for sp_getapplock (${resource.length} > ${MAX_LOCK_RESOURCE})`);
+  return resource;
+}
+
+export function mssqlSql(names: AdapterNames) {
+  const q = mssqlIdent;
+  const master = q(names.masterSchema);
+  const registry = `${master}.${q(names.registryTable)}`;
+  const meta = (schema: string) => `${q(schema)}.${q(names.metaTable)}`;
+  const metaColumns = 'id, checksum, rendered_checksum, applied_utc, duration_ms, run_id';
+  // UNIQUEIDENTIFIER comes back upper-case from tedious; the contract is the lower-case text form.
+  const registryColumns =
+    'LOWER(CONVERT(NVARCHAR(36), workspace_id)) AS workspace_id, name, db_schema_name, status, last_seen_utc, created_utc';
+  // A workspace id that is not a GUID matches nothing instead of failing the conversion (error 8169).
+  const byWorkspaceId = 'workspace_id = TRY_CONVERT(UNIQUEIDENTIFIER, $1)';
+
+  return {
+    /**
+     * CREATE SCHEMA must be alone in its batch, hence EXEC; the IF makes it idempotent.
+     * https://learn.microsoft.com/en-us/sql/t-sql/statements/create-schema-transact-sql
+     */
+    createSchema: (schema: string) => `IF SCHEMA_ID(${lit(schema)}) IS NULL EXEC(${lit(`CREATE SCHEMA ${q(schema)}`)});`,
+    schemaExists: 'SELECT 1 AS found FROM sys.schemas WHERE name = $1;',
+
+    createMetaTable: (schema: string) => `IF OBJECT_ID(${lit(meta(schema))}, N'U') IS NULL
+CREATE TABLE ${meta(schema)} (
+  id NVARCHAR(255) NOT NULL PRIMARY KEY,
+  checksum CHAR(64) NOT NULL,
+  rendered_checksum CHAR(64) NOT NULL,
+  applied_utc DATETIME2 NOT NULL DEFAULT SYSUTCDATETIME(),
+  duration_ms INT NOT NULL,
+  run_id NVARCHAR(64) NULL
+);`,
+    /** Whether one schema has the meta table. */
+    metaTableExists: (schema: string) => `SELECT CASE WHEN OBJECT_ID(${lit(meta(schema))}, N'U') IS NULL THEN 0 ELSE 1 END AS found;`,
+    /**
+     * Every schema of the database that has a meta table, in one query whatever the tenant count
+     * (10,000 short names is a small result). The caller intersects with its tenants; no list of
+     * names has to travel to the server, and no OPENJSON/STRING_SPLIT (compat level 130+) is needed.
+     */
+    schemasWithMeta:
+      'SELECT s.name AS schema_name FROM sys.tables AS t JOIN sys.schemas AS s ON s.schema_id = t.schema_id WHERE t.name = $1;',
+    selectApplied: (schema: string) => `SELECT ${metaColumns} FROM ${meta(schema)} ORDER BY id;`,
+    /**
+     * UNION ALL over many schemas, only ones known to have a meta table. READPAST skips rows
+     * an in-flight migration has inserted but not committed, so planning never waits behind a
+     * tenant being migrated (those rows are not applied yet; the runner re-reads under the
+     * tenant lock before acting).
+     * https://learn.microsoft.com/en-us/sql/t-sql/queries/hints-transact-sql-table#readpast
+     */
+    selectAppliedMany: (schemas: readonly string[]) =>
+      `${schemas
+        .map((s) => `SELECT ${lit(s)} AS schema_name, ${metaColumns} FROM ${meta(s)} WITH (READPAST)`)
+        .join('\nUNION ALL\n')};`,
+    insertApplied: (schema: string) => `INSERT INTO ${meta(schema)} (${metaColumns}) VALUES ($1, $2, $3, $4, $5, $6);`,
+    deleteApplied: (schema: string) => `DELETE FROM ${meta(schema)} WHERE id = $1;`,
+    updateChecksums: (schema: string) => `UPDATE ${meta(schema)} SET checksum = $2, rendered_checksum = $3 WHERE id = $1;`,
+
+    /**
+     * Session-owned application lock: held across the several transactions of a tenant and
+     * released by sp_releaseapplock or when the connection closes. Return codes: 0 granted at once,
+     * 1 granted after waiting, -1 timeout, -2 cancelled, -3 deadlock victim, -999 parameter/other error.
+     * https://learn.microsoft.com/en-us/sql/relational-databases/system-stored-procedures/sp-getapplock-transact-sql
+     */
+    getAppLock: `DECLARE @result INT;
+EXEC @result = sp_getapplock @Resource = $1, @LockMode = N'Exclusive', @LockOwner = N'Session', @LockTimeout = $2, @DbPrincipal = N'public';
+SELECT @result AS result;`,
+    /** Releasing a lock this session does not hold raises error 1223; APPLOCK_MODE makes release idempotent. */
+    releaseAppLock: `DECLARE @result INT = 0;
+IF APPLOCK_MODE(N'public', $1, N'Session') <> N'NoLock'
+  EXEC @result = sp_releaseapplock @Resource = $1, @LockOwner = N'Session', @DbPrincipal = N'public';
+SELECT @result AS result;`,
+
+    registryReady:
+      'SELECT 1 AS found FROM sys.columns AS c JOIN sys.tables AS t ON t.object_id = c.object_id ' +
+      'JOIN sys.schemas AS s ON s.schema_id = t.schema_id WHERE s.name = $1 AND t.name = $2 AND c.name = $3;',
+    listTenants: (includeArchived: boolean) =>
+      `SELECT ${registryColumns} FROM ${registry}${includeArchived ? '' : " WHERE status = N'Active'"} ` +
+      'ORDER BY CONVERT(NVARCHAR(36), workspace_id) COLLATE Latin1_General_BIN2;',
+    getTenant: `SELECT ${registryColumns} FROM ${registry} WHERE ${byWorkspaceId};`,
+    setSchemaName: `UPDATE ${registry} SET db_schema_name = $2 WHERE ${byWorkspaceId} AND (db_schema_name IS NULL OR db_schema_name = $2);`,
+    /** HOLDLOCK makes MERGE's match-then-insert atomic against a concurrent upsert of the same id. */
+    upsertWorkspace: `MERGE ${registry} WITH (HOLDLOCK) AS target
+USING (SELECT CONVERT(UNIQUEIDENTIFIER, $1) AS workspace_id, $2 AS name, $3 AS db_schema_name, $4 AS status) AS source
+ON target.workspace_id = source.workspace_id
+WHEN MATCHED THEN UPDATE SET name = source.name, db_schema_name = source.db_schema_name, status = source.status, last_seen_utc = SYSUTCDATETIME()
+WHEN NOT MATCHED THEN INSERT (workspace_id, name, db_schema_name, status, last_seen_utc, created_utc)
+  VALUES (source.workspace_id, source.name, source.db_schema_name, source.status, SYSUTCDATETIME(), SYSUTCDATETIME());`,
+    /** @@ROWCOUNT rather than OUTPUT: OUTPUT without INTO fails on a table with triggers (error 334). */
+    setStatus: `UPDATE ${registry} SET status = $2 WHERE ${byWorkspaceId};
+SELECT @@ROWCOUNT AS affected;`,
+    touch: `UPDATE ${registry} SET last_seen_utc = SYSUTCDATETIME() WHERE ${byWorkspaceId};
+SELECT @@ROWCOUNT AS affected;`,
+
+    /** Transactions: XACT_ABORT so any error rolls the whole transaction back, not just the statement. */
+    begin: 'SET XACT_ABORT ON; BEGIN TRANSACTION;',
+    commit: 'COMMIT TRANSACTION;',
+    /** XACT_ABORT may already have rolled back; a bare ROLLBACK would then raise error 3903. */
+    rollback: 'IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;',
+  };
+}
+
+export type MssqlSql = ReturnType<typeof mssqlSql>;
+
+/**
+ * Rewrite `$1..$n` placeholders to `@p1..@pn`, leaving `'strings'`, `[identifiers]`,
+ * `"identifiers"` and comments alone.
+ *
+ * @example rewritePlaceholders("SELECT '$1', $1") // "SELECT '$1', @p1"
+ */
+export function rewritePlaceholders(sql: string): string {
+  return sql.replace(
+    /'(?:[^']|'')*'|\[(?:[^\]]|\]\])*\]|"(?:[^"]|"")*"|--[^\n]*|\/\*[\s\S]*?\*\/|\$(\d+)/g,
+    (match, n: string | undefined) => (n === undefined ? match : `@p${n}`),
+  );
+}
