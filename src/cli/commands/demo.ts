@@ -1,0 +1,46 @@
+import type { Argv, CommandModule } from 'yargs';
+import { seedDemo } from '../../demo/seed-demo.js';
+import { ConsoleReporter } from '../../reporting/console-reporter.js';
+import { type GlobalArgs, command, migratorFromArgs, printJson } from '../cli-context.js';
+import { EXIT } from '../exit-codes.js';
+import { exitCodeForUp, formatUpSummary, upJson } from './up.js';
+import { formatStatus, statusJson } from './status.js';
+
+interface DemoArgs extends GlobalArgs {
+  workspaces: number;
+}
+
+export const demoCommand: CommandModule<GlobalArgs, DemoArgs> = {
+  command: 'demo',
+  describe: 'The pmassist upgrade on the embedded database: legacy layout, N pre-existing workspaces, then up',
+  builder: (y: Argv<GlobalArgs>) =>
+    y.option('workspaces', { type: 'number', default: 200, describe: 'Pre-existing workspaces to register' }) as Argv<DemoArgs>,
+  handler: command<DemoArgs>(async (argv) => {
+    if (!Number.isInteger(argv.workspaces) || argv.workspaces < 1) throw new Error('--workspaces must be a positive integer');
+    const migrator = await migratorFromArgs(argv);
+    const out = (s: string) => !argv.json && process.stdout.write(`${s}\n`);
+    try {
+      out(`tenant-migrate demo on ${migrator.config.url}`);
+      // 1. The layout before the two-level change (master 0001 only, if nothing is applied yet).
+      await migrator.up({ masterTo: '0001_initial_layout' });
+      const adapter = await migrator.adapter();
+      const seeded = await seedDemo(adapter, migrator.config.masterSchema, argv.workspaces);
+      out(
+        seeded.workspaces > 0
+          ? `seeded ${seeded.workspaces} pre-existing workspaces (no schema yet) with ${seeded.links} legacy WorkspaceExternalLink rows`
+          : 'demo workspaces already present: nothing seeded',
+      );
+      // 2. The deploy: master 0002, then every workspace gets its schema, tables and integrations.
+      const reporter = argv.json ? undefined : new ConsoleReporter();
+      if (reporter) migrator.on(reporter.listener);
+      const result = await migrator.up();
+      reporter?.finish();
+      const status = await migrator.status();
+      if (argv.json) printJson({ seeded, up: upJson(result), status: statusJson(status) });
+      else out(`${formatUpSummary(result)}\n\n${formatStatus(status)}`);
+      return exitCodeForUp(result) === EXIT.ok ? EXIT.ok : exitCodeForUp(result);
+    } finally {
+      await migrator.close();
+    }
+  }),
+};

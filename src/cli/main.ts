@@ -1,0 +1,38 @@
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import type { GlobalArgs } from './cli-context.js';
+import { EXIT } from './exit-codes.js';
+import { demoCommand } from './commands/demo.js';
+import { renderCommand } from './commands/render.js';
+import { statusCommand } from './commands/status.js';
+import { upCommand } from './commands/up.js';
+
+/** Build the CLI. Commands live one per file in commands/; this file only wires them. */
+export function buildCli(args: string[]) {
+  return yargs(args)
+    .scriptName('tenant-migrate')
+    .usage('$0 <command> [options]\n\nMigrations for schema-per-tenant databases (SQL Server, PostgreSQL, embedded PGlite).')
+    .option('url', { type: 'string', global: true, describe: 'Database URL (mssql://…, Server=…;…, postgres://…, pglite:<dir>); env TM_DATABASE_URL' })
+    .option('config', { type: 'string', global: true, describe: 'Config file (default: tenant-migrate.config.json|js|ts in the cwd)' })
+    .option('json', { type: 'boolean', global: true, describe: 'Machine-readable output on stdout, no progress' })
+    .command(upCommand)
+    .command(statusCommand)
+    .command(renderCommand)
+    .command(demoCommand)
+    .demandCommand(1, 'Name a command: up, status, render, demo … (see --help)')
+    .strict()
+    .recommendCommands()
+    .fail((msg, err, y) => {
+      if (err) throw err;
+      process.stderr.write(`${y.help() ? '' : ''}tenant-migrate: ${msg}\nRun with --help for usage.\n`);
+      process.exit(EXIT.usage);
+    })
+    .help()
+    .alias('help', 'h')
+    .version()
+    .wrap(Math.min(110, process.stdout.columns || 100));
+}
+
+export type { GlobalArgs };
+
+await buildCli(hideBin(process.argv)).parseAsync();

@@ -1,0 +1,13 @@
+/**
+ * tenant-migrate — public library API. No printing, no process.exit: see src/cli/ for that.
+ */
+export { createMigrator, openMigrator } from './migrator.js';
+export type { Migrator, UpOptions, UpResult, StatusResult, RenderOptions } from './migrator.js';
+export type { Config, ConfigInput } from './config/config-schema.js';
+export { loadConfig, parseConfig } from './config/load-config.js';
+export type { MigratorEvent, MigratorListener, TenantResult, FailureInfo, TenantOutcome } from './events.js';
+export * from './errors.js';
+export type * from './types.js';
+export { deriveSchemaName, normalizeGuid, isGuid } from './registry/tenant-discovery.js';
+export { dialectFromUrl, redactUrl } from './dialect/create-adapter.js';
+export type { DialectAdapter, SqlSession } from './dialect/dialect-adapter.js';

@@ -1,0 +1,413 @@
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import pLimit from 'p-limit';
+import { loadConfig, parseConfig } from './config/load-config.js';
+import type { Config, ConfigInput } from './config/config-schema.js';
+import { createAdapter, dialectFromUrl } from './dialect/create-adapter.js';
+import type { DialectAdapter, SqlSession } from './dialect/dialect-adapter.js';
+import type { DialectName } from './dialect/dialect-syntax.js';
+import { syntaxFor } from './dialect/syntax-registry.js';
+import { LockTimeoutError, TenantMigrateError } from './errors.js';
+import type { MigratorEvent, MigratorListener, TenantResult } from './events.js';
+import { type SchemaPlan, planSchema, summarizePlans } from './planner/plan.js';
+import { normalizeGuid, validateTenants } from './registry/tenant-discovery.js';
+import { assertChecksums, migrateSchema } from './runner/schema-migrator.js';
+import { runTenant } from './runner/tenant-runner.js';
+import { loadMigrations } from './source/index.js';
+import { TemplateEngine } from './templating/index.js';
+import { buildRenderContext, sampleRenderContext } from './templating/render-context.js';
+import type { InvalidTenant, MigrationFile, Tenant } from './types.js';
+
+export interface UpOptions {
+  /** Also migrate Archived tenants. */
+  readonly includeArchived?: boolean;
+  /** Override the configured concurrency. */
+  readonly concurrency?: number;
+  /** Apply tenant migrations up to and including this id. */
+  readonly to?: string;
+  /** Apply master migrations up to and including this id (tenants are not touched when set). */
+  readonly masterTo?: string;
+  /** Stop taking new tenants when aborted; in-flight tenants finish. */
+  readonly signal?: AbortSignal;
+}
+
+export interface UpResult {
+  readonly runId: string;
+  readonly master: { readonly applied: readonly string[]; readonly waiting: readonly string[] };
+  readonly tenants: {
+    readonly total: number;
+    readonly succeeded: number;
+    readonly upToDate: number;
+    readonly failed: number;
+    readonly skipped: number;
+  };
+  readonly results: readonly TenantResult[];
+  readonly invalid: readonly InvalidTenant[];
+  readonly interrupted: boolean;
+  readonly durationMs: number;
+}
+
+export interface StatusResult {
+  readonly dialect: DialectName;
+  readonly master: {
+    readonly applied: readonly string[];
+    readonly pending: readonly string[];
+    /** after-tenants master migrations still waiting for tenants. */
+    readonly waiting: readonly string[];
+  };
+  readonly tenants: {
+    readonly total: number;
+    readonly upToDate: number;
+    readonly behind: number;
+    /** Tenants that cannot be migrated as they are (checksum mismatch). */
+    readonly failed: number;
+    readonly invalid: number;
+    readonly pendingCounts: Readonly<Record<string, number>>;
+  };
+  readonly invalid: readonly InvalidTenant[];
+  readonly plans: readonly SchemaPlan[];
+}
+
+export interface RenderOptions {
+  /** Tenant to render for; default a sample workspace. */
+  readonly workspaceId?: string;
+  /** Render for another dialect than the configured database's. */
+  readonly dialect?: DialectName;
+  readonly scope?: 'master' | 'tenant';
+}
+
+export interface Migrator {
+  readonly config: Config;
+  up(options?: UpOptions): Promise<UpResult>;
+  status(options?: { includeArchived?: boolean }): Promise<StatusResult>;
+  render(migrationId: string, options?: RenderOptions): Promise<string>;
+  /** Subscribe to events; returns an unsubscribe function. */
+  on(listener: MigratorListener): () => void;
+  /** The open database adapter (library users can run their own queries through it). */
+  adapter(): Promise<DialectAdapter>;
+  close(): Promise<void>;
+}
+
+const MASTER_LOCK = '__master__';
+
+/**
+ * Create a migrator. Accepts a validated {@link Config} (from loadConfig) or a plain input object,
+ * which is validated the same way (every problem listed; ConfigError).
+ *
+ * @example
+ * const m = createMigrator({ url: 'postgres://postgres@127.0.0.1/app' });
+ * const result = await m.up({ concurrency: 16 });
+ * await m.close();
+ */
+export function createMigrator(input: Config | (ConfigInput & { rootDir?: string })): Migrator {
+  const config: Config = isResolved(input) ? input : parseConfig(input);
+  return new MigratorImpl(config);
+}
+
+/** Load config from file + env + overrides, then create the migrator. */
+export async function openMigrator(options: Parameters<typeof loadConfig>[0] = {}): Promise<Migrator> {
+  return new MigratorImpl(await loadConfig(options));
+}
+
+function isResolved(input: object): input is Config {
+  return 'rootDir' in input && 'url' in input && 'registry' in input && 'metaTable' in input;
+}
+
+export class MigratorImpl implements Migrator {
+  readonly config: Config;
+  readonly #listeners = new Set<MigratorListener>();
+  #adapter: Promise<DialectAdapter> | undefined;
+  #engine: Promise<TemplateEngine> | undefined;
+  readonly #pattern: RegExp;
+
+  constructor(config: Config) {
+    this.config = config;
+    this.#pattern = new RegExp(config.registry.schemaPattern);
+  }
+
+  on(listener: MigratorListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  emit = (event: MigratorEvent): void => {
+    for (const listener of this.#listeners) listener(event);
+  };
+
+  get dialect(): DialectName {
+    return dialectFromUrl(this.config.url);
+  }
+
+  adapter(): Promise<DialectAdapter> {
+    this.#adapter ??= createAdapter({
+      url: this.config.url,
+      rootDir: this.config.rootDir,
+      // One extra connection for master work and the ledger beside the tenant workers.
+      maxConnections: this.config.concurrency + 1,
+      names: {
+        masterSchema: this.config.masterSchema,
+        metaTable: this.config.metaTable,
+        registryTable: this.config.registry.table,
+        ledgerPrefix: this.config.ledgerPrefix,
+      },
+    });
+    return this.#adapter;
+  }
+
+  engine(): Promise<TemplateEngine> {
+    this.#engine ??= TemplateEngine.create({
+      partialsDir: path.resolve(this.config.rootDir, this.config.templatesDir, 'partials'),
+      vars: this.config.vars,
+    });
+    return this.#engine;
+  }
+
+  async loadFiles(): Promise<{ master: MigrationFile[]; tenant: MigrationFile[] }> {
+    const { rootDir } = this.config;
+    const [master, tenant] = await Promise.all([
+      loadMigrations({ rootDir, dir: this.config.masterMigrationsDir, scope: 'master' }),
+      loadMigrations({ rootDir, dir: this.config.tenantMigrationsDir, scope: 'tenant' }),
+    ]);
+    return { master, tenant };
+  }
+
+  /** Render function for the open database's dialect. */
+  async renderer(adapter: DialectAdapter) {
+    const engine = await this.engine();
+    const { masterSchema, vars } = this.config;
+    const masterContext = buildRenderContext({ syntax: adapter.syntax, masterSchema, vars });
+    return {
+      master: (file: MigrationFile) => engine.render(file, masterContext),
+      tenant: (file: MigrationFile, tenant: Tenant) =>
+        engine.render(
+          file,
+          buildRenderContext({
+            syntax: adapter.syntax,
+            masterSchema,
+            vars,
+            tenant: { workspaceId: tenant.workspaceId, schemaName: tenant.schema, workspace: workspaceRecord(tenant) },
+          }),
+        ),
+    };
+  }
+
+  /** Registry rows → validated tenants (empty before the registry exists). */
+  async discover(session: SqlSession, includeArchived = false) {
+    const adapter = await this.adapter();
+    if (!(await adapter.registryExists(session))) return { tenants: [] as Tenant[], invalid: [] as InvalidTenant[] };
+    const rows = await adapter.listTenants(session, {
+      includeArchived,
+      ...(this.config.registry.query ? { customQuery: this.config.registry.query } : {}),
+    });
+    return validateTenants(rows, this.#pattern, this.config.registry.schemaPrefix);
+  }
+
+  async up(options: UpOptions = {}): Promise<UpResult> {
+    const started = Date.now();
+    const runId = randomUUID();
+    const adapter = await this.adapter();
+    const files = await this.loadFiles();
+    const render = await this.renderer(adapter);
+    const afterTenants = new Set(files.master.filter((f) => f.directives.afterTenants).map((f) => f.id));
+
+    // 1. Master, except after-tenants migrations.
+    const masterApplied = await this.#migrateMaster(adapter, files.master, render.master, runId, {
+      only: new Set(files.master.filter((f) => !afterTenants.has(f.id)).map((f) => f.id)),
+      ...(options.masterTo ? { to: options.masterTo } : {}),
+    });
+    const empty = { total: 0, succeeded: 0, upToDate: 0, failed: 0, skipped: 0 };
+    if (options.masterTo) {
+      return { runId, master: { applied: masterApplied, waiting: [...afterTenants] }, tenants: empty, results: [], invalid: [], interrupted: false, durationMs: Date.now() - started };
+    }
+
+    // 2. Discover and plan in batches.
+    const { tenants, invalid } = await adapter.withSession((s) => this.discover(s, options.includeArchived));
+    const applied = await adapter.readAppliedMany(tenants.map((t) => t.schema));
+    const plans = new Map(tenants.map((t) => [t.schema, planSchema(t.schema, files.tenant, applied.get(t.schema) ?? [], options)]));
+    const blocked = [...plans.values()].filter((p) => p.state === 'blocked');
+    if (blocked.length > 0) {
+      const first = blocked[0]!.checksumMismatches[0]!;
+      const file = files.tenant.find((f) => f.id === first.id)!;
+      throw new TenantMigrateError(
+        'CHECKSUM_MISMATCH',
+        `${file.path} was changed after it was applied (${blocked.length} tenant(s), e.g. ${blocked[0]!.schema}); nothing was run. Revert the edit, add a new migration, or run \`tenant-migrate repair\` if the change is cosmetic.`,
+        { file: file.path, migrationId: first.id, tenant: blocked[0]!.schema, tenants: blocked.length },
+      );
+    }
+    const todo = tenants.filter((t) => plans.get(t.schema)!.state !== 'up-to-date' || t.needsBackfill);
+    this.emit({ type: 'tenants:discovered', total: tenants.length, pending: todo.length, invalid });
+
+    // 3. Fan out.
+    const concurrency = adapter.capabilities.multipleConnections ? (options.concurrency ?? this.config.concurrency) : 1;
+    const limit = pLimit(concurrency);
+    let interrupted = false;
+    const results = await Promise.all(
+      todo.map((tenant) =>
+        limit(async (): Promise<TenantResult> => {
+          if (options.signal?.aborted) {
+            interrupted = true;
+            return { workspaceId: tenant.workspaceId, schema: tenant.schema, status: 'skipped', applied: [], durationMs: 0, attempts: 0, reason: 'interrupted' };
+          }
+          return runTenant(tenant, {
+            adapter,
+            files: files.tenant,
+            render: render.tenant,
+            runId,
+            lockTimeoutMs: this.config.lockTimeoutMs,
+            ...(options.to ? { to: options.to } : {}),
+            emit: this.emit,
+          });
+        }),
+      ),
+    );
+    if (interrupted) this.emit({ type: 'run:interrupted' });
+    const lockFailure = results.find((r) => r.error?.code === 'LOCK_TIMEOUT');
+    const failed = results.filter((r) => r.status === 'failed').length;
+
+    // 4. Expand/contract: after-tenants master migrations once every tenant is at target.
+    let waiting = [...afterTenants];
+    const allAtTarget = !options.to && failed === 0 && !interrupted && invalid.length === 0;
+    if (afterTenants.size > 0 && allAtTarget) {
+      masterApplied.push(...(await this.#migrateMaster(adapter, files.master, render.master, runId, { only: afterTenants })));
+      waiting = [];
+    }
+    const count = (s: TenantResult['status']) => results.filter((r) => r.status === s).length;
+    const result: UpResult = {
+      runId,
+      master: { applied: masterApplied, waiting },
+      tenants: {
+        total: tenants.length,
+        succeeded: count('succeeded'),
+        upToDate: tenants.length - todo.length + count('up-to-date'),
+        failed,
+        skipped: count('skipped'),
+      },
+      results,
+      invalid,
+      interrupted,
+      durationMs: Date.now() - started,
+    };
+    if (lockFailure && failed === results.filter((r) => r.error?.code === 'LOCK_TIMEOUT').length) {
+      throw Object.assign(new LockTimeoutError(lockFailure.error!.message, { tenant: lockFailure.schema }), { result });
+    }
+    return result;
+  }
+
+  async #migrateMaster(
+    adapter: DialectAdapter,
+    files: readonly MigrationFile[],
+    render: (file: MigrationFile) => string,
+    runId: string,
+    options: { only?: ReadonlySet<string>; to?: string },
+  ): Promise<string[]> {
+    const schema = this.config.masterSchema;
+    return adapter.withSession(async (session) => {
+      if (!(await adapter.acquireLock(session, MASTER_LOCK, this.config.lockTimeoutMs))) {
+        throw new LockTimeoutError(`Could not take the master migration lock within ${this.config.lockTimeoutMs} ms`, { tenant: schema });
+      }
+      try {
+        await adapter.ensureSchema(session, schema);
+        await adapter.ensureMetaTable(session, schema);
+        const pending = planSchema(schema, files, await adapter.readApplied(session, schema)).pending.filter(
+          (id) => !options.only || options.only.has(id),
+        );
+        this.emit({ type: 'master:start', pending });
+        const result = await migrateSchema({
+          adapter,
+          session,
+          schema,
+          files,
+          render,
+          runId,
+          ...options,
+          onMigrated: (id, durationMs) => this.emit({ type: 'master:migrated', id, durationMs }),
+        });
+        this.emit({ type: 'master:done', applied: result.applied, waiting: [] });
+        return result.applied;
+      } finally {
+        await adapter.releaseLock(session, MASTER_LOCK).catch(() => undefined);
+      }
+    });
+  }
+
+  async status(options: { includeArchived?: boolean } = {}): Promise<StatusResult> {
+    const adapter = await this.adapter();
+    const files = await this.loadFiles();
+    const schema = this.config.masterSchema;
+    const { masterApplied, tenants, invalid } = await adapter.withSession(async (session) => {
+      const masterApplied = await adapter.readApplied(session, schema);
+      return { masterApplied, ...(await this.discover(session, options.includeArchived)) };
+    });
+    assertChecksums(schema, masterApplied, new Map(files.master.map((f) => [f.id, f])));
+    const masterPlan = planSchema(schema, files.master, masterApplied);
+    const applied = await adapter.readAppliedMany(tenants.map((t) => t.schema));
+    const plans = tenants.map((t) => planSchema(t.schema, files.tenant, applied.get(t.schema) ?? []));
+    const summary = summarizePlans(plans);
+    const afterTenants = new Set(files.master.filter((f) => f.directives.afterTenants).map((f) => f.id));
+    return {
+      dialect: adapter.name,
+      master: {
+        applied: masterPlan.applied,
+        pending: masterPlan.pending,
+        waiting: masterPlan.pending.filter((id) => afterTenants.has(id)),
+      },
+      tenants: {
+        total: summary.total,
+        upToDate: summary.upToDate,
+        behind: summary.behind,
+        failed: summary.blocked,
+        invalid: invalid.length,
+        pendingCounts: summary.pendingCounts,
+      },
+      invalid,
+      plans,
+    };
+  }
+
+  async render(migrationId: string, options: RenderOptions = {}): Promise<string> {
+    const files = await this.loadFiles();
+    const scope = options.scope ?? (files.tenant.some((f) => f.id === migrationId) ? 'tenant' : 'master');
+    const file = files[scope].find((f) => f.id === migrationId);
+    if (!file) {
+      throw new TenantMigrateError('NOT_FOUND', `No ${scope} migration with id "${migrationId}"`, { migrationId });
+    }
+    const engine = await this.engine();
+    const syntax = syntaxFor(options.dialect ?? this.dialect);
+    const { masterSchema, vars } = this.config;
+    if (scope === 'master') return engine.render(file, buildRenderContext({ syntax, masterSchema, vars }));
+    if (!options.workspaceId) return engine.render(file, sampleRenderContext(syntax, masterSchema, vars));
+    const workspaceId = normalizeGuid(options.workspaceId);
+    if (!workspaceId) {
+      throw new TenantMigrateError('INVALID_WORKSPACE_ID', `"${options.workspaceId}" is not a GUID`, { workspaceId: options.workspaceId });
+    }
+    // Render for the registered row when the database has it; else for the derived name.
+    const adapter = await this.adapter();
+    const row = await adapter.withSession(async (s) => ((await adapter.registryExists(s)) ? adapter.getTenant(s, workspaceId) : undefined));
+    const base = row ?? { workspaceId, name: null, dbSchemaName: null, status: 'Active', lastSeenUtc: null, createdUtc: null };
+    const { tenants, invalid } = validateTenants([base], this.#pattern, this.config.registry.schemaPrefix);
+    if (!tenants[0]) throw new TenantMigrateError('INVALID_SCHEMA_NAME', invalid[0]!.reason, { workspaceId });
+    const tenant = tenants[0];
+    return engine.render(
+      file,
+      buildRenderContext({ syntax, masterSchema, vars, tenant: { workspaceId, schemaName: tenant.schema, workspace: workspaceRecord(tenant) } }),
+    );
+  }
+
+  async close(): Promise<void> {
+    const adapter = this.#adapter;
+    this.#adapter = undefined;
+    if (adapter) await (await adapter).close();
+  }
+}
+
+/** The registry row as templates see it (`workspace.name`, `workspace.status`, …). */
+function workspaceRecord(t: Tenant): Record<string, unknown> {
+  return {
+    workspace_id: t.workspaceId,
+    name: t.name,
+    db_schema_name: t.schema,
+    status: t.status,
+    last_seen_utc: t.lastSeenUtc,
+    created_utc: t.createdUtc,
+  };
+}

@@ -1,0 +1,186 @@
+import { Umzug, type UmzugStorage } from 'umzug';
+import type { DialectAdapter, SqlSession } from '../dialect/dialect-adapter.js';
+import { ScriptExecutionError } from '../dialect/dialect-adapter.js';
+import { MigrationError, TenantMigrateError } from '../errors.js';
+import { checksumOf } from '../source/index.js';
+import type { AppliedMigration, MigrationFile } from '../types.js';
+
+export interface SchemaMigrationRequest {
+  readonly adapter: DialectAdapter;
+  readonly session: SqlSession;
+  readonly schema: string;
+  readonly files: readonly MigrationFile[];
+  /** Render one file for this schema (throws TemplateError). */
+  readonly render: (file: MigrationFile) => string;
+  readonly runId: string | null;
+  /** Apply up to and including this id. */
+  readonly to?: string;
+  /** Only these ids (e.g. master migrations that are not after-tenants yet). */
+  readonly only?: ReadonlySet<string>;
+  readonly onMigrated?: (id: string, durationMs: number) => void;
+}
+
+export interface SchemaMigrationResult {
+  readonly applied: string[];
+}
+
+/**
+ * umzug storage over a schema's meta table. The meta row is written on the migration's own
+ * session, inside the transaction the `migrating` event opened; `migrated` commits both.
+ */
+class MetaTableStorage implements UmzugStorage {
+  readonly rendered = new Map<string, string>();
+  readonly started = new Map<string, number>();
+
+  constructor(
+    private readonly req: SchemaMigrationRequest,
+    private readonly byId: ReadonlyMap<string, MigrationFile>,
+  ) {}
+
+  async executed(): Promise<string[]> {
+    const { adapter, session, schema } = this.req;
+    const applied = await adapter.readApplied(session, schema);
+    assertChecksums(schema, applied, this.byId);
+    return applied.map((a) => a.id);
+  }
+
+  async logMigration({ name }: { name: string }): Promise<void> {
+    const file = this.byId.get(name)!;
+    const row: AppliedMigration = {
+      id: name,
+      checksum: file.checksum,
+      renderedChecksum: checksumOf(this.rendered.get(name) ?? ''),
+      appliedUtc: new Date(),
+      durationMs: Date.now() - (this.started.get(name) ?? Date.now()),
+      runId: this.req.runId,
+    };
+    await this.req.adapter.insertApplied(this.req.session, this.req.schema, row);
+  }
+
+  async unlogMigration({ name }: { name: string }): Promise<void> {
+    await this.req.adapter.deleteApplied(this.req.session, this.req.schema, name);
+  }
+}
+
+/** Refuse to build on an applied migration whose file changed since. */
+export function assertChecksums(
+  schema: string,
+  applied: readonly AppliedMigration[],
+  byId: ReadonlyMap<string, MigrationFile>,
+): void {
+  for (const row of applied) {
+    const file = byId.get(row.id);
+    if (file && file.checksum !== row.checksum) {
+      throw new TenantMigrateError(
+        'CHECKSUM_MISMATCH',
+        `${file.path} was changed after it was applied to ${schema} (recorded checksum ${row.checksum.slice(0, 12)}…, file ${file.checksum.slice(0, 12)}…). Revert the edit, add a new migration, or run \`tenant-migrate repair\` if the change is cosmetic.`,
+        { tenant: schema, migrationId: row.id, file: file.path },
+      );
+    }
+  }
+}
+
+/**
+ * Apply the pending migrations of one schema with umzug. The caller holds the schema's lock and
+ * has created the schema and its meta table. Each migration's statements and its meta row commit
+ * in one transaction (unless the file says `no-transaction`).
+ */
+export async function migrateSchema(req: SchemaMigrationRequest): Promise<SchemaMigrationResult> {
+  const byId = new Map(req.files.map((f) => [f.id, f]));
+  const storage = new MetaTableStorage(req, byId);
+  const files = req.only ? req.files.filter((f) => req.only!.has(f.id)) : req.files;
+  const umzug = new Umzug({
+    migrations: files.map((file) => ({
+      name: file.id,
+      path: file.path,
+      up: async () => {
+        const sql = req.render(file);
+        storage.rendered.set(file.id, sql);
+        await req.session.runScript(sql);
+      },
+    })),
+    storage,
+    logger: undefined,
+    context: {},
+  });
+  const applied: string[] = [];
+  umzug.on('migrating', async ({ name }) => {
+    storage.started.set(name, Date.now());
+    if (!byId.get(name)!.directives.noTransaction) await req.session.begin();
+  });
+  umzug.on('migrated', async ({ name }) => {
+    if (req.session.inTransaction) await req.session.commit();
+    applied.push(name);
+    req.onMigrated?.(name, Date.now() - (storage.started.get(name) ?? Date.now()));
+  });
+  try {
+    const to = req.to && files.some((f) => f.id === req.to) ? req.to : undefined;
+    await umzug.up(to ? { to } : {});
+    return { applied };
+  } catch (err) {
+    await req.session.rollback().catch(() => undefined);
+    throw toMigrationError(err, req, byId, storage.rendered);
+  }
+}
+
+/** Unwrap umzug's wrapper and give the error its coordinates: schema, migration, batch, template line. */
+function toMigrationError(
+  err: unknown,
+  req: SchemaMigrationRequest,
+  byId: ReadonlyMap<string, MigrationFile>,
+  rendered: ReadonlyMap<string, string>,
+): TenantMigrateError {
+  const migrationName = (err as { migration?: { name?: string } }).migration?.name;
+  const inner = migrationName && err instanceof Error && err.cause ? err.cause : err;
+  if (inner instanceof TenantMigrateError) {
+    return new TenantMigrateError(inner.code, inner.message, { tenant: req.schema, migrationId: migrationName, ...inner.context }, { cause: inner.cause ?? inner });
+  }
+  const file = migrationName ? byId.get(migrationName) : undefined;
+  const classification = req.adapter.classifyError(inner instanceof ScriptExecutionError ? inner.cause : inner);
+  if (inner instanceof ScriptExecutionError && file) {
+    const line = templateLine(file, rendered.get(file.id), inner.line);
+    const where = `${file.path}${line ? `:${line}` : ''}`;
+    return new MigrationError(
+      `${where}: ${inner.message} (schema ${req.schema}, batch ${inner.batchIndex + 1})`,
+      {
+        tenant: req.schema,
+        migrationId: file.id,
+        file: file.path,
+        ...(line ? { line } : {}),
+        statementIndex: inner.batchIndex,
+        ...(classification.code !== undefined ? { dbCode: classification.code } : {}),
+        transient: classification.transient,
+      },
+      { cause: inner.cause },
+    );
+  }
+  const message = inner instanceof Error ? inner.message : String(inner);
+  return new MigrationError(
+    `${file ? `${file.path}: ` : ''}${message} (schema ${req.schema})`,
+    {
+      tenant: req.schema,
+      ...(file ? { migrationId: file.id, file: file.path } : {}),
+      ...(classification.code !== undefined ? { dbCode: classification.code } : {}),
+      transient: classification.transient,
+    },
+    { cause: inner },
+  );
+}
+
+/**
+ * Map a line of the rendered SQL back to the template. When rendering kept the line count
+ * (the usual case: helpers are inline), lines correspond one to one; otherwise the rendered
+ * line's text is searched for in the template, falling back to the rendered line number.
+ */
+export function templateLine(file: MigrationFile, renderedSql: string | undefined, line: number | undefined) {
+  if (!line || !renderedSql) return line;
+  const src = file.source.replace(/\r\n/g, '\n').split('\n');
+  const out = renderedSql.split('\n');
+  if (src.length === out.length) return line;
+  const text = out[line - 1]?.trim();
+  if (text) {
+    const exact = src.findIndex((l) => l.trim() === text);
+    if (exact >= 0) return exact + 1;
+  }
+  return line;
+}

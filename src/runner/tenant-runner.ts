@@ -1,0 +1,118 @@
+import type { DialectAdapter } from '../dialect/dialect-adapter.js';
+import { LockTimeoutError, TenantMigrateError, describeError } from '../errors.js';
+import type { FailureInfo, MigratorListener, TenantResult } from '../events.js';
+import type { MigrationFile, Tenant } from '../types.js';
+import { migrateSchema } from './schema-migrator.js';
+
+export interface TenantRunOptions {
+  readonly adapter: DialectAdapter;
+  readonly files: readonly MigrationFile[];
+  readonly render: (file: MigrationFile, tenant: Tenant) => string;
+  readonly runId: string | null;
+  readonly lockTimeoutMs: number;
+  readonly to?: string;
+  /** Attempts for transient errors (deadlock, serialization, connection loss); default 3. */
+  readonly maxAttempts?: number;
+  readonly emit: MigratorListener;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The stack-free description of a failure that results, events and the ledger carry. */
+export function failureInfo(err: unknown, adapter: DialectAdapter): FailureInfo {
+  if (err instanceof TenantMigrateError) {
+    const c = err.context;
+    return {
+      code: err.code,
+      message: err.message,
+      ...(c.migrationId ? { migrationId: c.migrationId } : {}),
+      ...(c.file ? { file: c.file } : {}),
+      ...(c.line ? { line: c.line } : {}),
+      ...(c.statementIndex !== undefined ? { statementIndex: c.statementIndex } : {}),
+      ...(c.dbCode !== undefined ? { dbCode: c.dbCode } : {}),
+      transient: c.transient === true,
+    };
+  }
+  const cls = adapter.classifyError(err);
+  return {
+    code: 'DATABASE_ERROR',
+    message: describeError(err),
+    ...(cls.code !== undefined ? { dbCode: cls.code } : {}),
+    transient: cls.transient,
+  };
+}
+
+/**
+ * Migrate one tenant: take its lock, create the schema and meta table, re-read what is applied
+ * (the plan may be stale: another process may have done it), apply the rest, record a derived
+ * schema name, release. Transient failures are retried with exponential backoff and jitter; the
+ * result never throws.
+ */
+export async function runTenant(tenant: Tenant, options: TenantRunOptions): Promise<TenantResult> {
+  const { adapter, emit } = options;
+  const maxAttempts = options.maxAttempts ?? 3;
+  const started = Date.now();
+  emit({ type: 'tenant:start', workspaceId: tenant.workspaceId, schema: tenant.schema });
+  let attempt = 0;
+  for (;;) {
+    attempt++;
+    try {
+      const applied = await adapter.withSession(async (session) => {
+        if (!(await adapter.acquireLock(session, tenant.schema, options.lockTimeoutMs))) {
+          throw new LockTimeoutError(
+            `Could not lock tenant ${tenant.schema} within ${options.lockTimeoutMs} ms (another migration holds it)`,
+            { tenant: tenant.schema, workspaceId: tenant.workspaceId },
+          );
+        }
+        try {
+          await adapter.ensureSchema(session, tenant.schema);
+          await adapter.ensureMetaTable(session, tenant.schema);
+          const result = await migrateSchema({
+            adapter,
+            session,
+            schema: tenant.schema,
+            files: options.files,
+            render: (file) => options.render(file, tenant),
+            runId: options.runId,
+            ...(options.to ? { to: options.to } : {}),
+            onMigrated: (id, durationMs) =>
+              emit({ type: 'tenant:migrated', workspaceId: tenant.workspaceId, schema: tenant.schema, id, durationMs }),
+          });
+          if (tenant.needsBackfill) await adapter.setSchemaName(session, tenant.workspaceId, tenant.schema);
+          return result.applied;
+        } finally {
+          await adapter.releaseLock(session, tenant.schema).catch(() => undefined);
+        }
+      });
+      const result: TenantResult = {
+        workspaceId: tenant.workspaceId,
+        schema: tenant.schema,
+        status: applied.length > 0 ? 'succeeded' : 'up-to-date',
+        applied,
+        durationMs: Date.now() - started,
+        attempts: attempt,
+      };
+      emit({ type: 'tenant:done', result });
+      return result;
+    } catch (err) {
+      const error = failureInfo(err, adapter);
+      if (error.transient && attempt < maxAttempts) {
+        const delayMs = Math.round(100 * 2 ** (attempt - 1) * (0.5 + Math.random()));
+        emit({ type: 'tenant:retry', workspaceId: tenant.workspaceId, schema: tenant.schema, attempt, error, delayMs });
+        await sleep(delayMs);
+        continue;
+      }
+      const result: TenantResult = {
+        workspaceId: tenant.workspaceId,
+        schema: tenant.schema,
+        status: 'failed',
+        applied: [],
+        durationMs: Date.now() - started,
+        attempts: attempt,
+        error,
+      };
+      emit({ type: 'tenant:done', result });
+      return result;
+    }
+  }
+}
