@@ -88,7 +88,12 @@ export function assertChecksums(
 export async function migrateSchema(req: SchemaMigrationRequest): Promise<SchemaMigrationResult> {
   const byId = new Map(req.files.map((f) => [f.id, f]));
   const storage = new MetaTableStorage(req, byId);
-  const files = req.only ? req.files.filter((f) => req.only!.has(f.id)) : req.files;
+  // `to` and `only` narrow the migrations umzug sees (umzug's own `to` rejects an applied target).
+  const toIndex = req.to ? req.files.findIndex((f) => f.id === req.to) : req.files.length - 1;
+  if (toIndex < 0) {
+    throw new TenantMigrateError('NOT_FOUND', `No migration with id "${req.to}" to migrate to`, { migrationId: req.to, tenant: req.schema });
+  }
+  const files = req.files.filter((f, i) => i <= toIndex && (!req.only || req.only.has(f.id)));
   const umzug = new Umzug({
     migrations: files.map((file) => ({
       name: file.id,
@@ -114,8 +119,7 @@ export async function migrateSchema(req: SchemaMigrationRequest): Promise<Schema
     req.onMigrated?.(name, Date.now() - (storage.started.get(name) ?? Date.now()));
   });
   try {
-    const to = req.to && files.some((f) => f.id === req.to) ? req.to : undefined;
-    await umzug.up(to ? { to } : {});
+    await umzug.up();
     return { applied };
   } catch (err) {
     await req.session.rollback().catch(() => undefined);

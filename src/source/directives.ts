@@ -18,15 +18,28 @@ export interface DirectiveScan {
 
 /**
  * Read directives without throwing: every unknown directive becomes an issue.
- * Only the leading block of `--` comment lines and blank lines counts; the first other line ends
- * it, so `-- tenant-migrate:` text further down a script is ordinary SQL comment.
+ * Only the leading block of `--` comment lines, Handlebars comments and blank lines counts; the
+ * first other line ends it, so `-- tenant-migrate:` text further down a script is ordinary SQL comment.
  */
 export function scanDirectives(source: string, file: string): DirectiveScan {
   const found: Record<keyof MigrationDirectives, boolean> = { noTransaction: false, afterTenants: false };
   const issues: string[] = [];
   const lines = source.replace(/^\uFEFF/, '').split(/\r\n?|\n/);
+  let inTemplateComment = false;
   for (const [index, raw] of lines.entries()) {
     const line = raw.trim();
+    // A leading Handlebars comment ({{!-- … --}} or {{! … }}) is a comment too: scaffolds open with one.
+    if (inTemplateComment) {
+      if (line.includes('--}}')) inTemplateComment = false;
+      continue;
+    }
+    if (line.startsWith('{{!--')) {
+      const end = line.indexOf('--}}', 5);
+      if (end >= 0 && line.slice(end + 4).trim() !== '') break;
+      inTemplateComment = end < 0;
+      continue;
+    }
+    if (line.startsWith('{{!') && line.endsWith('}}')) continue;
     if (line === '') continue;
     if (!line.startsWith('--')) break;
     const m = DIRECTIVE_LINE_RE.exec(line);
