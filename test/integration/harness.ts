@@ -1,0 +1,166 @@
+/**
+ * Integration harness: which dialects run here, a fresh database per test, a throw-away project
+ * folder, and the real CLI as a child process. Every dialect under test is a real database:
+ * PGlite in-process, the PostgreSQL server, SQL Server where one is reachable.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import type { DialectName } from '../../src/dialect/dialect-syntax.js';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const POSTGRES_ADMIN_URL = process.env.TM_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+export interface TestDatabase {
+  readonly url: string;
+  drop(): Promise<void>;
+}
+
+export interface DialectTarget {
+  readonly name: DialectName;
+  /** Why this dialect is skipped here; undefined when it runs. */
+  readonly skipped?: string;
+  createDatabase(): Promise<TestDatabase>;
+}
+
+async function postgresReachable(): Promise<string | undefined> {
+  const client = new pg.Client({ connectionString: POSTGRES_ADMIN_URL, connectionTimeoutMillis: 3000 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return undefined;
+  } catch (err) {
+    return `PostgreSQL not reachable at ${POSTGRES_ADMIN_URL}: ${(err as Error).message}`;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+async function adminQuery(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+const pgliteTarget: DialectTarget = {
+  name: 'pglite',
+  async createDatabase() {
+    const dir = mkdtempSync(path.join(tmpdir(), 'tm-pglite-'));
+    return { url: `pglite:${dir}`, drop: async () => rmSync(dir, { recursive: true, force: true }) };
+  },
+};
+
+async function postgresTarget(): Promise<DialectTarget> {
+  const why = await postgresReachable();
+  if (why && process.env.TM_REQUIRE_POSTGRES === '1') {
+    throw new Error(`TM_REQUIRE_POSTGRES=1 but ${why}`);
+  }
+  return {
+    name: 'postgres',
+    ...(why ? { skipped: why } : {}),
+    async createDatabase() {
+      const name = `tm_test_${randomBytes(6).toString('hex')}`;
+      await adminQuery(`CREATE DATABASE ${name}`);
+      return {
+        url: withDatabase(POSTGRES_ADMIN_URL, name),
+        drop: () => adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+      };
+    },
+  };
+}
+
+async function mssqlTarget(): Promise<DialectTarget> {
+  try {
+    const { mssqlTestTarget } = (await import('./harness-mssql.js')) as {
+      mssqlTestTarget: () => Promise<DialectTarget>;
+    };
+    return await mssqlTestTarget();
+  } catch (err) {
+    return { name: 'mssql', skipped: `SQL Server harness unavailable: ${(err as Error).message}`, createDatabase: () => Promise.reject(new Error('skipped')) };
+  }
+}
+
+const wanted = (process.env.TM_TEST_DIALECTS ?? 'pglite,postgres,mssql').split(',').map((s) => s.trim());
+
+/** The dialects of this run, each with `skipped` set when it cannot run here (and why). */
+export const dialectTargets: DialectTarget[] = [
+  ...(wanted.includes('pglite') ? [pgliteTarget] : []),
+  ...(wanted.includes('postgres') ? [await postgresTarget()] : []),
+  ...(wanted.includes('mssql') ? [await mssqlTarget()] : []),
+];
+
+for (const t of dialectTargets) {
+  if (t.skipped) process.stderr.write(`[tenant-migrate tests] ${t.name} integration suite SKIPPED: ${t.skipped}\n`);
+}
+
+/** Targets that run here (use with describe.each). */
+export const runnableTargets = dialectTargets.filter((t) => !t.skipped);
+
+export interface TestProject {
+  readonly root: string;
+  /** Write a file relative to the project root. */
+  write(relative: string, content: string): void;
+  remove(): void;
+}
+
+/** A throw-away project: copies of the shipped migrations and templates plus a config file. */
+export function createProject(config: Record<string, unknown> = {}): TestProject {
+  const root = mkdtempSync(path.join(tmpdir(), 'tm-project-'));
+  for (const dir of ['master-migrations', 'tenant-migrations', 'templates']) {
+    cpSync(path.join(REPO_ROOT, dir), path.join(root, dir), { recursive: true });
+  }
+  writeFileSync(path.join(root, 'tenant-migrate.config.json'), JSON.stringify(config, null, 2));
+  return {
+    root,
+    write: (relative, content) => writeFileSync(path.join(root, relative), content),
+    remove: () => rmSync(root, { recursive: true, force: true }),
+  };
+}
+
+export interface CliResult {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Run the real CLI (bin/tenant-migrate.js) as a child process. */
+export function runCli(
+  args: readonly string[],
+  options: { cwd: string; env?: NodeJS.ProcessEnv; onSpawn?: (child: ReturnType<typeof spawn>) => void },
+): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/tenant-migrate.js'), ...args], {
+      cwd: options.cwd,
+      env: { ...process.env, TM_DATABASE_URL: '', TM_CONFIG: '', ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    options.onSpawn?.(child);
+  });
+}
+
+/** Sample GUIDs for registry rows. */
+export function guid(): string {
+  const h = randomBytes(16).toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
