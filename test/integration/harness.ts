@@ -84,14 +84,25 @@ async function postgresTarget(): Promise<DialectTarget> {
 }
 
 async function mssqlTarget(): Promise<DialectTarget> {
+  type Started = { url: string; stop(): Promise<void> } | { skipped: string };
+  let startMssql: () => Promise<Started>;
   try {
-    const { mssqlTestTarget } = (await import('./harness-mssql.js')) as {
-      mssqlTestTarget: () => Promise<DialectTarget>;
-    };
-    return await mssqlTestTarget();
+    ({ startMssql } = (await import('./harness-mssql.js')) as { startMssql: () => Promise<Started> });
   } catch (err) {
     return { name: 'mssql', skipped: `SQL Server harness unavailable: ${(err as Error).message}`, createDatabase: () => Promise.reject(new Error('skipped')) };
   }
+  // Probe once; each test then gets its own database from startMssql().
+  const probe = await startMssql();
+  if ('skipped' in probe) return { name: 'mssql', skipped: probe.skipped, createDatabase: () => Promise.reject(new Error('skipped')) };
+  await probe.stop();
+  return {
+    name: 'mssql',
+    async createDatabase() {
+      const started = await startMssql();
+      if ('skipped' in started) throw new Error(started.skipped);
+      return { url: started.url, drop: () => started.stop() };
+    },
+  };
 }
 
 const wanted = (process.env.TM_TEST_DIALECTS ?? 'pglite,postgres,mssql').split(',').map((s) => s.trim());
