@@ -20,7 +20,7 @@ import type { MigrationFile } from '../../src/types.js';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const OTHER_WORKSPACE_ID = '00000000-0000-4000-8000-000000000001';
 
-describe('shipped migrations on PGlite', () => {
+describe('shipped migrations on PGlite', { timeout: 30_000 }, () => {
   let db: PGlite;
   let engine: TemplateEngine;
   let master: MigrationFile[];
@@ -30,11 +30,13 @@ describe('shipped migrations on PGlite', () => {
   const tenantContext = sampleRenderContext(syntax, 'pmassist_master');
 
   beforeAll(async () => {
+    // Starting the WASM PostgreSQL takes seconds under a loaded test run: wait for it here, not in a test.
     db = new PGlite();
+    await db.waitReady;
     engine = await TemplateEngine.create({ rootDir: ROOT, partialsDir: 'templates/partials' });
     master = await loadMigrations({ rootDir: ROOT, dir: 'master-migrations', scope: 'master' });
     tenant = await loadMigrations({ rootDir: ROOT, dir: 'tenant-migrations', scope: 'tenant' });
-  });
+  }, 60_000);
   afterAll(async () => {
     await db?.close();
   });
