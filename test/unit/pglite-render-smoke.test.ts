@@ -144,4 +144,54 @@ describe('shipped migrations on PGlite', { timeout: 30_000 }, () => {
     const artifact = await db.query<{ job_run_id: string | null }>(`SELECT job_run_id FROM ${s}.file_artifacts`);
     expect(artifact.rows).toEqual([{ job_run_id: null }]);
   });
+
+});
+
+describe('down migrations of 0001-0002 on PGlite', { timeout: 30_000 }, () => {
+  // Own instance: later migrations (by number) may lack a down and must not stand in the way.
+  let db: PGlite;
+  beforeAll(async () => {
+    db = new PGlite();
+    await db.waitReady;
+  }, 60_000);
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  it('undo everything, and the ups apply again', async () => {
+    const syntax = syntaxFor('pglite');
+    const masterContext = buildRenderContext({ syntax, masterSchema: 'pmassist_master' });
+    const tenantContext = sampleRenderContext(syntax, 'pmassist_master');
+    const engine = await TemplateEngine.create({ rootDir: ROOT, partialsDir: 'templates/partials' });
+    const upTo2 = (files: MigrationFile[]): MigrationFile[] => files.filter((f) => f.number <= 2);
+    const master = upTo2(await loadMigrations({ rootDir: ROOT, dir: 'master-migrations', scope: 'master' }));
+    const tenant = upTo2(await loadMigrations({ rootDir: ROOT, dir: 'tenant-migrations', scope: 'tenant' }));
+    const exec = async (sql: string): Promise<void> => {
+      await db.transaction(async (tx) => {
+        await tx.exec(sql);
+      });
+    };
+    const upAll = async (): Promise<void> => {
+      for (const f of master) await exec(engine.render(f, masterContext));
+      for (const f of tenant) await exec(engine.render(f, tenantContext));
+    };
+
+    await db.exec(`CREATE SCHEMA pmassist_master; CREATE SCHEMA ${SAMPLE_SCHEMA_NAME};`);
+    await upAll();
+    for (const f of [...tenant].reverse()) {
+      expect(f.down, `${f.path} has a down migration`).toBeDefined();
+      await exec(engine.render(f.down!, tenantContext));
+    }
+    for (const f of [...master].reverse()) {
+      expect(f.down, `${f.path} has a down migration`).toBeDefined();
+      await exec(engine.render(f.down!, masterContext));
+    }
+    const left = await db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname IN ('pmassist_master', $1)`,
+      [SAMPLE_SCHEMA_NAME],
+    );
+    expect(left.rows[0]?.n).toBe(0);
+    await upAll();
+  });
 });
