@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { lockResource, mssqlIdent, mssqlSql, rewritePlaceholders } from '../../src/dialect/mssql/mssql-sql.js';
 import { splitGoBatches } from '../../src/dialect/mssql/go-splitter.js';
+import { mssqlLedgerSql, mssqlWorkspaceSql, valuesPlaceholders } from '../../src/dialect/mssql/mssql-ledger-sql.js';
 
 /**
  * Golden T-SQL of the adapter's own statements (meta table, schema creation, batched reads,
@@ -23,7 +24,26 @@ const sql = mssqlSql(names);
 const tenant = 'ws_123e4567e89b12d3a456426614174000';
 const other = 'ws_00000000000000000000000000000001';
 
+const ledger = mssqlLedgerSql(names.masterSchema, names.ledgerPrefix);
+const ws = mssqlWorkspaceSql(names.masterSchema, names.registryTable);
+
 const goldens: Record<string, string> = {
+  'ledger-ddl.sql': ledger.createLedger.join('\n\n'),
+  'ledger-claims.sql': [
+    ledger.createRun,
+    ledger.findResumableRun,
+    ledger.reopenRun,
+    ledger.addRunTenants(2),
+    ledger.requeueRunTenants,
+    ledger.claimTenants,
+    ledger.renewLease,
+    ledger.completeTenants(2),
+    ledger.releaseTenants(2),
+    ledger.countRunTenants,
+    ledger.finishRun,
+    ledger.listRunTenants,
+  ].join('\n\n'),
+  'workspace-provisioning.sql': [ws.insertWorkspace, ws.transitionStatus, ws.deleteWorkspace, ws.addMember('WorkspaceMember'), ws.dropSchema].join('\n\n'),
   'create-schema.sql': sql.createSchema(tenant),
   'meta-table.sql': sql.createMetaTable(tenant),
   'meta-table-master.sql': sql.createMetaTable(names.masterSchema),
@@ -87,6 +107,17 @@ describe('quoting and validation', () => {
     const text = sql.selectAppliedMany([tenant, other]);
     expect(text.match(/UNION ALL/g)).toHaveLength(1);
     expect(text).toContain(`FROM [${other}].[__schema_migrations] WITH (READPAST)`);
+  });
+});
+
+describe('ledger SQL', () => {
+  it('claims with UPDLOCK, READPAST, ROWLOCK in seq order', () => {
+    expect(ledger.claimTenants).toContain('WITH (UPDLOCK, READPAST, ROWLOCK)');
+    expect(ledger.claimTenants).toMatch(/ORDER BY seq/);
+  });
+
+  it('numbers VALUES placeholders row by row', () => {
+    expect(valuesPlaceholders(2, 3, 2)).toBe('($2, $3, $4), ($5, $6, $7)');
   });
 });
 

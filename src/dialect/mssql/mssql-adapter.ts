@@ -6,8 +6,12 @@ import type {
   ErrorClassification,
   RegistryQueryOptions,
   SqlSession,
+  WorkspaceMemberInsert,
   WorkspaceUpsert,
 } from '../dialect-adapter.js';
+import type { LedgerRun, LedgerRunCounts, LedgerTenant, LedgerTenantOutcome, NewLedgerRun, NewLedgerTenant, RunStatus } from '../ledger-types.js';
+import { MAX_PARAMS, mssqlLedgerSql, mssqlWorkspaceSql } from './mssql-ledger-sql.js';
+import { countsFrom, rowToLedgerTenant, rowToRun } from './mssql-ledger-rows.js';
 import type { DialectName, DialectSyntax } from '../dialect-syntax.js';
 import { DriverSession, type SessionDriver } from '../sql-session.js';
 import type { AppliedMigration, TenantRow } from '../../types.js';
@@ -62,6 +66,8 @@ export class MssqlAdapter implements DialectAdapter {
   readonly names: AdapterNames;
   readonly maxConnections: number;
   readonly #sql: MssqlSql;
+  readonly #ledger: ReturnType<typeof mssqlLedgerSql>;
+  readonly #ws: ReturnType<typeof mssqlWorkspaceSql>;
   readonly #config: sql.config;
   #pool: Promise<sql.ConnectionPool> | undefined;
   /** Locks each live session holds, so that a session never goes back to the pool holding one. */
@@ -71,6 +77,8 @@ export class MssqlAdapter implements DialectAdapter {
     this.names = options.names;
     this.maxConnections = options.maxConnections;
     this.#sql = mssqlSql(options.names);
+    this.#ledger = mssqlLedgerSql(options.names.masterSchema, options.names.ledgerPrefix);
+    this.#ws = mssqlWorkspaceSql(options.names.masterSchema, options.names.registryTable);
     const settings = parseMssqlUrl(options.url);
     this.#config = toMssqlConfig(settings, {
       poolMax: options.maxConnections,
@@ -274,9 +282,144 @@ export class MssqlAdapter implements DialectAdapter {
     return Number(row?.affected ?? 0) > 0;
   }
 
+  async insertWorkspace(session: SqlSession, row: WorkspaceUpsert): Promise<boolean> {
+    return affected(await session.query(this.#ws.insertWorkspace, [row.workspaceId, row.name, row.schema, row.status])) > 0;
+  }
+
+  async transitionWorkspaceStatus(session: SqlSession, workspaceId: string, from: string, to: string): Promise<boolean> {
+    return affected(await session.query(this.#ws.transitionStatus, [workspaceId, from, to])) > 0;
+  }
+
+  async deleteWorkspace(session: SqlSession, workspaceId: string, status: string): Promise<boolean> {
+    return affected(await session.query(this.#ws.deleteWorkspace, [workspaceId, status])) > 0;
+  }
+
+  async addWorkspaceMember(session: SqlSession, member: WorkspaceMemberInsert): Promise<void> {
+    await session.query(this.#ws.addMember(member.table), [member.workspaceId, member.userId, member.role]);
+  }
+
+  async dropSchema(session: SqlSession, schema: string): Promise<void> {
+    await session.query(this.#ws.dropSchema, [schema]);
+  }
+
+  // — run ledger (each call on its own session, never inside a tenant's transaction) —
+
+  async ensureLedger(): Promise<void> {
+    await this.withSession(async (session) => {
+      // IF OBJECT_ID … CREATE can race between processes; one applock serialises creators.
+      if (!(await this.acquireLock(session, '__ledger__', 30_000))) return;
+      try {
+        await this.ensureSchema(session, this.names.masterSchema);
+        for (const text of this.#ledger.createLedger) await session.query(text);
+      } finally {
+        await this.releaseLock(session, '__ledger__').catch(() => undefined);
+      }
+    });
+  }
+
+  async createRun(run: NewLedgerRun): Promise<void> {
+    await this.withSession((s) => s.query(this.#ledger.createRun, [run.runId, run.runKey, run.target, JSON.stringify(run.options), run.startedBy]));
+  }
+
+  async findResumableRun(runKey: string): Promise<LedgerRun | undefined> {
+    const [row] = await this.withSession((s) => s.query(this.#ledger.findResumableRun, [runKey]));
+    return row ? rowToRun(row) : undefined;
+  }
+
+  async reopenRun(runId: string): Promise<void> {
+    await this.withSession((s) => s.query(this.#ledger.reopenRun, [runId]));
+  }
+
+  async getRun(runId?: string): Promise<LedgerRun | undefined> {
+    const [row] = await this.withSession((s) => (runId === undefined ? s.query(this.#ledger.latestRun) : s.query(this.#ledger.getRun, [runId])));
+    return row ? rowToRun(row) : undefined;
+  }
+
+  async addRunTenants(runId: string, tenants: readonly NewLedgerTenant[]): Promise<number> {
+    const perStatement = Math.floor((MAX_PARAMS - 1) / 4);
+    let added = 0;
+    await this.withSession(async (s) => {
+      for (let i = 0; i < tenants.length; i += perStatement) {
+        const chunk = tenants.slice(i, i + perStatement);
+        const params = [runId, ...chunk.flatMap((t) => [t.schema, t.workspaceId, t.seq, t.wave])];
+        added += affected(await s.query(this.#ledger.addRunTenants(chunk.length), params));
+      }
+    });
+    return added;
+  }
+
+  async requeueRunTenants(runId: string): Promise<number> {
+    return affected(await this.withSession((s) => s.query(this.#ledger.requeueRunTenants, [runId])));
+  }
+
+  async claimTenants(runId: string, workerId: string, n: number, leaseMs: number, maxWave: number): Promise<LedgerTenant[]> {
+    if (n <= 0) return [];
+    const rows = await this.withSession((s) => s.query(this.#ledger.claimTenants, [runId, workerId, n, Math.round(leaseMs), maxWave]));
+    return rows.map(rowToLedgerTenant).sort((a, b) => a.seq - b.seq);
+  }
+
+  async renewLease(runId: string, workerId: string, leaseMs: number): Promise<void> {
+    await this.withSession((s) => s.query(this.#ledger.renewLease, [runId, workerId, Math.round(leaseMs)]));
+  }
+
+  async completeTenants(runId: string, workerId: string, outcomes: readonly LedgerTenantOutcome[]): Promise<void> {
+    const perStatement = Math.floor((MAX_PARAMS - 2) / 6);
+    await this.withSession(async (s) => {
+      for (let i = 0; i < outcomes.length; i += perStatement) {
+        const chunk = outcomes.slice(i, i + perStatement);
+        const params = [
+          runId,
+          workerId,
+          ...chunk.flatMap((o) => [
+            o.schema,
+            o.status,
+            Math.round(o.durationMs),
+            o.extraAttempts,
+            JSON.stringify(o.applied),
+            o.error ? JSON.stringify(o.error) : null,
+          ]),
+        ];
+        await s.query(this.#ledger.completeTenants(chunk.length), params);
+      }
+    });
+  }
+
+  async releaseTenants(runId: string, workerId: string, schemas: readonly string[]): Promise<void> {
+    const perStatement = MAX_PARAMS - 2;
+    await this.withSession(async (s) => {
+      for (let i = 0; i < schemas.length; i += perStatement) {
+        const chunk = schemas.slice(i, i + perStatement);
+        await s.query(this.#ledger.releaseTenants(chunk.length), [runId, workerId, ...chunk]);
+      }
+    });
+  }
+
+  async countRunTenants(runId: string, maxWave = 2 ** 31 - 1): Promise<LedgerRunCounts> {
+    const rows = await this.withSession((s) => s.query<{ status: string; n: number }>(this.#ledger.countRunTenants, [runId, maxWave]));
+    return countsFrom(rows);
+  }
+
+  async finishRun(runId: string, status: RunStatus, counts: LedgerRunCounts): Promise<void> {
+    await this.withSession((s) =>
+      s.query(this.#ledger.finishRun, [runId, status, counts.total, counts.succeeded, counts.failed, counts.skipped]),
+    );
+  }
+
+  async listRunTenants(runId: string, options: { status?: LedgerTenant['status']; limit?: number } = {}): Promise<LedgerTenant[]> {
+    const rows = await this.withSession((s) =>
+      s.query(this.#ledger.listRunTenants, [runId, options.status ?? null, options.limit ?? 1_000_000]),
+    );
+    return rows.map(rowToLedgerTenant);
+  }
+
   classifyError(err: unknown): ErrorClassification {
     return classifyMssqlError(err);
   }
+}
+
+/** The `affected` column of a statement ending in `SELECT @@ROWCOUNT AS affected`. */
+function affected(rows: readonly Record<string, unknown>[]): number {
+  return Number(rows[0]?.affected ?? 0);
 }
 
 /**

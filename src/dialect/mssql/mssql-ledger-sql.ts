@@ -1,0 +1,174 @@
+import { mssqlIdent as q } from './mssql-sql.js';
+
+/**
+ * T-SQL of the run ledger (`<prefix>runs`, `<prefix>run_tenants` in the master schema) and of the
+ * workspace-provisioning statements. Same tables and semantics as the PostgreSQL adapter's.
+ *
+ * Claims use `WITH (UPDLOCK, READPAST, ROWLOCK)`: a claimer locks the rows it takes and skips rows
+ * another claimer has locked, so workers never get the same tenant and never queue on each other.
+ * https://learn.microsoft.com/en-us/sql/t-sql/queries/hints-transact-sql-table
+ *
+ * Bulk statements bind rows as `(VALUES ($n, …), …)` parameters rather than OPENJSON, which needs
+ * database compatibility level 130+; SQL Server allows 2,100 parameters per request.
+ */
+export const MAX_PARAMS = 2000;
+
+const NOW = 'SYSUTCDATETIME()';
+
+/** `($first, $first+1, …), (…)` for `rows` rows of `width` placeholders. */
+export function valuesPlaceholders(rows: number, width: number, first: number): string {
+  const out: string[] = [];
+  for (let r = 0; r < rows; r++) {
+    const cells: string[] = [];
+    for (let c = 0; c < width; c++) cells.push(`$${first + r * width + c}`);
+    out.push(`(${cells.join(', ')})`);
+  }
+  return out.join(', ');
+}
+
+export function mssqlLedgerSql(masterSchema: string, prefix: string) {
+  const master = q(masterSchema);
+  const runsName = `${prefix}runs`;
+  const tenantsName = `${prefix}run_tenants`;
+  const runs = `${master}.${q(runsName)}`;
+  const tenants = `${master}.${q(tenantsName)}`;
+  const objectId = (qualified: string) => `OBJECT_ID(N'${qualified.replace(/'/g, "''")}', N'U')`;
+  const tenantColumns =
+    'schema_name, workspace_id, seq, wave, status, attempts, claimed_by, lease_until, started_utc, finished_utc, duration_ms, applied, error';
+  const createIndex = (name: string, table: string, columns: string) =>
+    `IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE name = N'${name.replace(/'/g, "''")}' AND object_id = ${objectId(table)})
+CREATE INDEX ${q(name)} ON ${table} (${columns});`;
+
+  return {
+    createLedger: [
+      `IF ${objectId(runs)} IS NULL
+CREATE TABLE ${runs} (
+  run_id NVARCHAR(64) NOT NULL PRIMARY KEY,
+  run_key NVARCHAR(450) NOT NULL,
+  target NVARCHAR(255) NOT NULL,
+  options NVARCHAR(MAX) NOT NULL,
+  status NVARCHAR(20) NOT NULL,
+  started_by NVARCHAR(255) NOT NULL,
+  started_utc DATETIME2 NOT NULL DEFAULT ${NOW},
+  finished_utc DATETIME2 NULL,
+  heartbeat_utc DATETIME2 NULL,
+  total INT NOT NULL DEFAULT 0,
+  succeeded INT NOT NULL DEFAULT 0,
+  failed INT NOT NULL DEFAULT 0,
+  skipped INT NOT NULL DEFAULT 0
+);`,
+      createIndex(`${prefix}runs_key`, runs, 'run_key, started_utc'),
+      `IF ${objectId(tenants)} IS NULL
+CREATE TABLE ${tenants} (
+  run_id NVARCHAR(64) NOT NULL,
+  schema_name NVARCHAR(128) NOT NULL,
+  workspace_id NVARCHAR(64) NOT NULL,
+  seq INT NOT NULL,
+  wave INT NOT NULL DEFAULT 0,
+  status NVARCHAR(20) NOT NULL,
+  attempts INT NOT NULL DEFAULT 0,
+  claimed_by NVARCHAR(255) NULL,
+  lease_until DATETIME2 NULL,
+  started_utc DATETIME2 NULL,
+  finished_utc DATETIME2 NULL,
+  duration_ms INT NULL,
+  applied NVARCHAR(MAX) NULL,
+  error NVARCHAR(MAX) NULL,
+  PRIMARY KEY (run_id, schema_name)
+);`,
+      createIndex(`${prefix}run_tenants_claim`, tenants, 'run_id, status, wave, seq'),
+    ],
+    createRun: `INSERT INTO ${runs} (run_id, run_key, target, options, status, started_by, heartbeat_utc)
+VALUES ($1, $2, $3, $4, N'running', $5, ${NOW});`,
+    findResumableRun: `SELECT TOP (1) * FROM ${runs} WHERE run_key = $1 AND status IN (N'running', N'interrupted', N'failed')
+ORDER BY started_utc DESC;`,
+    reopenRun: `UPDATE ${runs} SET status = N'running', finished_utc = NULL, heartbeat_utc = ${NOW} WHERE run_id = $1;`,
+    getRun: `SELECT * FROM ${runs} WHERE run_id = $1;`,
+    latestRun: `SELECT TOP (1) * FROM ${runs} ORDER BY started_utc DESC;`,
+    /** `rows` tenants as ($2..): schema, workspace id, seq, wave. Existing rows are kept. */
+    addRunTenants: (rows: number) => `INSERT INTO ${tenants} (run_id, schema_name, workspace_id, seq, wave, status)
+SELECT $1, v.schema_name, v.workspace_id, v.seq, v.wave, N'pending'
+FROM (VALUES ${valuesPlaceholders(rows, 4, 2)}) AS v (schema_name, workspace_id, seq, wave)
+WHERE NOT EXISTS (SELECT 1 FROM ${tenants} AS t WITH (UPDLOCK, HOLDLOCK) WHERE t.run_id = $1 AND t.schema_name = v.schema_name);
+SELECT @@ROWCOUNT AS affected;`,
+    requeueRunTenants: `UPDATE ${tenants} SET status = N'pending', claimed_by = NULL, lease_until = NULL
+WHERE run_id = $1 AND status IN (N'failed', N'skipped');
+SELECT @@ROWCOUNT AS affected;`,
+    /** $1 run, $2 worker, $3 n, $4 lease ms, $5 max wave. */
+    claimTenants: `WITH claimable AS (
+  SELECT TOP ($3) * FROM ${tenants} WITH (UPDLOCK, READPAST, ROWLOCK)
+  WHERE run_id = $1 AND wave <= $5
+    AND (status = N'pending' OR (status = N'running' AND lease_until < ${NOW}))
+  ORDER BY seq
+)
+UPDATE claimable
+SET status = N'running', claimed_by = $2, lease_until = DATEADD(MILLISECOND, $4, ${NOW}),
+    attempts = attempts + 1, started_utc = ${NOW}, error = NULL
+OUTPUT ${tenantColumns.split(', ').map((c) => `inserted.${c}`).join(', ')};`,
+    renewLease: `UPDATE ${tenants} SET lease_until = DATEADD(MILLISECOND, $3, ${NOW})
+WHERE run_id = $1 AND claimed_by = $2 AND status = N'running';
+UPDATE ${runs} SET heartbeat_utc = ${NOW} WHERE run_id = $1;`,
+    /** `rows` outcomes as ($3..): schema, status, duration ms, extra attempts, applied JSON, error JSON. */
+    completeTenants: (rows: number) => `UPDATE t
+SET status = o.status, finished_utc = ${NOW}, duration_ms = o.duration_ms, attempts = t.attempts + o.extra,
+    applied = o.applied, error = o.error, lease_until = NULL
+FROM ${tenants} AS t
+JOIN (VALUES ${valuesPlaceholders(rows, 6, 3)}) AS o (schema_name, status, duration_ms, extra, applied, error)
+  ON t.schema_name = o.schema_name
+WHERE t.run_id = $1 AND t.claimed_by = $2 AND t.status = N'running';`,
+    /** `count` schemas as $3.. */
+    releaseTenants: (count: number) => `UPDATE ${tenants} SET status = N'pending', claimed_by = NULL, lease_until = NULL,
+  attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END
+WHERE run_id = $1 AND claimed_by = $2 AND status = N'running'
+  AND schema_name IN (${Array.from({ length: count }, (_, i) => `$${i + 3}`).join(', ')});`,
+    countRunTenants: `SELECT status, COUNT(*) AS n FROM ${tenants} WHERE run_id = $1 AND wave <= $2 GROUP BY status;`,
+    finishRun: `UPDATE ${runs} SET status = $2, finished_utc = ${NOW}, heartbeat_utc = ${NOW},
+  total = $3, succeeded = $4, failed = $5, skipped = $6 WHERE run_id = $1;`,
+    listRunTenants: `SELECT TOP ($3) ${tenantColumns} FROM ${tenants}
+WHERE run_id = $1 AND ($2 IS NULL OR status = $2) ORDER BY seq;`,
+  };
+}
+
+/** Provisioning statements on the registry and member tables. */
+export function mssqlWorkspaceSql(masterSchema: string, registryTable: string) {
+  const master = q(masterSchema);
+  const registry = `${master}.${q(registryTable)}`;
+  const byId = 'workspace_id = TRY_CONVERT(UNIQUEIDENTIFIER, $1)';
+  return {
+    /** Insert unless present; UPDLOCK+HOLDLOCK make check-and-insert atomic against a racing insert. */
+    insertWorkspace: `INSERT INTO ${registry} (workspace_id, name, db_schema_name, status, last_seen_utc, created_utc)
+SELECT CONVERT(UNIQUEIDENTIFIER, $1), $2, $3, $4, ${NOW}, ${NOW}
+WHERE NOT EXISTS (SELECT 1 FROM ${registry} WITH (UPDLOCK, HOLDLOCK) WHERE ${byId});
+SELECT @@ROWCOUNT AS affected;`,
+    transitionStatus: `UPDATE ${registry} SET status = $3, last_seen_utc = ${NOW} WHERE ${byId} AND status = $2;
+SELECT @@ROWCOUNT AS affected;`,
+    deleteWorkspace: `DELETE FROM ${registry} WHERE ${byId} AND status = $2;
+SELECT @@ROWCOUNT AS affected;`,
+    addMember: (table: string) => `INSERT INTO ${master}.${q(table)} (workspace_id, user_id, role, added_utc)
+SELECT CONVERT(UNIQUEIDENTIFIER, $1), $2, $3, ${NOW}
+WHERE NOT EXISTS (SELECT 1 FROM ${master}.${q(table)} WITH (UPDLOCK, HOLDLOCK) WHERE ${byId} AND user_id = $2);`,
+    /**
+     * SQL Server has no DROP SCHEMA … CASCADE: drop the schema's foreign keys (and those pointing
+     * into it), views, routines, synonyms, sequences, tables and types, then the schema. Names are
+     * quoted server-side with QUOTENAME; the schema name arrives as a parameter.
+     */
+    dropSchema: `IF SCHEMA_ID($1) IS NOT NULL
+BEGIN
+  DECLARE @sql NVARCHAR(MAX) = N'';
+  SELECT @sql += N'ALTER TABLE ' + QUOTENAME(ps.name) + N'.' + QUOTENAME(pt.name) + N' DROP CONSTRAINT ' + QUOTENAME(fk.name) + N';'
+  FROM sys.foreign_keys AS fk
+  JOIN sys.tables AS pt ON pt.object_id = fk.parent_object_id JOIN sys.schemas AS ps ON ps.schema_id = pt.schema_id
+  JOIN sys.tables AS rt ON rt.object_id = fk.referenced_object_id
+  WHERE pt.schema_id = SCHEMA_ID($1) OR rt.schema_id = SCHEMA_ID($1);
+  SELECT @sql += N'DROP ' + CASE o.type WHEN 'V' THEN N'VIEW' WHEN 'P' THEN N'PROCEDURE' WHEN 'SN' THEN N'SYNONYM' WHEN 'SO' THEN N'SEQUENCE' ELSE N'FUNCTION' END
+    + N' ' + QUOTENAME(SCHEMA_NAME(o.schema_id)) + N'.' + QUOTENAME(o.name) + N';'
+  FROM sys.objects AS o WHERE o.schema_id = SCHEMA_ID($1) AND o.type IN ('V', 'P', 'SN', 'SO', 'FN', 'IF', 'TF');
+  SELECT @sql += N'DROP TABLE ' + QUOTENAME(SCHEMA_NAME(t.schema_id)) + N'.' + QUOTENAME(t.name) + N';'
+  FROM sys.tables AS t WHERE t.schema_id = SCHEMA_ID($1);
+  SELECT @sql += N'DROP TYPE ' + QUOTENAME(SCHEMA_NAME(ty.schema_id)) + N'.' + QUOTENAME(ty.name) + N';'
+  FROM sys.types AS ty WHERE ty.is_user_defined = 1 AND ty.schema_id = SCHEMA_ID($1);
+  SET @sql += N'DROP SCHEMA ' + QUOTENAME($1) + N';';
+  EXEC sys.sp_executesql @sql;
+END;`,
+  };
+}
