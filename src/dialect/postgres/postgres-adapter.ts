@@ -11,6 +11,15 @@ import type {
 import type { DialectName, DialectSyntax } from '../dialect-syntax.js';
 import { DriverSession, type SessionDriver } from '../sql-session.js';
 import type { AppliedMigration, TenantRow } from '../../types.js';
+import type {
+  LedgerRun,
+  LedgerRunCounts,
+  LedgerTenant,
+  LedgerTenantOutcome,
+  NewLedgerRun,
+  NewLedgerTenant,
+  RunStatus,
+} from '../ledger-types.js';
 import { classifyPostgresError } from './postgres-errors.js';
 import { type PostgresSql, postgresSql } from './postgres-sql.js';
 import { postgresSyntax } from './postgres-syntax.js';
@@ -240,9 +249,181 @@ export class PostgresAdapter implements DialectAdapter {
     return rows.length > 0;
   }
 
+  // — run ledger —
+
+  async ensureLedger(): Promise<void> {
+    await this.withSession(async (session) => {
+      // CREATE … IF NOT EXISTS can still race on the catalog; one advisory lock serializes creators.
+      if (!(await this.acquireLock(session, '__ledger__', 30_000))) return;
+      try {
+        await this.ensureSchema(session, this.names.masterSchema);
+        for (const sql of this.sql.createLedger) await session.query(sql);
+      } finally {
+        await this.releaseLock(session, '__ledger__').catch(() => undefined);
+      }
+    });
+  }
+
+  async createRun(run: NewLedgerRun): Promise<void> {
+    await this.withSession((s) =>
+      s.query(this.sql.createRun, [run.runId, run.runKey, run.target, JSON.stringify(run.options), run.startedBy]),
+    );
+  }
+
+  async findResumableRun(runKey: string): Promise<LedgerRun | undefined> {
+    const [row] = await this.withSession((s) => s.query(this.sql.findResumableRun, [runKey]));
+    return row ? rowToRun(row) : undefined;
+  }
+
+  async reopenRun(runId: string): Promise<void> {
+    await this.withSession((s) => s.query(this.sql.reopenRun, [runId]));
+  }
+
+  async getRun(runId?: string): Promise<LedgerRun | undefined> {
+    const [row] = await this.withSession((s) =>
+      runId === undefined ? s.query(this.sql.latestRun) : s.query(this.sql.getRun, [runId]),
+    );
+    return row ? rowToRun(row) : undefined;
+  }
+
+  async addRunTenants(runId: string, tenants: readonly NewLedgerTenant[]): Promise<number> {
+    let added = 0;
+    await this.withSession(async (s) => {
+      for (let i = 0; i < tenants.length; i += LEDGER_INSERT_BATCH) {
+        const chunk = tenants.slice(i, i + LEDGER_INSERT_BATCH);
+        const rows = await s.query(`${this.sql.addRunTenants} RETURNING 1 AS added`, [
+          runId,
+          chunk.map((t) => t.schema),
+          chunk.map((t) => t.workspaceId),
+          chunk.map((t) => t.seq),
+          chunk.map((t) => t.wave),
+        ]);
+        added += rows.length;
+      }
+    });
+    return added;
+  }
+
+  async requeueRunTenants(runId: string): Promise<number> {
+    const rows = await this.withSession((s) => s.query(`${this.sql.requeueRunTenants} RETURNING 1 AS n`, [runId]));
+    return rows.length;
+  }
+
+  async claimTenants(runId: string, workerId: string, n: number, leaseMs: number, maxWave: number): Promise<LedgerTenant[]> {
+    const rows = await this.withSession((s) => s.query(this.sql.claimTenants, [runId, workerId, n, leaseMs, maxWave]));
+    return rows.map(rowToLedgerTenant).sort((a, b) => a.seq - b.seq);
+  }
+
+  async renewLease(runId: string, workerId: string, leaseMs: number): Promise<void> {
+    await this.withSession(async (s) => {
+      await s.query(this.sql.renewLease, [runId, workerId, leaseMs]);
+      await s.query(this.sql.heartbeat, [runId]);
+    });
+  }
+
+  async completeTenants(runId: string, workerId: string, outcomes: readonly LedgerTenantOutcome[]): Promise<void> {
+    if (outcomes.length === 0) return;
+    await this.withSession((s) =>
+      s.query(this.sql.completeTenants, [
+        runId,
+        workerId,
+        outcomes.map((o) => o.schema),
+        outcomes.map((o) => o.status),
+        outcomes.map((o) => Math.round(o.durationMs)),
+        outcomes.map((o) => o.extraAttempts),
+        outcomes.map((o) => JSON.stringify(o.applied)),
+        outcomes.map((o) => (o.error ? JSON.stringify(o.error) : null)),
+      ]),
+    );
+  }
+
+  async releaseTenants(runId: string, workerId: string, schemas: readonly string[]): Promise<void> {
+    if (schemas.length === 0) return;
+    await this.withSession((s) => s.query(this.sql.releaseTenants, [runId, workerId, schemas]));
+  }
+
+  async countRunTenants(runId: string, maxWave = 2 ** 31 - 1): Promise<LedgerRunCounts> {
+    const rows = await this.withSession((s) =>
+      s.query<{ status: string; n: number }>(this.sql.countRunTenants, [runId, maxWave]),
+    );
+    return countsFrom(rows);
+  }
+
+  async finishRun(runId: string, status: RunStatus, counts: LedgerRunCounts): Promise<void> {
+    await this.withSession((s) =>
+      s.query(this.sql.finishRun, [runId, status, counts.total, counts.succeeded, counts.failed, counts.skipped]),
+    );
+  }
+
+  async listRunTenants(runId: string, options: { status?: LedgerTenant['status']; limit?: number } = {}): Promise<LedgerTenant[]> {
+    const rows = await this.withSession((s) =>
+      s.query(this.sql.listRunTenants, [runId, options.status ?? null, options.limit ?? 1_000_000]),
+    );
+    return rows.map(rowToLedgerTenant);
+  }
+
   classifyError(err: unknown): ErrorClassification {
     return classifyPostgresError(err);
   }
+}
+
+/** (run, tenant) rows per bulk insert statement. */
+const LEDGER_INSERT_BATCH = 5000;
+
+const toDate = (v: unknown): Date | null => (v == null ? null : v instanceof Date ? v : new Date(String(v)));
+
+function parseJson<T>(v: unknown, fallback: T): T {
+  if (v == null || v === '') return fallback;
+  try {
+    return JSON.parse(String(v)) as T;
+  } catch {
+    return fallback;
+  }
+}
+
+/** Per-status counts → the counts object (absent statuses are 0). */
+export function countsFrom(rows: readonly { status: string; n: number | string }[]): LedgerRunCounts {
+  const by: Record<string, number> = {};
+  for (const r of rows) by[String(r.status).trim()] = Number(r.n);
+  const c = { pending: by.pending ?? 0, running: by.running ?? 0, succeeded: by.succeeded ?? 0, failed: by.failed ?? 0, skipped: by.skipped ?? 0 };
+  return { total: c.pending + c.running + c.succeeded + c.failed + c.skipped, ...c };
+}
+
+export function rowToRun(row: Record<string, unknown>): LedgerRun {
+  const total = Number(row.total ?? 0);
+  const succeeded = Number(row.succeeded ?? 0);
+  const failed = Number(row.failed ?? 0);
+  const skipped = Number(row.skipped ?? 0);
+  return {
+    runId: String(row.run_id),
+    runKey: String(row.run_key),
+    target: String(row.target),
+    options: parseJson<Record<string, unknown>>(row.options, {}),
+    status: String(row.status).trim() as RunStatus,
+    startedBy: String(row.started_by),
+    startedUtc: toDate(row.started_utc)!,
+    finishedUtc: toDate(row.finished_utc),
+    heartbeatUtc: toDate(row.heartbeat_utc),
+    counts: { total, succeeded, failed, skipped, pending: 0, running: 0 },
+  };
+}
+
+export function rowToLedgerTenant(row: Record<string, unknown>): LedgerTenant {
+  return {
+    schema: String(row.schema_name),
+    workspaceId: String(row.workspace_id),
+    seq: Number(row.seq),
+    wave: Number(row.wave),
+    status: String(row.status).trim() as LedgerTenant['status'],
+    attempts: Number(row.attempts),
+    claimedBy: row.claimed_by == null ? null : String(row.claimed_by),
+    leaseUntil: toDate(row.lease_until),
+    startedUtc: toDate(row.started_utc),
+    finishedUtc: toDate(row.finished_utc),
+    durationMs: row.duration_ms == null ? null : Number(row.duration_ms),
+    applied: parseJson<string[]>(row.applied, []),
+    error: parseJson<Record<string, unknown> | null>(row.error, null),
+  };
 }
 
 /** PostgreSQL reports the error position as a 1-based character offset string. */

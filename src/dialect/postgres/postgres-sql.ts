@@ -57,7 +57,104 @@ ON CONFLICT (workspace_id) DO UPDATE SET name = EXCLUDED.name, db_schema_name = 
   status = EXCLUDED.status, last_seen_utc = EXCLUDED.last_seen_utc`,
     setStatus: `UPDATE ${registry} SET status = $2 WHERE workspace_id = $1::uuid`,
     touch: `UPDATE ${registry} SET last_seen_utc = (now() at time zone 'utc') WHERE workspace_id = $1::uuid`,
+    ...ledgerSql(master, names.ledgerPrefix),
   };
 }
 
 export type PostgresSql = ReturnType<typeof postgresSql>;
+
+const NOW = "(now() at time zone 'utc')";
+
+/**
+ * The run ledger. Leases use the server clock. Claims use `FOR UPDATE SKIP LOCKED` so concurrent
+ * workers skip each other's rows instead of queueing on them:
+ * https://www.postgresql.org/docs/current/sql-select.html#SQL-FOR-UPDATE-SHARE
+ */
+function ledgerSql(master: string, prefix: string) {
+  const runs = `${master}.${q(`${prefix}runs`)}`;
+  const tenants = `${master}.${q(`${prefix}run_tenants`)}`;
+  const tenantColumns =
+    'schema_name, workspace_id, seq, wave, status, attempts, claimed_by, lease_until, started_utc, finished_utc, duration_ms, applied, error';
+  return {
+    createLedger: [
+      `CREATE TABLE IF NOT EXISTS ${runs} (
+  run_id varchar(64) NOT NULL PRIMARY KEY,
+  run_key varchar(512) NOT NULL,
+  target varchar(255) NOT NULL,
+  options text NOT NULL,
+  status varchar(20) NOT NULL,
+  started_by varchar(255) NOT NULL,
+  started_utc timestamp(6) NOT NULL DEFAULT ${NOW},
+  finished_utc timestamp(6) NULL,
+  heartbeat_utc timestamp(6) NULL,
+  total integer NOT NULL DEFAULT 0,
+  succeeded integer NOT NULL DEFAULT 0,
+  failed integer NOT NULL DEFAULT 0,
+  skipped integer NOT NULL DEFAULT 0
+)`,
+      `CREATE INDEX IF NOT EXISTS ${q(`${prefix}runs_key`)} ON ${runs} (run_key, started_utc)`,
+      `CREATE TABLE IF NOT EXISTS ${tenants} (
+  run_id varchar(64) NOT NULL,
+  schema_name varchar(128) NOT NULL,
+  workspace_id varchar(64) NOT NULL,
+  seq integer NOT NULL,
+  wave integer NOT NULL DEFAULT 0,
+  status varchar(20) NOT NULL,
+  attempts integer NOT NULL DEFAULT 0,
+  claimed_by varchar(255) NULL,
+  lease_until timestamp(6) NULL,
+  started_utc timestamp(6) NULL,
+  finished_utc timestamp(6) NULL,
+  duration_ms integer NULL,
+  applied text NULL,
+  error text NULL,
+  PRIMARY KEY (run_id, schema_name)
+)`,
+      `CREATE INDEX IF NOT EXISTS ${q(`${prefix}run_tenants_claim`)} ON ${tenants} (run_id, status, wave, seq)`,
+    ],
+    createRun: `INSERT INTO ${runs} (run_id, run_key, target, options, status, started_by, heartbeat_utc)
+VALUES ($1, $2, $3, $4, 'running', $5, ${NOW})`,
+    findResumableRun: `SELECT * FROM ${runs} WHERE run_key = $1 AND status IN ('running', 'interrupted', 'failed')
+ORDER BY started_utc DESC LIMIT 1`,
+    reopenRun: `UPDATE ${runs} SET status = 'running', finished_utc = NULL, heartbeat_utc = ${NOW} WHERE run_id = $1`,
+    getRun: `SELECT * FROM ${runs} WHERE run_id = $1`,
+    latestRun: `SELECT * FROM ${runs} ORDER BY started_utc DESC LIMIT 1`,
+    /** Bulk insert from parallel arrays: one statement for thousands of rows. */
+    addRunTenants: `INSERT INTO ${tenants} (run_id, schema_name, workspace_id, seq, wave, status)
+SELECT $1, s, w, q, v, 'pending' FROM unnest($2::text[], $3::text[], $4::int[], $5::int[]) AS t(s, w, q, v)
+ON CONFLICT (run_id, schema_name) DO NOTHING`,
+    requeueRunTenants: `UPDATE ${tenants} SET status = 'pending', claimed_by = NULL, lease_until = NULL
+WHERE run_id = $1 AND status IN ('failed', 'skipped')`,
+    claimTenants: `UPDATE ${tenants} AS t
+SET status = 'running', claimed_by = $2, lease_until = ${NOW} + make_interval(secs => $4::float8 / 1000),
+    attempts = t.attempts + 1, started_utc = ${NOW}, error = NULL
+FROM (
+  SELECT schema_name FROM ${tenants}
+  WHERE run_id = $1 AND wave <= $5
+    AND EXISTS (SELECT 1 FROM ${runs} r WHERE r.run_id = $1 AND r.status = 'running')
+    AND (status = 'pending' OR (status = 'running' AND lease_until < ${NOW}))
+  ORDER BY seq
+  LIMIT $3
+  FOR UPDATE SKIP LOCKED
+) AS c
+WHERE t.run_id = $1 AND t.schema_name = c.schema_name
+RETURNING ${tenantColumns.split(', ').map((c) => `t.${c}`).join(', ')}`,
+    renewLease: `UPDATE ${tenants} SET lease_until = ${NOW} + make_interval(secs => $3::float8 / 1000)
+WHERE run_id = $1 AND claimed_by = $2 AND status = 'running'`,
+    heartbeat: `UPDATE ${runs} SET heartbeat_utc = ${NOW} WHERE run_id = $1`,
+    completeTenants: `UPDATE ${tenants} AS t
+SET status = o.status, finished_utc = ${NOW}, duration_ms = o.duration_ms, attempts = t.attempts + o.extra,
+    applied = o.applied, error = o.error, lease_until = NULL
+FROM unnest($3::text[], $4::text[], $5::int[], $6::int[], $7::text[], $8::text[])
+  AS o(schema_name, status, duration_ms, extra, applied, error)
+WHERE t.run_id = $1 AND t.schema_name = o.schema_name AND t.claimed_by = $2 AND t.status = 'running'`,
+    releaseTenants: `UPDATE ${tenants} SET status = 'pending', claimed_by = NULL, lease_until = NULL,
+attempts = GREATEST(attempts - 1, 0)
+WHERE run_id = $1 AND claimed_by = $2 AND status = 'running' AND schema_name = ANY($3::text[])`,
+    countRunTenants: `SELECT status, count(*)::int AS n FROM ${tenants} WHERE run_id = $1 AND wave <= $2 GROUP BY status`,
+    finishRun: `UPDATE ${runs} SET status = $2, finished_utc = ${NOW}, heartbeat_utc = ${NOW},
+total = $3, succeeded = $4, failed = $5, skipped = $6 WHERE run_id = $1`,
+    listRunTenants: `SELECT ${tenantColumns} FROM ${tenants}
+WHERE run_id = $1 AND ($2::text IS NULL OR status = $2) ORDER BY seq LIMIT $3`,
+  };
+}
