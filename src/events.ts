@@ -39,6 +39,20 @@ export type MigratorEvent =
   | { type: 'tenant:migrated'; workspaceId: string; schema: string; id: string; durationMs: number }
   | { type: 'tenant:retry'; workspaceId: string; schema: string; attempt: number; error: FailureInfo; delayMs: number }
   | { type: 'tenant:done'; result: TenantResult }
+  | {
+      type: 'run:opened';
+      runId: string;
+      /** new run, resumed after an interrupted/failed/crashed one, or joined (another worker is on it). */
+      opening: 'new' | 'resumed' | 'joined';
+      previousStatus?: string;
+      /** Tenants in the run's ledger, and how many are left to do. */
+      total: number;
+      remaining: number;
+      workerId: string;
+    }
+  | { type: 'wave:start'; wave: number; waves: number }
+  | { type: 'wave:failed'; wave: number; failed: number }
+  | { type: 'run:finished'; runId: string; status: string; stopped?: string }
   | { type: 'run:interrupted' }
   | { type: 'warning'; message: string };
 

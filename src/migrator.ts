@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import pLimit from 'p-limit';
 import { loadConfig, parseConfig } from './config/load-config.js';
 import type { Config, ConfigInput } from './config/config-schema.js';
 import { createAdapter, dialectFromUrl } from './dialect/create-adapter.js';
-import type { DialectAdapter, SqlSession } from './dialect/dialect-adapter.js';
+import type { DialectAdapter, LedgerRunCounts, RunStatus, SqlSession } from './dialect/dialect-adapter.js';
 import type { DialectName } from './dialect/dialect-syntax.js';
 import { syntaxFor } from './dialect/syntax-registry.js';
 import { LockTimeoutError, TenantMigrateError } from './errors.js';
@@ -12,7 +11,18 @@ import type { MigratorEvent, MigratorListener, TenantResult } from './events.js'
 import { type SchemaPlan, planSchema, summarizePlans } from './planner/plan.js';
 import { normalizeGuid, validateTenants } from './registry/tenant-discovery.js';
 import { assertChecksums, migrateSchema } from './runner/schema-migrator.js';
-import { runTenant } from './runner/tenant-runner.js';
+import { type FleetStop, runFleet } from './runner/fleet.js';
+import {
+  type Shard,
+  type TenantOrder,
+  inShard,
+  newWorkerId,
+  openRun,
+  orderTenants,
+  parseShard,
+  parseWaves,
+  runKeyOf,
+} from './runner/run-ledger.js';
 import { loadMigrations } from './source/index.js';
 import { TemplateEngine } from './templating/index.js';
 import { buildRenderContext, sampleRenderContext } from './templating/render-context.js';
@@ -29,10 +39,33 @@ export interface UpOptions {
   readonly masterTo?: string;
   /** Stop taking new tenants when aborted; in-flight tenants finish. */
   readonly signal?: AbortSignal;
+  /** Stop taking new tenants after this many failures (per worker). Default: never stop. */
+  readonly maxFailures?: number;
+  /** Only the tenants of this shard: `"2/4"` or `{ index: 2, count: 4 }` (stable hash of the workspace id). */
+  readonly shard?: string | Shard;
+  /** Canary waves, e.g. `"1,10%,100%"`: each wave must succeed before the next starts. */
+  readonly waves?: string | readonly string[];
+  /** Tenant order (default registry order); `last-seen` = least recently seen first. */
+  readonly order?: TenantOrder;
+  /** Join this ledger run (started by another worker) instead of opening one. */
+  readonly runId?: string;
+  /** Lease on a claimed tenant, renewed while the worker lives (default 30 s). */
+  readonly leaseMs?: number;
 }
+
+/** Lease on a claimed tenant: how long before a silent worker's tenants are taken over. */
+export const DEFAULT_LEASE_MS = 30_000;
 
 export interface UpResult {
   readonly runId: string;
+  /** How the ledger run was opened; absent when there was nothing to do. */
+  readonly opening?: 'new' | 'resumed' | 'joined';
+  /** This process's worker id in the ledger. */
+  readonly workerId?: string;
+  /** The run's counts across all workers when this one finished. */
+  readonly run?: LedgerRunCounts;
+  /** Why this worker stopped early (interrupted, max-failures, wave-failed, run-stopped). */
+  readonly stopped?: FleetStop;
   readonly master: { readonly applied: readonly string[]; readonly waiting: readonly string[] };
   readonly tenants: {
     readonly total: number;
@@ -204,95 +237,212 @@ export class MigratorImpl implements Migrator {
 
   async up(options: UpOptions = {}): Promise<UpResult> {
     const started = Date.now();
-    const runId = randomUUID();
     const adapter = await this.adapter();
     const files = await this.loadFiles();
     const render = await this.renderer(adapter);
     const afterTenants = new Set(files.master.filter((f) => f.directives.afterTenants).map((f) => f.id));
-
-    // 1. Master, except after-tenants migrations.
-    const masterApplied = await this.#migrateMaster(adapter, files.master, render.master, runId, {
-      only: new Set(files.master.filter((f) => !afterTenants.has(f.id)).map((f) => f.id)),
-      ...(options.masterTo ? { to: options.masterTo } : {}),
-    });
+    const workerId = newWorkerId();
+    const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
     const empty = { total: 0, succeeded: 0, upToDate: 0, failed: 0, skipped: 0 };
-    if (options.masterTo) {
-      return { runId, master: { applied: masterApplied, waiting: [...afterTenants] }, tenants: empty, results: [], invalid: [], interrupted: false, durationMs: Date.now() - started };
-    }
+    const shard = options.shard ? (typeof options.shard === 'string' ? parseShard(options.shard) : options.shard) : undefined;
+    const waves = options.waves ? (typeof options.waves === 'string' ? parseWaves(options.waves) : [...options.waves]) : undefined;
+    const target = options.to ?? files.tenant.at(-1)?.id ?? '';
+    let runId = options.runId ?? randomUUID();
 
-    // 2. Discover and plan in batches.
-    const { tenants, invalid } = await adapter.withSession((s) => this.discover(s, options.includeArchived));
-    const applied = await adapter.readAppliedMany(tenants.map((t) => t.schema));
-    const plans = new Map(tenants.map((t) => [t.schema, planSchema(t.schema, files.tenant, applied.get(t.schema) ?? [], options)]));
-    const blocked = [...plans.values()].filter((p) => p.state === 'blocked');
-    if (blocked.length > 0) {
-      const first = blocked[0]!.checksumMismatches[0]!;
-      const file = files.tenant.find((f) => f.id === first.id)!;
-      throw new TenantMigrateError(
-        'CHECKSUM_MISMATCH',
-        `${file.path} was changed after it was applied (${blocked.length} tenant(s), e.g. ${blocked[0]!.schema}); nothing was run. Revert the edit, add a new migration, or run \`tenant-migrate repair\` if the change is cosmetic.`,
-        { file: file.path, migrationId: first.id, tenant: blocked[0]!.schema, tenants: blocked.length },
+    // 1. Under the master lock: master migrations (except after-tenants), discovery, batched plan,
+    //    and opening the ledger run — so two `up` processes agree on one run and split its tenants.
+    const opened = await this.withMasterLock(async () => {
+      const masterApplied = await this.#migrateMaster(adapter, files.master, render.master, runId, {
+        only: new Set(files.master.filter((f) => !afterTenants.has(f.id)).map((f) => f.id)),
+        ...(options.masterTo ? { to: options.masterTo } : {}),
+      });
+      if (options.masterTo) return { masterApplied, stop: true as const };
+      const discovered = await adapter.withSession((s) => this.discover(s, options.includeArchived));
+      const invalid = discovered.invalid;
+      const tenants = discovered.tenants.filter((t) => inShard(t, shard));
+      await adapter.ensureLedger();
+      if (options.runId) {
+        // Joining a run by id: its tenants come from the ledger, no planning here.
+        const run = await adapter.getRun(options.runId);
+        if (!run) throw new TenantMigrateError('NOT_FOUND', `No run with id ${options.runId} in the ledger`, { runId: options.runId });
+        if (run.target !== target) {
+          throw new TenantMigrateError('USAGE', `Run ${run.runId} migrates to ${run.target}, but these migration files end at ${target}; deploy the same files on every worker`, { runId: run.runId });
+        }
+        if (run.status !== 'running') await adapter.reopenRun(run.runId);
+        const counts = await adapter.countRunTenants(run.runId);
+        return { masterApplied, tenants, invalid, todoCount: counts.pending + counts.running, opened: { run, opening: 'joined' as const, previousStatus: run.status, queued: 0 } };
+      }
+      const applied = await adapter.readAppliedMany(tenants.map((t) => t.schema));
+      const plans = new Map(tenants.map((t) => [t.schema, planSchema(t.schema, files.tenant, applied.get(t.schema) ?? [], options)]));
+      const blocked = [...plans.values()].filter((p) => p.state === 'blocked');
+      if (blocked.length > 0) {
+        const first = blocked[0]!.checksumMismatches[0]!;
+        const file = files.tenant.find((f) => f.id === first.id)!;
+        throw new TenantMigrateError(
+          'CHECKSUM_MISMATCH',
+          `${file.path} was changed after it was applied (${blocked.length} tenant(s), e.g. ${blocked[0]!.schema}); nothing was run. Revert the edit, add a new migration, or run \`tenant-migrate repair\` if the change is cosmetic.`,
+          { file: file.path, migrationId: first.id, tenant: blocked[0]!.schema, tenants: blocked.length },
+        );
+      }
+      const todo = orderTenants(
+        tenants.filter((t) => plans.get(t.schema)!.state !== 'up-to-date' || t.needsBackfill),
+        options.order,
       );
+      const runKey = runKeyOf({ target, shard, includeArchived: options.includeArchived });
+      const opened = await openRun({
+        adapter,
+        runId,
+        runKey,
+        target,
+        todo,
+        waves,
+        workerId,
+        options: {
+          ...(options.to ? { to: options.to } : {}),
+          ...(shard ? { shard: `${shard.index}/${shard.count}` } : {}),
+          ...(options.includeArchived ? { includeArchived: true } : {}),
+          ...(options.order ? { order: options.order } : {}),
+          ...(options.maxFailures !== undefined ? { maxFailures: options.maxFailures } : {}),
+          leaseMs,
+        },
+      });
+      return { masterApplied, tenants, invalid, todoCount: todo.length, opened };
+    });
+    if (opened.stop) {
+      return { runId, master: { applied: opened.masterApplied, waiting: [...afterTenants] }, tenants: empty, results: [], invalid: [], interrupted: false, durationMs: Date.now() - started };
     }
-    const todo = tenants.filter((t) => plans.get(t.schema)!.state !== 'up-to-date' || t.needsBackfill);
-    this.emit({ type: 'tenants:discovered', total: tenants.length, pending: todo.length, invalid });
+    const { masterApplied, tenants, invalid } = opened;
+    const run = opened.opened;
+    let fleet: Awaited<ReturnType<typeof runFleet>> | undefined;
+    if (run) {
+      runId = run.run.runId;
+      const live = await adapter.countRunTenants(runId);
+      // A run whose heartbeat stopped is a crashed one being resumed, not a live one being joined.
+      const stale = run.opening === 'joined' && !options.runId && (run.run.heartbeatUtc?.getTime() ?? 0) < Date.now() - leaseMs;
+      this.emit({
+        type: 'run:opened',
+        runId,
+        opening: stale ? 'resumed' : run.opening,
+        ...(run.previousStatus ? { previousStatus: run.previousStatus } : {}),
+        total: live.total,
+        remaining: live.pending + live.running,
+        workerId,
+      });
+    }
+    this.emit({ type: 'tenants:discovered', total: tenants.length, pending: run ? (await adapter.countRunTenants(runId)).pending : 0, invalid });
 
-    // 3. Fan out.
-    const concurrency = adapter.capabilities.multipleConnections ? (options.concurrency ?? this.config.concurrency) : 1;
-    const limit = pLimit(concurrency);
-    let interrupted = false;
-    const results = await Promise.all(
-      todo.map((tenant) =>
-        limit(async (): Promise<TenantResult> => {
-          if (options.signal?.aborted) {
-            interrupted = true;
-            return { workspaceId: tenant.workspaceId, schema: tenant.schema, status: 'skipped', applied: [], durationMs: 0, attempts: 0, reason: 'interrupted' };
-          }
-          return runTenant(tenant, {
-            adapter,
-            files: files.tenant,
-            render: render.tenant,
-            runId,
-            lockTimeoutMs: this.config.lockTimeoutMs,
-            ...(options.to ? { to: options.to } : {}),
-            emit: this.emit,
-          });
-        }),
-      ),
-    );
+    // 2. Fan out over the ledger: claims, leases, batched outcomes.
+    if (run) {
+      const runWaves = run.run.options.waves as string[] | undefined;
+      const concurrency = adapter.capabilities.multipleConnections ? (options.concurrency ?? this.config.concurrency) : 1;
+      fleet = await runFleet({
+        adapter,
+        runId,
+        workerId,
+        files: files.tenant,
+        render: render.tenant,
+        tenants: new Map(tenants.map((t) => [t.schema, t])),
+        concurrency,
+        waveCount: runWaves && runWaves.length > 0 ? runWaves.length : 1,
+        lockTimeoutMs: this.config.lockTimeoutMs,
+        leaseMs,
+        maxFailures: options.maxFailures,
+        to: (run.run.options.to as string | undefined) ?? options.to,
+        signal: options.signal,
+        emit: this.emit,
+      });
+      const c = fleet.counts;
+      const left = c.pending + c.running;
+      const status: RunStatus | undefined =
+        left > 0
+          ? fleet.stopped === 'interrupted'
+            ? 'interrupted'
+            : fleet.stopped === 'max-failures' || fleet.stopped === 'wave-failed'
+              ? 'failed'
+              : undefined // stopped by another worker: it set the status
+          : c.failed > 0
+            ? 'failed'
+            : 'succeeded';
+      if (status) await adapter.finishRun(runId, status, c);
+      this.emit({ type: 'run:finished', runId, status: status ?? (await adapter.getRun(runId))?.status ?? 'running', ...(fleet.stopped ? { stopped: fleet.stopped } : {}) });
+    }
+    const interrupted = fleet?.stopped === 'interrupted';
     if (interrupted) this.emit({ type: 'run:interrupted' });
-    const lockFailure = results.find((r) => r.error?.code === 'LOCK_TIMEOUT');
-    const failed = results.filter((r) => r.status === 'failed').length;
+    const results = fleet?.results ?? [];
+    const counts = fleet?.counts;
 
-    // 4. Expand/contract: after-tenants master migrations once every tenant is at target.
-    let waiting = [...afterTenants];
-    const allAtTarget = !options.to && failed === 0 && !interrupted && invalid.length === 0;
-    if (afterTenants.size > 0 && allAtTarget) {
-      masterApplied.push(...(await this.#migrateMaster(adapter, files.master, render.master, runId, { only: afterTenants })));
-      waiting = [];
+    // 3. Expand/contract: after-tenants master migrations once every Active tenant is at target.
+    let waiting = await this.pendingAfterTenants(adapter, files.master, afterTenants);
+    const runComplete = !counts || (counts.failed === 0 && counts.pending + counts.running === 0);
+    if (waiting.length > 0 && !options.to && runComplete && !interrupted && invalid.length === 0) {
+      const applied = await this.withMasterLock(async () => {
+        const behind = await this.tenantsBehind(adapter, files.tenant, true);
+        if (behind > 0) return [];
+        return this.#migrateMaster(adapter, files.master, render.master, runId, { only: afterTenants });
+      });
+      masterApplied.push(...applied);
+      waiting = waiting.filter((id) => !applied.includes(id));
     }
     const count = (s: TenantResult['status']) => results.filter((r) => r.status === s).length;
+    const failed = counts ? counts.failed : 0;
     const result: UpResult = {
       runId,
+      ...(run ? { opening: run.opening } : {}),
       master: { applied: masterApplied, waiting },
       tenants: {
         total: tenants.length,
         succeeded: count('succeeded'),
-        upToDate: tenants.length - todo.length + count('up-to-date'),
+        upToDate: tenants.length - opened.todoCount + count('up-to-date'),
         failed,
-        skipped: count('skipped'),
+        skipped: count('skipped') + (counts ? counts.pending : 0),
       },
+      ...(counts ? { run: counts } : {}),
+      ...(fleet?.stopped ? { stopped: fleet.stopped } : {}),
+      workerId,
       results,
       invalid,
       interrupted,
       durationMs: Date.now() - started,
     };
-    if (lockFailure && failed === results.filter((r) => r.error?.code === 'LOCK_TIMEOUT').length) {
-      throw Object.assign(new LockTimeoutError(lockFailure.error!.message, { tenant: lockFailure.schema }), { result });
+    const lockFailures = results.filter((r) => r.error?.code === 'LOCK_TIMEOUT');
+    if (lockFailures.length > 0 && lockFailures.length === results.filter((r) => r.status === 'failed').length && failed === lockFailures.length) {
+      throw Object.assign(new LockTimeoutError(lockFailures[0]!.error!.message, { tenant: lockFailures[0]!.schema }), { result });
     }
     return result;
   }
 
+  /** Run `fn` holding the master lock (one session for the lock; `fn` may borrow others). */
+  async withMasterLock<T>(fn: () => Promise<T>): Promise<T> {
+    const adapter = await this.adapter();
+    return adapter.withSession(async (session) => {
+      if (!(await adapter.acquireLock(session, MASTER_LOCK, this.config.lockTimeoutMs))) {
+        throw new LockTimeoutError(`Could not take the master migration lock within ${this.config.lockTimeoutMs} ms`, { tenant: this.config.masterSchema });
+      }
+      try {
+        return await fn();
+      } finally {
+        await adapter.releaseLock(session, MASTER_LOCK).catch(() => undefined);
+      }
+    });
+  }
+
+  /** after-tenants master migrations not applied yet. */
+  async pendingAfterTenants(adapter: DialectAdapter, master: readonly MigrationFile[], afterTenants: ReadonlySet<string>): Promise<string[]> {
+    if (afterTenants.size === 0) return [];
+    const applied = await adapter.withSession((s) => adapter.readApplied(s, this.config.masterSchema));
+    const done = new Set(applied.map((a) => a.id));
+    return master.filter((f) => afterTenants.has(f.id) && !done.has(f.id)).map((f) => f.id);
+  }
+
+  /** How many Active tenants (all shards) are not at the last tenant migration: one batched read. */
+  async tenantsBehind(adapter: DialectAdapter, files: readonly MigrationFile[], includeInvalid: boolean): Promise<number> {
+    const { tenants, invalid } = await adapter.withSession((s) => this.discover(s, false));
+    const applied = await adapter.readAppliedMany(tenants.map((t) => t.schema));
+    const behind = tenants.filter((t) => planSchema(t.schema, files, applied.get(t.schema) ?? []).state !== 'up-to-date').length;
+    return behind + (includeInvalid ? invalid.length : 0);
+  }
+
+  /** Apply master migrations; the caller holds the master lock ({@link withMasterLock}). */
   async #migrateMaster(
     adapter: DialectAdapter,
     files: readonly MigrationFile[],
@@ -302,31 +452,24 @@ export class MigratorImpl implements Migrator {
   ): Promise<string[]> {
     const schema = this.config.masterSchema;
     return adapter.withSession(async (session) => {
-      if (!(await adapter.acquireLock(session, MASTER_LOCK, this.config.lockTimeoutMs))) {
-        throw new LockTimeoutError(`Could not take the master migration lock within ${this.config.lockTimeoutMs} ms`, { tenant: schema });
-      }
-      try {
-        await adapter.ensureSchema(session, schema);
-        await adapter.ensureMetaTable(session, schema);
-        const pending = planSchema(schema, files, await adapter.readApplied(session, schema)).pending.filter(
-          (id) => !options.only || options.only.has(id),
-        );
-        this.emit({ type: 'master:start', pending });
-        const result = await migrateSchema({
-          adapter,
-          session,
-          schema,
-          files,
-          render,
-          runId,
-          ...options,
-          onMigrated: (id, durationMs) => this.emit({ type: 'master:migrated', id, durationMs }),
-        });
-        this.emit({ type: 'master:done', applied: result.applied, waiting: [] });
-        return result.applied;
-      } finally {
-        await adapter.releaseLock(session, MASTER_LOCK).catch(() => undefined);
-      }
+      await adapter.ensureSchema(session, schema);
+      await adapter.ensureMetaTable(session, schema);
+      const pending = planSchema(schema, files, await adapter.readApplied(session, schema)).pending.filter(
+        (id) => !options.only || options.only.has(id),
+      );
+      this.emit({ type: 'master:start', pending });
+      const result = await migrateSchema({
+        adapter,
+        session,
+        schema,
+        files,
+        render,
+        runId,
+        ...options,
+        onMigrated: (id, durationMs) => this.emit({ type: 'master:migrated', id, durationMs }),
+      });
+      this.emit({ type: 'master:done', applied: result.applied, waiting: [] });
+      return result.applied;
     });
   }
 

@@ -1,0 +1,173 @@
+import type { DialectAdapter, LedgerRunCounts, LedgerTenant, LedgerTenantOutcome } from '../dialect/dialect-adapter.js';
+import type { MigratorListener, TenantResult } from '../events.js';
+import type { MigrationFile, Tenant } from '../types.js';
+import { runTenant } from './tenant-runner.js';
+
+export interface FleetOptions {
+  readonly adapter: DialectAdapter;
+  readonly runId: string;
+  readonly workerId: string;
+  readonly files: readonly MigrationFile[];
+  readonly render: (file: MigrationFile, tenant: Tenant) => string;
+  /** Tenants this process knows from the registry, by schema (claimed rows are looked up here). */
+  readonly tenants: ReadonlyMap<string, Tenant>;
+  readonly concurrency: number;
+  /** Number of canary waves of the run (1 without waves). */
+  readonly waveCount: number;
+  readonly lockTimeoutMs: number;
+  /** Lease of a claimed tenant; renewed every third of it while the worker lives. */
+  readonly leaseMs: number;
+  /** Stop taking new tenants after this many failures in this worker (default: never). */
+  readonly maxFailures?: number | undefined;
+  readonly to?: string | undefined;
+  readonly maxAttempts?: number | undefined;
+  readonly signal?: AbortSignal | undefined;
+  readonly emit: MigratorListener;
+}
+
+export type FleetStop = 'interrupted' | 'max-failures' | 'wave-failed' | 'run-stopped';
+
+export interface FleetOutcome {
+  /** What this worker did. */
+  readonly results: TenantResult[];
+  /** Why this worker stopped before the run was complete; undefined when it ran to the end. */
+  readonly stopped?: FleetStop | undefined;
+  /** The run's counts (all workers) when this worker finished. */
+  readonly counts: LedgerRunCounts;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * One worker of a ledger run. `concurrency` tasks take tenants from a local queue that is refilled
+ * by claiming from the ledger (`SKIP LOCKED`/`READPAST`: other workers' rows are skipped, not
+ * waited on), so any number of processes can work one run. Outcomes are written back in batches.
+ * A worker only finishes a wave when no row of it is pending or running anywhere: it waits for
+ * other live workers and takes over rows whose lease expired (a crashed worker's).
+ */
+export async function runFleet(options: FleetOptions): Promise<FleetOutcome> {
+  const { adapter, runId, workerId, leaseMs, emit } = options;
+  const results: TenantResult[] = [];
+  const queue: LedgerTenant[] = [];
+  const outcomes: LedgerTenantOutcome[] = [];
+  let failures = 0;
+  let stopped: FleetStop | undefined;
+  let claiming: Promise<number> | undefined;
+  let flushing: Promise<void> = Promise.resolve();
+  const batch = Math.max(2, options.concurrency * 2);
+  const pollMs = Math.max(50, Math.min(1000, Math.floor(leaseMs / 4)));
+
+  const shouldStop = () => {
+    if (stopped) return true;
+    if (options.signal?.aborted) stopped = 'interrupted';
+    else if (options.maxFailures !== undefined && failures >= options.maxFailures) stopped = 'max-failures';
+    return stopped !== undefined;
+  };
+
+  const flush = () => {
+    const pending = outcomes.splice(0);
+    if (pending.length > 0) flushing = flushing.then(() => adapter.completeTenants(runId, workerId, pending));
+    return flushing;
+  };
+
+  // Leases outlive a slow tenant only while this process is alive to renew them.
+  const renewEvery = Math.max(50, Math.floor(leaseMs / 3));
+  const heartbeat = setInterval(() => {
+    void adapter.renewLease(runId, workerId, leaseMs).catch(() => undefined);
+    void flush().catch(() => undefined);
+  }, renewEvery);
+  heartbeat.unref();
+
+  const claim = (maxWave: number): Promise<number> => {
+    claiming ??= (async () => {
+      try {
+        await flush();
+        const rows = await adapter.claimTenants(runId, workerId, batch, leaseMs, maxWave);
+        queue.push(...rows);
+        return rows.length;
+      } finally {
+        claiming = undefined;
+      }
+    })();
+    return claiming;
+  };
+
+  const execute = async (row: LedgerTenant): Promise<void> => {
+    const tenant = options.tenants.get(row.schema);
+    let result: TenantResult;
+    if (!tenant) {
+      // Claimed from a run another process opened, but not Active in this process's registry read.
+      result = { workspaceId: row.workspaceId, schema: row.schema, status: 'skipped', applied: [], durationMs: 0, attempts: 0, reason: 'not an Active tenant in the registry' };
+      emit({ type: 'tenant:done', result });
+    } else {
+      result = await runTenant(tenant, {
+        adapter,
+        files: options.files,
+        render: options.render,
+        runId,
+        lockTimeoutMs: options.lockTimeoutMs,
+        ...(options.to ? { to: options.to } : {}),
+        ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}),
+        emit,
+      });
+    }
+    results.push(result);
+    if (result.status === 'failed') failures++;
+    outcomes.push({
+      schema: row.schema,
+      status: result.status === 'failed' ? 'failed' : result.status === 'skipped' ? 'skipped' : 'succeeded',
+      durationMs: result.durationMs,
+      extraAttempts: Math.max(0, result.attempts - 1),
+      applied: result.applied,
+      ...(result.error ? { error: { ...result.error } } : {}),
+      ...(result.reason && !result.error ? { error: { code: 'SKIPPED', message: result.reason } } : {}),
+    });
+    if (outcomes.length >= batch) void flush().catch(() => undefined);
+  };
+
+  const task = async (maxWave: number): Promise<void> => {
+    for (;;) {
+      if (shouldStop()) return;
+      const row = queue.shift();
+      if (row) {
+        await execute(row);
+        continue;
+      }
+      if ((await claim(maxWave)) > 0 || queue.length > 0) continue;
+      // Nothing claimable: done, or rows held by other workers (wait: their lease may expire).
+      await flush();
+      const counts = await adapter.countRunTenants(runId, maxWave);
+      if (counts.pending + counts.running === 0) return;
+      const run = await adapter.getRun(runId);
+      if (run && run.status !== 'running') {
+        stopped ??= 'run-stopped';
+        return;
+      }
+      await sleep(pollMs);
+    }
+  };
+
+  try {
+    for (let wave = 0; wave < options.waveCount; wave++) {
+      if (options.waveCount > 1) emit({ type: 'wave:start', wave: wave + 1, waves: options.waveCount });
+      await Promise.all(Array.from({ length: Math.max(1, options.concurrency) }, () => task(wave)));
+      await flush();
+      if (stopped) break;
+      if (wave < options.waveCount - 1) {
+        const counts = await adapter.countRunTenants(runId, wave);
+        if (counts.failed > 0) {
+          stopped = 'wave-failed';
+          emit({ type: 'wave:failed', wave: wave + 1, failed: counts.failed });
+          break;
+        }
+      }
+    }
+  } finally {
+    clearInterval(heartbeat);
+    // Claimed but never started: give them back so a resumed run or another worker takes them.
+    const unstarted = queue.splice(0).map((r) => r.schema);
+    await flush().catch(() => undefined);
+    await adapter.releaseTenants(runId, workerId, unstarted).catch(() => undefined);
+  }
+  return { results, stopped, counts: await adapter.countRunTenants(runId) };
+}

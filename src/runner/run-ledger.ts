@@ -1,0 +1,168 @@
+import { hostname } from 'node:os';
+import type { DialectAdapter, LedgerRun, NewLedgerTenant } from '../dialect/dialect-adapter.js';
+import { TenantMigrateError } from '../errors.js';
+import type { Tenant } from '../types.js';
+
+/** A stable partition of the tenants: `--shard 2/4` is shard index 2 (1-based) of 4. */
+export interface Shard {
+  readonly index: number;
+  readonly count: number;
+}
+
+/** Parse `i/n` (1 ≤ i ≤ n). */
+export function parseShard(text: string): Shard {
+  const m = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(text);
+  const index = m ? Number(m[1]) : NaN;
+  const count = m ? Number(m[2]) : NaN;
+  if (!m || count < 1 || index < 1 || index > count) {
+    throw new TenantMigrateError('USAGE', `--shard "${text}": expected i/n with 1 ≤ i ≤ n, e.g. 1/4`, { key: 'shard' });
+  }
+  return { index, count };
+}
+
+/**
+ * FNV-1a (32 bit) of the canonical workspace id: stable across processes, machines and versions,
+ * so `--shard 1/4` on one machine and `--shard 2/4` on another never overlap.
+ */
+export function shardOf(workspaceId: string, count: number): number {
+  let h = 0x811c9dc5;
+  const s = workspaceId.toLowerCase();
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return (h % count) + 1;
+}
+
+export function inShard(tenant: { workspaceId: string }, shard: Shard | undefined): boolean {
+  return !shard || shardOf(tenant.workspaceId, shard.count) === shard.index;
+}
+
+/** Tenant order of a run: registry order, least recently seen first, most recently seen first, oldest first. */
+export type TenantOrder = 'registry' | 'last-seen' | 'recent' | 'created';
+export const TENANT_ORDERS: readonly TenantOrder[] = ['registry', 'last-seen', 'recent', 'created'];
+
+export function orderTenants<T extends Tenant>(tenants: readonly T[], order: TenantOrder = 'registry'): T[] {
+  const time = (d: Date | null, missing: number) => (d ? d.getTime() : missing);
+  const byName = (a: T, b: T) => (a.schema < b.schema ? -1 : a.schema > b.schema ? 1 : 0);
+  const list = [...tenants];
+  switch (order) {
+    case 'registry':
+      return list;
+    case 'last-seen': // never seen first: the least exposed canaries
+      return list.sort((a, b) => time(a.lastSeenUtc, -Infinity) - time(b.lastSeenUtc, -Infinity) || byName(a, b));
+    case 'recent':
+      return list.sort((a, b) => time(b.lastSeenUtc, -Infinity) - time(a.lastSeenUtc, -Infinity) || byName(a, b));
+    case 'created':
+      return list.sort((a, b) => time(a.createdUtc, Infinity) - time(b.createdUtc, Infinity) || byName(a, b));
+  }
+}
+
+/**
+ * Parse canary waves, e.g. `1,10%,100%`: each entry is the cumulative size after that wave, as a
+ * count or a percentage of the run's tenants. The last wave always extends to every tenant.
+ */
+export function parseWaves(text: string): string[] {
+  const parts = text.split(',').map((p) => p.trim()).filter(Boolean);
+  if (parts.length === 0 || parts.some((p) => !/^(\d+|\d+(\.\d+)?%)$/.test(p) || parseFloat(p) <= 0)) {
+    throw new TenantMigrateError('USAGE', `--waves "${text}": expected counts or percentages, e.g. 1,10%,100%`, { key: 'waves' });
+  }
+  return parts;
+}
+
+/** The wave index (0-based) of each position 0..total-1, given cumulative wave sizes. */
+export function waveBoundaries(waves: readonly string[] | undefined, total: number): number[] {
+  if (!waves || waves.length === 0) return [total];
+  const bounds = waves.map((w) => (w.endsWith('%') ? Math.ceil((parseFloat(w) / 100) * total) : Number(w)));
+  const out: number[] = [];
+  let prev = 0;
+  for (const b of bounds) {
+    const clamped = Math.min(total, Math.max(prev, b));
+    out.push(clamped);
+    prev = clamped;
+  }
+  out[out.length - 1] = total;
+  return out;
+}
+
+export function ledgerRows(tenants: readonly Tenant[], waves: readonly string[] | undefined, firstSeq = 0): NewLedgerTenant[] {
+  const bounds = waveBoundaries(waves, tenants.length);
+  let wave = 0;
+  return tenants.map((t, i) => {
+    while (i >= bounds[wave]! && wave < bounds.length - 1) wave++;
+    return { schema: t.schema, workspaceId: t.workspaceId, seq: firstSeq + i, wave };
+  });
+}
+
+/** The identity used to decide whether an unfinished run is "the same" run to resume. */
+export function runKeyOf(parts: { target: string; shard?: Shard | undefined; includeArchived?: boolean | undefined }): string {
+  return JSON.stringify({
+    target: parts.target,
+    shard: parts.shard ? `${parts.shard.index}/${parts.shard.count}` : null,
+    archived: parts.includeArchived === true,
+  });
+}
+
+/** host:pid:random — unique per process, readable in `status --run`. */
+export function newWorkerId(): string {
+  return `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
+}
+
+export type RunOpening = 'new' | 'resumed' | 'joined';
+
+export interface OpenRunRequest {
+  readonly adapter: DialectAdapter;
+  readonly runId: string;
+  readonly runKey: string;
+  readonly target: string;
+  readonly options: Readonly<Record<string, unknown>>;
+  /** Tenants to migrate, in run order. */
+  readonly todo: readonly Tenant[];
+  readonly waves?: readonly string[] | undefined;
+  readonly workerId: string;
+}
+
+export interface OpenedRun {
+  readonly run: LedgerRun;
+  readonly opening: RunOpening;
+  /** Status the run had before it was resumed or joined. */
+  readonly previousStatus?: LedgerRun['status'];
+  /** Rows added (new run) or failed/skipped rows requeued plus new tenants (resumed). */
+  readonly queued: number;
+}
+
+/**
+ * Open the ledger run for an `up`: resume the newest unfinished run with the same key (status
+ * running — another live worker, or one that crashed —, interrupted or failed), else start a new
+ * one. Call under the master lock so two `up` processes agree on one run. Returns undefined when
+ * there is nothing to do and nothing to resume.
+ */
+export async function openRun(req: OpenRunRequest): Promise<OpenedRun | undefined> {
+  const { adapter } = req;
+  const previous = await adapter.findResumableRun(req.runKey);
+  if (previous) {
+    const wasRunning = previous.status === 'running';
+    if (!wasRunning) await adapter.reopenRun(previous.runId);
+    const requeued = wasRunning ? 0 : await adapter.requeueRunTenants(previous.runId);
+    // Tenants that became pending since (new workspaces): appended as the last wave.
+    const existing = await adapter.countRunTenants(previous.runId);
+    const waves = previous.options.waves as string[] | undefined;
+    const lastWave = waves && waves.length > 0 ? waves.length - 1 : 0;
+    const added = await adapter.addRunTenants(
+      previous.runId,
+      req.todo.map((t, i) => ({ schema: t.schema, workspaceId: t.workspaceId, seq: existing.total + i, wave: lastWave })),
+    );
+    const run = (await adapter.getRun(previous.runId))!;
+    return { run, opening: wasRunning ? 'joined' : 'resumed', previousStatus: previous.status, queued: requeued + added };
+  }
+  if (req.todo.length === 0) return undefined;
+  await adapter.createRun({
+    runId: req.runId,
+    runKey: req.runKey,
+    target: req.target,
+    options: { ...req.options, ...(req.waves ? { waves: req.waves } : {}) },
+    startedBy: req.workerId,
+  });
+  const queued = await adapter.addRunTenants(req.runId, ledgerRows(req.todo, req.waves));
+  return { run: (await adapter.getRun(req.runId))!, opening: 'new', queued };
+}
