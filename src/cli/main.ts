@@ -6,6 +6,12 @@ import { demoCommand } from './commands/demo.js';
 import { renderCommand } from './commands/render.js';
 import { statusCommand } from './commands/status.js';
 import { upCommand } from './commands/up.js';
+import { baselineCommand } from './commands/baseline.js';
+import { createCommand } from './commands/create.js';
+import { downCommand } from './commands/down.js';
+import { planCommand } from './commands/plan.js';
+import { repairCommand } from './commands/repair.js';
+import { validateCommand } from './commands/validate.js';
 
 /** Build the CLI. Commands live one per file in commands/; this file only wires them. */
 export function buildCli(args: string[]) {
@@ -19,6 +25,12 @@ export function buildCli(args: string[]) {
     .command(statusCommand)
     .command(renderCommand)
     .command(demoCommand)
+    .command(planCommand)
+    .command(createCommand)
+    .command(validateCommand)
+    .command(baselineCommand)
+    .command(downCommand)
+    .command(repairCommand)
     .demandCommand(1, 'Name a command: up, status, render, demo … (see --help)')
     .strict()
     .recommendCommands()

@@ -1,0 +1,97 @@
+/**
+ * `baseline --to <id>`: record migrations as applied, without running them, for schemas that were
+ * built outside the tool. Each row gets the file's checksum and the checksum of the SQL it renders
+ * to for that schema, so later `up`, `plan` and `repair` treat it like a migration the tool ran.
+ */
+import { LockTimeoutError, TenantMigrateError } from '../errors.js';
+import type { MigratorImpl } from '../migrator.js';
+import { checksumOf } from '../source/index.js';
+import type { MigrationFile, MigrationScope, Tenant } from '../types.js';
+import { MASTER_LOCK, contextFor, resolveScope, selectTenants } from './release-context.js';
+
+export interface BaselineOptions {
+  /** Record migrations up to and including this id. */
+  readonly to: string;
+  /** `master` or `tenant`; default: the folder the id is in. */
+  readonly scope?: MigrationScope | undefined;
+  /** Only this workspace (tenant scope). */
+  readonly workspaceId?: string | undefined;
+  readonly includeArchived?: boolean | undefined;
+}
+
+export interface BaselineSchemaResult {
+  readonly schema: string;
+  readonly workspaceId?: string;
+  /** Ids recorded now. */
+  readonly recorded: readonly string[];
+  /** `recorded`, `already` (nothing to record), or `skipped` (schema missing). */
+  readonly status: 'recorded' | 'already' | 'skipped';
+  readonly reason?: string;
+}
+
+export interface BaselineResult {
+  readonly scope: MigrationScope;
+  readonly to: string;
+  readonly schemas: readonly BaselineSchemaResult[];
+}
+
+export async function baseline(migrator: MigratorImpl, options: BaselineOptions): Promise<BaselineResult> {
+  const files = await migrator.loadFiles();
+  const scope = resolveScope(files, options.to, options.scope);
+  if (options.to === '0') throw new TenantMigrateError('USAGE', 'baseline --to needs a migration id');
+  if (scope === 'master' && options.workspaceId) throw new TenantMigrateError('USAGE', '--workspace applies to tenant migrations only');
+  const list = files[scope];
+  const upTo = list.slice(0, list.findIndex((f) => f.id === options.to) + 1);
+  const adapter = await migrator.adapter();
+  const engine = await migrator.engine();
+  const lockTimeoutMs = migrator.config.lockTimeoutMs;
+
+  const recordOne = async (schema: string, lockKey: string, tenant?: Tenant): Promise<BaselineSchemaResult> =>
+    adapter.withSession(async (session) => {
+      const who = { schema, ...(tenant && { workspaceId: tenant.workspaceId }) };
+      if (!(await adapter.schemaExists(session, schema))) {
+        return { ...who, recorded: [], status: 'skipped', reason: `schema ${schema} does not exist (baseline records existing schemas; up creates new ones)` };
+      }
+      if (!(await adapter.acquireLock(session, lockKey, lockTimeoutMs))) {
+        throw new LockTimeoutError(`Could not lock ${schema} within ${lockTimeoutMs} ms`, { tenant: schema });
+      }
+      try {
+        await adapter.ensureMetaTable(session, schema);
+        const applied = new Set((await adapter.readApplied(session, schema)).map((a) => a.id));
+        const todo = upTo.filter((f) => !applied.has(f.id));
+        if (todo.length === 0) return { ...who, recorded: [], status: 'already' };
+        const context = contextFor(migrator, adapter.syntax, tenant);
+        const rows = todo.map((file: MigrationFile) => ({
+          id: file.id,
+          checksum: file.checksum,
+          renderedChecksum: checksumOf(engine.render(file, context)),
+          appliedUtc: new Date(),
+          durationMs: 0,
+          runId: null,
+        }));
+        await session.begin();
+        try {
+          for (const row of rows) await adapter.insertApplied(session, schema, row);
+          await session.commit();
+        } catch (err) {
+          await session.rollback().catch(() => undefined);
+          throw err;
+        }
+        return { ...who, recorded: todo.map((f) => f.id), status: 'recorded' };
+      } finally {
+        await adapter.releaseLock(session, lockKey).catch(() => undefined);
+      }
+    });
+
+  if (scope === 'master') {
+    const schema = migrator.config.masterSchema;
+    return { scope, to: options.to, schemas: [await recordOne(schema, MASTER_LOCK)] };
+  }
+  const { tenants } = await adapter.withSession((s) =>
+    selectTenants(migrator, s, { workspaceId: options.workspaceId, includeArchived: options.includeArchived }),
+  );
+  const schemas: BaselineSchemaResult[] = [];
+  // One at a time: baseline writes a few rows per schema, and a clear order helps when it stops.
+  for (const tenant of tenants) schemas.push(await recordOne(tenant.schema, tenant.schema, tenant));
+  return { scope, to: options.to, schemas };
+}

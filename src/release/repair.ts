@@ -1,0 +1,90 @@
+/**
+ * `repair`: accept on purpose edits of applied migrations (a comment, whitespace) by storing the
+ * files' current checksums. Without `apply` it only lists what it would change. Each change says
+ * whether the SQL the template renders to for that schema is the same as what ran (`renderedSame`):
+ * when it is not, the database was built from different SQL and a new migration is the safer fix.
+ */
+import { LockTimeoutError } from '../errors.js';
+import type { MigratorImpl } from '../migrator.js';
+import { checksumOf } from '../source/index.js';
+import type { MigrationFile, MigrationScope, Tenant } from '../types.js';
+import { MASTER_LOCK, contextFor } from './release-context.js';
+
+export interface RepairChange {
+  readonly scope: MigrationScope;
+  readonly schema: string;
+  readonly workspaceId?: string;
+  readonly migrationId: string;
+  readonly file: string;
+  readonly recordedChecksum: string;
+  readonly fileChecksum: string;
+  readonly recordedRenderedChecksum: string;
+  readonly renderedChecksum: string;
+  /** The SQL rendered now equals the SQL that ran: the edit is cosmetic for this schema. */
+  readonly renderedSame: boolean;
+}
+
+export interface RepairResult {
+  readonly applied: boolean;
+  readonly changes: readonly RepairChange[];
+}
+
+/** Find (and with `apply`, store) checksum changes in master and every tenant, Archived included. */
+export async function repair(migrator: MigratorImpl, options: { readonly apply?: boolean } = {}): Promise<RepairResult> {
+  const adapter = await migrator.adapter();
+  const files = await migrator.loadFiles();
+  const engine = await migrator.engine();
+  const { masterSchema } = migrator.config;
+  const { masterApplied, tenants } = await adapter.withSession(async (s) => ({
+    masterApplied: await adapter.readApplied(s, masterSchema),
+    tenants: (await migrator.discover(s, true)).tenants,
+  }));
+  const tenantApplied = await adapter.readAppliedMany(tenants.map((t) => t.schema));
+
+  const changes: RepairChange[] = [];
+  const collect = (scope: MigrationScope, schema: string, rows: typeof masterApplied, tenant?: Tenant) => {
+    const byId = new Map(files[scope].map((f) => [f.id, f]));
+    for (const row of rows) {
+      const file: MigrationFile | undefined = byId.get(row.id);
+      if (!file || file.checksum === row.checksum) continue;
+      const renderedChecksum = checksumOf(engine.render(file, contextFor(migrator, adapter.syntax, tenant)));
+      changes.push({
+        scope,
+        schema,
+        ...(tenant && { workspaceId: tenant.workspaceId }),
+        migrationId: row.id,
+        file: file.path,
+        recordedChecksum: row.checksum,
+        fileChecksum: file.checksum,
+        recordedRenderedChecksum: row.renderedChecksum,
+        renderedChecksum,
+        renderedSame: renderedChecksum === row.renderedChecksum,
+      });
+    }
+  };
+  collect('master', masterSchema, masterApplied);
+  for (const tenant of tenants) collect('tenant', tenant.schema, tenantApplied.get(tenant.schema) ?? [], tenant);
+  if (!options.apply || changes.length === 0) return { applied: false, changes };
+
+  const bySchema = new Map<string, RepairChange[]>();
+  for (const c of changes) bySchema.set(c.schema, [...(bySchema.get(c.schema) ?? []), c]);
+  for (const [schema, list] of bySchema) {
+    const lockKey = list[0]!.scope === 'master' ? MASTER_LOCK : schema;
+    await adapter.withSession(async (session) => {
+      if (!(await adapter.acquireLock(session, lockKey, migrator.config.lockTimeoutMs))) {
+        throw new LockTimeoutError(`Could not lock ${schema} within ${migrator.config.lockTimeoutMs} ms`, { tenant: schema });
+      }
+      try {
+        await session.begin();
+        for (const c of list) await adapter.updateChecksums(session, schema, c.migrationId, c.fileChecksum, c.renderedChecksum);
+        await session.commit();
+      } catch (err) {
+        await session.rollback().catch(() => undefined);
+        throw err;
+      } finally {
+        await adapter.releaseLock(session, lockKey).catch(() => undefined);
+      }
+    });
+  }
+  return { applied: true, changes };
+}
