@@ -17,7 +17,9 @@ export type ErrorCode =
   | 'DOWN_MISSING'
   | 'NOT_FOUND'
   | 'INTERRUPTED'
-  | 'DATABASE_ERROR';
+  | 'DATABASE_ERROR'
+  | 'WORKSPACE_NOT_ACTIVE'
+  | 'PROVISION_FAILED';
 
 export interface ErrorContext {
   file?: string;

@@ -11,3 +11,7 @@ export type * from './types.js';
 export { deriveSchemaName, normalizeGuid, isGuid } from './registry/tenant-discovery.js';
 export { dialectFromUrl, redactUrl } from './dialect/create-adapter.js';
 export type { DialectAdapter, SqlSession } from './dialect/dialect-adapter.js';
+export { WorkspaceService, createWorkspaceService, ProvisionError, PROVISIONING } from './workspaces/workspace-service.js';
+export type { WorkspaceServiceOptions, ProvisionInput, ProvisionResult, WorkspaceInfo, WorkspaceDetails } from './workspaces/workspace-service.js';
+export { WorkspaceCache } from './workspaces/workspace-cache.js';
+export type { WorkspaceCacheOptions } from './workspaces/workspace-cache.js';

@@ -12,6 +12,7 @@ import { downCommand } from './commands/down.js';
 import { planCommand } from './commands/plan.js';
 import { repairCommand } from './commands/repair.js';
 import { validateCommand } from './commands/validate.js';
+import { workspaceCommand } from './commands/workspace.js';
 
 /** Build the CLI. Commands live one per file in commands/; this file only wires them. */
 export function buildCli(args: string[]) {
@@ -31,6 +32,7 @@ export function buildCli(args: string[]) {
     .command(baselineCommand)
     .command(downCommand)
     .command(repairCommand)
+    .command(workspaceCommand)
     .demandCommand(1, 'Name a command: up, status, render, demo … (see --help)')
     .strict()
     .recommendCommands()

@@ -102,6 +102,14 @@ export interface WorkspaceUpsert {
   readonly status: string;
 }
 
+export interface WorkspaceMemberInsert {
+  readonly workspaceId: string;
+  readonly userId: string;
+  readonly role: 'OWNER' | 'ADMIN' | 'MEMBER';
+  /** Member table in the master schema (validated identifier; pmassist: `WorkspaceMember`). */
+  readonly table: string;
+}
+
 export interface DialectAdapter {
   readonly name: DialectName;
   readonly syntax: DialectSyntax;
@@ -144,6 +152,28 @@ export interface DialectAdapter {
   upsertWorkspace(session: SqlSession, row: WorkspaceUpsert): Promise<void>;
   setWorkspaceStatus(session: SqlSession, workspaceId: string, status: string): Promise<boolean>;
   touchWorkspace(session: SqlSession, workspaceId: string): Promise<boolean>;
+  /**
+   * Insert a registry row (last_seen_utc and created_utc = now) unless one exists for the id;
+   * true when this call inserted it. Never overwrites: provisioning relies on that to learn
+   * whether it created the row (and may therefore remove it again on failure).
+   */
+  insertWorkspace(session: SqlSession, row: WorkspaceUpsert): Promise<boolean>;
+  /**
+   * Compare-and-set of the status (`from` → `to`), also setting last_seen_utc = now; false when
+   * the row is missing or not in `from`. Provisioning → Active must not resurrect an archived row.
+   */
+  transitionWorkspaceStatus(session: SqlSession, workspaceId: string, from: string, to: string): Promise<boolean>;
+  /** Delete the registry row only while it has `status`; true when deleted. */
+  deleteWorkspace(session: SqlSession, workspaceId: string, status: string): Promise<boolean>;
+  /** Add a member row unless (workspace_id, user_id) exists; role unchanged for an existing member. */
+  addWorkspaceMember(session: SqlSession, member: WorkspaceMemberInsert): Promise<void>;
+  /**
+   * Drop a tenant schema and everything in it (PostgreSQL `DROP SCHEMA … CASCADE`; SQL Server has
+   * no CASCADE, so the adapter drops the schema's objects first). Only called by provisioning to
+   * undo a schema it created itself in the same call; a missing schema is not an error.
+   */
+  dropSchema(session: SqlSession, schema: string): Promise<void>;
+
   // — run ledger (master schema, tables `<ledgerPrefix>runs` and `<ledgerPrefix>run_tenants`) —
   // Each method borrows its own session (the ledger is written beside the tenant sessions, never
   // inside their transactions, so a tenant's rollback never loses its ledger record). Times are the

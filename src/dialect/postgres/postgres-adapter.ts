@@ -6,6 +6,7 @@ import type {
   ErrorClassification,
   RegistryQueryOptions,
   SqlSession,
+  WorkspaceMemberInsert,
   WorkspaceUpsert,
 } from '../dialect-adapter.js';
 import type { DialectName, DialectSyntax } from '../dialect-syntax.js';
@@ -247,6 +248,27 @@ export class PostgresAdapter implements DialectAdapter {
   async touchWorkspace(session: SqlSession, workspaceId: string): Promise<boolean> {
     const rows = await session.query(`${this.sql.touch} RETURNING 1 AS found`, [workspaceId]);
     return rows.length > 0;
+  }
+
+  async insertWorkspace(session: SqlSession, row: WorkspaceUpsert): Promise<boolean> {
+    const rows = await session.query(this.sql.insertWorkspace, [row.workspaceId, row.name, row.schema, row.status]);
+    return rows.length > 0;
+  }
+
+  async transitionWorkspaceStatus(session: SqlSession, workspaceId: string, from: string, to: string): Promise<boolean> {
+    return (await session.query(this.sql.transitionStatus, [workspaceId, from, to])).length > 0;
+  }
+
+  async deleteWorkspace(session: SqlSession, workspaceId: string, status: string): Promise<boolean> {
+    return (await session.query(this.sql.deleteWorkspace, [workspaceId, status])).length > 0;
+  }
+
+  async addWorkspaceMember(session: SqlSession, member: WorkspaceMemberInsert): Promise<void> {
+    await session.query(this.sql.addMember(member.table), [member.workspaceId, member.userId, member.role]);
+  }
+
+  async dropSchema(session: SqlSession, schema: string): Promise<void> {
+    await session.query(this.sql.dropSchema(schema));
   }
 
   // — run ledger —

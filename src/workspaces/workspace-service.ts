@@ -1,0 +1,382 @@
+import type { ConfigInput, Config } from '../config/config-schema.js';
+import { type DialectAdapter, inTransaction } from '../dialect/dialect-adapter.js';
+import { TenantMigrateError } from '../errors.js';
+import type { FailureInfo } from '../events.js';
+import { MigratorImpl, type Migrator, createMigrator } from '../migrator.js';
+import { planSchema } from '../planner/plan.js';
+import { deriveSchemaName, normalizeGuid, validateTenants } from '../registry/tenant-discovery.js';
+import { runTenant } from '../runner/tenant-runner.js';
+import type { AppliedMigration, MigrationFile, Tenant, TenantRow, TenantStatus } from '../types.js';
+import { WorkspaceCache, type WorkspaceCacheOptions } from './workspace-cache.js';
+
+/** Registry status of a workspace whose schema is being built (master migration 0003). */
+export const PROVISIONING = 'Provisioning';
+
+export interface WorkspaceServiceOptions {
+  /** Schema-name lookup cache; default TTL 60 s, 10 000 entries. See {@link WorkspaceCache}. */
+  readonly cache?: WorkspaceCacheOptions;
+  /** Member table in the master schema for `ownerUserId`. Default `WorkspaceMember`. */
+  readonly memberTable?: string;
+}
+
+export interface ProvisionInput {
+  /** The workspace GUID (with or without hyphens/braces, any case). */
+  readonly workspaceId: string;
+  /** Display name for a new row; default the GUID. An existing row keeps its name. */
+  readonly name?: string;
+  /** Added as OWNER in the member table (kept as is if already a member). */
+  readonly ownerUserId?: string;
+}
+
+export interface ProvisionResult {
+  readonly workspaceId: string;
+  readonly schema: string;
+  /** created: new row; resumed: a 'Provisioning' row left by an earlier attempt; existing: was Active. */
+  readonly outcome: 'created' | 'resumed' | 'existing';
+  /** Tenant migrations applied by this call ([] when the workspace was already up to date). */
+  readonly applied: readonly string[];
+  readonly durationMs: number;
+}
+
+export interface WorkspaceInfo {
+  readonly workspaceId: string;
+  readonly name: string | null;
+  /** Validated schema name (stored, or derived for a row not yet backfilled). */
+  readonly schema: string;
+  readonly status: TenantStatus;
+  readonly lastSeenUtc: Date | null;
+  readonly createdUtc: Date | null;
+}
+
+export interface WorkspaceDetails extends WorkspaceInfo {
+  readonly schemaExists: boolean;
+  readonly applied: readonly AppliedMigration[];
+  readonly pending: readonly string[];
+}
+
+/** A provisioning that did not complete; the workspace is not Active. `context.cleanedUp` says what was undone. */
+export class ProvisionError extends TenantMigrateError {
+  readonly failure: FailureInfo | undefined;
+  constructor(message: string, context: Record<string, unknown>, failure?: FailureInfo, cause?: unknown) {
+    super('PROVISION_FAILED', message, context, cause === undefined ? undefined : { cause });
+    this.failure = failure;
+  }
+}
+
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+/**
+ * The application-side API: provision, archive, touch and look up workspaces at runtime, from a
+ * long-lived process. One service holds one migrator (one pool) and reuses it for every call;
+ * migration files are read once, on first use.
+ *
+ * Provisioning is all-or-nothing from the caller's view: the row is inserted as 'Provisioning'
+ * (invisible to `up` and to {@link getWorkspaceSchemaName}), the schema is built by the same
+ * per-tenant runner and lock as `up` (so provisioning beside a running `up` is safe), and only then
+ * the row becomes Active (with the OWNER member, in one transaction). If building fails and this call
+ * created the row, the row and the schema it created are removed again; otherwise the row stays
+ * 'Provisioning' and a retry resumes where it stopped.
+ *
+ * @example
+ * const workspaces = createWorkspaceService({ url: process.env.DATABASE_URL });
+ * const { schema } = await workspaces.provisionWorkspace({ workspaceId: randomUUID(), name: 'Acme', ownerUserId: 'u1' });
+ * const same = await workspaces.getWorkspaceSchemaName(id); // cached 60 s
+ * await workspaces.close();
+ */
+export class WorkspaceService {
+  readonly migrator: MigratorImpl;
+  readonly #ownsMigrator: boolean;
+  readonly #cache: WorkspaceCache<WorkspaceInfo | undefined>;
+  readonly #memberTable: string;
+  readonly #pattern: RegExp;
+  #ready: Promise<{ adapter: DialectAdapter; files: MigrationFile[]; render: Awaited<ReturnType<MigratorImpl['renderer']>> }> | undefined;
+
+  constructor(migrator: MigratorImpl, options: WorkspaceServiceOptions & { ownsMigrator?: boolean } = {}) {
+    this.migrator = migrator;
+    this.#ownsMigrator = options.ownsMigrator ?? false;
+    this.#cache = new WorkspaceCache(options.cache);
+    this.#memberTable = options.memberTable ?? 'WorkspaceMember';
+    if (!IDENT.test(this.#memberTable)) {
+      throw new TenantMigrateError('CONFIG_INVALID', `memberTable "${this.#memberTable}" is not a plain identifier`, { key: 'memberTable' });
+    }
+    this.#pattern = new RegExp(migrator.config.registry.schemaPattern);
+  }
+
+  /**
+   * Create (or finish, or confirm) a workspace: schema `ws_<guid>`, every tenant migration, the
+   * registry row Active, the owner as OWNER. Idempotent: calling it again for an Active workspace
+   * applies any pending tenant migrations and returns outcome `existing`.
+   *
+   * @throws INVALID_WORKSPACE_ID (not a GUID), WORKSPACE_NOT_ACTIVE (the workspace is Archived),
+   *   LOCK_TIMEOUT (its schema stayed locked by a migration for lockTimeoutMs),
+   *   PROVISION_FAILED ({@link ProvisionError}: master not migrated, or a tenant migration failed).
+   */
+  async provisionWorkspace(input: ProvisionInput): Promise<ProvisionResult> {
+    const started = Date.now();
+    const workspaceId = this.#guid(input.workspaceId);
+    const derived = this.#derive(workspaceId);
+    const { adapter, files, render } = await this.#context();
+    const { config } = this.migrator;
+
+    // 1. Register the row as Provisioning unless it exists; learn whether we created it.
+    const { row, created, schemaExisted } = await adapter.withSession(async (session) => {
+      const schemaExisted = await adapter.schemaExists(session, derived);
+      const created = await adapter.insertWorkspace(session, {
+        workspaceId,
+        name: input.name ?? workspaceId,
+        schema: derived,
+        status: PROVISIONING,
+      });
+      return { row: await adapter.getTenant(session, workspaceId), created, schemaExisted };
+    });
+    this.#cache.invalidate(workspaceId);
+    if (!row) throw new ProvisionError(`Workspace ${workspaceId} was deleted while it was being provisioned; retry`, { workspaceId });
+    if (row.status !== 'Active' && row.status !== PROVISIONING) {
+      throw new TenantMigrateError(
+        'WORKSPACE_NOT_ACTIVE',
+        `Workspace ${workspaceId} is ${row.status}; it is not provisioned again (restore it to Active first)`,
+        { workspaceId, status: row.status },
+      );
+    }
+    const tenant = this.#tenant(row);
+
+    // 2. Build the schema under the per-tenant lock `up` takes too.
+    const result = await runTenant(tenant, {
+      adapter,
+      files,
+      render: render.tenant,
+      runId: null,
+      lockTimeoutMs: config.lockTimeoutMs,
+      emit: this.migrator.emit,
+    });
+    if (result.status === 'failed') {
+      const error = result.error!;
+      if (error.code === 'LOCK_TIMEOUT') {
+        throw new TenantMigrateError('LOCK_TIMEOUT', error.message, { workspaceId, tenant: tenant.schema });
+      }
+      const cleanup = created && !schemaExisted ? await this.#undo(adapter, workspaceId, tenant.schema) : 'kept';
+      const where = error.file ? ` at ${error.file}${error.line ? `:${error.line}` : ''}` : error.migrationId ? ` in ${error.migrationId}` : '';
+      const after =
+        cleanup === 'removed'
+          ? 'the schema and the registry row it created were removed'
+          : `the workspace stays '${row.status}' (not Active)${row.status === PROVISIONING ? '; call provisionWorkspace again to resume' : ''}`;
+      throw new ProvisionError(
+        `Provisioning workspace ${workspaceId} (${tenant.schema}) failed${where}: ${error.message}; ${after}`,
+        { workspaceId, tenant: tenant.schema, cleanedUp: cleanup === 'removed', ...pick(error) },
+        error,
+      );
+    }
+
+    // 3. Activate and add the owner in one transaction.
+    await adapter.withSession((session) =>
+      inTransaction(session, async () => {
+        if (row.status === PROVISIONING && !(await adapter.transitionWorkspaceStatus(session, workspaceId, PROVISIONING, 'Active'))) {
+          const now = await adapter.getTenant(session, workspaceId);
+          if (now?.status !== 'Active') {
+            throw new TenantMigrateError(
+              'WORKSPACE_NOT_ACTIVE',
+              `Workspace ${workspaceId} became ${now ? now.status : 'deleted'} while it was being provisioned`,
+              { workspaceId, status: now?.status ?? null },
+            );
+          }
+        }
+        if (input.ownerUserId !== undefined) {
+          await adapter.addWorkspaceMember(session, { workspaceId, userId: input.ownerUserId, role: 'OWNER', table: this.#memberTable });
+        }
+      }),
+    );
+    this.#cache.invalidate(workspaceId);
+    return {
+      workspaceId,
+      schema: tenant.schema,
+      outcome: created ? 'created' : row.status === PROVISIONING ? 'resumed' : 'existing',
+      applied: result.applied,
+      durationMs: Date.now() - started,
+    };
+  }
+
+  /**
+   * Set the workspace Archived: `up` skips it from then on (unless `--include-archived`) and
+   * {@link getWorkspaceSchemaName} refuses it. The schema and its data are kept. Idempotent.
+   * @throws NOT_FOUND when no such workspace exists.
+   */
+  async archiveWorkspace(workspaceIdInput: string): Promise<WorkspaceInfo> {
+    const workspaceId = this.#guid(workspaceIdInput);
+    const adapter = await this.migrator.adapter();
+    this.#cache.invalidate(workspaceId);
+    const row = await adapter.withSession(async (session) => {
+      if (!(await adapter.setWorkspaceStatus(session, workspaceId, 'Archived'))) return undefined;
+      return adapter.getTenant(session, workspaceId);
+    });
+    this.#cache.invalidate(workspaceId);
+    if (!row) throw notFound(workspaceId);
+    return this.#info(row);
+  }
+
+  /**
+   * Record activity (last_seen_utc = now, UTC). One UPDATE by primary key; call it from a
+   * request path sparingly (e.g. at most once a minute per workspace).
+   * @throws NOT_FOUND when no such workspace exists.
+   */
+  async touchWorkspace(workspaceIdInput: string): Promise<void> {
+    const workspaceId = this.#guid(workspaceIdInput);
+    const adapter = await this.migrator.adapter();
+    if (!(await adapter.withSession((s) => adapter.touchWorkspace(s, workspaceId)))) throw notFound(workspaceId);
+  }
+
+  /**
+   * The validated schema name of an **Active** workspace, for building per-workspace queries
+   * (quote it with the dialect before use). Cached: see {@link WorkspaceCache} for the rule
+   * (TTL, default 60 s; dropped at once by provision/archive through this service).
+   * @throws INVALID_WORKSPACE_ID, NOT_FOUND, WORKSPACE_NOT_ACTIVE (Archived or still Provisioning).
+   */
+  async getWorkspaceSchemaName(workspaceIdInput: string): Promise<string> {
+    const workspaceId = this.#guid(workspaceIdInput);
+    const info = await this.#cache.get(workspaceId, () => this.lookupWorkspace(workspaceId), (v) => v?.status === 'Active');
+    if (!info) throw notFound(workspaceId);
+    if (info.status !== 'Active') {
+      throw new TenantMigrateError('WORKSPACE_NOT_ACTIVE', `Workspace ${workspaceId} is ${info.status}, not Active`, {
+        workspaceId,
+        status: info.status,
+        tenant: info.schema,
+      });
+    }
+    return info.schema;
+  }
+
+  /** The registry row with its validated schema name, any status, uncached; undefined when absent. */
+  async lookupWorkspace(workspaceIdInput: string): Promise<WorkspaceInfo | undefined> {
+    const workspaceId = this.#guid(workspaceIdInput);
+    const adapter = await this.migrator.adapter();
+    const row = await adapter.withSession(async (s) => ((await adapter.registryExists(s)) ? adapter.getTenant(s, workspaceId) : undefined));
+    return row ? this.#info(row) : undefined;
+  }
+
+  /** Row, schema, applied and pending tenant migrations (for `workspace show`). @throws NOT_FOUND */
+  async showWorkspace(workspaceIdInput: string): Promise<WorkspaceDetails> {
+    const info = await this.lookupWorkspace(workspaceIdInput);
+    if (!info) throw notFound(this.#guid(workspaceIdInput));
+    const adapter = await this.migrator.adapter();
+    const { tenant } = await this.migrator.loadFiles();
+    const { exists, applied } = await adapter.withSession(async (s) => ({
+      exists: await adapter.schemaExists(s, info.schema),
+      applied: await adapter.readApplied(s, info.schema),
+    }));
+    return { ...info, schemaExists: exists, applied, pending: planSchema(info.schema, tenant, applied).pending };
+  }
+
+  /** Drop cached lookups: one workspace, or all. Use after changing the registry outside this service. */
+  invalidate(workspaceId?: string): void {
+    this.#cache.invalidate(workspaceId === undefined ? undefined : (normalizeGuid(workspaceId) ?? workspaceId));
+  }
+
+  /** Close the pool when this service created the migrator; a migrator passed in stays open. */
+  async close(): Promise<void> {
+    this.#cache.invalidate();
+    if (this.#ownsMigrator) await this.migrator.close();
+  }
+
+  /** Adapter, tenant files and renderer, once; refuses to provision before master is migrated. */
+  #context() {
+    if (this.#ready) return this.#ready;
+    const ready = (async () => {
+      const adapter = await this.migrator.adapter();
+      const files = await this.migrator.loadFiles();
+      const required = files.master.filter((f) => !f.directives.afterTenants).map((f) => f.id);
+      const applied = await adapter.withSession(async (s) => new Set((await adapter.readApplied(s, this.migrator.config.masterSchema)).map((a) => a.id)));
+      const missing = required.filter((id) => !applied.has(id));
+      if (missing.length > 0) {
+        throw new ProvisionError(
+          `Master migrations are not applied yet (${missing.join(', ')}); run \`tenant-migrate up\` before provisioning workspaces`,
+          { pendingMaster: missing },
+        );
+      }
+      return { adapter, files: files.tenant, render: await this.migrator.renderer(adapter) };
+    })();
+    // Not cached on failure: the next call checks again (master may have been migrated meanwhile).
+    ready.catch(() => {
+      if (this.#ready === ready) this.#ready = undefined;
+    });
+    this.#ready = ready;
+    return ready;
+  }
+
+  /** Remove the row and schema this call created, under the tenant lock. */
+  async #undo(adapter: DialectAdapter, workspaceId: string, schema: string): Promise<'removed' | 'kept'> {
+    try {
+      return await adapter.withSession(async (session) => {
+        if (!(await adapter.acquireLock(session, schema, this.migrator.config.lockTimeoutMs))) return 'kept';
+        try {
+          return await inTransaction(session, async () => {
+            // Only while still Provisioning: never remove a row someone else activated meanwhile.
+            if (!(await adapter.deleteWorkspace(session, workspaceId, PROVISIONING))) return 'kept';
+            await adapter.dropSchema(session, schema);
+            return 'removed';
+          });
+        } finally {
+          await adapter.releaseLock(session, schema).catch(() => undefined);
+        }
+      });
+    } catch {
+      return 'kept';
+    }
+  }
+
+  #guid(value: string): string {
+    const guid = typeof value === 'string' ? normalizeGuid(value) : undefined;
+    if (!guid) {
+      throw new TenantMigrateError('INVALID_WORKSPACE_ID', `${JSON.stringify(value)} is not a workspace GUID`, { workspaceId: String(value) });
+    }
+    return guid;
+  }
+
+  #derive(workspaceId: string): string {
+    const schema = deriveSchemaName(workspaceId, this.migrator.config.registry.schemaPrefix)!;
+    if (!this.#pattern.test(schema)) {
+      throw new TenantMigrateError('INVALID_SCHEMA_NAME', `Derived schema name ${schema} does not match ${this.#pattern.source}`, {
+        workspaceId,
+        tenant: schema,
+      });
+    }
+    return schema;
+  }
+
+  #tenant(row: TenantRow): Tenant {
+    const { tenants, invalid } = validateTenants([row], this.#pattern, this.migrator.config.registry.schemaPrefix);
+    if (!tenants[0]) throw new TenantMigrateError('INVALID_SCHEMA_NAME', invalid[0]!.reason, { workspaceId: row.workspaceId });
+    return tenants[0];
+  }
+
+  #info(row: TenantRow): WorkspaceInfo {
+    const t = this.#tenant(row);
+    return { workspaceId: t.workspaceId, name: t.name, schema: t.schema, status: t.status, lastSeenUtc: t.lastSeenUtc, createdUtc: t.createdUtc };
+  }
+}
+
+/**
+ * A workspace service over a migrator you already have (it stays open on close), or over a config
+ * (the service opens and closes its own migrator).
+ */
+export function createWorkspaceService(
+  source: Migrator | Config | (ConfigInput & { rootDir?: string }),
+  options: WorkspaceServiceOptions = {},
+): WorkspaceService {
+  if (source instanceof MigratorImpl) return new WorkspaceService(source, options);
+  if (isMigrator(source)) {
+    throw new TenantMigrateError('USAGE', 'createWorkspaceService needs a migrator made by createMigrator/openMigrator', {});
+  }
+  return new WorkspaceService(createMigrator(source) as MigratorImpl, { ...options, ownsMigrator: true });
+}
+
+function isMigrator(value: object): value is Migrator {
+  return typeof (value as { up?: unknown }).up === 'function';
+}
+
+function notFound(workspaceId: string): TenantMigrateError {
+  return new TenantMigrateError('NOT_FOUND', `No workspace ${workspaceId} in the registry`, { workspaceId });
+}
+
+function pick(error: FailureInfo): Record<string, unknown> {
+  const { migrationId, file, line, statementIndex, dbCode } = error;
+  return Object.fromEntries(Object.entries({ migrationId, file, line, statementIndex, dbCode, failureCode: error.code }).filter(([, v]) => v !== undefined));
+}
