@@ -8,6 +8,7 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           environment: 'node',
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -20,6 +21,8 @@ export default defineConfig({
           // Integration files create their own databases; run files in parallel but keep
           // the two cores of a CI machine from thrashing.
           maxWorkers: 2,
+          // Integration files run after the unit project (different worker limits need their own group).
+          sequence: { groupOrder: 1 },
         },
       },
     ],
