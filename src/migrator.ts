@@ -3,7 +3,7 @@ import path from 'node:path';
 import { loadConfig, parseConfig } from './config/load-config.js';
 import type { Config, ConfigInput } from './config/config-schema.js';
 import { createAdapter, dialectFromUrl } from './dialect/create-adapter.js';
-import type { DialectAdapter, LedgerRunCounts, RunStatus, SqlSession } from './dialect/dialect-adapter.js';
+import type { DialectAdapter, LedgerRun, LedgerRunCounts, LedgerTenant, RunStatus, SqlSession } from './dialect/dialect-adapter.js';
 import type { DialectName } from './dialect/dialect-syntax.js';
 import { syntaxFor } from './dialect/syntax-registry.js';
 import { LockTimeoutError, TenantMigrateError } from './errors.js';
@@ -99,6 +99,16 @@ export interface StatusResult {
   };
   readonly invalid: readonly InvalidTenant[];
   readonly plans: readonly SchemaPlan[];
+}
+
+export interface RunStatusResult {
+  readonly run: LedgerRun;
+  /** Live counts from the (run, tenant) rows. */
+  readonly counts: LedgerRunCounts;
+  /** Failed tenants with their recorded error (tenant, migration id, statement index, template line). */
+  readonly failed: readonly LedgerTenant[];
+  /** Tenants claimed right now, with worker and lease. */
+  readonly running: readonly LedgerTenant[];
 }
 
 export interface RenderOptions {
@@ -314,6 +324,7 @@ export class MigratorImpl implements Migrator {
     const { masterApplied, tenants, invalid } = opened;
     const run = opened.opened;
     let fleet: Awaited<ReturnType<typeof runFleet>> | undefined;
+    let opening = run?.opening;
     if (run) {
       runId = run.run.runId;
       const live = await adapter.countRunTenants(runId);
@@ -322,7 +333,7 @@ export class MigratorImpl implements Migrator {
       this.emit({
         type: 'run:opened',
         runId,
-        opening: stale ? 'resumed' : run.opening,
+        opening: (opening = stale ? 'resumed' : run.opening),
         ...(run.previousStatus ? { previousStatus: run.previousStatus } : {}),
         total: live.total,
         remaining: live.pending + live.running,
@@ -387,7 +398,7 @@ export class MigratorImpl implements Migrator {
     const failed = counts ? counts.failed : 0;
     const result: UpResult = {
       runId,
-      ...(run ? { opening: run.opening } : {}),
+      ...(opening ? { opening } : {}),
       master: { applied: masterApplied, waiting },
       tenants: {
         total: tenants.length,
@@ -505,6 +516,24 @@ export class MigratorImpl implements Migrator {
       invalid,
       plans,
     };
+  }
+
+  /**
+   * A ledger run's progress (newest run when `runId` is omitted), readable from another terminal
+   * while workers are on it: live counts, failed tenants with their errors, claimed tenants.
+   */
+  async runStatus(runId?: string, options: { limit?: number } = {}): Promise<RunStatusResult | undefined> {
+    const adapter = await this.adapter();
+    await adapter.ensureLedger();
+    const run = await adapter.getRun(runId);
+    if (!run) return undefined;
+    const limit = options.limit ?? 100;
+    const [counts, failed, running] = await Promise.all([
+      adapter.countRunTenants(run.runId),
+      adapter.listRunTenants(run.runId, { status: 'failed', limit }),
+      adapter.listRunTenants(run.runId, { status: 'running', limit }),
+    ]);
+    return { run, counts, failed, running };
   }
 
   async render(migrationId: string, options: RenderOptions = {}): Promise<string> {

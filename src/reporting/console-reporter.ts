@@ -93,6 +93,21 @@ export class ConsoleReporter {
         if (this.#done === this.#total) this.finish();
         break;
       }
+      case 'run:opened':
+        if (event.opening === 'resumed') {
+          this.#line(`resuming run ${event.runId} (was ${event.previousStatus ?? 'unfinished'}): ${event.remaining} of ${event.total} tenant(s) left`);
+        } else if (event.opening === 'joined') {
+          this.#line(`joining run ${event.runId} as worker ${event.workerId}: ${event.remaining} of ${event.total} tenant(s) left`);
+        } else {
+          this.#line(`run ${event.runId}: ${event.total} tenant(s)`);
+        }
+        break;
+      case 'wave:start':
+        this.#line(`wave ${event.wave}/${event.waves}`);
+        break;
+      case 'wave:failed':
+        this.#line(`wave ${event.wave} had ${event.failed} failure(s): later waves not started`);
+        break;
       case 'run:interrupted':
         this.#line('interrupted: in-flight tenants finished, no new ones started');
         break;

@@ -1,11 +1,29 @@
 import type { Argv, CommandModule } from 'yargs';
-import type { StatusResult } from '../../migrator.js';
+import type { RunStatusResult, StatusResult } from '../../migrator.js';
 import { type GlobalArgs, command, migratorFromArgs, printJson } from '../cli-context.js';
 import { EXIT } from '../exit-codes.js';
+import { TenantMigrateError } from '../../errors.js';
 
 interface StatusArgs extends GlobalArgs {
   includeArchived?: boolean;
   verbose?: boolean;
+  run?: string;
+}
+
+/** `status --run [id]`: a run's progress. */
+export function formatRunStatus(r: RunStatusResult): string {
+  const { run, counts: c } = r;
+  const lines = [
+    `run ${run.runId}: ${run.status}, target ${run.target}, started ${run.startedUtc.toISOString()} by ${run.startedBy}` +
+      (run.finishedUtc ? `, finished ${run.finishedUtc.toISOString()}` : ''),
+    `tenants: ${c.total} total, ${c.succeeded} succeeded, ${c.failed} failed, ${c.running} running, ${c.pending} pending, ${c.skipped} skipped`,
+  ];
+  for (const t of r.running) lines.push(`  running ${t.schema} on ${t.claimedBy} (lease until ${t.leaseUntil?.toISOString() ?? '?'})`);
+  for (const t of r.failed) {
+    const e = (t.error ?? {}) as { message?: string };
+    lines.push(`  failed ${t.schema} after ${t.attempts} attempt(s): ${e.message ?? 'unknown error'}`);
+  }
+  return lines.join('\n');
 }
 
 /** The status contract: `{"master":{"applied":[…],"pending":[…]},"tenants":{"total",…}}`. */
@@ -40,10 +58,18 @@ export const statusCommand: CommandModule<GlobalArgs, StatusArgs> = {
   builder: (y: Argv<GlobalArgs>) =>
     y
       .option('include-archived', { type: 'boolean', describe: 'Count Archived workspaces too' })
-      .option('verbose', { type: 'boolean', alias: 'v', describe: 'With --json: list every schema' }) as Argv<StatusArgs>,
+      .option('verbose', { type: 'boolean', alias: 'v', describe: 'With --json: list every schema' })
+      .option('run', { type: 'string', describe: 'Show a ledger run instead (the newest when no id is given)' }) as Argv<StatusArgs>,
   handler: command<StatusArgs>(async (argv) => {
     const migrator = await migratorFromArgs(argv);
     try {
+      if (argv.run !== undefined) {
+        const r = await migrator.runStatus(argv.run === '' ? undefined : argv.run);
+        if (!r) throw new TenantMigrateError('NOT_FOUND', argv.run ? `No run with id ${argv.run}` : 'No run in the ledger yet', { runId: argv.run });
+        if (argv.json) printJson({ run: r.run, counts: r.counts, failed: r.failed, running: r.running });
+        else process.stdout.write(`${formatRunStatus(r)}\n`);
+        return EXIT.ok;
+      }
       const status = await migrator.status({ includeArchived: argv.includeArchived ?? false });
       if (argv.json) printJson(statusJson(status, argv.verbose));
       else process.stdout.write(`${formatStatus(status)}\n`);

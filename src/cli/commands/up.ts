@@ -1,23 +1,33 @@
 import type { Argv, CommandModule } from 'yargs';
 import type { UpResult } from '../../migrator.js';
 import { ConsoleReporter } from '../../reporting/console-reporter.js';
+import { jsonLinesListener } from '../../reporting/json-lines-reporter.js';
+import { TENANT_ORDERS, type TenantOrder } from '../../runner/run-ledger.js';
 import { type GlobalArgs, command, migratorFromArgs, printJson } from '../cli-context.js';
 import { EXIT } from '../exit-codes.js';
 
 interface UpArgs extends GlobalArgs {
   includeArchived?: boolean;
   to?: string;
+  maxFailures?: number;
+  shard?: string;
+  run?: string;
+  waves?: string;
+  order?: TenantOrder;
+  leaseMs?: number;
+  events?: boolean;
 }
 
 export function exitCodeForUp(result: UpResult): number {
   if (result.interrupted) return EXIT.interrupted;
-  return result.tenants.failed > 0 ? EXIT.failed : EXIT.ok;
+  return result.tenants.failed > 0 || result.stopped ? EXIT.failed : EXIT.ok;
 }
 
 /** Plain-text summary of an up run. */
 export function formatUpSummary(result: UpResult): string {
   const t = result.tenants;
   const lines = [
+    ...(result.opening === 'resumed' ? [`resumed run ${result.runId}`] : result.opening === 'joined' ? [`joined run ${result.runId}`] : []),
     `master: ${result.master.applied.length ? `applied ${result.master.applied.join(', ')}` : 'up to date'}` +
       (result.master.waiting.length ? `; waiting for tenants: ${result.master.waiting.join(', ')}` : ''),
     `tenants: ${t.total} total, ${t.succeeded} migrated, ${t.upToDate} already up to date, ${t.failed} failed, ${t.skipped} skipped` +
@@ -27,6 +37,10 @@ export function formatUpSummary(result: UpResult): string {
   for (const r of result.results.filter((x) => x.status === 'failed')) {
     lines.push(`  failed ${r.schema}: ${r.error?.message}`);
   }
+  if (result.run && result.run.pending + result.run.running > 0) {
+    const why = result.stopped === 'max-failures' ? 'stopped after --max-failures' : result.stopped === 'wave-failed' ? 'a canary wave failed' : result.stopped === 'interrupted' ? 'interrupted' : 'stopped';
+    lines.push(`${why}: ${result.run.pending} tenant(s) not started; \`tenant-migrate up\` resumes run ${result.runId}`);
+  }
   lines.push(`done in ${(result.durationMs / 1000).toFixed(2)} s (run ${result.runId})`);
   return lines.join('\n');
 }
@@ -34,8 +48,12 @@ export function formatUpSummary(result: UpResult): string {
 /** Serializable form of an up result for --json. */
 export function upJson(result: UpResult) {
   return {
-    ok: result.tenants.failed === 0 && !result.interrupted,
+    ok: result.tenants.failed === 0 && !result.interrupted && !result.stopped,
     runId: result.runId,
+    opening: result.opening ?? null,
+    workerId: result.workerId,
+    run: result.run ?? null,
+    stopped: result.stopped ?? null,
     master: result.master,
     tenants: result.tenants,
     failed: result.results.filter((r) => r.status === 'failed'),
@@ -53,6 +71,7 @@ export async function runUp(argv: UpArgs): Promise<{ result: UpResult; code: num
   const migrator = await migratorFromArgs(argv);
   const reporter = argv.json ? undefined : new ConsoleReporter();
   if (reporter) migrator.on(reporter.listener);
+  if (argv.events) migrator.on(jsonLinesListener(process.stderr));
   const controller = new AbortController();
   const onSignal = () => controller.abort();
   process.once('SIGINT', onSignal);
@@ -62,6 +81,13 @@ export async function runUp(argv: UpArgs): Promise<{ result: UpResult; code: num
       signal: controller.signal,
       ...(argv.includeArchived ? { includeArchived: true } : {}),
       ...(argv.to ? { to: argv.to } : {}),
+      ...(argv.concurrency !== undefined ? { concurrency: argv.concurrency } : {}),
+      ...(argv.maxFailures !== undefined ? { maxFailures: argv.maxFailures } : {}),
+      ...(argv.shard ? { shard: argv.shard } : {}),
+      ...(argv.run ? { runId: argv.run } : {}),
+      ...(argv.waves ? { waves: argv.waves } : {}),
+      ...(argv.order ? { order: argv.order } : {}),
+      ...(argv.leaseMs !== undefined ? { leaseMs: argv.leaseMs } : {}),
     });
     reporter?.finish();
     return { result, code: exitCodeForUp(result) };
@@ -80,7 +106,19 @@ export const upCommand: CommandModule<GlobalArgs, UpArgs> = {
     y
       .option('include-archived', { type: 'boolean', describe: 'Also migrate Archived workspaces' })
       .option('to', { type: 'string', describe: 'Apply tenant migrations up to and including this id' })
-      .option('concurrency', { type: 'number', describe: 'Tenants migrated at once (default from config: 8)' }) as Argv<UpArgs>,
+      .option('concurrency', { type: 'number', describe: 'Tenants migrated at once; the pool gets one more connection (default from config: 8)' })
+      .option('max-failures', { type: 'number', describe: 'Stop taking new tenants after N failures (default: never stop)' })
+      .option('shard', { type: 'string', describe: 'Only shard i of n, e.g. 2/4 (stable hash of the workspace id)' })
+      .option('run', { type: 'string', describe: 'Join this ledger run as another worker (claims with leases)' })
+      .option('waves', { type: 'string', describe: 'Canary waves, cumulative counts or %, e.g. 1,10%,100%; a failed wave stops the run' })
+      .option('order', { choices: TENANT_ORDERS, describe: 'Tenant order: registry, last-seen (least recently seen first), recent, created' })
+      .option('lease-ms', { type: 'number', describe: 'Lease on claimed tenants; a silent worker loses them after this (default 30000)' })
+      .option('events', { type: 'boolean', describe: 'Also write every event as a JSON line on stderr (CI logs)' })
+      .check((a) => {
+        if (a.maxFailures != null && (!Number.isInteger(a.maxFailures) || (a.maxFailures as number) < 1)) throw new Error('--max-failures must be a positive integer');
+        if (a.concurrency != null && (!Number.isInteger(a.concurrency) || (a.concurrency as number) < 1)) throw new Error('--concurrency must be a positive integer');
+        return true;
+      }) as Argv<UpArgs>,
   handler: command<UpArgs>(async (argv) => {
     const { result, code } = await runUp(argv);
     if (argv.json) printJson(upJson(result));
