@@ -125,16 +125,24 @@ export async function runFleet(options: FleetOptions): Promise<FleetOutcome> {
     if (outcomes.length >= batch) void flush().catch(() => undefined);
   };
 
+  let busy = 0;
   const task = async (maxWave: number): Promise<void> => {
     for (;;) {
       if (shouldStop()) return;
       const row = queue.shift();
       if (row) {
-        await execute(row);
+        busy++;
+        try {
+          await execute(row);
+        } finally {
+          busy--;
+        }
         continue;
       }
       if ((await claim(maxWave)) > 0 || queue.length > 0) continue;
-      // Nothing claimable: done, or rows held by other workers (wait: their lease may expire).
+      // Nothing claimable. While sibling tasks still run tenants, let them finish the wave; the
+      // last idle task waits for rows held by other workers (their lease may expire: take-over).
+      if (busy > 0) return;
       await flush();
       const counts = await adapter.countRunTenants(runId, maxWave);
       if (counts.pending + counts.running === 0) return;
