@@ -1,3 +1,4 @@
+import pLimit from 'p-limit';
 import pg from 'pg';
 import type {
   AdapterNames,
@@ -32,7 +33,9 @@ export interface PostgresAdapterOptions {
 }
 
 /** Schemas per UNION ALL query when reading many meta tables. */
-export const META_READ_BATCH = 500;
+export const META_READ_BATCH = 200;
+/** Connections used at once for those queries. */
+export const META_READ_PARALLEL = 4;
 
 // `timestamp without time zone` columns hold UTC; read them as UTC, not local time.
 const TIMESTAMP_OID = 1114;
@@ -161,18 +164,24 @@ export class PostgresAdapter implements DialectAdapter {
   async readAppliedMany(schemas: readonly string[]): Promise<Map<string, AppliedMigration[]>> {
     const result = new Map<string, AppliedMigration[]>(schemas.map((s) => [s, []]));
     if (schemas.length === 0) return result;
-    await this.withSession(async (session) => {
-      const existing = await session.query<{ schema_name: string }>(this.sql.schemasWithMeta, [
-        this.names.metaTable,
-        schemas,
-      ]);
-      const withMeta = existing.map((r) => r.schema_name);
-      for (let i = 0; i < withMeta.length; i += META_READ_BATCH) {
-        const chunk = withMeta.slice(i, i + META_READ_BATCH);
-        const rows = await session.query(this.sql.selectAppliedMany(chunk));
-        for (const row of rows) result.get(String(row.schema_name))?.push(rowToApplied(row));
-      }
-    });
+    const existing = await this.withSession((session) =>
+      session.query<{ schema_name: string }>(this.sql.schemasWithMeta, [this.names.metaTable, schemas]),
+    );
+    const withMeta = existing.map((r) => r.schema_name);
+    const chunks: string[][] = [];
+    for (let i = 0; i < withMeta.length; i += META_READ_BATCH) chunks.push(withMeta.slice(i, i + META_READ_BATCH));
+    // Chunks are independent: read them on several pooled connections at once (one on PGlite).
+    const limit = pLimit(Math.max(1, Math.min(META_READ_PARALLEL, this.maxConnections)));
+    await Promise.all(
+      chunks.map((chunk) =>
+        limit(() =>
+          this.withSession(async (session) => {
+            const rows = await session.query(this.sql.selectAppliedMany(chunk));
+            for (const row of rows) result.get(String(row.schema_name))?.push(rowToApplied(row));
+          }),
+        ),
+      ),
+    );
     for (const list of result.values()) list.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     return result;
   }
