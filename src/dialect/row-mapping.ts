@@ -1,4 +1,9 @@
-import type { LedgerRun, LedgerRunCounts, LedgerTenant, RunStatus } from '../ledger-types.js';
+/**
+ * Database rows → typed records, shared by every dialect (drivers return the same column names;
+ * SQL Server CHAR columns come back padded, hence the trims).
+ */
+import type { AppliedMigration, TenantRow } from '../types.js';
+import type { LedgerRun, LedgerRunCounts, LedgerTenant, RunStatus } from './ledger-types.js';
 
 const toDate = (v: unknown): Date | null => (v == null ? null : v instanceof Date ? v : new Date(String(v)));
 
@@ -56,5 +61,27 @@ export function rowToLedgerTenant(row: Record<string, unknown>): LedgerTenant {
     durationMs: row.duration_ms == null ? null : Number(row.duration_ms),
     applied: parseJson<string[]>(row.applied, []),
     error: parseJson<Record<string, unknown> | null>(row.error, null),
+  };
+}
+
+export function rowToApplied(row: Record<string, unknown>): AppliedMigration {
+  return {
+    id: String(row.id),
+    checksum: String(row.checksum).trim(),
+    renderedChecksum: String(row.rendered_checksum).trim(),
+    appliedUtc: toDate(row.applied_utc) ?? new Date(0),
+    durationMs: Number(row.duration_ms),
+    runId: row.run_id == null ? null : String(row.run_id),
+  };
+}
+
+export function rowToTenant(row: Record<string, unknown>): TenantRow {
+  return {
+    workspaceId: String(row.workspace_id).toLowerCase(),
+    name: row.name == null ? null : String(row.name),
+    dbSchemaName: row.db_schema_name == null ? null : String(row.db_schema_name),
+    status: String(row.status ?? 'Active'),
+    lastSeenUtc: toDate(row.last_seen_utc),
+    createdUtc: toDate(row.created_utc),
   };
 }

@@ -1,7 +1,8 @@
 import sql from 'mssql';
 import { describe, expect, it } from 'vitest';
 import type { SqlSession } from '../../src/dialect/dialect-adapter.js';
-import { MssqlAdapter, bindInput, rowToTenant } from '../../src/dialect/mssql/mssql-adapter.js';
+import { MssqlAdapter, bindInput } from '../../src/dialect/mssql/mssql-adapter.js';
+import { rowToTenant } from '../../src/dialect/row-mapping.js';
 import { PinnedConnection } from '../../src/dialect/mssql/pinned-connection.js';
 import { ConfigError } from '../../src/errors.js';
 

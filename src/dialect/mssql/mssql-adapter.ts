@@ -11,7 +11,7 @@ import type {
 } from '../dialect-adapter.js';
 import type { LedgerRun, LedgerRunCounts, LedgerTenant, LedgerTenantOutcome, NewLedgerRun, NewLedgerTenant, RunStatus } from '../ledger-types.js';
 import { MAX_PARAMS, mssqlLedgerSql, mssqlWorkspaceSql } from './mssql-ledger-sql.js';
-import { countsFrom, rowToLedgerTenant, rowToRun } from './mssql-ledger-rows.js';
+import { countsFrom, rowToApplied, rowToLedgerTenant, rowToRun, rowToTenant } from '../row-mapping.js';
 import type { DialectName, DialectSyntax } from '../dialect-syntax.js';
 import { DriverSession, type SessionDriver } from '../sql-session.js';
 import type { AppliedMigration, TenantRow } from '../../types.js';
@@ -440,26 +440,4 @@ export function bindInput(request: sql.Request, name: string, value: unknown): v
   else request.input(name, sql.NVarChar(sql.MAX), JSON.stringify(value));
 }
 
-export function rowToApplied(row: Record<string, unknown>): AppliedMigration {
-  return {
-    id: String(row.id),
-    checksum: String(row.checksum).trim(),
-    renderedChecksum: String(row.rendered_checksum).trim(),
-    appliedUtc: row.applied_utc instanceof Date ? row.applied_utc : new Date(String(row.applied_utc)),
-    durationMs: Number(row.duration_ms),
-    runId: row.run_id == null ? null : String(row.run_id),
-  };
-}
-
-export function rowToTenant(row: Record<string, unknown>): TenantRow {
-  const date = (v: unknown) => (v == null ? null : v instanceof Date ? v : new Date(String(v)));
-  return {
-    workspaceId: String(row.workspace_id).toLowerCase(),
-    name: row.name == null ? null : String(row.name),
-    dbSchemaName: row.db_schema_name == null ? null : String(row.db_schema_name),
-    status: String(row.status ?? 'Active'),
-    lastSeenUtc: date(row.last_seen_utc),
-    createdUtc: date(row.created_utc),
-  };
-}
 
