@@ -9,16 +9,26 @@
  * Prints a Markdown table; `--write` also writes docs/benchmarks.md.
  *
  * Env/flags: BENCH_N/--n (default 200), BENCH_STATUS_N/--status-n (default 10000), BENCH_PLAN_N/--plan-n
- * (default 100000), BENCH_CONCURRENCY/--concurrency (default 4), BENCH_DIALECTS=postgres,pglite,
- * BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432/postgres).
+ * (default 100000), BENCH_CONCURRENCY/--concurrency (default 4), BENCH_DIALECTS/--dialects
+ * (default postgres,pglite, plus mssql when an mssql URL is given), BENCH_PG_URL (default
+ * postgres://postgres@127.0.0.1:5432/postgres).
+ *
+ * SQL Server: `--url 'mssql://sa:…@host:1433/master?trustServerCertificate=true'` (or
+ * TM_BENCH_MSSQL_URL; ADO `Server=…;…` strings work too). The login needs CREATE DATABASE: the bench
+ * runs in a fresh `tm_bench_…` database that it drops afterwards. Only the engine is measured there;
+ * the raw-SQL and naive-umzug baselines drive pg clients with PostgreSQL SQL and are skipped (said
+ * so on stderr and under the table). BENCH_MSSQL_STATUS_N overrides the status N on SQL Server.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import mssqlDriver from 'mssql';
 import pg from 'pg';
 import { Umzug } from 'umzug';
+import { quoteMssqlIdent } from '../src/dialect/mssql/mssql-syntax.js';
+import { parseMssqlUrl, redactMssqlUrl, toMssqlConfig } from '../src/dialect/mssql/mssql-url.js';
 import { MigratorImpl, createMigrator } from '../src/migrator.js';
 import { planSchema } from '../src/planner/plan.js';
 import type { AppliedMigration, MigrationFile, Tenant } from '../src/types.js';
@@ -32,10 +42,18 @@ const N = Number(arg('n', 'BENCH_N', '200'));
 const STATUS_N = Number(arg('status-n', 'BENCH_STATUS_N', '10000'));
 const PLAN_N = Number(arg('plan-n', 'BENCH_PLAN_N', '100000'));
 const C = Number(arg('concurrency', 'BENCH_CONCURRENCY', '4'));
-const DIALECTS = (process.env.BENCH_DIALECTS ?? 'postgres,pglite').split(',');
+const MSSQL_URL = arg('url', 'TM_BENCH_MSSQL_URL', '') || undefined;
+if (MSSQL_URL !== undefined && !/^(mssql|sqlserver):\/\//i.test(MSSQL_URL) && !/(^|;)\s*(server|data source|address|addr)\s*=/i.test(MSSQL_URL)) {
+  console.error('--url / TM_BENCH_MSSQL_URL takes a SQL Server URL (mssql://…, sqlserver://… or Server=…;…); PostgreSQL goes through BENCH_PG_URL');
+  process.exit(2);
+}
+const DIALECTS = arg('dialects', 'BENCH_DIALECTS', MSSQL_URL ? 'postgres,pglite,mssql' : 'postgres,pglite').split(',').map((d) => d.trim());
 const PG_ADMIN = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const MASTER = 'pmassist_master';
-const NEW_MIGRATION = 'ALTER TABLE {{schema}}.automation_jobs ADD COLUMN priority integer NOT NULL DEFAULT 0;\n';
+// {{int}} and ADD without COLUMN: the same migration text is valid T-SQL and PostgreSQL.
+const NEW_MIGRATION = 'ALTER TABLE {{schema}}.automation_jobs ADD priority {{int}} NOT NULL DEFAULT 0;\n';
+const BASELINES_SKIPPED_MSSQL = 'raw SQL and naive umzug baselines skipped on mssql: they drive pg clients with PostgreSQL-only SQL (CREATE SCHEMA IF NOT EXISTS, BEGIN; …; COMMIT; in one query)';
+const notes: string[] = [];
 
 interface Row {
   dialect: string;
@@ -77,7 +95,7 @@ const limitAll = async <T>(items: readonly T[], workers: number, fn: (item: T, w
 };
 
 interface Target {
-  name: 'postgres' | 'pglite';
+  name: 'postgres' | 'pglite' | 'mssql';
   url: string;
   drop(): Promise<void>;
 }
@@ -107,6 +125,47 @@ async function pgTarget(): Promise<Target | undefined> {
   };
 }
 
+/** A fresh database on the SQL Server of MSSQL_URL (dropped afterwards). */
+async function mssqlTarget(url: string): Promise<Target> {
+  const settings = parseMssqlUrl(url);
+  const admin = async (text: string) => {
+    const pool = new mssqlDriver.ConnectionPool(toMssqlConfig({ ...settings, database: settings.database ?? 'master' }, { poolMax: 1, requestTimeoutMs: 120_000 }));
+    pool.on('error', () => undefined);
+    await pool.connect();
+    try {
+      await pool.request().batch(text);
+    } finally {
+      await pool.close();
+    }
+  };
+  const db = `tm_bench_${randomBytes(4).toString('hex')}`;
+  try {
+    await admin(`CREATE DATABASE ${quoteMssqlIdent(db)};`);
+  } catch (err) {
+    throw new Error(`mssql: cannot create the bench database on ${redactMssqlUrl(url)} (not reachable, or the login lacks CREATE DATABASE): ${(err as Error).message}`);
+  }
+  return {
+    name: 'mssql',
+    url: withMssqlDatabase(url, db),
+    drop: () =>
+      admin(`IF DB_ID(N'${db}') IS NOT NULL BEGIN
+  ALTER DATABASE ${quoteMssqlIdent(db)} SET SINGLE_USER WITH ROLLBACK IMMEDIATE;
+  DROP DATABASE ${quoteMssqlIdent(db)};
+END`),
+  };
+}
+
+/** The same SQL Server URL (mssql:// or ADO form) pointing at another database. */
+function withMssqlDatabase(url: string, database: string): string {
+  if (/^(mssql|sqlserver):\/\//i.test(url)) {
+    const u = new URL(url);
+    u.pathname = `/${database}`;
+    return u.toString();
+  }
+  const parts = url.replace(/;\s*$/, '').split(';').filter((p) => !/^\s*(database|initial catalog)\s*=/i.test(p));
+  return [...parts, `Database=${database}`].join(';');
+}
+
 /** A connection-per-worker executor for baselines: pg clients, or the migrator's PGlite session. */
 async function executors(target: Target, m: MigratorImpl, n: number) {
   if (target.name === 'pglite') {
@@ -128,6 +187,21 @@ async function executors(target: Target, m: MigratorImpl, n: number) {
 
 async function registerTenants(m: MigratorImpl, ids: readonly string[], status = 'Active') {
   const adapter = await m.adapter();
+  if (adapter.name === 'mssql') {
+    // No unnest on SQL Server: multi-row VALUES, 500 rows × 2 parameters per statement (limits: 1,000 rows, 2,100 parameters).
+    const registry = `${quoteMssqlIdent(MASTER)}.${quoteMssqlIdent('Workspace')}`;
+    await adapter.withSession(async (s) => {
+      for (let i = 0; i < ids.length; i += 500) {
+        const chunk = ids.slice(i, i + 500);
+        const values = chunk.map((_, j) => `(CONVERT(UNIQUEIDENTIFIER, $${2 * j + 2}), N'bench', $${2 * j + 3}, $1, SYSUTCDATETIME(), SYSUTCDATETIME())`).join(',\n');
+        await s.query(
+          `INSERT INTO ${registry} (workspace_id, name, db_schema_name, status, last_seen_utc, created_utc) VALUES ${values}`,
+          [status, ...chunk.flatMap((id) => [id, schemaFor(id)])],
+        );
+      }
+    });
+    return;
+  }
   await adapter.withSession(async (s) => {
     for (let i = 0; i < ids.length; i += 1000) {
       const chunk = ids.slice(i, i + 1000);
@@ -199,6 +273,18 @@ async function seedStatusTenants(target: Target, m: MigratorImpl, count: number,
   const ids = Array.from({ length: count }, () => randomUUID());
   await registerTenants(m, ids);
   const adapter = await m.adapter();
+  if (target.name === 'mssql') {
+    // The adapter's own DDL for schema and meta table (exactly what the engine reads), C sessions at a time.
+    await limitAll(ids, C, async (id) => {
+      const schema = schemaFor(id);
+      await adapter.withSession(async (s) => {
+        await adapter.ensureSchema(s, schema);
+        await adapter.ensureMetaTable(s, schema);
+        for (const f of files) await adapter.insertApplied(s, schema, { id: f.id, checksum: f.checksum, renderedChecksum: f.checksum, appliedUtc: new Date(), durationMs: 1, runId: null });
+      });
+    });
+    return ids;
+  }
   const cols = 'id, checksum, rendered_checksum, applied_utc, duration_ms, run_id';
   for (let i = 0; i < ids.length; i += 200) {
     const chunk = ids.slice(i, i + 200).map(schemaFor);
@@ -232,10 +318,17 @@ async function benchDialect(target: Target) {
     const a = await measure(() => m.up({ concurrency: C }));
     if (a.value.tenants.succeeded !== N) throw new Error(`engine migrated ${a.value.tenants.succeeded}/${N}`);
     push(d, '(a) migrate fresh', `engine, ${workers} worker(s)`, N, a, durations);
-    const ra = await rawBaseline(target, m, tenantsOf(rawIds), files, true);
-    push(d, '(a) migrate fresh', `raw SQL, ${workers} connection(s)`, N, ra, ra.durations);
-    const na = await naiveUmzug(target, m, tenantsOf(naiveIds), files);
-    push(d, '(a) migrate fresh', 'naive umzug loop, sequential', N, na, na.durations);
+    const baselines = target.name !== 'mssql';
+    if (!baselines) {
+      console.error(BASELINES_SKIPPED_MSSQL);
+      notes.push(BASELINES_SKIPPED_MSSQL);
+    }
+    if (baselines) {
+      const ra = await rawBaseline(target, m, tenantsOf(rawIds), files, true);
+      push(d, '(a) migrate fresh', `raw SQL, ${workers} connection(s)`, N, ra, ra.durations);
+      const na = await naiveUmzug(target, m, tenantsOf(naiveIds), files);
+      push(d, '(a) migrate fresh', 'naive umzug loop, sequential', N, na, na.durations);
+    }
 
     // (b) no-op status of N.
     const b = await measure(() => m.status());
@@ -254,13 +347,20 @@ async function benchDialect(target: Target) {
     const c = await measure(() => m.up({ concurrency: C }));
     if (c.value.tenants.succeeded !== N) throw new Error(`engine migrated ${c.value.tenants.succeeded}/${N} in (c)`);
     push(d, '(c) one new migration', `engine, ${workers} worker(s)`, N, c, durations);
-    const rc = await rawBaseline(target, m, tenantsOf(rawIds), files3.slice(-1), false);
-    push(d, '(c) one new migration', `raw SQL, ${workers} connection(s)`, N, rc, rc.durations);
-    const nc = await naiveUmzug(target, m, tenantsOf(naiveIds), files3);
-    push(d, '(c) one new migration', 'naive umzug loop, sequential', N, nc, nc.durations);
+    if (baselines) {
+      const rc = await rawBaseline(target, m, tenantsOf(rawIds), files3.slice(-1), false);
+      push(d, '(c) one new migration', `raw SQL, ${workers} connection(s)`, N, rc, rc.durations);
+      const nc = await naiveUmzug(target, m, tenantsOf(naiveIds), files3);
+      push(d, '(c) one new migration', 'naive umzug loop, sequential', N, nc, nc.durations);
+    }
 
     // (b) at STATUS_N (PostgreSQL only by default: seeding 10,000 schemas into PGlite is slow).
-    const statusN = target.name === 'postgres' ? STATUS_N : Math.min(STATUS_N, Number(process.env.BENCH_PGLITE_STATUS_N ?? 2000));
+    const statusN =
+      target.name === 'postgres'
+        ? STATUS_N
+        : target.name === 'mssql'
+          ? Number(process.env.BENCH_MSSQL_STATUS_N ?? STATUS_N)
+          : Math.min(STATUS_N, Number(process.env.BENCH_PGLITE_STATUS_N ?? 2000));
     if (statusN > N) {
       const t0 = performance.now();
       await seedStatusTenants(target, m, statusN - N, files3);
@@ -300,7 +400,13 @@ const started = Date.now();
 // Planning first, in a fresh process, so its peak RSS is not the PGlite heap of a later stage.
 await benchPlanning();
 for (const name of DIALECTS) {
-  const target = name === 'postgres' ? await pgTarget() : name === 'pglite' ? { name: 'pglite' as const, url: `pglite:${mkdtempSync(path.join(tmpdir(), 'tm-bench-pglite-'))}`, drop: async () => undefined } : undefined;
+  let target: Target | undefined;
+  if (name === 'postgres') target = await pgTarget();
+  else if (name === 'pglite') target = { name: 'pglite', url: `pglite:${mkdtempSync(path.join(tmpdir(), 'tm-bench-pglite-'))}`, drop: async () => undefined };
+  else if (name === 'mssql') {
+    if (MSSQL_URL) target = await mssqlTarget(MSSQL_URL);
+    else console.error('mssql skipped: no --url mssql://… and no TM_BENCH_MSSQL_URL');
+  } else console.error(`unknown dialect "${name}" skipped (postgres, pglite, mssql)`);
   if (!target) continue;
   try {
     await benchDialect(target);
@@ -316,5 +422,6 @@ const table = [
   ...rows.map((r) => `| ${r.dialect} | ${r.scenario} | ${r.variant} | ${r.tenants} | ${fmt(r.seconds, 2)} | ${fmt(r.perSecond)} | ${fmt(r.p50)} | ${fmt(r.p95)} | ${fmt(r.rssMb, 0)} | ${r.note ?? ''} |`),
 ].join('\n');
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(1)} GB RAM, Node ${process.version}`;
-process.stdout.write(`${table}\n\nN=${N}, status N=${STATUS_N}, plan N=${PLAN_N}, concurrency ${C}; ${machine}; total ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
-if (process.argv.includes('--write')) writeFileSync(path.join(ROOT, 'bench/last-run.md'), `${table}\n\n${machine}\n`);
+const noteText = notes.length > 0 ? `\n${[...new Set(notes)].map((n) => `Note: ${n}.`).join('\n')}\n` : '';
+process.stdout.write(`${table}\n${noteText}\nN=${N}, status N=${STATUS_N}, plan N=${PLAN_N}, concurrency ${C}; ${machine}; total ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+if (process.argv.includes('--write')) writeFileSync(path.join(ROOT, 'bench/last-run.md'), `${table}\n${noteText}\n${machine}\n`);

@@ -5,8 +5,7 @@ import { seedDemo } from '../../src/demo/seed-demo.js';
 import { MigratorImpl, createMigrator } from '../../src/migrator.js';
 import { checksumOf } from '../../src/source/index.js';
 import { type TestDatabase, type TestProject, createProject, guid, runCli, runnableTargets } from './harness.js';
-
-const MASTER = 'pmassist_master';
+import { MASTER, sqlHelpers } from './sql-helpers.js';
 
 describe.each(runnableTargets)('engine core on $name', (target) => {
   let db: TestDatabase;
@@ -30,10 +29,12 @@ describe.each(runnableTargets)('engine core on $name', (target) => {
     return seedDemo(await migrator.adapter(), MASTER, n);
   }
 
-  async function query<R = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<R[]> {
+  async function query<R = Record<string, unknown>>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
     const adapter = await migrator.adapter();
     return adapter.withSession((s) => s.query<R>(sql, params));
   }
+  const sqlh = sqlHelpers(target.name, query);
+  const { table, master, uuidParam } = sqlh;
 
   it('fresh up migrates master and every workspace, backfills schema names and copies legacy links', async () => {
     const seeded = await seed(5);
@@ -44,7 +45,7 @@ describe.each(runnableTargets)('engine core on $name', (target) => {
     expect(result.tenants).toMatchObject({ total: 5, succeeded: 5, failed: 0 });
 
     const workspaces = await query<{ workspace_id: string; db_schema_name: string; status: string }>(
-      `SELECT workspace_id::text AS workspace_id, db_schema_name, status FROM ${MASTER}."Workspace"`,
+      `SELECT ${sqlh.uuidText('workspace_id')} AS workspace_id, db_schema_name, status FROM ${master('Workspace')}`,
     );
     expect(workspaces).toHaveLength(5);
     for (const w of workspaces) {
@@ -53,7 +54,7 @@ describe.each(runnableTargets)('engine core on $name', (target) => {
     }
     // Master meta rows: id, checksum of the template, rendered checksum, run id.
     const masterMeta = await query<{ id: string; checksum: string; rendered_checksum: string; run_id: string | null }>(
-      `SELECT id, checksum, rendered_checksum, run_id FROM ${MASTER}.__schema_migrations ORDER BY id`,
+      `SELECT id, checksum, rendered_checksum, run_id FROM ${master('__schema_migrations')} ORDER BY id`,
     );
     const file = (rel: string) => checksumOf(readFileSync(path.join(project.root, rel), 'utf8'));
     expect(masterMeta.map((m) => m.id).slice(0, 2)).toEqual(['0001_initial_layout', '0002_two_level_tenancy']);
@@ -65,18 +66,15 @@ describe.each(runnableTargets)('engine core on $name', (target) => {
     let copied = 0;
     for (const w of workspaces) {
       const meta = await query<{ id: string; checksum: string; duration_ms: number }>(
-        `SELECT id, checksum, duration_ms FROM "${w.db_schema_name}".__schema_migrations ORDER BY id`,
+        `SELECT id, checksum, duration_ms FROM ${table(w.db_schema_name, '__schema_migrations')} ORDER BY id`,
       );
       expect(meta.map((m) => m.id)).toEqual(['0001_create_workspace_tables', '0002_copy_workspace_external_links']);
       expect(meta[0]!.checksum).toBe(file('tenant-migrations/0001_create_workspace_tables.sql.hbs'));
       expect(meta[0]!.duration_ms).toBeGreaterThanOrEqual(0);
-      const [links] = await query<{ n: string }>(
-        `SELECT count(*)::text AS n FROM ${MASTER}."WorkspaceExternalLink" WHERE workspace_id = $1::uuid`,
-        [w.workspace_id],
-      );
-      const [integrations] = await query<{ n: string }>(`SELECT count(*)::text AS n FROM "${w.db_schema_name}".workspace_integrations`);
-      expect(integrations!.n).toBe(links!.n);
-      copied += Number(integrations!.n);
+      const links = await sqlh.count(master('WorkspaceExternalLink'), `workspace_id = ${uuidParam(1)}`, [w.workspace_id]);
+      const integrations = await sqlh.count(table(w.db_schema_name, 'workspace_integrations'));
+      expect(integrations).toBe(links);
+      copied += integrations;
     }
     expect(copied).toBe(seeded.links);
   });
@@ -105,7 +103,7 @@ describe.each(runnableTargets)('engine core on $name', (target) => {
     expect(result.results.map((r) => r.applied)).toEqual([['0003_add_job_priority'], ['0003_add_job_priority'], ['0003_add_job_priority']]);
     // A workspace registered now gets all three; the others nothing.
     const id = guid();
-    await query(`INSERT INTO ${MASTER}."Workspace" (workspace_id, name) VALUES ($1::uuid, 'late')`, [id]);
+    await sqlh.insertWorkspace({ workspaceId: id, name: 'late' });
     const late = await migrator.up();
     expect(late.results).toHaveLength(1);
     expect(late.results[0]!.applied).toEqual([
@@ -141,8 +139,7 @@ describe.each(runnableTargets)('engine core on $name', (target) => {
     expect(error.message).toContain('tenant-migrations/0003_broken.sql.hbs:3');
     expect(error.message).toContain('missing');
     const schema = result.results[0]!.schema;
-    const tables = await query(`SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = 't1'`, [schema]);
-    expect(tables).toHaveLength(0);
+    expect(await sqlh.tableExists(schema, 't1')).toBe(false);
   });
 
   it('a failing statement rolls back with its meta row and reports migration, batch and template line', async () => {
@@ -155,29 +152,27 @@ describe.each(runnableTargets)('engine core on $name', (target) => {
     const result = await migrator.up();
     const failed = result.results[0]!;
     expect(failed.status).toBe('failed');
-    expect(failed.error).toMatchObject({ code: 'MIGRATION_FAILED', migrationId: '0003_bad_sql', line: 3, statementIndex: 0, dbCode: '42P01' });
+    expect(failed.error).toMatchObject({ code: 'MIGRATION_FAILED', migrationId: '0003_bad_sql', line: 3, statementIndex: 0, dbCode: sqlh.undefinedTableCode });
     expect(failed.error!.message).toContain('tenant-migrations/0003_bad_sql.sql.hbs:3');
-    const meta = await query(`SELECT id FROM "${failed.schema}".__schema_migrations WHERE id = '0003_bad_sql'`);
+    const meta = await query(`SELECT id FROM ${table(failed.schema, '__schema_migrations')} WHERE id = '0003_bad_sql'`);
     expect(meta).toHaveLength(0);
-    const table = await query(`SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'ok_table'`, [failed.schema]);
-    expect(table).toHaveLength(0);
+    expect(await sqlh.tableExists(failed.schema, 'ok_table')).toBe(false);
   });
 
   it('rejects an injected db_schema_name and never executes it', async () => {
     await seed(2);
     await migrator.up();
     const evil = guid();
-    const injected = 'ws_x; DROP TABLE pmassist_master."WorkspaceMember"; --';
+    // The payload uses the dialect's own quoting, so it would drop the table if it were ever executed.
+    const injected = `ws_x; DROP TABLE ${MASTER}.${sqlh.ident('WorkspaceMember')}; --`;
     // Master 0002's CHECK refuses such a value; a registry filled by other means may not have it.
-    await query(`ALTER TABLE ${MASTER}."Workspace" DROP CONSTRAINT ck_workspace_db_schema_name`);
-    await query(`INSERT INTO ${MASTER}."Workspace" (workspace_id, name, db_schema_name) VALUES ($1::uuid, 'evil', $2)`, [evil, injected]);
+    await sqlh.dropConstraint(MASTER, 'Workspace', 'ck_workspace_db_schema_name');
+    await sqlh.insertWorkspace({ workspaceId: evil, name: 'evil', dbSchemaName: injected });
     const result = await migrator.up();
     expect(result.invalid).toEqual([expect.objectContaining({ workspaceId: evil, dbSchemaName: injected })]);
     expect(result.results).toHaveLength(0);
-    const member = await query(`SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'WorkspaceMember'`, [MASTER]);
-    expect(member).toHaveLength(1);
-    const schemas = await query(`SELECT nspname FROM pg_namespace WHERE nspname LIKE 'ws_x%'`);
-    expect(schemas).toHaveLength(0);
+    expect(await sqlh.tableExists(MASTER, 'WorkspaceMember')).toBe(true);
+    expect(await sqlh.schemasLike('ws_x%')).toHaveLength(0);
     const status = await migrator.status();
     expect(status.tenants.invalid).toBe(1);
   });

@@ -7,8 +7,8 @@ import { rmSync } from 'node:fs';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createMigrator } from '../../src/migrator.js';
 import { type TestDatabase, type TestProject, createProject, runCli, runnableTargets } from './harness.js';
+import { type SqlHelpers, dialectSql, withDatabase } from './sql-helpers.js';
 
 const ADD_PRIORITY = 'ALTER TABLE {{table "automation_jobs"}} ADD priority {{int}} NULL;\n';
 const DROP_PRIORITY = 'ALTER TABLE {{table "automation_jobs"}} DROP COLUMN priority;\n';
@@ -45,20 +45,13 @@ describe.each(runnableTargets)('release tooling on $name', (target) => {
     return { db, project, cli };
   }
 
-  async function query<R>(db: TestDatabase, project: TestProject, sql: string, params: unknown[] = []): Promise<R[]> {
-    const m = createMigrator({ url: db.url, rootDir: project.root });
-    try {
-      const adapter = await m.adapter();
-      return await adapter.withSession((s) => s.query<R>(sql, params));
-    } finally {
-      await m.close();
-    }
-  }
+  const { table, master, types } = dialectSql(target.name);
 
-  const hasColumn = async (db: TestDatabase, project: TestProject, schema: string, column: string) =>
-    (
-      await query(db, project, "SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'automation_jobs' AND column_name = $2", [schema, column])
-    ).length === 1;
+  /** Open the database only for this call: the CLI (a child process) needs PGlite's directory between calls. */
+  const onDb = <T>(db: TestDatabase, fn: (sql: SqlHelpers) => Promise<T>) => withDatabase(db.url, fn);
+  const query = <R>(db: TestDatabase, sql: string, params: unknown[] = []) => onDb(db, (h) => h.query<R>(sql, params));
+
+  const hasColumn = (db: TestDatabase, schema: string, column: string) => onDb(db, (h) => h.columnExists(schema, 'automation_jobs', column));
 
   const planJson = async (cli: (...a: string[]) => ReturnType<typeof runCli>, ...args: string[]) => {
     const r = await cli('plan', '--format', 'json', ...args);
@@ -75,7 +68,7 @@ describe.each(runnableTargets)('release tooling on $name', (target) => {
     const before = await planJson(cli);
     expect(before.code, before.stderr).toBe(0);
     const archivedId = before.plan.schemas[0]!.workspaceId;
-    await query(db, project, 'UPDATE pmassist_master."Workspace" SET status = $1 WHERE workspace_id = $2', ['Archived', archivedId]);
+    await query(db, `UPDATE ${master('Workspace')} SET status = $1 WHERE workspace_id = $2`, ['Archived', archivedId]);
 
     const { code, plan } = await planJson(cli);
     expect(code).toBe(0);
@@ -100,7 +93,7 @@ describe.each(runnableTargets)('release tooling on $name', (target) => {
     const one = plan.schemas[0]!;
     const sql = await cli('plan', '--format', 'sql', '--workspace', one.workspaceId);
     expect(sql.code, sql.stderr).toBe(0);
-    const q = target.name === 'mssql' ? `[${one.schema}].[automation_jobs]` : `"${one.schema}"."automation_jobs"`;
+    const q = table(one.schema, 'automation_jobs');
     expect(sql.stdout).toContain(`-- 0003_add_job_priority (tenant-migrations/0003_add_job_priority.sql.hbs)\nALTER TABLE ${q} ADD priority`);
     expect(sql.stdout).toContain('-- 0004_add_job_notes');
     const folder = path.join(project.root, 'plan-sql');
@@ -111,7 +104,7 @@ describe.each(runnableTargets)('release tooling on $name', (target) => {
     // A template error and an edited applied migration: exit 2, both in the Markdown report.
     project.write('tenant-migrations/0005_broken.sql.hbs', 'SELECT {{nope}};\n');
     const original = readFileSync(path.join(project.root, 'tenant-migrations/0002_copy_workspace_external_links.sql.hbs'), 'utf8');
-    await query(db, project, `UPDATE "${plan.schemas[1]!.schema}".__schema_migrations SET checksum = $1 WHERE id = $2`, ['0'.repeat(64), '0002_copy_workspace_external_links']);
+    await query(db, `UPDATE ${table(plan.schemas[1]!.schema, '__schema_migrations')} SET checksum = $1 WHERE id = $2`, ['0'.repeat(64), '0002_copy_workspace_external_links']);
     const out = path.join(project.root, 'plan.md');
     const md = await cli('plan', '--format', 'markdown', '--out', out);
     expect(md.code).toBe(2);
@@ -125,7 +118,7 @@ describe.each(runnableTargets)('release tooling on $name', (target) => {
     expect(original.length).toBeGreaterThan(0);
 
     // Nothing was applied by any of the plans.
-    for (const s of plan.schemas) expect(await hasColumn(db, project, s.schema, 'priority')).toBe(false);
+    for (const s of plan.schemas) expect(await hasColumn(db, s.schema, 'priority')).toBe(false);
     const json = await planJson(cli);
     expect(json.code).toBe(2);
     expect(json.plan.problems.map((p) => p.kind).sort()).toEqual(['checksum-mismatch', 'render-error']);
@@ -137,12 +130,12 @@ describe.each(runnableTargets)('release tooling on $name', (target) => {
     const { plan } = await planJson(cli);
     const [first, ...rest] = plan.schemas;
     // The column was added by hand (outside the tool) in the first tenant.
-    await query(db, project, `ALTER TABLE "${first!.schema}".automation_jobs ADD priority int NULL`);
+    await query(db, `ALTER TABLE ${table(first!.schema, 'automation_jobs')} ADD priority ${types.int} NULL`);
 
     const one = await cli('baseline', '--to', '0003_add_job_priority', '--workspace', first!.workspaceId, '--json');
     expect(one.code, one.stderr).toBe(0);
     expect(JSON.parse(one.stdout)).toMatchObject({ scope: 'tenant', to: '0003_add_job_priority', schemas: [{ schema: first!.schema, recorded: ['0003_add_job_priority'], status: 'recorded' }] });
-    const rows = await query<{ checksum: string; rendered_checksum: string }>(db, project, `SELECT checksum, rendered_checksum FROM "${first!.schema}".__schema_migrations WHERE id = $1`, ['0003_add_job_priority']);
+    const rows = await query<{ checksum: string; rendered_checksum: string }>(db, `SELECT checksum, rendered_checksum FROM ${table(first!.schema, '__schema_migrations')} WHERE id = $1`, ['0003_add_job_priority']);
     expect(rows[0]!.checksum).toMatch(/^[0-9a-f]{64}$/);
     expect(rows[0]!.rendered_checksum).toMatch(/^[0-9a-f]{64}$/);
 
@@ -153,7 +146,7 @@ describe.each(runnableTargets)('release tooling on $name', (target) => {
     // `up` then runs 0003 only where it is not recorded.
     const up = await cli('up', '--json');
     expect(up.code, up.stderr).toBe(0);
-    for (const s of rest) expect(await hasColumn(db, project, s.schema, 'priority')).toBe(true);
+    for (const s of rest) expect(await hasColumn(db, s.schema, 'priority')).toBe(true);
 
     // All tenants / master: already recorded.
     const all = await cli('baseline', '--to', '0002_copy_workspace_external_links', '--json');
@@ -177,15 +170,15 @@ describe.each(runnableTargets)('release tooling on $name', (target) => {
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain('no down file for 0004_add_job_notes');
     expect(refused.stderr).toContain('tenant-migrations/0004_add_job_notes.down.sql.hbs');
-    for (const s of plan.schemas) expect(await hasColumn(db, project, s.schema, 'notes')).toBe(true);
+    for (const s of plan.schemas) expect(await hasColumn(db, s.schema, 'notes')).toBe(true);
 
     project.write('tenant-migrations/0004_add_job_notes.down.sql.hbs', DROP_NOTES);
     // One workspace first.
     const one = await cli('down', '--to', '0003_add_job_priority', '--workspace', plan.schemas[0]!.workspaceId, '--json');
     expect(one.code, one.stderr).toBe(0);
     expect(JSON.parse(one.stdout)).toMatchObject({ failed: 0, schemas: [{ schema: plan.schemas[0]!.schema, status: 'reverted', reverted: ['0004_add_job_notes'] }] });
-    expect(await hasColumn(db, project, plan.schemas[0]!.schema, 'notes')).toBe(false);
-    expect(await hasColumn(db, project, plan.schemas[1]!.schema, 'notes')).toBe(true);
+    expect(await hasColumn(db, plan.schemas[0]!.schema, 'notes')).toBe(false);
+    expect(await hasColumn(db, plan.schemas[1]!.schema, 'notes')).toBe(true);
 
     const all = await cli('down', '--to', '0002_copy_workspace_external_links', '--json');
     expect(all.code, all.stderr).toBe(0);
@@ -194,8 +187,8 @@ describe.each(runnableTargets)('release tooling on $name', (target) => {
     expect(bySchema.get(plan.schemas[0]!.schema)).toEqual(['0003_add_job_priority']);
     expect(bySchema.get(plan.schemas[1]!.schema)).toEqual(['0004_add_job_notes', '0003_add_job_priority']);
     for (const s of plan.schemas) {
-      expect(await hasColumn(db, project, s.schema, 'priority')).toBe(false);
-      expect(await hasColumn(db, project, s.schema, 'notes')).toBe(false);
+      expect(await hasColumn(db, s.schema, 'priority')).toBe(false);
+      expect(await hasColumn(db, s.schema, 'notes')).toBe(false);
     }
     const again = await planJson(cli);
     expect(again.plan.pending.map((p) => [p.id, p.tenants])).toEqual([
@@ -203,7 +196,7 @@ describe.each(runnableTargets)('release tooling on $name', (target) => {
       ['0004_add_job_notes', 3],
     ]);
     expect((await cli('up', '--json')).code).toBe(0);
-    for (const s of plan.schemas) expect(await hasColumn(db, project, s.schema, 'notes')).toBe(true);
+    for (const s of plan.schemas) expect(await hasColumn(db, s.schema, 'notes')).toBe(true);
   });
 
   it('repair lists changed checksums, writes them only with --yes, and up proceeds', async () => {
@@ -233,7 +226,7 @@ describe.each(runnableTargets)('release tooling on $name', (target) => {
     expect(clean.code).toBe(0);
     expect((await cli('repair')).stdout).toContain('nothing to repair');
     expect((await cli('up', '--json')).code).toBe(0);
-    for (const s of clean.plan.schemas) expect(await hasColumn(db, project, s.schema, 'priority')).toBe(true);
+    for (const s of clean.plan.schemas) expect(await hasColumn(db, s.schema, 'priority')).toBe(true);
   });
 
   it('validate: the fast-forward rule with a URL', async () => {

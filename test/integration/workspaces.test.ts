@@ -2,8 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MigratorImpl, createMigrator } from '../../src/migrator.js';
 import { ProvisionError, WorkspaceService, createWorkspaceService } from '../../src/workspaces/workspace-service.js';
 import { type TestDatabase, type TestProject, createProject, guid, runCli, runnableTargets } from './harness.js';
-
-const MASTER = 'pmassist_master';
+import { sqlHelpers } from './sql-helpers.js';
 const TENANT_IDS = ['0001_create_workspace_tables', '0002_copy_workspace_external_links'];
 const schemaOf = (id: string) => `ws_${id.replace(/-/g, '')}`;
 
@@ -29,19 +28,21 @@ describe.each(runnableTargets)('workspace service on $name', (target) => {
     project.remove();
   });
 
-  async function query<R = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<R[]> {
+  async function query<R = Record<string, unknown>>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
     const adapter = await migrator.adapter();
     return adapter.withSession((s) => s.query<R>(sql, params));
   }
+  const sqlh = sqlHelpers(target.name, query);
+  const { master, table, uuidParam, ident } = sqlh;
+  const byId = `workspace_id = ${uuidParam(1)}`;
   const row = async (id: string) =>
     (await query<{ status: string; db_schema_name: string; name: string; last_seen_utc: Date | null }>(
-      `SELECT status, db_schema_name, name, last_seen_utc FROM ${MASTER}."Workspace" WHERE workspace_id = $1::uuid`,
+      `SELECT status, db_schema_name, name, last_seen_utc FROM ${master('Workspace')} WHERE ${byId}`,
       [id],
     ))[0];
-  const schemaExists = async (schema: string) =>
-    (await query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema])).length > 0;
+  const schemaExists = (schema: string) => sqlh.schemaExists(schema);
   const appliedIds = async (schema: string) =>
-    (await query<{ id: string }>(`SELECT id FROM "${schema}".__schema_migrations ORDER BY id`)).map((r) => r.id);
+    (await query<{ id: string }>(`SELECT id FROM ${table(schema, '__schema_migrations')} ORDER BY id`)).map((r) => r.id);
 
   it('provisions a workspace: schema, every tenant migration, Active row, OWNER member, lookup', async () => {
     await migrator.up();
@@ -51,7 +52,7 @@ describe.each(runnableTargets)('workspace service on $name', (target) => {
     expect(await row(id)).toMatchObject({ status: 'Active', db_schema_name: schemaOf(id), name: 'Acme' });
     expect((await row(id))!.last_seen_utc).toBeInstanceOf(Date);
     expect(await appliedIds(schemaOf(id))).toEqual(TENANT_IDS);
-    expect(await query(`SELECT role FROM ${MASTER}."WorkspaceMember" WHERE workspace_id = $1::uuid AND user_id = $2`, [id, 'user-1'])).toEqual([
+    expect(await query(`SELECT ${ident('role')} AS role FROM ${master('WorkspaceMember')} WHERE ${byId} AND user_id = $2`, [id, 'user-1'])).toEqual([
       { role: 'OWNER' },
     ]);
     expect(await service.getWorkspaceSchemaName(`{${id}}`)).toBe(schemaOf(id));
@@ -73,7 +74,7 @@ describe.each(runnableTargets)('workspace service on $name', (target) => {
     expect(again).toMatchObject({ outcome: 'existing', applied: [] });
     expect(await row(id)).toMatchObject({ status: 'Active' });
     expect((await row(id))!.name).not.toBe('Renamed?');
-    expect(await query(`SELECT 1 FROM ${MASTER}."WorkspaceMember" WHERE workspace_id = $1::uuid`, [id])).toHaveLength(1);
+    expect(await query(`SELECT 1 AS one FROM ${master('WorkspaceMember')} WHERE ${byId}`, [id])).toHaveLength(1);
   });
 
   it('rejects a non-GUID before any SQL, and refuses to provision before master is migrated', async () => {
@@ -103,10 +104,7 @@ describe.each(runnableTargets)('workspace service on $name', (target) => {
     expect(await schemaExists(schemaOf(id))).toBe(false);
 
     // A row already Provisioning (an earlier attempt) is kept, never Active, invisible to up and lookup.
-    await query(`INSERT INTO ${MASTER}."Workspace" (workspace_id, name, db_schema_name, status) VALUES ($1::uuid, 'x', $2, 'Provisioning')`, [
-      id,
-      schemaOf(id),
-    ]);
+    await sqlh.insertWorkspace({ workspaceId: id, name: 'x', dbSchemaName: schemaOf(id), status: 'Provisioning' });
     const again = await broken.provisionWorkspace({ workspaceId: id }).catch((e: unknown) => e);
     expect(again).toMatchObject({ code: 'PROVISION_FAILED', context: { cleanedUp: false } });
     expect((again as Error).message).toMatch(/stays 'Provisioning'.*resume/);
@@ -128,8 +126,7 @@ describe.each(runnableTargets)('workspace service on $name', (target) => {
     const ids = Array.from({ length: n }, () => guid());
     const results = await Promise.allSettled(ids.map((id, i) => service.provisionWorkspace({ workspaceId: id, name: `w${i}`, ownerUserId: `u${i}` })));
     expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
-    const active = await query<{ n: string }>(`SELECT count(*)::text AS n FROM ${MASTER}."Workspace" WHERE status = 'Active'`);
-    expect(active[0]!.n).toBe(String(n));
+    expect(await sqlh.count(master('Workspace'), "status = 'Active'")).toBe(n);
     const applied = await migrator.adapter().then((a) => a.readAppliedMany(ids.map(schemaOf)));
     for (const id of ids) expect(applied.get(schemaOf(id))!.map((a) => a.id)).toEqual(TENANT_IDS);
   });
@@ -191,15 +188,15 @@ describe.each(runnableTargets)('workspace service on $name', (target) => {
     await service.provisionWorkspace({ workspaceId: id });
     expect(await service.getWorkspaceSchemaName(id)).toBe(schemaOf(id));
     // Archived behind the service's back (another process): the cached answer stands until TTL/invalidate.
-    await query(`UPDATE ${MASTER}."Workspace" SET status = 'Archived' WHERE workspace_id = $1::uuid`, [id]);
+    await query(`UPDATE ${master('Workspace')} SET status = 'Archived' WHERE ${byId}`, [id]);
     expect(await service.getWorkspaceSchemaName(id)).toBe(schemaOf(id));
     service.invalidate(id.toUpperCase());
     await expect(service.getWorkspaceSchemaName(id)).rejects.toMatchObject({ code: 'WORKSPACE_NOT_ACTIVE' });
 
     const uncached = createWorkspaceService(migrator, { cache: { ttlMs: 0 } });
-    await query(`UPDATE ${MASTER}."Workspace" SET status = 'Active' WHERE workspace_id = $1::uuid`, [id]);
+    await query(`UPDATE ${master('Workspace')} SET status = 'Active' WHERE ${byId}`, [id]);
     expect(await uncached.getWorkspaceSchemaName(id)).toBe(schemaOf(id));
-    await query(`UPDATE ${MASTER}."Workspace" SET status = 'Archived' WHERE workspace_id = $1::uuid`, [id]);
+    await query(`UPDATE ${master('Workspace')} SET status = 'Archived' WHERE ${byId}`, [id]);
     await expect(uncached.getWorkspaceSchemaName(id)).rejects.toMatchObject({ code: 'WORKSPACE_NOT_ACTIVE' });
     await expect(service.getWorkspaceSchemaName(guid())).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
@@ -208,7 +205,7 @@ describe.each(runnableTargets)('workspace service on $name', (target) => {
     await migrator.up();
     const id = guid();
     await service.provisionWorkspace({ workspaceId: id });
-    await query(`UPDATE ${MASTER}."Workspace" SET last_seen_utc = NULL WHERE workspace_id = $1::uuid`, [id]);
+    await query(`UPDATE ${master('Workspace')} SET last_seen_utc = NULL WHERE ${byId}`, [id]);
     await service.touchWorkspace(id);
     expect((await row(id))!.last_seen_utc).toBeInstanceOf(Date);
     await expect(service.touchWorkspace(guid())).rejects.toMatchObject({ code: 'NOT_FOUND' });
