@@ -12,17 +12,8 @@ import { type SchemaPlan, planSchema, summarizePlans } from './planner/plan.js';
 import { normalizeGuid, validateTenants } from './registry/tenant-discovery.js';
 import { assertChecksums, migrateSchema } from './runner/schema-migrator.js';
 import { type FleetStop, runFleet } from './runner/fleet.js';
-import {
-  type Shard,
-  type TenantOrder,
-  inShard,
-  newWorkerId,
-  openRun,
-  orderTenants,
-  parseShard,
-  parseWaves,
-  runKeyOf,
-} from './runner/run-ledger.js';
+import { type Shard, type TenantOrder, parseFleetArgs } from './runner/fleet-options.js';
+import { inShard, newWorkerId, openRun, orderTenants, runKeyOf } from './runner/run-ledger.js';
 import { loadMigrations } from './source/index.js';
 import { TemplateEngine } from './templating/index.js';
 import { buildRenderContext, sampleRenderContext } from './templating/render-context.js';
@@ -87,6 +78,12 @@ export interface StatusResult {
     readonly pending: readonly string[];
     /** after-tenants master migrations still waiting for tenants. */
     readonly waiting: readonly string[];
+    /**
+     * How many tenants the `waiting` migrations wait for: Active tenants (all shards) not at the
+     * last tenant migration, plus Active registry rows that are invalid (they block the contract
+     * step too). 0 when nothing waits — or when the waiting ones run on the next `up`.
+     */
+    readonly waitingFor: number;
   };
   readonly tenants: {
     readonly total: number;
@@ -247,15 +244,23 @@ export class MigratorImpl implements Migrator {
 
   async up(options: UpOptions = {}): Promise<UpResult> {
     const started = Date.now();
+    // Bad fleet options are usage errors (exit 2) before anything is opened.
+    const fleetArgs = parseFleetArgs({
+      shard: options.shard || undefined,
+      waves: options.waves && options.waves.length > 0 ? options.waves : undefined,
+      order: options.order,
+      maxFailures: options.maxFailures,
+      concurrency: options.concurrency,
+      leaseMs: options.leaseMs,
+    });
     const adapter = await this.adapter();
     const files = await this.loadFiles();
     const render = await this.renderer(adapter);
     const afterTenants = new Set(files.master.filter((f) => f.directives.afterTenants).map((f) => f.id));
     const workerId = newWorkerId();
-    const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+    const leaseMs = fleetArgs.leaseMs ?? DEFAULT_LEASE_MS;
     const empty = { total: 0, succeeded: 0, upToDate: 0, failed: 0, skipped: 0 };
-    const shard = options.shard ? (typeof options.shard === 'string' ? parseShard(options.shard) : options.shard) : undefined;
-    const waves = options.waves ? (typeof options.waves === 'string' ? parseWaves(options.waves) : [...options.waves]) : undefined;
+    const { shard, waves } = fleetArgs;
     const target = options.to ?? files.tenant.at(-1)?.id ?? '';
     let runId = options.runId ?? randomUUID();
 
@@ -488,9 +493,13 @@ export class MigratorImpl implements Migrator {
     const adapter = await this.adapter();
     const files = await this.loadFiles();
     const schema = this.config.masterSchema;
-    const { masterApplied, tenants, invalid } = await adapter.withSession(async (session) => {
+    const includeArchived = options.includeArchived ?? false;
+    const { masterApplied, tenants, invalid, activeInvalid } = await adapter.withSession(async (session) => {
       const masterApplied = await adapter.readApplied(session, schema);
-      return { masterApplied, ...(await this.discover(session, options.includeArchived)) };
+      const discovered = await this.discover(session, includeArchived);
+      // after-tenants waits for Active rows only; re-read them when Archived ones were included.
+      const activeInvalid = includeArchived ? (await this.discover(session, false)).invalid.length : discovered.invalid.length;
+      return { masterApplied, ...discovered, activeInvalid };
     });
     assertChecksums(schema, masterApplied, new Map(files.master.map((f) => [f.id, f])));
     const masterPlan = planSchema(schema, files.master, masterApplied);
@@ -498,12 +507,19 @@ export class MigratorImpl implements Migrator {
     const plans = tenants.map((t) => planSchema(t.schema, files.tenant, applied.get(t.schema) ?? []));
     const summary = summarizePlans(plans);
     const afterTenants = new Set(files.master.filter((f) => f.directives.afterTenants).map((f) => f.id));
+    const waiting = masterPlan.pending.filter((id) => afterTenants.has(id));
+    // The same gate as `up` (tenantsBehind with invalid rows): every Active tenant at target.
+    const waitingFor =
+      waiting.length === 0
+        ? 0
+        : plans.filter((p, i) => p.state !== 'up-to-date' && (!includeArchived || tenants[i]!.status === 'Active')).length + activeInvalid;
     return {
       dialect: adapter.name,
       master: {
         applied: masterPlan.applied,
         pending: masterPlan.pending,
-        waiting: masterPlan.pending.filter((id) => afterTenants.has(id)),
+        waiting,
+        waitingFor,
       },
       tenants: {
         total: summary.total,

@@ -1,24 +1,10 @@
 import { hostname } from 'node:os';
 import type { DialectAdapter, LedgerRun, NewLedgerTenant } from '../dialect/dialect-adapter.js';
-import { TenantMigrateError } from '../errors.js';
 import type { Tenant } from '../types.js';
+import type { Shard, TenantOrder } from './fleet-options.js';
 
-/** A stable partition of the tenants: `--shard 2/4` is shard index 2 (1-based) of 4. */
-export interface Shard {
-  readonly index: number;
-  readonly count: number;
-}
-
-/** Parse `i/n` (1 ≤ i ≤ n). */
-export function parseShard(text: string): Shard {
-  const m = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(text);
-  const index = m ? Number(m[1]) : NaN;
-  const count = m ? Number(m[2]) : NaN;
-  if (!m || count < 1 || index < 1 || index > count) {
-    throw new TenantMigrateError('USAGE', `--shard "${text}": expected i/n with 1 ≤ i ≤ n, e.g. 1/4`, { key: 'shard' });
-  }
-  return { index, count };
-}
+// The option parsers live in fleet-options.ts (pure, unit-tested); re-exported for existing imports.
+export { type Shard, type TenantOrder, TENANT_ORDERS, parseShard, parseWaves } from './fleet-options.js';
 
 /**
  * FNV-1a (32 bit) of the canonical workspace id: stable across processes, machines and versions,
@@ -38,10 +24,6 @@ export function inShard(tenant: { workspaceId: string }, shard: Shard | undefine
   return !shard || shardOf(tenant.workspaceId, shard.count) === shard.index;
 }
 
-/** Tenant order of a run: registry order, least recently seen first, most recently seen first, oldest first. */
-export type TenantOrder = 'registry' | 'last-seen' | 'recent' | 'created';
-export const TENANT_ORDERS: readonly TenantOrder[] = ['registry', 'last-seen', 'recent', 'created'];
-
 export function orderTenants<T extends Tenant>(tenants: readonly T[], order: TenantOrder = 'registry'): T[] {
   const time = (d: Date | null, missing: number) => (d ? d.getTime() : missing);
   const byName = (a: T, b: T) => (a.schema < b.schema ? -1 : a.schema > b.schema ? 1 : 0);
@@ -56,18 +38,6 @@ export function orderTenants<T extends Tenant>(tenants: readonly T[], order: Ten
     case 'created':
       return list.sort((a, b) => time(a.createdUtc, Infinity) - time(b.createdUtc, Infinity) || byName(a, b));
   }
-}
-
-/**
- * Parse canary waves, e.g. `1,10%,100%`: each entry is the cumulative size after that wave, as a
- * count or a percentage of the run's tenants. The last wave always extends to every tenant.
- */
-export function parseWaves(text: string): string[] {
-  const parts = text.split(',').map((p) => p.trim()).filter(Boolean);
-  if (parts.length === 0 || parts.some((p) => !/^(\d+|\d+(\.\d+)?%)$/.test(p) || parseFloat(p) <= 0)) {
-    throw new TenantMigrateError('USAGE', `--waves "${text}": expected counts or percentages, e.g. 1,10%,100%`, { key: 'waves' });
-  }
-  return parts;
 }
 
 /** The wave index (0-based) of each position 0..total-1, given cumulative wave sizes. */

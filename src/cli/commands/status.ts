@@ -26,7 +26,10 @@ export function formatRunStatus(r: RunStatusResult): string {
   return lines.join('\n');
 }
 
-/** The status contract: `{"master":{"applied":[…],"pending":[…]},"tenants":{"total",…}}`. */
+/**
+ * The status contract: `{"master":{"applied":[ids],"pending":[ids],"waiting":[ids],"waitingFor":n},"tenants":{"total",…}}`;
+ * `waitingFor` is how many tenants the after-tenants migrations in `waiting` wait for.
+ */
 export function statusJson(status: StatusResult, verbose = false) {
   return {
     dialect: status.dialect,
@@ -44,7 +47,11 @@ export function formatStatus(status: StatusResult): string {
   const lines = [
     `dialect: ${status.dialect}`,
     `master: ${master.applied.length} applied, ${master.pending.length} pending${master.pending.length ? ` (${master.pending.join(', ')})` : ''}` +
-      (master.waiting.length ? `; ${master.waiting.join(', ')} waiting for ${tenants.behind + tenants.failed} tenant(s)` : ''),
+      (master.waiting.length
+        ? master.waitingFor > 0
+          ? `; ${master.waiting.join(', ')} waiting for ${master.waitingFor} tenant(s)`
+          : `; ${master.waiting.join(', ')} ready: every Active tenant is at target, the next \`up\` applies it`
+        : ''),
     `tenants: ${tenants.upToDate}/${tenants.total} up to date, ${tenants.behind} behind, ${tenants.failed} failed, ${tenants.invalid} invalid`,
   ];
   for (const [id, n] of Object.entries(tenants.pendingCounts)) lines.push(`  ${id}: pending on ${n} tenant(s)`);

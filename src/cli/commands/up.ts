@@ -2,7 +2,7 @@ import type { Argv, CommandModule } from 'yargs';
 import type { UpResult } from '../../migrator.js';
 import { ConsoleReporter } from '../../reporting/console-reporter.js';
 import { jsonLinesListener } from '../../reporting/json-lines-reporter.js';
-import { TENANT_ORDERS, type TenantOrder } from '../../runner/run-ledger.js';
+import { TENANT_ORDERS, type TenantOrder, parseFleetArgs } from '../../runner/fleet-options.js';
 import { type GlobalArgs, command, migratorFromArgs, printJson } from '../cli-context.js';
 import { EXIT } from '../exit-codes.js';
 
@@ -68,6 +68,9 @@ export function upJson(result: UpResult) {
  * in-flight ones finish; exit 130.
  */
 export async function runUp(argv: UpArgs): Promise<{ result: UpResult; code: number }> {
+  // Bad --shard/--waves/--order/--max-failures/--concurrency/--lease-ms: exit 2 naming the flag,
+  // before the config is loaded or the database opened.
+  parseFleetArgs(argv);
   const migrator = await migratorFromArgs(argv);
   const reporter = argv.json ? undefined : new ConsoleReporter();
   if (reporter) migrator.on(reporter.listener);
@@ -83,9 +86,9 @@ export async function runUp(argv: UpArgs): Promise<{ result: UpResult; code: num
       ...(argv.to ? { to: argv.to } : {}),
       ...(argv.concurrency !== undefined ? { concurrency: argv.concurrency } : {}),
       ...(argv.maxFailures !== undefined ? { maxFailures: argv.maxFailures } : {}),
-      ...(argv.shard ? { shard: argv.shard } : {}),
+      ...(argv.shard !== undefined ? { shard: argv.shard } : {}),
       ...(argv.run ? { runId: argv.run } : {}),
-      ...(argv.waves ? { waves: argv.waves } : {}),
+      ...(argv.waves !== undefined ? { waves: argv.waves } : {}),
       ...(argv.order ? { order: argv.order } : {}),
       ...(argv.leaseMs !== undefined ? { leaseMs: argv.leaseMs } : {}),
     });
@@ -113,12 +116,9 @@ export const upCommand: CommandModule<GlobalArgs, UpArgs> = {
       .option('waves', { type: 'string', describe: 'Canary waves, cumulative counts or %, e.g. 1,10%,100%; a failed wave stops the run' })
       .option('order', { choices: TENANT_ORDERS, describe: 'Tenant order: registry, last-seen (least recently seen first), recent, created' })
       .option('lease-ms', { type: 'number', describe: 'Lease on claimed tenants; a silent worker loses them after this (default 30000)' })
-      .option('events', { type: 'boolean', describe: 'Also write every event as a JSON line on stderr (CI logs)' })
-      .check((a) => {
-        if (a.maxFailures != null && (!Number.isInteger(a.maxFailures) || (a.maxFailures as number) < 1)) throw new Error('--max-failures must be a positive integer');
-        if (a.concurrency != null && (!Number.isInteger(a.concurrency) || (a.concurrency as number) < 1)) throw new Error('--concurrency must be a positive integer');
-        return true;
-      }) as Argv<UpArgs>,
+      // Values are checked in runUp (parseFleetArgs): a bad one exits 2 naming the flag. A yargs
+      // .check() error would reach main.ts's fail handler as an exception (exit 1, stack trace).
+      .option('events', { type: 'boolean', describe: 'Also write every event as a JSON line on stderr (CI logs)' }) as Argv<UpArgs>,
   handler: command<UpArgs>(async (argv) => {
     const { result, code } = await runUp(argv);
     if (argv.json) printJson(upJson(result));
