@@ -1,7 +1,8 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import type { GlobalArgs } from './cli-context.js';
-import { EXIT } from './exit-codes.js';
+import { describeError } from '../errors.js';
+import { EXIT, exitCodeForError } from './exit-codes.js';
 import { demoCommand } from './commands/demo.js';
 import { renderCommand } from './commands/render.js';
 import { statusCommand } from './commands/status.js';
@@ -36,10 +37,11 @@ export function buildCli(args: string[]) {
     .demandCommand(1, 'Name a command: up, status, render, demo … (see --help)')
     .strict()
     .recommendCommands()
-    .fail((msg, err, y) => {
-      if (err) throw err;
-      process.stderr.write(`${y.help() ? '' : ''}tenant-migrate: ${msg}\nRun with --help for usage.\n`);
-      process.exit(EXIT.usage);
+    .fail((msg, err) => {
+      // Errors thrown by handlers are handled by command(); this is yargs' own validation
+      // (unknown command, bad choice) or a throwing .check(): both are usage errors.
+      process.stderr.write(`tenant-migrate: ${msg ?? (err ? describeError(err) : 'invalid arguments')}\nRun with --help for usage.\n`);
+      process.exit(err ? exitCodeForError(err) === EXIT.failed ? EXIT.usage : exitCodeForError(err) : EXIT.usage);
     })
     .help()
     .alias('help', 'h')

@@ -1,4 +1,5 @@
 import type { Argv, CommandModule } from 'yargs';
+import { TenantMigrateError } from '../../errors.js';
 import { seedDemo } from '../../demo/seed-demo.js';
 import { ConsoleReporter } from '../../reporting/console-reporter.js';
 import { type GlobalArgs, command, migratorFromArgs, printJson } from '../cli-context.js';
@@ -16,7 +17,7 @@ export const demoCommand: CommandModule<GlobalArgs, DemoArgs> = {
   builder: (y: Argv<GlobalArgs>) =>
     y.option('workspaces', { type: 'number', default: 200, describe: 'Pre-existing workspaces to register' }) as Argv<DemoArgs>,
   handler: command<DemoArgs>(async (argv) => {
-    if (!Number.isInteger(argv.workspaces) || argv.workspaces < 1) throw new Error('--workspaces must be a positive integer');
+    if (!Number.isInteger(argv.workspaces) || argv.workspaces < 1) throw new TenantMigrateError('USAGE', `--workspaces must be a positive integer, got ${argv.workspaces}`, { key: 'workspaces' });
     const migrator = await migratorFromArgs(argv);
     const out = (s: string) => !argv.json && process.stdout.write(`${s}\n`);
     try {
