@@ -1,0 +1,18 @@
+/**
+ * `npm run bench`: the fleet benchmark (bench/run.ts, every argument forwarded) and then the
+ * provisioning benchmark (bench/provision.ts, local PostgreSQL only: skipped when --dialects
+ * or BENCH_DIALECTS leave postgres out).
+ */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const args = process.argv.slice(2);
+const run = (file: string, argv: string[]) =>
+  spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL(file, import.meta.url)), ...argv], { stdio: 'inherit' }).status ?? 1;
+
+const fleet = run('./run.ts', args);
+const i = args.indexOf('--dialects');
+const dialects = (i >= 0 ? args[i + 1] : process.env.BENCH_DIALECTS) ?? 'postgres,pglite';
+const provision = dialects.split(',').includes('postgres') ? run('./provision.ts', []) : 0;
+if (!dialects.split(',').includes('postgres')) process.stdout.write('provisioning benchmark skipped: it runs on local PostgreSQL only\n');
+process.exit(fleet || provision);
