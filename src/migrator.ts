@@ -128,7 +128,8 @@ export interface Migrator {
   close(): Promise<void>;
 }
 
-const MASTER_LOCK = '__master__';
+/** Lock key of master migrations (`up`, and `down`/`baseline`/`repair` on master, exclude each other). */
+export const MASTER_LOCK = '__master__';
 
 /**
  * Create a migrator. Accepts a validated {@link Config} (from loadConfig) or a plain input object,
@@ -589,7 +590,7 @@ export class MigratorImpl implements Migrator {
 }
 
 /** The registry row as templates see it (`workspace.name`, `workspace.status`, …). */
-function workspaceRecord(t: Tenant): Record<string, unknown> {
+export function workspaceRecord(t: Tenant): Record<string, unknown> {
   return {
     workspace_id: t.workspaceId,
     name: t.name,

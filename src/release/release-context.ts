@@ -5,29 +5,12 @@
 import type { DialectSyntax } from '../dialect/dialect-syntax.js';
 import type { SqlSession } from '../dialect/dialect-adapter.js';
 import { TenantMigrateError } from '../errors.js';
-import type { MigratorImpl } from '../migrator.js';
+import { type MigratorImpl, workspaceRecord } from '../migrator.js';
 import { normalizeGuid } from '../registry/tenant-discovery.js';
 import { buildRenderContext, type RenderContext } from '../templating/render-context.js';
 import type { InvalidTenant, MigrationFile, MigrationScope, Tenant } from '../types.js';
 
-/**
- * The lock key `up` takes for master migrations (src/migrator.ts `MASTER_LOCK`). Repeated here,
- * not imported, because migrator.ts keeps it private; both must stay equal so `down`/`baseline`/
- * `repair` on master and `up` exclude each other.
- */
-export const MASTER_LOCK = '__master__';
-
-/** The registry row as templates see it: same shape as `up` passes (`workspace.name`, …). */
-export function workspaceRecord(t: Tenant): Record<string, unknown> {
-  return {
-    workspace_id: t.workspaceId,
-    name: t.name,
-    db_schema_name: t.schema,
-    status: t.status,
-    last_seen_utc: t.lastSeenUtc,
-    created_utc: t.createdUtc,
-  };
-}
+export { MASTER_LOCK, workspaceRecord } from '../migrator.js';
 
 /** Render context for one tenant (or master when `tenant` is undefined). */
 export function contextFor(migrator: MigratorImpl, syntax: DialectSyntax, tenant?: Tenant): RenderContext {
