@@ -18,6 +18,12 @@ export interface SchemaMigrationRequest {
   /** Only these ids (e.g. master migrations that are not after-tenants yet). */
   readonly only?: ReadonlySet<string>;
   readonly onMigrated?: (id: string, durationMs: number) => void;
+  /**
+   * Runs once, inside the first applied migration's transaction, before its statements: creating
+   * the schema and meta table there makes them commit (or roll back) with the first migration, so a
+   * failed first migration leaves no empty schema behind and a fresh tenant costs one commit less.
+   */
+  readonly prepare?: (session: SqlSession) => Promise<void>;
 }
 
 export interface SchemaMigrationResult {
@@ -109,9 +115,14 @@ export async function migrateSchema(req: SchemaMigrationRequest): Promise<Schema
     context: {},
   });
   const applied: string[] = [];
+  let prepared = false;
   umzug.on('migrating', async ({ name }) => {
     storage.started.set(name, Date.now());
     if (!byId.get(name)!.directives.noTransaction) await req.session.begin();
+    if (!prepared && req.prepare) {
+      prepared = true;
+      await req.prepare(req.session);
+    }
   });
   umzug.on('migrated', async ({ name }) => {
     if (req.session.inTransaction) await req.session.commit();

@@ -65,8 +65,11 @@ export async function runTenant(tenant: Tenant, options: TenantRunOptions): Prom
           );
         }
         try {
-          await adapter.ensureSchema(session, tenant.schema);
-          await adapter.ensureMetaTable(session, tenant.schema);
+          const prepare = async () => {
+            await adapter.ensureSchema(session, tenant.schema);
+            await adapter.ensureMetaTable(session, tenant.schema);
+            if (tenant.needsBackfill) await adapter.setSchemaName(session, tenant.workspaceId, tenant.schema);
+          };
           const result = await migrateSchema({
             adapter,
             session,
@@ -75,10 +78,13 @@ export async function runTenant(tenant: Tenant, options: TenantRunOptions): Prom
             render: (file) => options.render(file, tenant),
             runId: options.runId,
             ...(options.to ? { to: options.to } : {}),
+            prepare,
             onMigrated: (id, durationMs) =>
               emit({ type: 'tenant:migrated', workspaceId: tenant.workspaceId, schema: tenant.schema, id, durationMs }),
           });
-          if (tenant.needsBackfill) await adapter.setSchemaName(session, tenant.workspaceId, tenant.schema);
+          // Nothing was pending, so prepare() did not run: still make sure schema, meta table and
+          // the recorded name exist (a backfill of an already-built schema, or no tenant files).
+          if (result.applied.length === 0) await prepare();
           return result.applied;
         } finally {
           await adapter.releaseLock(session, tenant.schema).catch(() => undefined);

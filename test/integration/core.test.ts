@@ -159,6 +159,18 @@ describe.each(runnableTargets)('engine core on $name', (target) => {
     expect(await sqlh.tableExists(failed.schema, 'ok_table')).toBe(false);
   });
 
+  it('a tenant whose first migration fails keeps no empty schema and no recorded name', async () => {
+    await seed(1);
+    await migrator.up({ masterTo: '0002_two_level_tenancy' });
+    project.write('tenant-migrations/0000_fails_first.sql.hbs', 'CREATE TABLE {{schema}}.t0 (id {{int}});\nSELECT * FROM {{schema}}.does_not_exist;\n');
+    const result = await migrator.up();
+    const failed = result.results[0]!;
+    expect(failed).toMatchObject({ status: 'failed', error: { migrationId: '0000_fails_first' } });
+    // Schema and meta table are created inside the first migration's transaction: rolled back with it.
+    expect(await sqlh.schemaExists(failed.schema)).toBe(false);
+    expect(await sqlh.count(`${MASTER}.${sqlh.ident('Workspace')}`, 'db_schema_name IS NOT NULL')).toBe(0);
+  });
+
   it('rejects an injected db_schema_name and never executes it', async () => {
     await seed(2);
     await migrator.up();
