@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Argv, CommandModule } from 'yargs';
 import { TenantMigrateError } from '../../errors.js';
 import { seedDemo } from '../../demo/seed-demo.js';
@@ -6,6 +9,9 @@ import { type GlobalArgs, command, migratorFromArgs, printJson } from '../cli-co
 import { EXIT } from '../exit-codes.js';
 import { exitCodeForUp, formatUpSummary, upJson } from './up.js';
 import { formatStatus, statusJson } from './status.js';
+
+/** The package folder (src/cli/commands → three levels up; the same from dist/cli/commands). */
+const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
 interface DemoArgs extends GlobalArgs {
   workspaces: number;
@@ -18,7 +24,16 @@ export const demoCommand: CommandModule<GlobalArgs, DemoArgs> = {
     y.option('workspaces', { type: 'number', default: 200, describe: 'Pre-existing workspaces to register' }) as Argv<DemoArgs>,
   handler: command<DemoArgs>(async (argv) => {
     if (!Number.isInteger(argv.workspaces) || argv.workspaces < 1) throw new TenantMigrateError('USAGE', `--workspaces must be a positive integer, got ${argv.workspaces}`, { key: 'workspaces' });
-    const migrator = await migratorFromArgs(argv);
+    let migrator = await migratorFromArgs(argv);
+    // Outside a project with its own migration folders, the demo uses the pmassist migrations
+    // shipped with the package (it seeds pmassist tables, so other folders would not fit anyway).
+    if (!existsSync(path.resolve(migrator.config.rootDir, migrator.config.masterMigrationsDir))) {
+      migrator = await migratorFromArgs(argv, {
+        masterMigrationsDir: path.join(PACKAGE_ROOT, 'master-migrations'),
+        tenantMigrationsDir: path.join(PACKAGE_ROOT, 'tenant-migrations'),
+        templatesDir: path.join(PACKAGE_ROOT, 'templates'),
+      });
+    }
     const out = (s: string) => !argv.json && process.stdout.write(`${s}\n`);
     try {
       out(`tenant-migrate demo on ${migrator.config.url}`);
