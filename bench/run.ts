@@ -24,11 +24,11 @@ import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import mssqlDriver from 'mssql';
 import pg from 'pg';
 import { Umzug } from 'umzug';
+import { createMssqlDatabase } from '../src/dialect/mssql/mssql-admin.js';
 import { quoteMssqlIdent } from '../src/dialect/mssql/mssql-syntax.js';
-import { parseMssqlUrl, redactMssqlUrl, toMssqlConfig } from '../src/dialect/mssql/mssql-url.js';
+import { parseMssqlUrl, redactMssqlUrl } from '../src/dialect/mssql/mssql-url.js';
 import { MigratorImpl, createMigrator } from '../src/migrator.js';
 import { planSchema } from '../src/planner/plan.js';
 import type { AppliedMigration, MigrationFile, Tenant } from '../src/types.js';
@@ -128,30 +128,17 @@ async function pgTarget(): Promise<Target | undefined> {
 /** A fresh database on the SQL Server of MSSQL_URL (dropped afterwards). */
 async function mssqlTarget(url: string): Promise<Target> {
   const settings = parseMssqlUrl(url);
-  const admin = async (text: string) => {
-    const pool = new mssqlDriver.ConnectionPool(toMssqlConfig({ ...settings, database: settings.database ?? 'master' }, { poolMax: 1, requestTimeoutMs: 120_000 }));
-    pool.on('error', () => undefined);
-    await pool.connect();
-    try {
-      await pool.request().batch(text);
-    } finally {
-      await pool.close();
-    }
-  };
   const db = `tm_bench_${randomBytes(4).toString('hex')}`;
+  let created: { drop(): Promise<void> };
   try {
-    await admin(`CREATE DATABASE ${quoteMssqlIdent(db)};`);
+    created = await createMssqlDatabase(settings, db);
   } catch (err) {
     throw new Error(`mssql: cannot create the bench database on ${redactMssqlUrl(url)} (not reachable, or the login lacks CREATE DATABASE): ${(err as Error).message}`);
   }
   return {
     name: 'mssql',
     url: withMssqlDatabase(url, db),
-    drop: () =>
-      admin(`IF DB_ID(N'${db}') IS NOT NULL BEGIN
-  ALTER DATABASE ${quoteMssqlIdent(db)} SET SINGLE_USER WITH ROLLBACK IMMEDIATE;
-  DROP DATABASE ${quoteMssqlIdent(db)};
-END`),
+    drop: () => created.drop(),
   };
 }
 

@@ -9,9 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import sql from 'mssql';
-import { quoteMssqlIdent } from '../../src/dialect/mssql/mssql-syntax.js';
-import { type MssqlConnectionSettings, parseMssqlUrl, toMssqlConfig } from '../../src/dialect/mssql/mssql-url.js';
+import { createMssqlDatabase, mssqlAdminBatch } from '../../src/dialect/mssql/mssql-admin.js';
+import { type MssqlConnectionSettings, parseMssqlUrl } from '../../src/dialect/mssql/mssql-url.js';
 
 export type StartedMssql = { url: string; stop(): Promise<void> } | { skipped: string };
 
@@ -26,18 +25,8 @@ export async function startMssql(): Promise<StartedMssql> {
   const admin = await server;
   if ('skipped' in admin) return admin;
   const database = `tm_test_${randomBytes(6).toString('hex')}`;
-  await adminBatch(admin, `CREATE DATABASE ${quoteMssqlIdent(database)};`);
-  return {
-    url: toAdoString({ ...admin, database }),
-    stop: () =>
-      adminBatch(
-        admin,
-        `IF DB_ID(N'${database}') IS NOT NULL BEGIN
-  ALTER DATABASE ${quoteMssqlIdent(database)} SET SINGLE_USER WITH ROLLBACK IMMEDIATE;
-  DROP DATABASE ${quoteMssqlIdent(database)};
-END`,
-      ),
-  };
+  const created = await createMssqlDatabase(admin, database);
+  return { url: toAdoString({ ...admin, database }), stop: () => created.drop() };
 }
 
 async function locateServer(): Promise<MssqlConnectionSettings | { skipped: string }> {
@@ -45,7 +34,7 @@ async function locateServer(): Promise<MssqlConnectionSettings | { skipped: stri
   if (url) {
     const settings = parseMssqlUrl(url);
     // fail loudly: a URL was given, so a wrong one must not look like a skip
-    await adminBatch(settings, 'SELECT 1;');
+    await mssqlAdminBatch(settings, 'SELECT 1;');
     return settings;
   }
   const noDocker = await dockerUnavailable();
@@ -94,16 +83,6 @@ async function dockerUnavailable(): Promise<string | undefined> {
   }
 }
 
-async function adminBatch(settings: MssqlConnectionSettings, text: string): Promise<void> {
-  const pool = new sql.ConnectionPool(toMssqlConfig({ ...settings, database: settings.database ?? 'master' }, { poolMax: 1, requestTimeoutMs: 120_000 }));
-  pool.on('error', () => undefined);
-  await pool.connect();
-  try {
-    await pool.request().batch(text);
-  } finally {
-    await pool.close();
-  }
-}
 
 /** An ADO-style connection string (what testcontainers prints), values quoted where needed. */
 function toAdoString(s: MssqlConnectionSettings & { database: string }): string {
