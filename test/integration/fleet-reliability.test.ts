@@ -3,9 +3,9 @@
  * tenant, a backend killed mid-run, canary waves, shards, status --run. Tests never assert timings.
  * The tests' own SQL goes through ./sql-helpers.ts, so they run on SQL Server as well.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { type TestDatabase, type TestProject, createProject, runCli, runnableTargets } from './harness.js';
+import { runCli, runnableTargets, useProjectFixture } from './harness.js';
 import { type SqlHelpers, dialectSql, withDatabase } from './sql-helpers.js';
 
 /**
@@ -16,26 +16,16 @@ const servers = runnableTargets.filter((t) => t.name !== 'pglite');
 const TENANT_IDS = ['0001_create_workspace_tables', '0002_copy_workspace_external_links'];
 
 describe.each(runnableTargets)('fleet on $name', (target) => {
-  let db: TestDatabase;
-  let project: TestProject;
+  const fx = useProjectFixture(target, { concurrency: 4, lockTimeoutMs: 20_000 });
 
-  beforeEach(async () => {
-    db = await target.createDatabase();
-    project = createProject({ url: db.url, concurrency: 4, lockTimeoutMs: 20_000 });
-  });
-  afterEach(async () => {
-    await db.drop();
-    project.remove();
-  });
-
-  const cli = (...args: string[]) => runCli(args, { cwd: project.root });
+  const cli = (...args: string[]) => runCli(args, { cwd: fx.project.root });
   const { master, table, types, uuidOrder } = dialectSql(target.name);
 
   /** Seed N legacy workspaces (demo), then add one tenant migration so there is work to do. */
   async function seeded(n: number) {
     const demo = await cli('demo', '--workspaces', String(n), '--json');
     expect(demo.code, demo.stderr).toBe(0);
-    project.write('tenant-migrations/0003_add_job_priority.sql.hbs', 'ALTER TABLE {{schema}}.automation_jobs ADD priority {{int}} NOT NULL DEFAULT 0;\n');
+    fx.project.write('tenant-migrations/0003_add_job_priority.sql.hbs', 'ALTER TABLE {{schema}}.automation_jobs ADD priority {{int}} NOT NULL DEFAULT 0;\n');
   }
 
   it('up --json reports the run; status --run shows it; a no-op up opens no run', async () => {
@@ -100,7 +90,7 @@ describe.each(runnableTargets)('fleet on $name', (target) => {
   });
 
   /** The database is opened per call only: the CLI (a child process) needs PGlite's directory in between. */
-  const onDb = <T>(fn: (sql: SqlHelpers) => Promise<T>) => withDatabase(db.url, fn);
+  const onDb = <T>(fn: (sql: SqlHelpers) => Promise<T>) => withDatabase(fx.db.url, fn);
   const rows = <R>(sql: string, params: unknown[] = []) => onDb((h) => h.query<R>(sql, params));
   const exec = (sql: string) => onDb((h) => h.exec(sql));
   const listSchemas = () => onDb((h) => h.tenantSchemas());
@@ -116,36 +106,26 @@ describe.each(runnableTargets)('fleet on $name', (target) => {
 });
 
 describe.each(servers)('fleet processes on $name', (target) => {
-  let db: TestDatabase;
-  let project: TestProject;
-
-  beforeEach(async () => {
-    db = await target.createDatabase();
-    project = createProject({ url: db.url, concurrency: 4, lockTimeoutMs: 30_000 });
-  });
-  afterEach(async () => {
-    await db.drop();
-    project.remove();
-  });
+  const fx = useProjectFixture(target, { concurrency: 4, lockTimeoutMs: 30_000 });
 
   const cli = (args: string[], onSpawn?: Parameters<typeof runCli>[1]['onSpawn']) =>
-    runCli(args, { cwd: project.root, ...(onSpawn ? { onSpawn } : {}) });
+    runCli(args, { cwd: fx.project.root, ...(onSpawn ? { onSpawn } : {}) });
 
   const { master, table, sleep } = dialectSql(target.name);
-  const q = <R = Record<string, unknown>>(sql: string, params: unknown[] = []) => withDatabase(db.url, (h) => h.query<R>(sql, params));
+  const q = <R = Record<string, unknown>>(sql: string, params: unknown[] = []) => withDatabase(fx.db.url, (h) => h.query<R>(sql, params));
 
   /** demo with N workspaces, then a slow-ish migration (pg_sleep / WAITFOR DELAY) so a run lasts long enough to disturb. */
   async function seeded(n: number, sleepMs = 30) {
     const demo = await cli(['demo', '--workspaces', String(n), '--json']);
     expect(demo.code, demo.stderr).toBe(0);
-    project.write(
+    fx.project.write(
       'tenant-migrations/0003_add_job_priority.sql.hbs',
       `ALTER TABLE {{schema}}.automation_jobs ADD priority {{int}} NOT NULL DEFAULT 0;\n${sleep(sleepMs)};\nCREATE TABLE {{schema}}.job_tags (tag varchar(50) NOT NULL PRIMARY KEY);\n`,
     );
   }
 
   async function expectAllAtTarget() {
-    const schemas = await withDatabase(db.url, (h) => h.tenantSchemas());
+    const schemas = await withDatabase(fx.db.url, (h) => h.tenantSchemas());
     expect(schemas.length).toBeGreaterThan(0);
     for (const s of schemas) {
       const meta = await q<{ id: string }>(`SELECT id FROM ${table(s, '__schema_migrations')} ORDER BY id`);
@@ -222,7 +202,7 @@ describe.each(servers)('fleet processes on $name', (target) => {
     const run = cli(['up', '--json']);
     await waitForSucceeded(3);
     for (let i = 0; i < 3; i++) {
-      const client = new pg.Client({ connectionString: db.url });
+      const client = new pg.Client({ connectionString: fx.db.url });
       await client.connect();
       try {
         await client.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'tenant-migrate' AND datname = current_database() AND state = 'active'");

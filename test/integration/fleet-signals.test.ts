@@ -4,32 +4,22 @@
  *   `interrupted` in the ledger, no tenant is half-migrated, and a re-run resumes it to target.
  * - `status --json` for an `after-tenants` master migration: which one waits and for how many tenants.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { createMigrator } from '../../src/migrator.js';
 import { seedDemo } from '../../src/demo/seed-demo.js';
 import { shardOf } from '../../src/runner/run-ledger.js';
-import { type TestDatabase, type TestProject, createProject, runCli, runnableTargets } from './harness.js';
+import { createProject, runCli, runnableTargets, useProjectFixture } from './harness.js';
 
 const MASTER = 'pmassist_master';
 const TARGET_IDS = ['0001_create_workspace_tables', '0002_copy_workspace_external_links', '0003_add_job_priority'];
 const postgres = runnableTargets.filter((t) => t.name === 'postgres');
 
 describe.each(postgres)('SIGINT on $name', (target) => {
-  let db: TestDatabase;
-  let project: TestProject;
-
-  beforeEach(async () => {
-    db = await target.createDatabase();
-    project = createProject({ url: db.url, concurrency: 4, lockTimeoutMs: 30_000 });
-  });
-  afterEach(async () => {
-    await db.drop();
-    project.remove();
-  });
+  const fx = useProjectFixture(target, { concurrency: 4, lockTimeoutMs: 30_000 });
 
   async function q<R = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<R[]> {
-    const client = new pg.Client({ connectionString: db.url });
+    const client = new pg.Client({ connectionString: fx.db.url });
     await client.connect();
     try {
       return (await client.query(sql, params)).rows as R[];
@@ -44,7 +34,7 @@ describe.each(postgres)('SIGINT on $name', (target) => {
    * creates every schema and is still mid-run when the signal arrives.
    */
   async function legacyWorkspaces(n: number): Promise<void> {
-    const m = createMigrator({ url: db.url, rootDir: project.root });
+    const m = createMigrator({ url: fx.db.url, rootDir: fx.project.root });
     try {
       await m.up({ masterTo: '0001_initial_layout' });
       const seeded = await seedDemo(await m.adapter(), MASTER, n);
@@ -52,7 +42,7 @@ describe.each(postgres)('SIGINT on $name', (target) => {
     } finally {
       await m.close();
     }
-    project.write(
+    fx.project.write(
       'tenant-migrations/0003_add_job_priority.sql.hbs',
       'ALTER TABLE {{schema}}.automation_jobs ADD COLUMN priority integer NOT NULL DEFAULT 0;\nSELECT pg_sleep(0.03);\nCREATE TABLE {{schema}}.job_tags (tag varchar(50) NOT NULL PRIMARY KEY);\n',
     );
@@ -92,7 +82,7 @@ describe.each(postgres)('SIGINT on $name', (target) => {
     let signalled = false;
     const done = { n: 0 };
     const first = runCli(['up', '--json', '--events'], {
-      cwd: project.root,
+      cwd: fx.project.root,
       onSpawn: (c) => {
         child = c;
         c.stderr!.on('data', (d: Buffer) => {
@@ -122,7 +112,7 @@ describe.each(postgres)('SIGINT on $name', (target) => {
     // Every tenant that started also finished.
     expect(events.filter((e) => e.type === 'tenant:done')).toHaveLength(events.filter((e) => e.type === 'tenant:start').length);
 
-    const status = await runCli(['status', '--run', '--json'], { cwd: project.root });
+    const status = await runCli(['status', '--run', '--json'], { cwd: fx.project.root });
     expect(status.code, status.stderr).toBe(0);
     const run = JSON.parse(status.stdout);
     expect(run).toMatchObject({ run: { runId: report.runId, status: 'interrupted' }, counts: { total: N, running: 0, failed: 0 }, running: [] });
@@ -132,14 +122,14 @@ describe.each(postgres)('SIGINT on $name', (target) => {
     expect(complete).toBe(report.run.succeeded);
 
     // The re-run resumes the interrupted run, says so, and finishes it.
-    const rerun = await runCli(['up'], { cwd: project.root });
+    const rerun = await runCli(['up'], { cwd: fx.project.root });
     expect(rerun.code, rerun.stderr).toBe(0);
     expect(rerun.stderr).toContain(`resuming run ${report.runId}`);
     expect(rerun.stdout).toContain(`resumed run ${report.runId}`);
-    const after = JSON.parse((await runCli(['status', '--run', '--json'], { cwd: project.root })).stdout);
+    const after = JSON.parse((await runCli(['status', '--run', '--json'], { cwd: fx.project.root })).stdout);
     expect(after).toMatchObject({ run: { runId: report.runId, status: 'succeeded' }, counts: { total: N, succeeded: N, pending: 0, running: 0, failed: 0 } });
     expect(await expectNoHalfMigratedTenant()).toBe(N);
-    const st = JSON.parse((await runCli(['status', '--json'], { cwd: project.root })).stdout);
+    const st = JSON.parse((await runCli(['status', '--json'], { cwd: fx.project.root })).stdout);
     expect(st.tenants).toMatchObject({ total: N, upToDate: N, behind: 0 });
   });
 });
@@ -156,29 +146,19 @@ function partialShard(ids: readonly string[]): { index: number; count: number; m
 }
 
 describe.each(runnableTargets)('status of an after-tenants master migration on $name', (target) => {
-  let db: TestDatabase;
-  let project: TestProject;
+  const fx = useProjectFixture(target, { concurrency: 2, lockTimeoutMs: 20_000 });
 
-  beforeEach(async () => {
-    db = await target.createDatabase();
-    project = createProject({ url: db.url, concurrency: 2, lockTimeoutMs: 20_000 });
-  });
-  afterEach(async () => {
-    await db.drop();
-    project.remove();
-  });
-
-  const cli = (...args: string[]) => runCli(args, { cwd: project.root });
+  const cli = (...args: string[]) => runCli(args, { cwd: fx.project.root });
 
   it('status --json lists it in master.waiting and master.waitingFor counts the tenants it waits for', async () => {
     const demo = await cli('demo', '--workspaces', '4', '--json');
     expect(demo.code, demo.stderr).toBe(0);
     // Contract step: waits until every Active tenant has the new tenant migration.
-    project.write(
+    fx.project.write(
       'master-migrations/0004_drop_legacy_marker.sql.hbs',
       '-- tenant-migrate: after-tenants\nCREATE TABLE {{master}}.{{ident "contract_done"}} (id {{int}} NOT NULL);\n',
     );
-    project.write('tenant-migrations/0003_add_job_notes.sql.hbs', 'CREATE TABLE {{schema}}.{{ident "job_notes"}} (id {{int}} NOT NULL);\n');
+    fx.project.write('tenant-migrations/0003_add_job_notes.sql.hbs', 'CREATE TABLE {{schema}}.{{ident "job_notes"}} (id {{int}} NOT NULL);\n');
 
     const before = await cli('status', '--json');
     expect(before.code, before.stderr).toBe(0);

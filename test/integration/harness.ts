@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { afterEach, beforeEach } from 'vitest';
 import type { DialectName } from '../../src/dialect/dialect-syntax.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -174,4 +175,38 @@ export function runCli(
 export function guid(): string {
   const h = randomBytes(16).toString('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+export interface ProjectFixture {
+  /** This test's database (fresh per test). */
+  readonly db: TestDatabase;
+  /** This test's project folder, configured with `url: db.url` and the given config. */
+  readonly project: TestProject;
+}
+
+/**
+ * Per-test fixture for a `describe` block: a fresh database of `target` and a project pointing at
+ * it, both removed after each test. Read `db`/`project` inside tests (they change per test).
+ */
+export function useProjectFixture(target: DialectTarget, config: Record<string, unknown> = {}): ProjectFixture {
+  let db: TestDatabase | undefined;
+  let project: TestProject | undefined;
+  beforeEach(async () => {
+    db = await target.createDatabase();
+    project = createProject({ url: db.url, ...config });
+  });
+  afterEach(async () => {
+    await db?.drop();
+    project?.remove();
+  });
+  return {
+    get db() {
+      if (!db) throw new Error('useProjectFixture: db is only available inside a test');
+      return db;
+    },
+    get project() {
+      if (!project) throw new Error('useProjectFixture: project is only available inside a test');
+      return project;
+    },
+  };
 }
