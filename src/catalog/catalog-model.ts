@@ -1,0 +1,109 @@
+/**
+ * The catalog model: a normalized, dialect-neutral description of one schema (DESIGN.md, "The
+ * declarative half"). Each dialect maps its own catalog into it (src/dialect/<name>/*-catalog.ts);
+ * fingerprints and diffs work on the model alone.
+ *
+ * Names are schema-relative: the schema's own name never appears — a reference into the same
+ * schema uses {@link SELF_SCHEMA}, and expressions have the schema name replaced by it.
+ */
+import type { DialectFamily } from '../dialect/dialect-syntax.js';
+
+/** Placeholder for the schema's own name in references and expressions. */
+export const SELF_SCHEMA = '$schema';
+
+/**
+ * A logical type in the template helpers' vocabulary: `uuid`, `nvarchar(128)`, `nvarchar(max)`,
+ * `varchar(64)`, `text`, `datetime2`, `datetime2(3)`, `bit`, `int`, `bigint`, `decimal(10,2)`, `json`,
+ * `varbinary(16)`, `varbinary(max)`, `identity` (bigint identity). What a dialect cannot map stays
+ * dialect-raw, prefixed with the family: `postgres:smallint`, `mssql:datetimeoffset(7)`.
+ */
+export type LogicalType = string;
+
+export interface CatalogColumn {
+  readonly name: string;
+  readonly type: LogicalType;
+  readonly nullable: boolean;
+  /** Normalized default expression (`'active'`, `newid()`, `utcnow()`, `1`, `true`). */
+  readonly default?: string;
+  /** Computed column (PostgreSQL generated, SQL Server computed): its normalized expression. */
+  readonly computed?: string;
+}
+
+/**
+ * Constraints are identified by name when the name was chosen by a person; a system-generated
+ * name (`PK__t__3213E83F…`, `t_pkey`) is dropped and the constraint is matched by its definition.
+ */
+export interface KeyConstraint {
+  readonly name?: string;
+  readonly columns: readonly string[];
+}
+
+export interface CheckConstraint {
+  readonly name?: string;
+  /** Normalized expression, compared within one dialect family. */
+  readonly expression: string;
+}
+
+export type ReferentialAction = 'no action' | 'restrict' | 'cascade' | 'set null' | 'set default';
+
+export interface ForeignKey {
+  readonly name?: string;
+  readonly columns: readonly string[];
+  /** {@link SELF_SCHEMA} for a table of the same schema, else the other schema's name (e.g. master). */
+  readonly refSchema: string;
+  readonly refTable: string;
+  readonly refColumns: readonly string[];
+  readonly onDelete: ReferentialAction;
+  readonly onUpdate: ReferentialAction;
+}
+
+export interface IndexKey {
+  /** Column name, or a normalized expression for an expression index. */
+  readonly column: string;
+  readonly descending?: boolean;
+}
+
+export interface CatalogIndex {
+  readonly name: string;
+  readonly keys: readonly IndexKey[];
+  readonly unique: boolean;
+  /** Normalized filter (partial index predicate / filtered index WHERE). */
+  readonly filter?: string;
+  /** Included (non-key) columns. */
+  readonly include?: readonly string[];
+  /** False for an index a failed `CREATE INDEX CONCURRENTLY` left behind (PostgreSQL `indisvalid`). */
+  readonly valid?: boolean;
+  /** Access method / index kind when not the dialect's default (btree, clustered/nonclustered). */
+  readonly method?: string;
+}
+
+export interface CatalogTable {
+  readonly name: string;
+  readonly columns: readonly CatalogColumn[];
+  readonly primaryKey?: KeyConstraint;
+  readonly uniques: readonly KeyConstraint[];
+  readonly checks: readonly CheckConstraint[];
+  readonly foreignKeys: readonly ForeignKey[];
+  readonly indexes: readonly CatalogIndex[];
+}
+
+export interface Catalog {
+  /** Raw types and expressions are compared only within one family. */
+  readonly family: DialectFamily;
+  readonly tables: readonly CatalogTable[];
+}
+
+/** A table as an introspector builds it before canonicalization. */
+export interface MutableTable {
+  name: string;
+  columns: CatalogColumn[];
+  primaryKey?: KeyConstraint;
+  uniques: KeyConstraint[];
+  checks: CheckConstraint[];
+  foreignKeys: ForeignKey[];
+  indexes: CatalogIndex[];
+}
+
+export function emptyTable(name: string): MutableTable {
+  return { name, columns: [], uniques: [], checks: [], foreignKeys: [], indexes: [] };
+}

@@ -1,0 +1,92 @@
+/**
+ * Renderers of a {@link DriftReport}: text for a terminal, Markdown for a pull request or an
+ * incident ticket, JSON for machines. Pure functions; the CLI prints what they return.
+ */
+import { type Difference, describeDifference } from '../catalog/catalog-diff.js';
+import type { DriftGroup, DriftReport } from './drift-report.js';
+
+export type DriftFormat = 'text' | 'json' | 'markdown';
+
+const shortPrint = (fp: string): string => fp.slice(0, 12);
+const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
+
+function sampleText(g: DriftGroup): string {
+  const more = g.tenantCount - g.sampleTenants.length;
+  return `${g.sampleTenants.join(', ')}${more > 0 ? ` and ${more} more` : ''}`;
+}
+
+function headline(r: DriftReport): string {
+  const groups = r.groups.filter((g) => g.state === 'drifted').length;
+  return r.driftedTenants === 0
+    ? `No drift: ${plural(r.tenants, 'tenant')} match the schema their migrations make (${plural(r.groups.length, 'fingerprint')}).`
+    : `Drift: ${r.driftedTenants} of ${plural(r.tenants, 'tenant')} differ from the schema their migrations make (${plural(groups, 'distinct drifted schema')}).`;
+}
+
+export function formatDriftText(r: DriftReport): string {
+  const lines = [headline(r)];
+  for (const g of r.groups) {
+    if (g.state === 'ok') continue;
+    lines.push('');
+    const at = g.version ?? 'no migrations';
+    if (g.state === 'unknown-version') {
+      lines.push(`${plural(g.tenantCount, 'tenant')} at ${at} (not in the migration files, not compared): ${sampleText(g)}`);
+      continue;
+    }
+    lines.push(`${plural(g.tenantCount, 'tenant')} at ${at}, fingerprint ${shortPrint(g.fingerprint)}: ${sampleText(g)}`);
+    if (g.note) lines.push(`  note: ${g.note}`);
+    for (const d of g.differences) lines.push(`  - ${describeDifference(d)}`);
+  }
+  const ok = r.groups.filter((g) => g.state === 'ok');
+  if (ok.length > 0 && r.driftedTenants > 0) {
+    lines.push('', `In line: ${ok.map((g) => `${plural(g.tenantCount, 'tenant')} at ${g.version ?? 'no migrations'}`).join(', ')}.`);
+  }
+  lines.push('', `Expected schemas from ${r.expectedFrom === 'offline-pglite' ? 'an offline PGlite replay' : 'a scratch-schema replay on the server'} of ${plural(r.versions.length, 'version')}; ${(r.durationMs / 1000).toFixed(1)} s.`);
+  return lines.join('\n');
+}
+
+const mdCell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+const code = (s: string | undefined): string => (s === undefined ? '' : `\`${mdCell(s).replace(/`/g, "'")}\``);
+
+function mdObject(d: Difference): string {
+  if (d.kind === 'table') return code(d.table);
+  if (d.kind === 'column') return code(`${d.table}.${d.name}`);
+  return `${d.kind} ${d.name ? `${code(d.name)} ` : ''}on ${code(d.table)}`;
+}
+
+function mdChange(d: Difference): string {
+  switch (d.change) {
+    case 'missing':
+      return 'missing';
+    case 'extra':
+      return 'extra';
+    case 'changed':
+      return `${d.property} changed`;
+  }
+}
+
+export function formatDriftMarkdown(r: DriftReport): string {
+  const lines = [`### Schema drift`, '', headline(r), ''];
+  lines.push('| Version | Tenants | Fingerprint | State | Sample |', '|---|---:|---|---|---|');
+  for (const g of r.groups) {
+    lines.push(`| ${code(g.version ?? '—')} | ${g.tenantCount} | ${code(shortPrint(g.fingerprint))} | ${g.state} | ${mdCell(sampleText(g))} |`);
+  }
+  for (const g of r.groups) {
+    if (g.state !== 'drifted') continue;
+    lines.push('', `#### ${plural(g.tenantCount, 'tenant')} at ${code(g.version ?? 'no migrations')} — fingerprint ${code(shortPrint(g.fingerprint))}`, '');
+    lines.push(`Tenants: ${mdCell(sampleText(g))}`, '');
+    if (g.note) lines.push(`> ${g.note}`, '');
+    lines.push('| Object | Change | Expected | Actual |', '|---|---|---|---|');
+    for (const d of g.differences) lines.push(`| ${mdObject(d)} | ${mdChange(d)} | ${code(d.expected)} | ${code(d.actual)} |`);
+  }
+  return lines.join('\n');
+}
+
+/** The JSON contract: the report as is, with `drift: boolean` first. */
+export function driftJson(r: DriftReport) {
+  return { drift: r.driftedTenants > 0, ...r };
+}
+
+export function formatDrift(r: DriftReport, format: DriftFormat): string {
+  if (format === 'json') return JSON.stringify(driftJson(r), null, 2);
+  return format === 'markdown' ? formatDriftMarkdown(r) : formatDriftText(r);
+}
