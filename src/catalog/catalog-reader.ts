@@ -1,0 +1,27 @@
+import type { SqlSession } from '../dialect/dialect-adapter.js';
+import type { Catalog } from './catalog-model.js';
+
+/**
+ * A dialect's catalog introspection, set-based: one query per object kind for a chunk of schemas
+ * (a few hundred), grouped in memory — never a query per schema. Implemented per dialect in
+ * src/dialect/<name>/<name>-catalog.ts.
+ */
+export interface CatalogReader {
+  /**
+   * The catalogs of `schemas` (validated names), handed to `onCatalog` chunk by chunk as they are
+   * read, so a caller that keeps only fingerprints holds one chunk in memory. A schema that does not
+   * exist gets an empty catalog. Chunks may be read on several pooled sessions at once.
+   */
+  readCatalogs(schemas: readonly string[], onCatalog: (schema: string, catalog: Catalog) => void): Promise<void>;
+  /** One schema's catalog, read on `session` (e.g. a scratch schema the session created). */
+  readCatalog(session: SqlSession, schema: string): Promise<Catalog>;
+}
+
+/** Names every reader leaves out: the engine's own meta table in each schema. */
+export interface CatalogReaderOptions {
+  readonly metaTable: string;
+  /** Schemas per query (default 500). */
+  readonly chunkSize?: number;
+  /** Sessions used at once (default 4, capped by the pool). */
+  readonly parallel?: number;
+}
