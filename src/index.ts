@@ -15,3 +15,10 @@ export { WorkspaceService, createWorkspaceService, ProvisionError, PROVISIONING 
 export type { WorkspaceServiceOptions, ProvisionInput, ProvisionResult, WorkspaceInfo, WorkspaceDetails } from './workspaces/workspace-service.js';
 export { WorkspaceCache } from './workspaces/workspace-cache.js';
 export type { WorkspaceCacheOptions } from './workspaces/workspace-cache.js';
+export type { DriftOptions } from './drift/detect-drift.js';
+export type { DriftReport, DriftGroup } from './drift/drift-report.js';
+export type { Difference } from './catalog/catalog-diff.js';
+export type { Catalog, CatalogTable, CatalogColumn, CatalogIndex, ForeignKey, KeyConstraint, CheckConstraint } from './catalog/catalog-model.js';
+export { fingerprint } from './catalog/fingerprint.js';
+export { diffCatalogs, describeDifference } from './catalog/catalog-diff.js';
+export { formatDrift } from './drift/drift-report-format.js';

@@ -18,6 +18,8 @@ import { loadMigrations } from './source/index.js';
 import { TemplateEngine } from './templating/index.js';
 import { buildRenderContext, sampleRenderContext } from './templating/render-context.js';
 import type { InvalidTenant, MigrationFile, Tenant } from './types.js';
+import type { DriftOptions } from './drift/detect-drift.js';
+import type { DriftReport } from './drift/drift-report.js';
 
 export interface UpOptions {
   /** Also migrate Archived tenants. */
@@ -121,6 +123,8 @@ export interface Migrator {
   up(options?: UpOptions): Promise<UpResult>;
   status(options?: { includeArchived?: boolean }): Promise<StatusResult>;
   render(migrationId: string, options?: RenderOptions): Promise<string>;
+  /** Compare every tenant schema with what its applied migrations make (see docs/drift.md). */
+  drift(options?: DriftOptions): Promise<DriftReport>;
   /** Subscribe to events; returns an unsubscribe function. */
   on(listener: MigratorListener): () => void;
   /** The open database adapter (library users can run their own queries through it). */
@@ -580,6 +584,11 @@ export class MigratorImpl implements Migrator {
       file,
       buildRenderContext({ syntax, masterSchema, vars, tenant: { workspaceId, schemaName: tenant.schema, workspace: workspaceRecord(tenant) } }),
     );
+  }
+
+  async drift(options: DriftOptions = {}): Promise<DriftReport> {
+    const { detectDrift } = await import('./drift/detect-drift.js');
+    return detectDrift(this, options);
   }
 
   async close(): Promise<void> {

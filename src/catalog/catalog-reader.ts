@@ -10,9 +10,14 @@ export interface CatalogReader {
   /**
    * The catalogs of `schemas` (validated names), handed to `onCatalog` chunk by chunk as they are
    * read, so a caller that keeps only fingerprints holds one chunk in memory. A schema that does not
-   * exist gets an empty catalog. Chunks may be read on several pooled sessions at once.
+   * exist gets an empty catalog. Chunks may be read on several pooled sessions at once. A schema the
+   * reader could not read without waiting behind in-flight DDL (SQL Server) goes to `onBusy`.
    */
-  readCatalogs(schemas: readonly string[], onCatalog: (schema: string, catalog: Catalog) => void): Promise<void>;
+  readCatalogs(
+    schemas: readonly string[],
+    onCatalog: (schema: string, catalog: Catalog) => void,
+    onBusy?: (schema: string) => void,
+  ): Promise<void>;
   /** One schema's catalog, read on `session` (e.g. a scratch schema the session created). */
   readCatalog(session: SqlSession, schema: string): Promise<Catalog>;
 }

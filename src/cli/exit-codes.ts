@@ -6,6 +6,8 @@ export const EXIT = {
   failed: 1,
   usage: 2,
   lock: 3,
+  /** `drift` found tenants whose schema differs from what their migrations make. */
+  drift: 4,
   interrupted: 130,
 } as const;
 

@@ -14,6 +14,7 @@ import { planCommand } from './commands/plan.js';
 import { repairCommand } from './commands/repair.js';
 import { validateCommand } from './commands/validate.js';
 import { workspaceCommand } from './commands/workspace.js';
+import { driftCommand } from './commands/drift.js';
 
 /** Build the CLI. Commands live one per file in commands/; this file only wires them. */
 export function buildCli(args: string[]) {
@@ -34,6 +35,7 @@ export function buildCli(args: string[]) {
     .command(downCommand)
     .command(repairCommand)
     .command(workspaceCommand)
+    .command(driftCommand)
     .demandCommand(1, 'Name a command: up, status, render, demo … (see --help)')
     .strict()
     .recommendCommands()

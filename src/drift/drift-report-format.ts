@@ -40,6 +40,9 @@ export function formatDriftText(r: DriftReport): string {
   if (ok.length > 0 && r.driftedTenants > 0) {
     lines.push('', `In line: ${ok.map((g) => `${plural(g.tenantCount, 'tenant')} at ${g.version ?? 'no migrations'}`).join(', ')}.`);
   }
+  if (r.busyTenants.length > 0) {
+    lines.push('', `Not compared (a migration held their catalog; run drift again): ${r.busyTenants.slice(0, 10).join(', ')}${r.busyTenants.length > 10 ? ` and ${r.busyTenants.length - 10} more` : ''}`);
+  }
   lines.push('', `Expected schemas from ${r.expectedFrom === 'offline-pglite' ? 'an offline PGlite replay' : 'a scratch-schema replay on the server'} of ${plural(r.versions.length, 'version')}; ${(r.durationMs / 1000).toFixed(1)} s.`);
   return lines.join('\n');
 }
@@ -70,6 +73,7 @@ export function formatDriftMarkdown(r: DriftReport): string {
   for (const g of r.groups) {
     lines.push(`| ${code(g.version ?? '—')} | ${g.tenantCount} | ${code(shortPrint(g.fingerprint))} | ${g.state} | ${mdCell(sampleText(g))} |`);
   }
+  if (r.busyTenants.length > 0) lines.push('', `Not compared (a migration held their catalog): ${r.busyTenants.length} tenant(s).`);
   for (const g of r.groups) {
     if (g.state !== 'drifted') continue;
     lines.push('', `#### ${plural(g.tenantCount, 'tenant')} at ${code(g.version ?? 'no migrations')} — fingerprint ${code(shortPrint(g.fingerprint))}`, '');

@@ -33,6 +33,8 @@ export interface DriftReport {
   readonly versions: readonly string[];
   /** Drifted groups first (most tenants first), then the rest by version. */
   readonly groups: readonly DriftGroup[];
+  /** Tenants not compared because in-flight DDL held their catalog (SQL Server); run drift again. */
+  readonly busyTenants: readonly string[];
   readonly durationMs: number;
 }
 

@@ -106,6 +106,7 @@ describe('drift report formats', () => {
     tenants: 12,
     driftedTenants: 2,
     versions: ['0001_a'],
+    busyTenants: [],
     durationMs: 1234,
     groups: [
       {

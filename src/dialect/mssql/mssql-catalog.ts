@@ -1,0 +1,314 @@
+/**
+ * SQL Server catalog introspection into the catalog model: five set-based queries over sys.*
+ * (columns, key constraints, checks, foreign keys, indexes) for a chunk of schemas, grouped in
+ * memory — the shape of sqldef's mssql inspector, never a round trip per schema.
+ *
+ * Not waiting behind in-flight DDL: SQL Server reads metadata at READ COMMITTED whatever the
+ * session's isolation level or lock hints say ("Metadata access, isolation levels, and lock hints":
+ * https://learn.microsoft.com/en-us/sql/t-sql/language-elements/transaction-isolation-levels),
+ * so NOLOCK / READ UNCOMMITTED do not help and snapshot isolation may fail outright. A migration
+ * holding a Sch-M lock on one tenant's table would block the whole chunk. So the reader sets
+ * `SET LOCK_TIMEOUT` and, on error 1222, splits the chunk until the one busy schema is isolated;
+ * that schema is reported busy (not read) and every other schema is read.
+ * https://learn.microsoft.com/en-us/sql/t-sql/statements/set-lock-timeout-transact-sql
+ */
+import pLimit from 'p-limit';
+import type { SqlSession } from '../dialect-adapter.js';
+import { type Catalog, type MutableTable, type ReferentialAction, SELF_SCHEMA, emptyTable } from '../../catalog/catalog-model.js';
+import type { CatalogReader, CatalogReaderOptions } from '../../catalog/catalog-reader.js';
+import { replaceSchemaName, stripOuterParens } from '../../catalog/normalize.js';
+import { quoteMssqlString } from './mssql-syntax.js';
+
+/** `IN (N'ws_…', …)`: names validated against the tenant pattern before they get here, then quoted. */
+const inList = (schemas: readonly string[]): string => `(${schemas.map(quoteMssqlString).join(', ')})`;
+
+export const mssqlCatalogSql = (schemas: readonly string[]) => {
+  const tables = `sys.schemas AS s JOIN sys.tables AS t ON t.schema_id = s.schema_id AND t.name <> $1`;
+  const where = `WHERE s.name IN ${inList(schemas)}`;
+  return {
+    columns: `SELECT s.name AS schema_name, t.name AS table_name, c.name AS column_name, ty.name AS type_name,
+       c.max_length, c.precision, c.scale, c.is_nullable, c.is_identity,
+       dc.definition AS default_expr, cc.definition AS computed_expr
+FROM ${tables}
+JOIN sys.columns AS c ON c.object_id = t.object_id
+JOIN sys.types AS ty ON ty.user_type_id = c.user_type_id
+LEFT JOIN sys.default_constraints AS dc ON dc.object_id = c.default_object_id
+LEFT JOIN sys.computed_columns AS cc ON cc.object_id = c.object_id AND cc.column_id = c.column_id
+${where};`,
+    keys: `SELECT s.name AS schema_name, t.name AS table_name, kc.name AS constraint_name, kc.type AS constraint_type,
+       kc.is_system_named, col.name AS column_name, ic.key_ordinal
+FROM ${tables}
+JOIN sys.key_constraints AS kc ON kc.parent_object_id = t.object_id
+JOIN sys.index_columns AS ic ON ic.object_id = t.object_id AND ic.index_id = kc.unique_index_id
+JOIN sys.columns AS col ON col.object_id = ic.object_id AND col.column_id = ic.column_id
+${where}
+ORDER BY s.name, t.name, kc.name, ic.key_ordinal;`,
+    checks: `SELECT s.name AS schema_name, t.name AS table_name, ck.name AS constraint_name, ck.is_system_named,
+       ck.definition, ck.is_disabled, ck.is_not_trusted
+FROM ${tables}
+JOIN sys.check_constraints AS ck ON ck.parent_object_id = t.object_id
+${where};`,
+    foreignKeys: `SELECT s.name AS schema_name, t.name AS table_name, fk.name AS constraint_name, fk.is_system_named,
+       fk.delete_referential_action AS on_delete, fk.update_referential_action AS on_update,
+       rs.name AS ref_schema, rt.name AS ref_table, pc.name AS column_name, rc.name AS ref_column, fkc.constraint_column_id
+FROM ${tables}
+JOIN sys.foreign_keys AS fk ON fk.parent_object_id = t.object_id
+JOIN sys.foreign_key_columns AS fkc ON fkc.constraint_object_id = fk.object_id
+JOIN sys.columns AS pc ON pc.object_id = fkc.parent_object_id AND pc.column_id = fkc.parent_column_id
+JOIN sys.tables AS rt ON rt.object_id = fkc.referenced_object_id
+JOIN sys.schemas AS rs ON rs.schema_id = rt.schema_id
+JOIN sys.columns AS rc ON rc.object_id = fkc.referenced_object_id AND rc.column_id = fkc.referenced_column_id
+${where}
+ORDER BY s.name, t.name, fk.name, fkc.constraint_column_id;`,
+    indexes: `SELECT s.name AS schema_name, t.name AS table_name, i.name AS index_name, i.is_unique, i.type_desc,
+       i.filter_definition, i.is_disabled, col.name AS column_name, ic.key_ordinal, ic.index_column_id,
+       ic.is_descending_key, ic.is_included_column
+FROM ${tables}
+JOIN sys.indexes AS i ON i.object_id = t.object_id AND i.type > 0 AND i.is_primary_key = 0 AND i.is_unique_constraint = 0
+JOIN sys.index_columns AS ic ON ic.object_id = i.object_id AND ic.index_id = i.index_id
+JOIN sys.columns AS col ON col.object_id = ic.object_id AND col.column_id = ic.column_id
+${where}
+ORDER BY s.name, t.name, i.name, ic.is_included_column, ic.key_ordinal, ic.index_column_id;`,
+  };
+};
+
+type Bit = boolean | number;
+export interface MssqlColumnRow {
+  schema_name: string; table_name: string; column_name: string; type_name: string;
+  max_length: number; precision: number; scale: number; is_nullable: Bit; is_identity: Bit;
+  default_expr: string | null; computed_expr: string | null;
+}
+export interface MssqlKeyRow {
+  schema_name: string; table_name: string; constraint_name: string; constraint_type: string;
+  is_system_named: Bit; column_name: string; key_ordinal: number;
+}
+export interface MssqlCheckRow {
+  schema_name: string; table_name: string; constraint_name: string; is_system_named: Bit;
+  definition: string; is_disabled: Bit; is_not_trusted: Bit;
+}
+export interface MssqlForeignKeyRow {
+  schema_name: string; table_name: string; constraint_name: string; is_system_named: Bit;
+  on_delete: number; on_update: number; ref_schema: string; ref_table: string;
+  column_name: string; ref_column: string; constraint_column_id: number;
+}
+export interface MssqlIndexRow {
+  schema_name: string; table_name: string; index_name: string; is_unique: Bit; type_desc: string;
+  filter_definition: string | null; is_disabled: Bit; column_name: string; key_ordinal: number;
+  is_descending_key: Bit; is_included_column: Bit;
+}
+
+/** sys.types name + length/precision/scale → logical type (mssql-syntax.ts renders the forward way). */
+export function mssqlLogicalType(r: Pick<MssqlColumnRow, 'type_name' | 'max_length' | 'precision' | 'scale' | 'is_identity'>): string {
+  const n = r.type_name.toLowerCase();
+  const len = (bytesPerChar: number) => (r.max_length === -1 ? 'max' : String(r.max_length / bytesPerChar));
+  let logical: string;
+  if (n === 'uniqueidentifier') logical = 'uuid';
+  else if (n === 'nvarchar') logical = `nvarchar(${len(2)})`;
+  else if (n === 'varchar') logical = `varchar(${len(1)})`;
+  else if (n === 'datetime2') logical = r.scale === 7 ? 'datetime2' : `datetime2(${r.scale})`;
+  else if (n === 'bit' || n === 'int' || n === 'bigint') logical = n;
+  else if (n === 'decimal' || n === 'numeric') logical = `decimal(${r.precision},${r.scale})`;
+  else if (n === 'varbinary') logical = `varbinary(${len(1)})`;
+  else if (['nchar', 'char', 'binary'].includes(n)) logical = `mssql:${n}(${len(n === 'nchar' ? 2 : 1)})`;
+  else if (n === 'datetimeoffset' || n === 'time') logical = `mssql:${n}(${r.scale})`;
+  else logical = `mssql:${n}`;
+  if (!r.is_identity) return logical;
+  return logical === 'bigint' ? 'identity' : `${logical} identity`;
+}
+
+/**
+ * A default or check expression as sys.* stores it → normalized: outer parentheses (`((0))` →
+ * `0`), `N'…'` → `'…'`, `[name]` → `name` for plain names, the helpers' spellings of the current
+ * UTC time and a new GUID → `utcnow()` / `newid()`, the schema's own name → `$schema`.
+ */
+export function normalizeMssqlExpression(expression: string, schema: string): string {
+  let s = replaceSchemaName(expression, schema);
+  s = s.replace(/\bN'/g, "'");
+  s = s.replace(/\[([A-Za-z_][A-Za-z0-9_]*)\]/g, '$1');
+  s = s.replace(/\bsysutcdatetime\(\)/gi, 'utcnow()').replace(/\bnewid\(\)/gi, 'newid()');
+  return stripOuterParens(stripInnerLiteralParens(s));
+}
+
+/** `('active')` and `(1)` inside an expression are how SQL Server stores literals; drop those parens. */
+function stripInnerLiteralParens(s: string): string {
+  return s.replace(/\((\d+(?:\.\d+)?|'(?:[^']|'')*'|\(\d+\))\)/g, (_m, inner: string) => stripOuterParens(inner));
+}
+
+// sys.foreign_keys.*_referential_action: 0 NO_ACTION, 1 CASCADE, 2 SET_NULL, 3 SET_DEFAULT.
+const ACTIONS: readonly ReferentialAction[] = ['no action', 'cascade', 'set null', 'set default'];
+
+export function mssqlRowsToCatalogs(
+  schemas: readonly string[],
+  rows: { columns: readonly MssqlColumnRow[]; keys: readonly MssqlKeyRow[]; checks: readonly MssqlCheckRow[]; foreignKeys: readonly MssqlForeignKeyRow[]; indexes: readonly MssqlIndexRow[] },
+): Map<string, Catalog> {
+  const tables = new Map<string, Map<string, MutableTable>>(schemas.map((s) => [s, new Map()]));
+  const table = (schema: string, name: string): MutableTable => {
+    let bySchema = tables.get(schema);
+    if (!bySchema) tables.set(schema, (bySchema = new Map()));
+    let t = bySchema.get(name);
+    if (!t) bySchema.set(name, (t = emptyTable(name)));
+    return t;
+  };
+  for (const r of rows.columns) {
+    table(r.schema_name, r.table_name).columns.push({
+      name: r.column_name,
+      type: mssqlLogicalType(r),
+      nullable: Boolean(r.is_nullable),
+      ...(r.default_expr !== null ? { default: normalizeMssqlExpression(r.default_expr, r.schema_name) } : {}),
+      ...(r.computed_expr !== null ? { computed: normalizeMssqlExpression(r.computed_expr, r.schema_name) } : {}),
+    });
+  }
+  // Rows are ordered by constraint and key ordinal: consecutive rows of one constraint add columns.
+  let last = '';
+  let cols: string[] = [];
+  for (const r of rows.keys) {
+    const k = `${r.schema_name}\u0000${r.table_name}\u0000${r.constraint_name}`;
+    if (k !== last) {
+      last = k;
+      cols = [];
+      const t = table(r.schema_name, r.table_name);
+      const c = { ...(r.is_system_named ? {} : { name: r.constraint_name }), columns: cols };
+      if (r.constraint_type.trim() === 'PK') t.primaryKey = c;
+      else t.uniques.push(c);
+    }
+    cols.push(r.column_name);
+  }
+  for (const r of rows.checks) {
+    const flags = r.is_disabled ? ' (disabled)' : r.is_not_trusted ? ' NOT VALID' : '';
+    table(r.schema_name, r.table_name).checks.push({
+      ...(r.is_system_named ? {} : { name: r.constraint_name }),
+      expression: `${normalizeMssqlExpression(r.definition, r.schema_name)}${flags}`,
+    });
+  }
+  last = '';
+  let refCols: string[] = [];
+  for (const r of rows.foreignKeys) {
+    const k = `${r.schema_name}\u0000${r.table_name}\u0000${r.constraint_name}`;
+    if (k !== last) {
+      last = k;
+      cols = [];
+      refCols = [];
+      table(r.schema_name, r.table_name).foreignKeys.push({
+        ...(r.is_system_named ? {} : { name: r.constraint_name }),
+        columns: cols,
+        refSchema: r.ref_schema === r.schema_name ? SELF_SCHEMA : r.ref_schema,
+        refTable: r.ref_table,
+        refColumns: refCols,
+        onDelete: ACTIONS[Number(r.on_delete)] ?? 'no action',
+        onUpdate: ACTIONS[Number(r.on_update)] ?? 'no action',
+      });
+    }
+    cols.push(r.column_name);
+    refCols.push(r.ref_column);
+  }
+  last = '';
+  let keys: { column: string; descending?: boolean }[] = [];
+  let include: string[] = [];
+  for (const r of rows.indexes) {
+    const k = `${r.schema_name}\u0000${r.table_name}\u0000${r.index_name}`;
+    if (k !== last) {
+      last = k;
+      keys = [];
+      include = [];
+      const type = r.type_desc.toLowerCase();
+      table(r.schema_name, r.table_name).indexes.push({
+        name: r.index_name,
+        keys,
+        unique: Boolean(r.is_unique),
+        ...(r.filter_definition ? { filter: normalizeMssqlExpression(r.filter_definition, r.schema_name) } : {}),
+        include,
+        ...(r.is_disabled ? { valid: false } : {}),
+        ...(type !== 'nonclustered' ? { method: type } : {}),
+      });
+    }
+    if (r.is_included_column) include.push(r.column_name);
+    else keys.push({ column: r.column_name, ...(r.is_descending_key ? { descending: true } : {}) });
+  }
+  const out = new Map<string, Catalog>();
+  for (const [schema, byName] of tables) {
+    const list = [...byName.values()].map((t) => ({ ...t, indexes: t.indexes.map((i) => (i.include && i.include.length === 0 ? (({ include: _i, ...rest }) => rest)(i) : i)) }));
+    out.set(schema, { family: 'mssql', tables: list });
+  }
+  return out;
+}
+
+/** Error 1222: "Lock request time out period exceeded" (SET LOCK_TIMEOUT). */
+export function isLockTimeout(err: unknown): boolean {
+  const e = err as { number?: number; originalError?: { info?: { number?: number } }; cause?: unknown };
+  return e?.number === 1222 || e?.originalError?.info?.number === 1222 || (e?.cause !== undefined && isLockTimeout(e.cause));
+}
+
+export interface MssqlSessionSource {
+  withSession<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
+  readonly maxConnections: number;
+}
+
+export class MssqlCatalogReader implements CatalogReader {
+  readonly #sessions: MssqlSessionSource;
+  readonly #options: CatalogReaderOptions & { lockTimeoutMs?: number };
+
+  constructor(sessions: MssqlSessionSource, options: CatalogReaderOptions & { lockTimeoutMs?: number }) {
+    this.#sessions = sessions;
+    this.#options = options;
+  }
+
+  async #readChunk(session: SqlSession, schemas: readonly string[]): Promise<Map<string, Catalog>> {
+    const sql = mssqlCatalogSql(schemas);
+    const p = [this.#options.metaTable];
+    return mssqlRowsToCatalogs(schemas, {
+      columns: await session.query<MssqlColumnRow>(sql.columns, p),
+      keys: await session.query<MssqlKeyRow>(sql.keys, p),
+      checks: await session.query<MssqlCheckRow>(sql.checks, p),
+      foreignKeys: await session.query<MssqlForeignKeyRow>(sql.foreignKeys, p),
+      indexes: await session.query<MssqlIndexRow>(sql.indexes, p),
+    });
+  }
+
+  /** Read a chunk; on a lock timeout split it until the busy schema(s) are isolated. */
+  async #readSplitting(
+    session: SqlSession,
+    schemas: readonly string[],
+    onCatalog: (schema: string, catalog: Catalog) => void,
+    onBusy: (schema: string) => void,
+  ): Promise<void> {
+    try {
+      const catalogs = await this.#readChunk(session, schemas);
+      for (const s of schemas) onCatalog(s, catalogs.get(s)!);
+    } catch (err) {
+      if (!isLockTimeout(err)) throw err;
+      if (schemas.length === 1) return onBusy(schemas[0]!);
+      const half = Math.ceil(schemas.length / 2);
+      await this.#readSplitting(session, schemas.slice(0, half), onCatalog, onBusy);
+      await this.#readSplitting(session, schemas.slice(half), onCatalog, onBusy);
+    }
+  }
+
+  async readCatalogs(
+    schemas: readonly string[],
+    onCatalog: (schema: string, catalog: Catalog) => void,
+    onBusy: (schema: string) => void = () => undefined,
+  ): Promise<void> {
+    const size = this.#options.chunkSize ?? 500;
+    const limit = pLimit(Math.max(1, Math.min(this.#options.parallel ?? 4, this.#sessions.maxConnections)));
+    const chunks: (readonly string[])[] = [];
+    for (let i = 0; i < schemas.length; i += size) chunks.push(schemas.slice(i, i + size));
+    await Promise.all(
+      chunks.map((chunk) =>
+        limit(() =>
+          this.#sessions.withSession(async (session) => {
+            await session.query(`SET LOCK_TIMEOUT ${Math.max(0, Math.floor(this.#options.lockTimeoutMs ?? 2000))};`);
+            try {
+              await this.#readSplitting(session, chunk, onCatalog, onBusy);
+            } finally {
+              await session.query('SET LOCK_TIMEOUT -1;').catch(() => undefined);
+            }
+          }),
+        ),
+      ),
+    );
+  }
+
+  async readCatalog(session: SqlSession, schema: string): Promise<Catalog> {
+    return (await this.#readChunk(session, [schema])).get(schema)!;
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * Fingerprint a fleet: applied versions from the meta tables (batched) and catalogs from the
+ * set-based reader, grouped by (version, fingerprint). Only one catalog per distinct fingerprint
+ * is kept, so memory grows with the number of distinct schemas, not with the fleet.
+ */
+import type { Catalog } from '../catalog/catalog-model.js';
+import { fingerprint } from '../catalog/fingerprint.js';
+import { createCatalogReader } from '../dialect/create-catalog-reader.js';
+import type { DialectAdapter } from '../dialect/dialect-adapter.js';
+import type { MigrationFile, Tenant } from '../types.js';
+
+export interface FingerprintGroup {
+  readonly version: string | null;
+  readonly fingerprint: string;
+  readonly schemas: string[];
+  /** Tenants whose applied ids are not the prefix of the files up to their version. */
+  readonly gaps: string[];
+}
+
+export interface FleetFingerprints {
+  readonly groups: FingerprintGroup[];
+  /** One catalog per distinct fingerprint. */
+  readonly catalogs: Map<string, Catalog>;
+  readonly tenants: number;
+  /** Schemas not read because in-flight DDL held their catalog rows (SQL Server); re-run later. */
+  readonly busy: string[];
+}
+
+export interface FingerprintOptions {
+  /** Called after each chunk of schemas is read: (done, total). */
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+/** Last applied id and whether the applied ids are exactly the files' prefix up to it. */
+export function versionOf(applied: readonly string[], fileIds: readonly string[]): { version: string | null; gap: boolean } {
+  if (applied.length === 0) return { version: null, gap: false };
+  const version = applied[applied.length - 1]!;
+  const at = fileIds.indexOf(version);
+  const gap = at < 0 || at + 1 !== applied.length || applied.some((id, i) => fileIds[i] !== id);
+  return { version, gap };
+}
+
+export async function fingerprintFleet(
+  adapter: DialectAdapter,
+  tenants: readonly Tenant[],
+  files: readonly MigrationFile[],
+  options: FingerprintOptions = {},
+): Promise<FleetFingerprints> {
+  const schemas = tenants.map((t) => t.schema);
+  const fileIds = files.map((f) => f.id);
+  const applied = await adapter.readAppliedMany(schemas);
+  const reader = await createCatalogReader(adapter);
+  const groups = new Map<string, FingerprintGroup>();
+  const catalogs = new Map<string, Catalog>();
+  let done = 0;
+  const busy: string[] = [];
+  await reader.readCatalogs(schemas, (schema, catalog) => {
+    const fp = fingerprint(catalog);
+    const { version, gap } = versionOf((applied.get(schema) ?? []).map((a) => a.id), fileIds);
+    const key = `${version ?? ''}\u0000${fp}`;
+    let group = groups.get(key);
+    if (!group) groups.set(key, (group = { version, fingerprint: fp, schemas: [], gaps: [] }));
+    group.schemas.push(schema);
+    if (gap) group.gaps.push(schema);
+    if (!catalogs.has(fp)) catalogs.set(fp, catalog);
+    if (++done % 500 === 0 || done === schemas.length) options.onProgress?.(done, schemas.length);
+  }, (schema) => busy.push(schema));
+  return { groups: [...groups.values()], catalogs, tenants: schemas.length, busy };
+}
