@@ -1,0 +1,150 @@
+/**
+ * Fleet drift detection on every dialect: a fleet where a few tenants were altered by hand in each
+ * way (extra column, dropped index, changed default, changed type, missing table) → exactly those
+ * tenants, with the right differences; an unaltered fleet → no drift (CLI exit 0); tenants at
+ * different versions compared with their own version; a drift process killed with SIGKILL in the
+ * middle of its replay leaves a scratch schema that the next run removes.
+ */
+import { describe, expect, it } from 'vitest';
+import { createMigrator } from '../../src/migrator.js';
+import { seedDemo } from '../../src/demo/seed-demo.js';
+import { describeDifference } from '../../src/catalog/catalog-diff.js';
+import { runCli, runnableTargets, useProjectFixture } from './harness.js';
+import { MASTER, type SqlHelpers, withDatabase } from './sql-helpers.js';
+
+async function fleet(url: string, root: string, n: number): Promise<string[]> {
+  const m = createMigrator({ url, rootDir: root, concurrency: 4 });
+  try {
+    await m.up({ masterTo: '0001_initial_layout' });
+    await seedDemo(await m.adapter(), MASTER, n);
+    await m.up();
+    return (await m.status()).plans.map((p) => p.schema).sort();
+  } finally {
+    await m.close();
+  }
+}
+
+/** The five hand-made changes, in each family's DDL. */
+function alterations(sql: SqlHelpers, s: readonly string[]): string[] {
+  const t = (i: number, name: string) => sql.table(s[i]!, name);
+  if (sql.isMssql) {
+    return [
+      `ALTER TABLE ${t(0, 'automation_jobs')} ADD priority INT NULL`,
+      `DROP INDEX ix_file_artifacts_job_run ON ${t(1, 'file_artifacts')}`,
+      `ALTER TABLE ${t(2, 'automation_jobs')} DROP CONSTRAINT df_automation_jobs_status; ALTER TABLE ${t(2, 'automation_jobs')} ADD CONSTRAINT df_automation_jobs_status DEFAULT 'paused' FOR status`,
+      `ALTER TABLE ${t(3, 'workspace_agents')} ALTER COLUMN kind NVARCHAR(80) NOT NULL`,
+      `DROP TABLE ${t(4, 'file_artifacts')}`,
+    ];
+  }
+  return [
+    `ALTER TABLE ${t(0, 'automation_jobs')} ADD COLUMN priority integer NULL`,
+    `DROP INDEX ${sql.ident(s[1]!)}.ix_file_artifacts_job_run`,
+    `ALTER TABLE ${t(2, 'automation_jobs')} ALTER COLUMN status SET DEFAULT 'paused'`,
+    `ALTER TABLE ${t(3, 'workspace_agents')} ALTER COLUMN kind TYPE varchar(80)`,
+    `DROP TABLE ${t(4, 'file_artifacts')}`,
+  ];
+}
+
+describe.each(runnableTargets)('drift on $name', (target) => {
+  const fx = useProjectFixture(target, { concurrency: 4 });
+
+  it('reports exactly the tenants altered by hand, with their differences', async () => {
+    const schemas = await fleet(fx.db.url, fx.project.root, 8);
+    await withDatabase(fx.db.url, async (sql) => {
+      for (const statement of alterations(sql, schemas)) await sql.exec(statement);
+    });
+    const m = createMigrator({ url: fx.db.url, rootDir: fx.project.root });
+    try {
+      const report = await m.drift();
+      expect(report.tenants).toBe(8);
+      expect(report.driftedTenants).toBe(5);
+      const bySchema = new Map(report.groups.flatMap((g) => g.sampleTenants.map((s) => [s, g] as const)));
+      const words = (i: number) => bySchema.get(schemas[i]!)!.differences.map(describeDifference);
+      expect(words(0)).toEqual(['column automation_jobs.priority: extra, not created by any migration (int NULL)']);
+      expect(words(1)).toEqual(['index ix_file_artifacts_job_run on file_artifacts: missing (expected (job_run_id))']);
+      expect(words(2)).toEqual(["column automation_jobs.status: default is 'paused', expected 'active'"]);
+      expect(words(3)).toEqual(['column workspace_agents.kind: type is nvarchar(80), expected nvarchar(50)']);
+      expect(words(4)).toEqual(['table file_artifacts: missing']);
+      for (const i of [5, 6, 7]) expect(bySchema.get(schemas[i]!)!.state).toBe('ok');
+      // The unaltered tenants share one fingerprint.
+      expect(report.groups.filter((g) => g.state === 'ok')).toHaveLength(1);
+      // Nothing left behind by the replay.
+      await withDatabase(fx.db.url, async (sql) => expect(await sql.schemasLike('tm_scratch_%')).toEqual([]));
+    } finally {
+      await m.close();
+    }
+  });
+
+  it('an unaltered fleet has no drift (CLI exit 0), an altered one exits 4 with JSON and Markdown', async () => {
+    const schemas = await fleet(fx.db.url, fx.project.root, 3);
+    const clean = await runCli(['drift', '--json'], { cwd: fx.project.root });
+    expect(clean.code, clean.stderr).toBe(0);
+    expect(JSON.parse(clean.stdout)).toMatchObject({ drift: false, tenants: 3, driftedTenants: 0 });
+    await withDatabase(fx.db.url, (sql) => sql.exec(alterations(sql, [...schemas, ...schemas])[0]!));
+    const drifted = await runCli(['drift', '--format', 'markdown'], { cwd: fx.project.root });
+    expect(drifted.code, drifted.stderr).toBe(4);
+    expect(drifted.stdout).toContain('| `automation_jobs.priority` | extra |  | `int NULL` |');
+    const one = await runCli(['drift', '--json', '--workspace', schemas[1]!.slice(3)], { cwd: fx.project.root });
+    expect(one.code, one.stderr).toBe(0);
+    expect(JSON.parse(one.stdout)).toMatchObject({ tenants: 1, driftedTenants: 0 });
+  });
+
+  it('compares tenants at different versions with their own version', async () => {
+    await fleet(fx.db.url, fx.project.root, 6);
+    fx.project.write(
+      'tenant-migrations/0003_add_job_priority.sql.hbs',
+      'ALTER TABLE {{table "automation_jobs"}} ADD priority {{int}} NOT NULL CONSTRAINT df_automation_jobs_priority DEFAULT 0;\n',
+    );
+    const m = createMigrator({ url: fx.db.url, rootDir: fx.project.root });
+    try {
+      await m.up({ shard: '1/2' });
+      const report = await m.drift();
+      expect(report.driftedTenants).toBe(0);
+      const versions = new Set(report.groups.map((g) => g.version));
+      // With 6 tenants one shard may be empty; every version present must be compared and clean.
+      expect(report.groups.every((g) => g.state === 'ok')).toBe(true);
+      expect([...versions].every((v) => v === '0002_copy_workspace_external_links' || v === '0003_add_job_priority')).toBe(true);
+      expect(report.versions).toEqual([...versions].sort());
+    } finally {
+      await m.close();
+    }
+  });
+});
+
+describe.each(runnableTargets.filter((t) => t.name === 'postgres'))('drift killed with SIGKILL on $name', (target) => {
+  const fx = useProjectFixture(target, { concurrency: 4 });
+
+  it('leaves a scratch schema that the next run removes', async () => {
+    await fleet(fx.db.url, fx.project.root, 2);
+    fx.project.write('tenant-migrations/0003_slow.sql.hbs', 'SELECT pg_sleep(4);\n');
+    const m = createMigrator({ url: fx.db.url, rootDir: fx.project.root });
+    try {
+      await m.up();
+    } finally {
+      await m.close();
+    }
+    const scratch = () => withDatabase(fx.db.url, (sql) => sql.schemasLike('tm_scratch_%'));
+    let seen: string[] = [];
+    const killed = await runCli(['drift'], {
+      cwd: fx.project.root,
+      onSpawn: (child) => {
+        const poll = setInterval(() => {
+          void scratch().then((s) => {
+            if (s.length > 0 && seen.length === 0) {
+              seen = s;
+              clearInterval(poll);
+              child.kill('SIGKILL');
+            }
+          });
+        }, 100);
+        child.on('close', () => clearInterval(poll));
+      },
+    });
+    expect(killed.signal, `${killed.code} ${killed.stdout} ${killed.stderr}`).toBe('SIGKILL');
+    expect(seen).toHaveLength(1);
+    expect(await scratch()).toEqual(seen);
+    const again = await runCli(['drift', '--json'], { cwd: fx.project.root });
+    expect(again.code, again.stderr).toBe(0);
+    expect(await scratch()).toEqual([]);
+  });
+});
