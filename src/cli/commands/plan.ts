@@ -8,6 +8,7 @@ import { scriptFileName, scriptToSql } from '../../release/plan-report-sql.js';
 import { planToText } from '../../release/plan-report-text.js';
 import { type GlobalArgs, command, migratorFromArgs } from '../cli-context.js';
 import { EXIT } from '../exit-codes.js';
+import { fingerprintSummary } from '../../drift/fingerprint-summary.js';
 
 type PlanFormat = 'text' | 'json' | 'markdown' | 'sql';
 
@@ -16,6 +17,7 @@ interface PlanArgs extends GlobalArgs {
   out?: string;
   workspace?: string;
   includeArchived?: boolean;
+  driftCheck?: boolean;
 }
 
 export const planCommand: CommandModule<GlobalArgs, PlanArgs> = {
@@ -27,6 +29,7 @@ export const planCommand: CommandModule<GlobalArgs, PlanArgs> = {
       .option('out', { type: 'string', describe: 'Write the report to this file (--format sql without --workspace: a folder, one file per schema)' })
       .option('workspace', { type: 'string', describe: 'Plan for this workspace GUID only' })
       .option('include-archived', { type: 'boolean', describe: 'Plan Archived workspaces too, as up --include-archived would' })
+      .option('drift-check', { type: 'boolean', default: true, describe: 'Warn when a tenant to migrate has a schema unlike the others at its version (--no-drift-check skips the read)' })
       .example('$0 plan --format markdown --out plan.md', 'A report to paste into the release PR')
       .example('$0 plan --format sql --workspace 123e4567-e89b-12d3-a456-426614174000', 'The exact SQL one tenant would get') as unknown as Argv<PlanArgs>,
   handler: command<PlanArgs>(async (argv) => {
@@ -38,6 +41,7 @@ export const planCommand: CommandModule<GlobalArgs, PlanArgs> = {
     try {
       const plan = await buildReleasePlan(migrator, { workspaceId: argv.workspace, includeArchived: argv.includeArchived });
       const exit = plan.clean ? EXIT.ok : EXIT.usage;
+      if (argv.driftCheck !== false) await warnDrifted(migrator, plan.schemas.filter((t) => t.pending.length > 0).map((t) => t.schema));
       if (format === 'sql') {
         const scripts = await renderPlannedScripts(migrator, plan, { workspaceId: argv.workspace });
         if (argv.workspace) {
@@ -63,4 +67,19 @@ export const planCommand: CommandModule<GlobalArgs, PlanArgs> = {
 async function emit(text: string, out: string | undefined): Promise<void> {
   if (out) await writeFile(out, text);
   else process.stdout.write(text);
+}
+
+/**
+ * Warn (stderr) about tenants this plan would migrate whose fingerprint is not the common one at
+ * their version: a hand-altered schema may make the next migration fail or do something else.
+ */
+async function warnDrifted(migrator: Awaited<ReturnType<typeof migratorFromArgs>>, toMigrate: readonly string[]): Promise<void> {
+  if (toMigrate.length === 0) return;
+  const wanted = new Set(toMigrate);
+  const rows = await fingerprintSummary(migrator, { sampleSize: Number.POSITIVE_INFINITY });
+  const suspects = rows.flatMap((r) => r.outliers.filter((s) => wanted.has(s)));
+  if (suspects.length === 0) return;
+  process.stderr.write(
+    `warning: ${suspects.length} tenant(s) to migrate have a schema unlike the others at their version (e.g. ${suspects.slice(0, 5).join(', ')}); run \`tenant-migrate drift\` before deploying\n`,
+  );
 }

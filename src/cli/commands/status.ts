@@ -3,11 +3,13 @@ import type { RunStatusResult, StatusResult } from '../../migrator.js';
 import { type GlobalArgs, command, migratorFromArgs, printJson } from '../cli-context.js';
 import { EXIT } from '../exit-codes.js';
 import { TenantMigrateError } from '../../errors.js';
+import { fingerprintSummary, formatFingerprintSummary } from '../../drift/fingerprint-summary.js';
 
 interface StatusArgs extends GlobalArgs {
   includeArchived?: boolean;
   verbose?: boolean;
   run?: string;
+  drift?: boolean;
 }
 
 /** `status --run [id]`: a run's progress. */
@@ -66,7 +68,8 @@ export const statusCommand: CommandModule<GlobalArgs, StatusArgs> = {
     y
       .option('include-archived', { type: 'boolean', describe: 'Count Archived workspaces too' })
       .option('verbose', { type: 'boolean', alias: 'v', describe: 'With --json: list every schema' })
-      .option('run', { type: 'string', describe: 'Show a ledger run instead (the newest when no id is given)' }) as Argv<StatusArgs>,
+      .option('run', { type: 'string', describe: 'Show a ledger run instead (the newest when no id is given)' })
+      .option('drift', { type: 'boolean', describe: 'Also fingerprint every tenant schema: how many distinct schemas per version (read-only)' }) as Argv<StatusArgs>,
   handler: command<StatusArgs>(async (argv) => {
     const migrator = await migratorFromArgs(argv);
     try {
@@ -78,8 +81,9 @@ export const statusCommand: CommandModule<GlobalArgs, StatusArgs> = {
         return EXIT.ok;
       }
       const status = await migrator.status({ includeArchived: argv.includeArchived ?? false });
-      if (argv.json) printJson(statusJson(status, argv.verbose));
-      else process.stdout.write(`${formatStatus(status)}\n`);
+      const fingerprints = argv.drift ? await fingerprintSummary(migrator) : undefined;
+      if (argv.json) printJson({ ...statusJson(status, argv.verbose), ...(fingerprints ? { fingerprints } : {}) });
+      else process.stdout.write(`${formatStatus(status)}\n${fingerprints ? `${formatFingerprintSummary(fingerprints)}\n` : ''}`);
       return EXIT.ok;
     } finally {
       await migrator.close();

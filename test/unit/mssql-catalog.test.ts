@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { isLockTimeout, mssqlCatalogSql, mssqlLogicalType, mssqlRowsToCatalogs, normalizeMssqlExpression } from '../../src/dialect/mssql/mssql-catalog.js';
+
+const S = 'ws_0123456789abcdef0123456789abcdef';
+const col = (type_name: string, max_length: number, precision = 0, scale = 0, is_identity = false) => ({ type_name, max_length, precision, scale, is_identity });
+
+describe('SQL Server reverse type map', () => {
+  it('agrees with what the template helpers render on SQL Server', () => {
+    expect([
+      mssqlLogicalType(col('uniqueidentifier', 16)),
+      mssqlLogicalType(col('nvarchar', 256)),
+      mssqlLogicalType(col('nvarchar', -1)),
+      mssqlLogicalType(col('varchar', 64)),
+      mssqlLogicalType(col('datetime2', 8, 27, 7)),
+      mssqlLogicalType(col('datetime2', 7, 23, 3)),
+      mssqlLogicalType(col('bit', 1)),
+      mssqlLogicalType(col('int', 4)),
+      mssqlLogicalType(col('bigint', 8, 19, 0, true)),
+      mssqlLogicalType(col('decimal', 9, 10, 2)),
+      mssqlLogicalType(col('varbinary', 16)),
+      mssqlLogicalType(col('smallint', 2)),
+    ]).toEqual(['uuid', 'nvarchar(128)', 'nvarchar(max)', 'varchar(64)', 'datetime2', 'datetime2(3)', 'bit', 'int', 'identity', 'decimal(10,2)', 'varbinary(16)', 'mssql:smallint']);
+  });
+});
+
+describe('SQL Server expression normalizer', () => {
+  it.each([
+    ['((0))', '0'],
+    ["(N'active')", "'active'"],
+    ["('active')", "'active'"],
+    ['(sysutcdatetime())', 'utcnow()'],
+    ['(newid())', 'newid()'],
+    ["([status]='active' OR [status]='paused')", "status='active' OR status='paused'"],
+    ['([attempt]>=(1))', 'attempt>=1'],
+    [`([${S}].[f]([x]))`, '$schema.f(x)'],
+  ])('%s → %s', (input, output) => {
+    expect(normalizeMssqlExpression(input, S)).toBe(output);
+  });
+});
+
+describe('sys.* rows → catalogs', () => {
+  it('groups per schema, constraint and index; system names dropped', () => {
+    const base = { schema_name: S, table_name: 'jobs' };
+    const catalogs = mssqlRowsToCatalogs([S], {
+      columns: [
+        { ...base, column_name: 'id', type_name: 'uniqueidentifier', max_length: 16, precision: 0, scale: 0, is_nullable: 0, is_identity: 0, default_expr: '(newid())', computed_expr: null },
+        { ...base, column_name: 'agent_id', type_name: 'uniqueidentifier', max_length: 16, precision: 0, scale: 0, is_nullable: 1, is_identity: 0, default_expr: null, computed_expr: null },
+      ],
+      keys: [{ ...base, constraint_name: 'PK__jobs__3213E83F', constraint_type: 'PK', is_system_named: 1, column_name: 'id', key_ordinal: 1 }],
+      checks: [{ ...base, constraint_name: 'ck_jobs', is_system_named: 0, definition: '([id] IS NOT NULL)', is_disabled: 0, is_not_trusted: 1 }],
+      foreignKeys: [
+        { ...base, constraint_name: 'fk_jobs_agent', is_system_named: 0, on_delete: 2, on_update: 0, ref_schema: S, ref_table: 'agents', column_name: 'agent_id', ref_column: 'agent_id', constraint_column_id: 1 },
+      ],
+      indexes: [
+        { ...base, index_name: 'ix_jobs', is_unique: 0, type_desc: 'NONCLUSTERED', filter_definition: '([agent_id] IS NOT NULL)', is_disabled: 0, column_name: 'agent_id', key_ordinal: 1, is_descending_key: 1, is_included_column: 0 },
+        { ...base, index_name: 'ix_jobs', is_unique: 0, type_desc: 'NONCLUSTERED', filter_definition: '([agent_id] IS NOT NULL)', is_disabled: 0, column_name: 'id', key_ordinal: 0, is_descending_key: 0, is_included_column: 1 },
+      ],
+    });
+    const t = catalogs.get(S)!.tables[0]!;
+    expect(t.columns[0]).toEqual({ name: 'id', type: 'uuid', nullable: false, default: 'newid()' });
+    expect(t.primaryKey).toEqual({ columns: ['id'] });
+    expect(t.checks).toEqual([{ name: 'ck_jobs', expression: 'id IS NOT NULL NOT VALID' }]);
+    expect(t.foreignKeys[0]).toMatchObject({ name: 'fk_jobs_agent', refSchema: '$schema', onDelete: 'set null', onUpdate: 'no action', columns: ['agent_id'] });
+    expect(t.indexes).toEqual([{ name: 'ix_jobs', keys: [{ column: 'agent_id', descending: true }], unique: false, filter: 'agent_id IS NOT NULL', include: ['id'] }]);
+  });
+
+  it('filters schemas with quoted literals, the meta table by parameter', () => {
+    const sql = mssqlCatalogSql([S, "ws_o'brien"]);
+    expect(sql.columns).toContain(`WHERE s.name IN (N'${S}', N'ws_o''brien')`);
+    expect(sql.columns).toContain('t.name <> $1');
+  });
+
+  it('recognises error 1222 (lock timeout) through driver wrappers', () => {
+    expect(isLockTimeout({ number: 1222 })).toBe(true);
+    expect(isLockTimeout({ cause: { originalError: { info: { number: 1222 } } } })).toBe(true);
+    expect(isLockTimeout({ number: 208 })).toBe(false);
+  });
+});
