@@ -1,0 +1,123 @@
+/**
+ * Drift benchmark: `node --import tsx bench/drift.ts [--n 10000] [--fresh]` on local PostgreSQL.
+ *
+ * Builds (once, then cached as database `tm_bench_drift_<n>`) a fleet of N tenants with the real
+ * tenant tables — each tenant's rendered 0001+0002 SQL run in batches, meta rows recorded, 5
+ * tenants altered by hand — then times the whole CLI run `tenant-migrate drift --json` with
+ * /usr/bin/time (wall time and peak RSS of the CLI process). `--fresh` rebuilds the cache.
+ * Exit 1 when the report does not name exactly the 5 altered tenants.
+ */
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { MigratorImpl, createMigrator } from '../src/migrator.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const ADMIN_URL = process.env.TM_BENCH_POSTGRES_URL ?? process.env.TM_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const MASTER = 'pmassist_master';
+const { values } = parseArgs({ options: { n: { type: 'string', default: '10000' }, fresh: { type: 'boolean', default: false } } });
+const n = Number(values.n);
+const database = `tm_bench_drift_${n}`;
+const url = Object.assign(new URL(ADMIN_URL), { pathname: `/${database}` }).toString();
+
+async function admin<R = Record<string, unknown>>(sql: string, params: unknown[] = [], target = ADMIN_URL): Promise<R[]> {
+  const client = new pg.Client({ connectionString: target });
+  await client.connect();
+  try {
+    return (await client.query(sql, params)).rows as R[];
+  } finally {
+    await client.end();
+  }
+}
+
+const project = mkdtempSync(path.join(tmpdir(), 'tm-bench-drift-'));
+for (const dir of ['master-migrations', 'tenant-migrations', 'templates']) cpSync(path.join(ROOT, dir), path.join(project, dir), { recursive: true });
+writeFileSync(path.join(project, 'tenant-migrate.config.json'), JSON.stringify({ url, concurrency: 4 }));
+
+const exists = (await admin('SELECT 1 FROM pg_database WHERE datname = $1', [database])).length > 0;
+const ready = exists && !values.fresh && (await admin<{ n: string }>(`SELECT count(*) AS n FROM ${MASTER}."Workspace"`, [], url).catch(() => [{ n: '0' }]))[0]!.n === String(n);
+let altered: string[];
+if (!ready) {
+  if (exists) await admin(`DROP DATABASE ${database} WITH (FORCE)`);
+  await admin(`CREATE DATABASE ${database}`);
+  const started = Date.now();
+  const m = createMigrator({ url, rootDir: project, concurrency: 4 }) as MigratorImpl;
+  try {
+    await m.up(); // master migrations (no tenants yet)
+    const adapter = await m.adapter();
+    const files = (await m.loadFiles()).tenant;
+    const render = await m.renderer(adapter);
+    const ids = Array.from({ length: n }, () => randomUUID());
+    const schemaOf = (id: string) => `ws_${id.replace(/-/g, '')}`;
+    await adapter.withSession(async (s) => {
+      for (let i = 0; i < ids.length; i += 1000) {
+        const chunk = ids.slice(i, i + 1000);
+        await s.query(
+          `INSERT INTO ${MASTER}."Workspace" (workspace_id, name, db_schema_name, status, last_seen_utc, created_utc)
+           SELECT id::uuid, 'bench', sch, 'Active', now(), now() FROM unnest($1::text[], $2::text[]) AS t(id, sch)`,
+          [chunk, chunk.map(schemaOf)],
+        );
+      }
+    });
+    const tenants = (await adapter.withSession((s) => m.discover(s))).tenants;
+    const batch = 50;
+    const work = Array.from({ length: Math.ceil(tenants.length / batch) }, (_, i) => tenants.slice(i * batch, (i + 1) * batch));
+    const worker = async () => {
+      for (let chunk = work.shift(); chunk; chunk = work.shift()) {
+        const sql = chunk
+          .map((t) => {
+            const q = `"${t.schema}"`;
+            const rows = files.map((f) => `('${f.id}', '${f.checksum}', '${f.checksum}', now(), 1, NULL)`).join(', ');
+            return `CREATE SCHEMA ${q};\nCREATE TABLE ${q}.__schema_migrations (id varchar(255) PRIMARY KEY, checksum char(64) NOT NULL, rendered_checksum char(64) NOT NULL, applied_utc timestamp(6) NOT NULL, duration_ms integer NOT NULL, run_id varchar(64));\n${files.map((f) => render.tenant(f, t)).join('\n')}\nINSERT INTO ${q}.__schema_migrations (id, checksum, rendered_checksum, applied_utc, duration_ms, run_id) VALUES ${rows};`;
+          })
+          .join('\n');
+        await adapter.withSession((s) => s.runScript(`BEGIN;\n${sql}\nCOMMIT;`));
+        process.stderr.write(`\rbuilding fleet: ${tenants.length - work.length * batch}/${tenants.length}`);
+      }
+    };
+    await Promise.all(Array.from({ length: 4 }, worker));
+    process.stderr.write(`\nbuilt ${n} tenants in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+  } finally {
+    await m.close();
+  }
+  const pick = await admin<{ s: string }>(`SELECT db_schema_name AS s FROM ${MASTER}."Workspace" ORDER BY db_schema_name LIMIT 5`, [], url);
+  const s = pick.map((r) => r.s);
+  await admin(
+    [
+      `ALTER TABLE "${s[0]}".automation_jobs ADD COLUMN priority integer NULL`,
+      `DROP INDEX "${s[1]}".ix_file_artifacts_job_run`,
+      `ALTER TABLE "${s[2]}".automation_jobs ALTER COLUMN status SET DEFAULT 'paused'`,
+      `ALTER TABLE "${s[3]}".workspace_agents ALTER COLUMN kind TYPE varchar(80)`,
+      `DROP TABLE "${s[4]}".file_artifacts`,
+    ].join(';\n'),
+    [],
+    url,
+  );
+  await admin('VACUUM ANALYZE', [], url);
+}
+altered = (await admin<{ s: string }>(`SELECT db_schema_name AS s FROM ${MASTER}."Workspace" ORDER BY db_schema_name LIMIT 5`, [], url)).map((r) => r.s);
+
+// The whole CLI run, as an operator runs it: /usr/bin/time -v reports wall time and peak RSS.
+const run = spawnSync('/usr/bin/time', ['-v', process.execPath, path.join(ROOT, 'bin/tenant-migrate.js'), 'drift', '--json'], {
+  cwd: project,
+  encoding: 'utf8',
+  maxBuffer: 64 * 1024 * 1024,
+  env: { ...process.env, TM_DATABASE_URL: '', TM_CONFIG: '' },
+});
+const field = (name: string) => new RegExp(`${name}: (.*)`).exec(run.stderr)?.[1]?.trim() ?? '?';
+const wall = field('Elapsed \\(wall clock\\) time \\(h:mm:ss or m:ss\\)');
+const rssMb = Number(field('Maximum resident set size \\(kbytes\\)')) / 1024;
+const [min, sec] = wall.split(':').map(Number) as [number, number];
+const seconds = min * 60 + sec;
+const report = JSON.parse(run.stdout) as { driftedTenants: number; tenants: number; groups: { state: string; sampleTenants: string[] }[]; durationMs: number };
+const found = report.groups.filter((g) => g.state === 'drifted').flatMap((g) => g.sampleTenants).sort();
+const exact = JSON.stringify(found) === JSON.stringify([...altered].sort());
+rmSync(project, { recursive: true, force: true });
+const line = { bench: 'drift', tenants: report.tenants, exitCode: run.status, seconds, inProcessSeconds: report.durationMs / 1000, peakRssMb: Math.round(rssMb), drifted: report.driftedTenants, exact, cpus: cpus().length };
+process.stdout.write(`| drift, whole CLI run (local PostgreSQL) | ${n.toLocaleString('en-US')} | ${seconds.toFixed(2)} s | ${Math.round(rssMb)} MB | ${report.driftedTenants} drifted found (${exact ? 'exactly the 5 altered' : 'MISMATCH'}) |\n${JSON.stringify(line)}\n`);
+process.exit(exact && run.status === 4 ? 0 : 1);
