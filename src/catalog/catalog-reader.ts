@@ -25,7 +25,7 @@ export interface CatalogReader {
 /** Names every reader leaves out: the engine's own meta table in each schema. */
 export interface CatalogReaderOptions {
   readonly metaTable: string;
-  /** Schemas per query (default 500). */
+  /** Schemas per query (default 500: 1000 measured no faster on 10,000 tenants and +100 MB peak RSS). */
   readonly chunkSize?: number;
   /** Sessions used at once (default 4, capped by the pool). */
   readonly parallel?: number;

@@ -20,17 +20,43 @@ const sortedBy = <T>(items: readonly T[], key: (item: T) => string): T[] => [...
  * names its columns. Key and index column order is kept (it is the definition).
  */
 export function canonicalize(catalog: Catalog): Catalog {
+  // Objects are rebuilt with their keys in alphabetical order and undefined members left out, so
+  // JSON.stringify of the result is the canonical JSON (the same text as canonicalJson, faster).
+  const opt = <K extends string, V>(key: K, value: V | undefined) => (value === undefined ? {} : ({ [key]: value } as Record<K, V>));
+  const key = (k: KeyConstraint): KeyConstraint => ({ columns: [...k.columns], ...opt('name', k.name) });
   return {
     family: catalog.family,
     tables: sortedBy(catalog.tables, (t) => t.name).map(
       (t): CatalogTable => ({
+        checks: sortedBy(t.checks, keyOfConstraint).map((c) => ({ expression: c.expression, ...opt('name', c.name) })),
+        columns: sortedBy(t.columns, (c) => c.name).map((c) => ({
+          ...opt('computed', c.computed),
+          ...opt('default', c.default),
+          name: c.name,
+          nullable: c.nullable,
+          type: c.type,
+        })),
+        foreignKeys: sortedBy(t.foreignKeys, keyOfConstraint).map((f) => ({
+          columns: [...f.columns],
+          ...opt('name', f.name),
+          onDelete: f.onDelete,
+          onUpdate: f.onUpdate,
+          refColumns: [...f.refColumns],
+          refSchema: f.refSchema,
+          refTable: f.refTable,
+        })),
+        indexes: sortedBy(t.indexes, (i: CatalogIndex) => i.name).map((i) => ({
+          ...opt('filter', i.filter),
+          ...opt('include', i.include && i.include.length > 0 ? [...i.include] : undefined),
+          keys: i.keys.map((k) => ({ column: k.column, ...opt('descending', k.descending ? true : undefined) })),
+          ...opt('method', i.method),
+          name: i.name,
+          unique: i.unique,
+          ...opt('valid', i.valid === false ? false : undefined),
+        })),
         name: t.name,
-        columns: sortedBy(t.columns, (c) => c.name),
-        ...(t.primaryKey ? { primaryKey: t.primaryKey } : {}),
-        uniques: sortedBy(t.uniques, keyOfConstraint),
-        checks: sortedBy(t.checks, keyOfConstraint),
-        foreignKeys: sortedBy(t.foreignKeys, keyOfConstraint),
-        indexes: sortedBy(t.indexes, (i: CatalogIndex) => i.name),
+        ...opt('primaryKey', t.primaryKey ? key(t.primaryKey) : undefined),
+        uniques: sortedBy(t.uniques, keyOfConstraint).map(key),
       }),
     ),
   };
@@ -48,5 +74,5 @@ export function canonicalJson(value: unknown): string {
 
 /** sha256 (hex) of the canonical JSON: the schema's fingerprint. */
 export function fingerprint(catalog: Catalog): string {
-  return createHash('sha256').update(canonicalJson(canonicalize(catalog))).digest('hex');
+  return createHash('sha256').update(JSON.stringify(canonicalize(catalog))).digest('hex');
 }

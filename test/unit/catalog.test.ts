@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Catalog, CatalogTable } from '../../src/catalog/catalog-model.js';
-import { canonicalJson, fingerprint } from '../../src/catalog/fingerprint.js';
+import { canonicalJson, canonicalize, fingerprint } from '../../src/catalog/fingerprint.js';
 import { describeDifference, diffCatalogs } from '../../src/catalog/catalog-diff.js';
 import { formatDriftMarkdown, formatDriftText } from '../../src/drift/drift-report-format.js';
 import type { DriftReport } from '../../src/drift/drift-report.js';
@@ -46,6 +46,11 @@ describe('fingerprint', () => {
     expect(fingerprint(catalog(jobs({ columns: [{ ...cols[0]! }, { ...cols[1]!, default: "'paused'" }, cols[2]!] })))).not.toBe(base);
     expect(fingerprint(catalog(jobs({ columns: [cols[0]!, { ...cols[1]!, type: 'nvarchar(40)' }, cols[2]!] })))).not.toBe(base);
     expect(fingerprint(catalog(jobs({ columns: [cols[0]!, cols[1]!, { ...cols[2]!, nullable: false }] })))).not.toBe(base);
+  });
+
+  it('the canonical form serializes to the canonical JSON', () => {
+    const c = canonicalize(catalog(jobs(), agents));
+    expect(JSON.stringify(c)).toBe(canonicalJson(c));
   });
 
   it('canonical JSON sorts keys and drops undefined', () => {

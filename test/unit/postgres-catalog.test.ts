@@ -48,12 +48,12 @@ describe('pg_catalog rows → catalogs', () => {
     const catalogs = pgRowsToCatalogs(
       [S, other],
       [
-        { schema_name: S, table_name: 't', column_name: 'id', data_type: 'bigint', not_null: true, identity: 'd', generated: '', default_expr: null },
-        { schema_name: S, table_name: 't', column_name: 'p', data_type: 'integer', not_null: false, identity: '', generated: '', default_expr: '0' },
+        { schema_name: S, table_name: 't', attnum: 1, column_name: 'id', data_type: 'bigint', not_null: true, identity: 'd', generated: '', default_expr: null },
+        { schema_name: S, table_name: 't', attnum: 2, column_name: 'p', data_type: 'integer', not_null: false, identity: '', generated: '', default_expr: '0' },
       ],
       [
-        { schema_name: S, table_name: 't', conname: 't_pkey', contype: 'p', columns: ['id'], ref_schema: null, ref_table: null, ref_columns: [], on_update: ' ', on_delete: ' ', definition: null },
-        { schema_name: S, table_name: 't', conname: 'fk_t_parent', contype: 'f', columns: ['p'], ref_schema: S, ref_table: 'parent', ref_columns: ['id'], on_update: 'a', on_delete: 'c', definition: null },
+        { schema_name: S, table_name: 't', conname: 't_pkey', contype: 'p', conkey: [1], ref_schema: null, ref_table: null, confkey: null, ref_columns: null, on_update: ' ', on_delete: ' ', definition: null },
+        { schema_name: S, table_name: 't', conname: 'fk_t_parent', contype: 'f', conkey: '{2}', ref_schema: S, ref_table: 'parent', confkey: [1], ref_columns: null, on_update: 'a', on_delete: 'c', definition: null },
       ],
       [{ schema_name: S, table_name: 't', index_name: 'ix_t_p', is_unique: false, is_valid: false, key_count: 1, method: 'btree', columns: ['p', 'id'], options: '3 0', filter: 'p > 0' }],
     );
@@ -64,7 +64,7 @@ describe('pg_catalog rows → catalogs', () => {
       { name: 'p', type: 'int', nullable: true, default: '0' },
     ]);
     expect(t.primaryKey).toEqual({ columns: ['id'] });
-    expect(t.foreignKeys[0]).toMatchObject({ name: 'fk_t_parent', refSchema: '$schema', onDelete: 'cascade', onUpdate: 'no action' });
+    expect(t.foreignKeys[0]).toMatchObject({ name: 'fk_t_parent', columns: ['p'], refColumns: ['#1'], refSchema: '$schema', onDelete: 'cascade', onUpdate: 'no action' });
     expect(t.indexes[0]).toEqual({ name: 'ix_t_p', keys: [{ column: 'p', descending: true }], unique: false, filter: 'p > 0', include: ['id'], valid: false });
   });
 

@@ -21,7 +21,7 @@ import { replaceSchemaName, stripOuterParens } from '../../catalog/normalize.js'
 
 /** Columns of ordinary and partitioned tables; the meta table ($2) is left out. */
 export const PG_COLUMNS_SQL = `
-SELECT n.nspname AS schema_name, c.relname AS table_name, a.attname AS column_name,
+SELECT n.nspname AS schema_name, c.relname AS table_name, a.attnum, a.attname AS column_name,
        format_type(a.atttypid, a.atttypmod) AS data_type, a.attnotnull AS not_null,
        a.attidentity AS identity, a.attgenerated AS generated,
        pg_get_expr(d.adbin, d.adrelid) AS default_expr
@@ -31,14 +31,18 @@ LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND N
 LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
 WHERE n.nspname = ANY($1::text[])`;
 
-/** Primary key, unique, check, foreign key and exclusion constraints with their column names. */
+/**
+ * Primary key, unique, check, foreign key and exclusion constraints. Column numbers come back as
+ * arrays and are named from the columns query in memory; only a foreign key into another schema
+ * (e.g. master) names its referenced columns here — per-row subqueries cost more than the query.
+ */
 export const PG_CONSTRAINTS_SQL = `
 SELECT n.nspname AS schema_name, c.relname AS table_name, k.conname, k.contype,
-       ARRAY(SELECT a.attname::text FROM unnest(k.conkey) WITH ORDINALITY AS u(attnum, ord)
-             JOIN pg_catalog.pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.attnum ORDER BY u.ord) AS columns,
-       rn.nspname AS ref_schema, rc.relname AS ref_table,
-       ARRAY(SELECT a.attname::text FROM unnest(k.confkey) WITH ORDINALITY AS u(attnum, ord)
-             JOIN pg_catalog.pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.attnum ORDER BY u.ord) AS ref_columns,
+       k.conkey::int2[] AS conkey, rn.nspname AS ref_schema, rc.relname AS ref_table, k.confkey::int2[] AS confkey,
+       CASE WHEN rn.nspname <> n.nspname THEN
+         ARRAY(SELECT a.attname::text FROM unnest(k.confkey) WITH ORDINALITY AS u(attnum, ord)
+               JOIN pg_catalog.pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.attnum ORDER BY u.ord)
+       END AS ref_columns,
        k.confupdtype AS on_update, k.confdeltype AS on_delete,
        CASE WHEN k.contype IN ('c', 'x') OR NOT k.convalidated THEN pg_get_constraintdef(k.oid) END AS definition
 FROM pg_catalog.pg_namespace n
@@ -66,6 +70,7 @@ WHERE n.nspname = ANY($1::text[])
 export interface PgColumnRow {
   schema_name: string;
   table_name: string;
+  attnum: number | null;
   column_name: string | null;
   data_type: string | null;
   not_null: boolean | null;
@@ -79,10 +84,12 @@ export interface PgConstraintRow {
   table_name: string;
   conname: string;
   contype: 'p' | 'u' | 'c' | 'f' | 'x';
-  columns: string[];
+  conkey: number[] | string | null;
   ref_schema: string | null;
   ref_table: string | null;
-  ref_columns: string[];
+  confkey: number[] | string | null;
+  /** Only for a foreign key into another schema. */
+  ref_columns: string[] | null;
   on_update: string;
   on_delete: string;
   definition: string | null;
@@ -129,6 +136,18 @@ export function pgLogicalType(formatted: string, identity: boolean): string {
  * outer parentheses removed.
  */
 export function normalizePgExpression(expression: string, schema: string): string {
+  // Most defaults are the same text in every tenant; the schema name makes it tenant-specific.
+  const cacheable = !expression.includes(schema);
+  const hit = cacheable ? expressionCache.get(expression) : undefined;
+  if (hit !== undefined) return hit;
+  const out = normalizeUncached(expression, schema);
+  if (cacheable && expressionCache.size < 10_000) expressionCache.set(expression, out);
+  return out;
+}
+
+const expressionCache = new Map<string, string>();
+
+function normalizeUncached(expression: string, schema: string): string {
   let s = replaceSchemaName(expression, schema);
   s = s.replace(/('(?:[^']|'')*')::(?:"?[a-z_][a-z0-9_ ]*"?)(?:\(\d+(?:,\d+)?\))?(?!\[)/g, '$1');
   s = s.replace(/\(?now\(\) AT TIME ZONE 'utc'\)?|timezone\('utc', now\(\)\)/gi, 'utcnow()');
@@ -166,9 +185,19 @@ export function pgRowsToCatalogs(
     if (!t) bySchema.set(name, (t = emptyTable(name)));
     return t;
   };
+  // attnum → name per (schema, table), to name constraint columns without per-row subqueries.
+  const attnames = new Map<string, Map<number, string>>();
+  const names = (schema: string, tableName: string, nums: number[] | string | null): string[] => {
+    const byNum = attnames.get(`${schema}\u0000${tableName}`);
+    return nums === null ? [] : intArray(nums).map((n) => byNum?.get(n) ?? `#${n}`);
+  };
   for (const r of columns) {
     const t = table(r.schema_name, r.table_name);
     if (r.column_name === null || r.data_type === null) continue;
+    const key = `${r.schema_name}\u0000${r.table_name}`;
+    let byNum = attnames.get(key);
+    if (!byNum) attnames.set(key, (byNum = new Map()));
+    byNum.set(Number(r.attnum), r.column_name);
     const expr = r.default_expr === null ? undefined : normalizePgExpression(r.default_expr, r.schema_name);
     const generated = r.generated === 's';
     t.columns.push({
@@ -181,13 +210,14 @@ export function pgRowsToCatalogs(
   for (const r of constraints) {
     const t = table(r.schema_name, r.table_name);
     const named = isPgGeneratedName(r.table_name, r.conname) ? {} : { name: r.conname };
+    const cols = names(r.schema_name, r.table_name, r.conkey);
     const notValid = r.definition?.endsWith(' NOT VALID') ? ' NOT VALID' : '';
     switch (r.contype) {
       case 'p':
-        t.primaryKey = { ...named, columns: r.columns };
+        t.primaryKey = { ...named, columns: cols };
         break;
       case 'u':
-        t.uniques.push({ ...named, columns: r.columns });
+        t.uniques.push({ ...named, columns: cols });
         break;
       case 'c':
       case 'x': {
@@ -198,10 +228,10 @@ export function pgRowsToCatalogs(
       case 'f':
         t.foreignKeys.push({
           ...named,
-          columns: r.columns,
+          columns: cols,
           refSchema: r.ref_schema === r.schema_name ? SELF_SCHEMA : (r.ref_schema ?? ''),
           refTable: r.ref_table ?? '',
-          refColumns: r.ref_columns,
+          refColumns: r.ref_columns ?? names(r.schema_name, r.ref_table ?? '', r.confkey),
           onDelete: ACTIONS[r.on_delete] ?? 'no action',
           onUpdate: ACTIONS[r.on_update] ?? 'no action',
         });
@@ -249,9 +279,12 @@ export class PostgresCatalogReader implements CatalogReader {
 
   async #readChunk(session: SqlSession, schemas: readonly string[]): Promise<Map<string, Catalog>> {
     const params = [schemas, this.#options.metaTable];
+    // JIT compiling these catalog joins costs more (~200 ms a query) than it saves.
+    await session.query('SET jit = off').catch(() => undefined);
     const columns = await session.query<PgColumnRow>(PG_COLUMNS_SQL, params);
     const constraints = await session.query<PgConstraintRow>(PG_CONSTRAINTS_SQL, params);
     const indexes = await session.query<PgIndexRow>(PG_INDEXES_SQL, params);
+    await session.query('RESET jit').catch(() => undefined);
     return pgRowsToCatalogs(schemas, columns, constraints, indexes);
   }
 
