@@ -265,9 +265,9 @@ async function seedStatusTenants(target: Target, m: MigratorImpl, count: number,
     await limitAll(ids, C, async (id) => {
       const schema = schemaFor(id);
       await adapter.withSession(async (s) => {
-        await adapter.ensureSchema(s, schema);
-        await adapter.ensureMetaTable(s, schema);
-        for (const f of files) await adapter.insertApplied(s, schema, { id: f.id, checksum: f.checksum, renderedChecksum: f.checksum, appliedUtc: new Date(), durationMs: 1, runId: null });
+        await adapter.meta.ensureSchema(s, schema);
+        await adapter.meta.ensureMetaTable(s, schema);
+        for (const f of files) await adapter.meta.insertApplied(s, schema, { id: f.id, checksum: f.checksum, renderedChecksum: f.checksum, appliedUtc: new Date(), durationMs: 1, runId: null });
       });
     });
     return ids;

@@ -235,8 +235,8 @@ export class MigratorImpl implements Migrator {
   /** Registry rows → validated tenants (empty before the registry exists). */
   async discover(session: SqlSession, includeArchived = false) {
     const adapter = await this.adapter();
-    if (!(await adapter.registryExists(session))) return { tenants: [] as Tenant[], invalid: [] as InvalidTenant[] };
-    const rows = await adapter.listTenants(session, {
+    if (!(await adapter.registry.registryExists(session))) return { tenants: [] as Tenant[], invalid: [] as InvalidTenant[] };
+    const rows = await adapter.registry.listTenants(session, {
       includeArchived,
       ...(this.config.registry.query ? { customQuery: this.config.registry.query } : {}),
     });
@@ -276,19 +276,19 @@ export class MigratorImpl implements Migrator {
       const discovered = await adapter.withSession((s) => this.discover(s, options.includeArchived));
       const invalid = discovered.invalid;
       const tenants = discovered.tenants.filter((t) => inShard(t, shard));
-      await adapter.ensureLedger();
+      await adapter.ledger.ensureLedger();
       if (options.runId) {
         // Joining a run by id: its tenants come from the ledger, no planning here.
-        const run = await adapter.getRun(options.runId);
+        const run = await adapter.ledger.getRun(options.runId);
         if (!run) throw new TenantMigrateError('NOT_FOUND', `No run with id ${options.runId} in the ledger`, { runId: options.runId });
         if (run.target !== target) {
           throw new TenantMigrateError('USAGE', `Run ${run.runId} migrates to ${run.target}, but these migration files end at ${target}; deploy the same files on every worker`, { runId: run.runId });
         }
-        if (run.status !== 'running') await adapter.reopenRun(run.runId);
-        const counts = await adapter.countRunTenants(run.runId);
+        if (run.status !== 'running') await adapter.ledger.reopenRun(run.runId);
+        const counts = await adapter.ledger.countRunTenants(run.runId);
         return { masterApplied, tenants, invalid, todoCount: counts.pending + counts.running, opened: { run, opening: 'joined' as const, previousStatus: run.status, queued: 0 } };
       }
-      const applied = await adapter.readAppliedMany(tenants.map((t) => t.schema));
+      const applied = await adapter.meta.readAppliedMany(tenants.map((t) => t.schema));
       const plans = new Map(tenants.map((t) => [t.schema, planSchema(t.schema, files.tenant, applied.get(t.schema) ?? [], options)]));
       const blocked = [...plans.values()].filter((p) => p.state === 'blocked');
       if (blocked.length > 0) {
@@ -333,7 +333,7 @@ export class MigratorImpl implements Migrator {
     let opening = run?.opening;
     if (run) {
       runId = run.run.runId;
-      const live = await adapter.countRunTenants(runId);
+      const live = await adapter.ledger.countRunTenants(runId);
       // A run whose heartbeat stopped is a crashed one being resumed, not a live one being joined.
       const stale = run.opening === 'joined' && !options.runId && (run.run.heartbeatUtc?.getTime() ?? 0) < Date.now() - leaseMs;
       this.emit({
@@ -346,7 +346,7 @@ export class MigratorImpl implements Migrator {
         workerId,
       });
     }
-    this.emit({ type: 'tenants:discovered', total: tenants.length, pending: run ? (await adapter.countRunTenants(runId)).pending : 0, invalid });
+    this.emit({ type: 'tenants:discovered', total: tenants.length, pending: run ? (await adapter.ledger.countRunTenants(runId)).pending : 0, invalid });
 
     // 2. Fan out over the ledger: claims, leases, batched outcomes.
     if (run) {
@@ -380,8 +380,8 @@ export class MigratorImpl implements Migrator {
           : c.failed > 0
             ? 'failed'
             : 'succeeded';
-      if (status) await adapter.finishRun(runId, status, c);
-      this.emit({ type: 'run:finished', runId, status: status ?? (await adapter.getRun(runId))?.status ?? 'running', ...(fleet.stopped ? { stopped: fleet.stopped } : {}) });
+      if (status) await adapter.ledger.finishRun(runId, status, c);
+      this.emit({ type: 'run:finished', runId, status: status ?? (await adapter.ledger.getRun(runId))?.status ?? 'running', ...(fleet.stopped ? { stopped: fleet.stopped } : {}) });
     }
     const interrupted = fleet?.stopped === 'interrupted';
     if (interrupted) this.emit({ type: 'run:interrupted' });
@@ -432,13 +432,13 @@ export class MigratorImpl implements Migrator {
   async withMasterLock<T>(fn: () => Promise<T>): Promise<T> {
     const adapter = await this.adapter();
     return adapter.withSession(async (session) => {
-      if (!(await adapter.acquireLock(session, MASTER_LOCK, this.config.lockTimeoutMs))) {
+      if (!(await adapter.locks.acquireLock(session, MASTER_LOCK, this.config.lockTimeoutMs))) {
         throw new LockTimeoutError(`Could not take the master migration lock within ${this.config.lockTimeoutMs} ms`, { tenant: this.config.masterSchema });
       }
       try {
         return await fn();
       } finally {
-        await adapter.releaseLock(session, MASTER_LOCK).catch(() => undefined);
+        await adapter.locks.releaseLock(session, MASTER_LOCK).catch(() => undefined);
       }
     });
   }
@@ -446,7 +446,7 @@ export class MigratorImpl implements Migrator {
   /** after-tenants master migrations not applied yet. */
   async pendingAfterTenants(adapter: DialectAdapter, master: readonly MigrationFile[], afterTenants: ReadonlySet<string>): Promise<string[]> {
     if (afterTenants.size === 0) return [];
-    const applied = await adapter.withSession((s) => adapter.readApplied(s, this.config.masterSchema));
+    const applied = await adapter.withSession((s) => adapter.meta.readApplied(s, this.config.masterSchema));
     const done = new Set(applied.map((a) => a.id));
     return master.filter((f) => afterTenants.has(f.id) && !done.has(f.id)).map((f) => f.id);
   }
@@ -454,7 +454,7 @@ export class MigratorImpl implements Migrator {
   /** How many Active tenants (all shards) are not at the last tenant migration: one batched read. */
   async tenantsBehind(adapter: DialectAdapter, files: readonly MigrationFile[], includeInvalid: boolean): Promise<number> {
     const { tenants, invalid } = await adapter.withSession((s) => this.discover(s, false));
-    const applied = await adapter.readAppliedMany(tenants.map((t) => t.schema));
+    const applied = await adapter.meta.readAppliedMany(tenants.map((t) => t.schema));
     const behind = tenants.filter((t) => planSchema(t.schema, files, applied.get(t.schema) ?? []).state !== 'up-to-date').length;
     return behind + (includeInvalid ? invalid.length : 0);
   }
@@ -469,9 +469,9 @@ export class MigratorImpl implements Migrator {
   ): Promise<string[]> {
     const schema = this.config.masterSchema;
     return adapter.withSession(async (session) => {
-      await adapter.ensureSchema(session, schema);
-      await adapter.ensureMetaTable(session, schema);
-      const pending = planSchema(schema, files, await adapter.readApplied(session, schema)).pending.filter(
+      await adapter.meta.ensureSchema(session, schema);
+      await adapter.meta.ensureMetaTable(session, schema);
+      const pending = planSchema(schema, files, await adapter.meta.readApplied(session, schema)).pending.filter(
         (id) => !options.only || options.only.has(id),
       );
       this.emit({ type: 'master:start', pending });
@@ -496,7 +496,7 @@ export class MigratorImpl implements Migrator {
     const schema = this.config.masterSchema;
     const includeArchived = options.includeArchived ?? false;
     const { masterApplied, tenants, invalid, activeInvalid } = await adapter.withSession(async (session) => {
-      const masterApplied = await adapter.readApplied(session, schema);
+      const masterApplied = await adapter.meta.readApplied(session, schema);
       const discovered = await this.discover(session, includeArchived);
       // after-tenants waits for Active rows only; re-read them when Archived ones were included.
       const activeInvalid = includeArchived ? (await this.discover(session, false)).invalid.length : discovered.invalid.length;
@@ -504,7 +504,7 @@ export class MigratorImpl implements Migrator {
     });
     assertChecksums(schema, masterApplied, new Map(files.master.map((f) => [f.id, f])));
     const masterPlan = planSchema(schema, files.master, masterApplied);
-    const applied = await adapter.readAppliedMany(tenants.map((t) => t.schema));
+    const applied = await adapter.meta.readAppliedMany(tenants.map((t) => t.schema));
     const plans = tenants.map((t) => planSchema(t.schema, files.tenant, applied.get(t.schema) ?? []));
     const summary = summarizePlans(plans);
     const afterTenants = new Set(files.master.filter((f) => f.directives.afterTenants).map((f) => f.id));
@@ -541,14 +541,14 @@ export class MigratorImpl implements Migrator {
    */
   async runStatus(runId?: string, options: { limit?: number } = {}): Promise<RunStatusResult | undefined> {
     const adapter = await this.adapter();
-    await adapter.ensureLedger();
-    const run = await adapter.getRun(runId);
+    await adapter.ledger.ensureLedger();
+    const run = await adapter.ledger.getRun(runId);
     if (!run) return undefined;
     const limit = options.limit ?? 100;
     const [counts, failed, running] = await Promise.all([
-      adapter.countRunTenants(run.runId),
-      adapter.listRunTenants(run.runId, { status: 'failed', limit }),
-      adapter.listRunTenants(run.runId, { status: 'running', limit }),
+      adapter.ledger.countRunTenants(run.runId),
+      adapter.ledger.listRunTenants(run.runId, { status: 'failed', limit }),
+      adapter.ledger.listRunTenants(run.runId, { status: 'running', limit }),
     ]);
     return { run, counts, failed, running };
   }
@@ -571,7 +571,7 @@ export class MigratorImpl implements Migrator {
     }
     // Render for the registered row when the database has it; else for the derived name.
     const adapter = await this.adapter();
-    const row = await adapter.withSession(async (s) => ((await adapter.registryExists(s)) ? adapter.getTenant(s, workspaceId) : undefined));
+    const row = await adapter.withSession(async (s) => ((await adapter.registry.registryExists(s)) ? adapter.registry.getTenant(s, workspaceId) : undefined));
     const base = row ?? { workspaceId, name: null, dbSchemaName: null, status: 'Active', lastSeenUtc: null, createdUtc: null };
     const { tenants, invalid } = validateTenants([base], this.#pattern, this.config.registry.schemaPrefix);
     if (!tenants[0]) throw new TenantMigrateError('INVALID_SCHEMA_NAME', invalid[0]!.reason, { workspaceId });

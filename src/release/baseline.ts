@@ -49,15 +49,15 @@ export async function baseline(migrator: MigratorImpl, options: BaselineOptions)
   const recordOne = async (schema: string, lockKey: string, tenant?: Tenant): Promise<BaselineSchemaResult> =>
     adapter.withSession(async (session) => {
       const who = { schema, ...(tenant && { workspaceId: tenant.workspaceId }) };
-      if (!(await adapter.schemaExists(session, schema))) {
+      if (!(await adapter.meta.schemaExists(session, schema))) {
         return { ...who, recorded: [], status: 'skipped', reason: `schema ${schema} does not exist (baseline records existing schemas; up creates new ones)` };
       }
-      if (!(await adapter.acquireLock(session, lockKey, lockTimeoutMs))) {
+      if (!(await adapter.locks.acquireLock(session, lockKey, lockTimeoutMs))) {
         throw new LockTimeoutError(`Could not lock ${schema} within ${lockTimeoutMs} ms`, { tenant: schema });
       }
       try {
-        await adapter.ensureMetaTable(session, schema);
-        const applied = new Set((await adapter.readApplied(session, schema)).map((a) => a.id));
+        await adapter.meta.ensureMetaTable(session, schema);
+        const applied = new Set((await adapter.meta.readApplied(session, schema)).map((a) => a.id));
         const todo = upTo.filter((f) => !applied.has(f.id));
         if (todo.length === 0) return { ...who, recorded: [], status: 'already' };
         const context = contextFor(migrator, adapter.syntax, tenant);
@@ -71,7 +71,7 @@ export async function baseline(migrator: MigratorImpl, options: BaselineOptions)
         }));
         await session.begin();
         try {
-          for (const row of rows) await adapter.insertApplied(session, schema, row);
+          for (const row of rows) await adapter.meta.insertApplied(session, schema, row);
           await session.commit();
         } catch (err) {
           await session.rollback().catch(() => undefined);
@@ -79,7 +79,7 @@ export async function baseline(migrator: MigratorImpl, options: BaselineOptions)
         }
         return { ...who, recorded: todo.map((f) => f.id), status: 'recorded' };
       } finally {
-        await adapter.releaseLock(session, lockKey).catch(() => undefined);
+        await adapter.locks.releaseLock(session, lockKey).catch(() => undefined);
       }
     });
 

@@ -83,8 +83,8 @@ export async function down(migrator: MigratorImpl, options: DownOptions): Promis
   }
   const applied =
     scope === 'master'
-      ? new Map([[masterSchema, await adapter.withSession((s) => adapter.readApplied(s, masterSchema))]])
-      : await adapter.readAppliedMany(targets.map((t) => t.schema));
+      ? new Map([[masterSchema, await adapter.withSession((s) => adapter.meta.readApplied(s, masterSchema))]])
+      : await adapter.meta.readAppliedMany(targets.map((t) => t.schema));
 
   // Refuse before touching anything: missing down files, changed up files, unknown applied ids above the target.
   const needed = new Set<string>();
@@ -111,11 +111,11 @@ export async function down(migrator: MigratorImpl, options: DownOptions): Promis
     for (let attempt = 1; ; attempt++) {
       try {
         await adapter.withSession(async (session) => {
-          if (!(await adapter.acquireLock(session, target.lockKey, lockTimeoutMs))) {
+          if (!(await adapter.locks.acquireLock(session, target.lockKey, lockTimeoutMs))) {
             throw new LockTimeoutError(`Could not lock ${target.schema} within ${lockTimeoutMs} ms (another migration holds it)`, { tenant: target.schema });
           }
           try {
-            const rows = await adapter.readApplied(session, target.schema);
+            const rows = await adapter.meta.readApplied(session, target.schema);
             assertChecksums(target.schema, rows, byId);
             const context = contextFor(migrator, adapter.syntax, target.tenant);
             for (const id of revertList(list, rows, options.to)) {
@@ -126,7 +126,7 @@ export async function down(migrator: MigratorImpl, options: DownOptions): Promis
               if (atomic) await session.begin();
               try {
                 await session.runScript(sql);
-                await adapter.deleteApplied(session, target.schema, id);
+                await adapter.meta.deleteApplied(session, target.schema, id);
                 if (atomic) await session.commit();
               } catch (err) {
                 await session.rollback().catch(() => undefined);
@@ -136,7 +136,7 @@ export async function down(migrator: MigratorImpl, options: DownOptions): Promis
               options.onReverted?.(target.schema, id);
             }
           } finally {
-            await adapter.releaseLock(session, target.lockKey).catch(() => undefined);
+            await adapter.locks.releaseLock(session, target.lockKey).catch(() => undefined);
           }
         });
         return { ...who, status: reverted.length > 0 ? 'reverted' : 'up-to-date', reverted };
@@ -177,7 +177,7 @@ export async function down(migrator: MigratorImpl, options: DownOptions): Promis
 function toDownError(err: unknown, file: MigrationFile, sql: string, schema: string, adapter: DialectAdapter): TenantMigrateError {
   if (err instanceof TenantMigrateError) return err;
   const downFile = file.down!;
-  const cls = adapter.classifyError(err instanceof ScriptExecutionError ? err.cause : err);
+  const cls = adapter.driver.classifyError(err instanceof ScriptExecutionError ? err.cause : err);
   const line = err instanceof ScriptExecutionError ? templateLine({ ...file, source: downFile.source }, sql, err.line) : undefined;
   const message = err instanceof Error ? err.message : String(err);
   return new MigrationError(

@@ -111,7 +111,7 @@ export async function buildReleasePlan(migrator: MigratorImpl, options: PlanOpti
   const problems: PlanProblem[] = [];
 
   const { masterApplied, selection } = await adapter.withSession(async (session) => ({
-    masterApplied: await adapter.readApplied(session, masterSchema),
+    masterApplied: await adapter.meta.readApplied(session, masterSchema),
     selection: options.workspaceId
       ? await selectTenants(migrator, session, { workspaceId: options.workspaceId })
       : await migrator.discover(session, true),
@@ -163,7 +163,7 @@ export async function buildReleasePlan(migrator: MigratorImpl, options: PlanOpti
       message: `registry row ${bad.workspaceId}: ${bad.reason} (up skips it; it is never migrated)`,
     });
   }
-  const applied = await adapter.readAppliedMany(active.map((t) => t.schema));
+  const applied = await adapter.meta.readAppliedMany(active.map((t) => t.schema));
   const plans = active.map((t) => ({ tenant: t, plan: planSchema(t.schema, files.tenant, applied.get(t.schema) ?? []) }));
   const byId = new Map(files.tenant.map((f) => [f.id, f]));
 

@@ -36,10 +36,10 @@ export async function repair(migrator: MigratorImpl, options: { readonly apply?:
   const engine = await migrator.engine();
   const { masterSchema } = migrator.config;
   const { masterApplied, tenants } = await adapter.withSession(async (s) => ({
-    masterApplied: await adapter.readApplied(s, masterSchema),
+    masterApplied: await adapter.meta.readApplied(s, masterSchema),
     tenants: (await migrator.discover(s, true)).tenants,
   }));
-  const tenantApplied = await adapter.readAppliedMany(tenants.map((t) => t.schema));
+  const tenantApplied = await adapter.meta.readAppliedMany(tenants.map((t) => t.schema));
 
   const changes: RepairChange[] = [];
   const collect = (scope: MigrationScope, schema: string, rows: typeof masterApplied, tenant?: Tenant) => {
@@ -71,18 +71,18 @@ export async function repair(migrator: MigratorImpl, options: { readonly apply?:
   for (const [schema, list] of bySchema) {
     const lockKey = list[0]!.scope === 'master' ? MASTER_LOCK : schema;
     await adapter.withSession(async (session) => {
-      if (!(await adapter.acquireLock(session, lockKey, migrator.config.lockTimeoutMs))) {
+      if (!(await adapter.locks.acquireLock(session, lockKey, migrator.config.lockTimeoutMs))) {
         throw new LockTimeoutError(`Could not lock ${schema} within ${migrator.config.lockTimeoutMs} ms`, { tenant: schema });
       }
       try {
         await session.begin();
-        for (const c of list) await adapter.updateChecksums(session, schema, c.migrationId, c.fileChecksum, c.renderedChecksum);
+        for (const c of list) await adapter.meta.updateChecksums(session, schema, c.migrationId, c.fileChecksum, c.renderedChecksum);
         await session.commit();
       } catch (err) {
         await session.rollback().catch(() => undefined);
         throw err;
       } finally {
-        await adapter.releaseLock(session, lockKey).catch(() => undefined);
+        await adapter.locks.releaseLock(session, lockKey).catch(() => undefined);
       }
     });
   }

@@ -129,10 +129,10 @@ async function fastForwardFindings(migrator: MigratorImpl, files: Record<Migrati
   const adapter = await migrator.adapter();
   const { masterSchema } = migrator.config;
   const { masterApplied, tenants } = await adapter.withSession(async (s) => ({
-    masterApplied: await adapter.readApplied(s, masterSchema),
+    masterApplied: await adapter.meta.readApplied(s, masterSchema),
     tenants: (await migrator.discover(s, true)).tenants,
   }));
-  const tenantApplied = await adapter.readAppliedMany(tenants.map((t) => t.schema));
+  const tenantApplied = await adapter.meta.readAppliedMany(tenants.map((t) => t.schema));
   const findings: ValidateFinding[] = [];
   const report = (scope: MigrationScope, late: Map<string, string[]>) => {
     for (const [id, schemas] of late) {

@@ -109,30 +109,30 @@ export interface OpenedRun {
  */
 export async function openRun(req: OpenRunRequest): Promise<OpenedRun | undefined> {
   const { adapter } = req;
-  const previous = await adapter.findResumableRun(req.runKey);
+  const previous = await adapter.ledger.findResumableRun(req.runKey);
   if (previous) {
     const wasRunning = previous.status === 'running';
-    if (!wasRunning) await adapter.reopenRun(previous.runId);
-    const requeued = wasRunning ? 0 : await adapter.requeueRunTenants(previous.runId);
+    if (!wasRunning) await adapter.ledger.reopenRun(previous.runId);
+    const requeued = wasRunning ? 0 : await adapter.ledger.requeueRunTenants(previous.runId);
     // Tenants that became pending since (new workspaces): appended as the last wave.
-    const existing = await adapter.countRunTenants(previous.runId);
+    const existing = await adapter.ledger.countRunTenants(previous.runId);
     const waves = previous.options.waves as string[] | undefined;
     const lastWave = waves && waves.length > 0 ? waves.length - 1 : 0;
-    const added = await adapter.addRunTenants(
+    const added = await adapter.ledger.addRunTenants(
       previous.runId,
       req.todo.map((t, i) => ({ schema: t.schema, workspaceId: t.workspaceId, seq: existing.total + i, wave: lastWave })),
     );
-    const run = (await adapter.getRun(previous.runId))!;
+    const run = (await adapter.ledger.getRun(previous.runId))!;
     return { run, opening: wasRunning ? 'joined' : 'resumed', previousStatus: previous.status, queued: requeued + added };
   }
   if (req.todo.length === 0) return undefined;
-  await adapter.createRun({
+  await adapter.ledger.createRun({
     runId: req.runId,
     runKey: req.runKey,
     target: req.target,
     options: { ...req.options, ...(req.waves ? { waves: req.waves } : {}) },
     startedBy: req.workerId,
   });
-  const queued = await adapter.addRunTenants(req.runId, ledgerRows(req.todo, req.waves));
-  return { run: (await adapter.getRun(req.runId))!, opening: 'new', queued };
+  const queued = await adapter.ledger.addRunTenants(req.runId, ledgerRows(req.todo, req.waves));
+  return { run: (await adapter.ledger.getRun(req.runId))!, opening: 'new', queued };
 }

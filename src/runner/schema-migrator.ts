@@ -45,7 +45,7 @@ class MetaTableStorage implements UmzugStorage {
 
   async executed(): Promise<string[]> {
     const { adapter, session, schema } = this.req;
-    const applied = await adapter.readApplied(session, schema);
+    const applied = await adapter.meta.readApplied(session, schema);
     assertChecksums(schema, applied, this.byId);
     return applied.map((a) => a.id);
   }
@@ -60,11 +60,11 @@ class MetaTableStorage implements UmzugStorage {
       durationMs: Date.now() - (this.started.get(name) ?? Date.now()),
       runId: this.req.runId,
     };
-    await this.req.adapter.insertApplied(this.req.session, this.req.schema, row);
+    await this.req.adapter.meta.insertApplied(this.req.session, this.req.schema, row);
   }
 
   async unlogMigration({ name }: { name: string }): Promise<void> {
-    await this.req.adapter.deleteApplied(this.req.session, this.req.schema, name);
+    await this.req.adapter.meta.deleteApplied(this.req.session, this.req.schema, name);
   }
 }
 
@@ -151,7 +151,7 @@ function toMigrationError(
     return new TenantMigrateError(inner.code, inner.message, { tenant: req.schema, migrationId: migrationName, ...inner.context }, { cause: inner.cause ?? inner });
   }
   const file = migrationName ? byId.get(migrationName) : undefined;
-  const classification = req.adapter.classifyError(inner instanceof ScriptExecutionError ? inner.cause : inner);
+  const classification = req.adapter.driver.classifyError(inner instanceof ScriptExecutionError ? inner.cause : inner);
   if (inner instanceof ScriptExecutionError && file) {
     const line = templateLine(file, rendered.get(file.id), inner.line);
     const where = `${file.path}${line ? `:${line}` : ''}`;

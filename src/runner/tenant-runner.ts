@@ -33,7 +33,7 @@ export function failureInfo(err: unknown, adapter: DialectAdapter): FailureInfo 
       transient: c.transient === true,
     };
   }
-  const cls = adapter.classifyError(err);
+  const cls = adapter.driver.classifyError(err);
   return {
     code: 'DATABASE_ERROR',
     message: describeError(err),
@@ -58,7 +58,7 @@ export async function runTenant(tenant: Tenant, options: TenantRunOptions): Prom
     attempt++;
     try {
       const applied = await adapter.withSession(async (session) => {
-        if (!(await adapter.acquireLock(session, tenant.schema, options.lockTimeoutMs))) {
+        if (!(await adapter.locks.acquireLock(session, tenant.schema, options.lockTimeoutMs))) {
           throw new LockTimeoutError(
             `Could not lock tenant ${tenant.schema} within ${options.lockTimeoutMs} ms (another migration holds it)`,
             { tenant: tenant.schema, workspaceId: tenant.workspaceId },
@@ -66,9 +66,9 @@ export async function runTenant(tenant: Tenant, options: TenantRunOptions): Prom
         }
         try {
           const prepare = async () => {
-            await adapter.ensureSchema(session, tenant.schema);
-            await adapter.ensureMetaTable(session, tenant.schema);
-            if (tenant.needsBackfill) await adapter.setSchemaName(session, tenant.workspaceId, tenant.schema);
+            await adapter.meta.ensureSchema(session, tenant.schema);
+            await adapter.meta.ensureMetaTable(session, tenant.schema);
+            if (tenant.needsBackfill) await adapter.registry.setSchemaName(session, tenant.workspaceId, tenant.schema);
           };
           const result = await migrateSchema({
             adapter,
@@ -87,7 +87,7 @@ export async function runTenant(tenant: Tenant, options: TenantRunOptions): Prom
           if (result.applied.length === 0) await prepare();
           return result.applied;
         } finally {
-          await adapter.releaseLock(session, tenant.schema).catch(() => undefined);
+          await adapter.locks.releaseLock(session, tenant.schema).catch(() => undefined);
         }
       });
       const result: TenantResult = {

@@ -120,14 +120,14 @@ export class WorkspaceService {
 
     // 1. Register the row as Provisioning unless it exists; learn whether we created it.
     const { row, created, schemaExisted } = await adapter.withSession(async (session) => {
-      const schemaExisted = await adapter.schemaExists(session, derived);
-      const created = await adapter.insertWorkspace(session, {
+      const schemaExisted = await adapter.meta.schemaExists(session, derived);
+      const created = await adapter.workspaces.insertWorkspace(session, {
         workspaceId,
         name: input.name ?? workspaceId,
         schema: derived,
         status: PROVISIONING,
       });
-      return { row: await adapter.getTenant(session, workspaceId), created, schemaExisted };
+      return { row: await adapter.registry.getTenant(session, workspaceId), created, schemaExisted };
     });
     this.#cache.invalidate(workspaceId);
     if (!row) throw new ProvisionError(`Workspace ${workspaceId} was deleted while it was being provisioned; retry`, { workspaceId });
@@ -170,8 +170,8 @@ export class WorkspaceService {
     // 3. Activate and add the owner in one transaction.
     await adapter.withSession((session) =>
       inTransaction(session, async () => {
-        if (row.status === PROVISIONING && !(await adapter.transitionWorkspaceStatus(session, workspaceId, PROVISIONING, 'Active'))) {
-          const now = await adapter.getTenant(session, workspaceId);
+        if (row.status === PROVISIONING && !(await adapter.workspaces.transitionWorkspaceStatus(session, workspaceId, PROVISIONING, 'Active'))) {
+          const now = await adapter.registry.getTenant(session, workspaceId);
           if (now?.status !== 'Active') {
             throw new TenantMigrateError(
               'WORKSPACE_NOT_ACTIVE',
@@ -181,7 +181,7 @@ export class WorkspaceService {
           }
         }
         if (input.ownerUserId !== undefined) {
-          await adapter.addWorkspaceMember(session, { workspaceId, userId: input.ownerUserId, role: 'OWNER', table: this.#memberTable });
+          await adapter.workspaces.addWorkspaceMember(session, { workspaceId, userId: input.ownerUserId, role: 'OWNER', table: this.#memberTable });
         }
       }),
     );
@@ -205,8 +205,8 @@ export class WorkspaceService {
     const adapter = await this.migrator.adapter();
     this.#cache.invalidate(workspaceId);
     const row = await adapter.withSession(async (session) => {
-      if (!(await adapter.setWorkspaceStatus(session, workspaceId, 'Archived'))) return undefined;
-      return adapter.getTenant(session, workspaceId);
+      if (!(await adapter.workspaces.setWorkspaceStatus(session, workspaceId, 'Archived'))) return undefined;
+      return adapter.registry.getTenant(session, workspaceId);
     });
     this.#cache.invalidate(workspaceId);
     if (!row) throw notFound(workspaceId);
@@ -221,7 +221,7 @@ export class WorkspaceService {
   async touchWorkspace(workspaceIdInput: string): Promise<void> {
     const workspaceId = this.#guid(workspaceIdInput);
     const adapter = await this.migrator.adapter();
-    if (!(await adapter.withSession((s) => adapter.touchWorkspace(s, workspaceId)))) throw notFound(workspaceId);
+    if (!(await adapter.withSession((s) => adapter.workspaces.touchWorkspace(s, workspaceId)))) throw notFound(workspaceId);
   }
 
   /**
@@ -248,7 +248,7 @@ export class WorkspaceService {
   async lookupWorkspace(workspaceIdInput: string): Promise<WorkspaceInfo | undefined> {
     const workspaceId = this.#guid(workspaceIdInput);
     const adapter = await this.migrator.adapter();
-    const row = await adapter.withSession(async (s) => ((await adapter.registryExists(s)) ? adapter.getTenant(s, workspaceId) : undefined));
+    const row = await adapter.withSession(async (s) => ((await adapter.registry.registryExists(s)) ? adapter.registry.getTenant(s, workspaceId) : undefined));
     return row ? this.#info(row) : undefined;
   }
 
@@ -259,8 +259,8 @@ export class WorkspaceService {
     const adapter = await this.migrator.adapter();
     const { tenant } = await this.migrator.loadFiles();
     const { exists, applied } = await adapter.withSession(async (s) => ({
-      exists: await adapter.schemaExists(s, info.schema),
-      applied: await adapter.readApplied(s, info.schema),
+      exists: await adapter.meta.schemaExists(s, info.schema),
+      applied: await adapter.meta.readApplied(s, info.schema),
     }));
     return { ...info, schemaExists: exists, applied, pending: planSchema(info.schema, tenant, applied).pending };
   }
@@ -283,7 +283,7 @@ export class WorkspaceService {
       const adapter = await this.migrator.adapter();
       const files = await this.migrator.loadFiles();
       const required = files.master.filter((f) => !f.directives.afterTenants).map((f) => f.id);
-      const applied = await adapter.withSession(async (s) => new Set((await adapter.readApplied(s, this.migrator.config.masterSchema)).map((a) => a.id)));
+      const applied = await adapter.withSession(async (s) => new Set((await adapter.meta.readApplied(s, this.migrator.config.masterSchema)).map((a) => a.id)));
       const missing = required.filter((id) => !applied.has(id));
       if (missing.length > 0) {
         throw new ProvisionError(
@@ -305,16 +305,16 @@ export class WorkspaceService {
   async #undo(adapter: DialectAdapter, workspaceId: string, schema: string): Promise<'removed' | 'kept'> {
     try {
       return await adapter.withSession(async (session) => {
-        if (!(await adapter.acquireLock(session, schema, this.migrator.config.lockTimeoutMs))) return 'kept';
+        if (!(await adapter.locks.acquireLock(session, schema, this.migrator.config.lockTimeoutMs))) return 'kept';
         try {
           return await inTransaction(session, async () => {
             // Only while still Provisioning: never remove a row someone else activated meanwhile.
-            if (!(await adapter.deleteWorkspace(session, workspaceId, PROVISIONING))) return 'kept';
-            await adapter.dropSchema(session, schema);
+            if (!(await adapter.workspaces.deleteWorkspace(session, workspaceId, PROVISIONING))) return 'kept';
+            await adapter.meta.dropSchema(session, schema);
             return 'removed';
           });
         } finally {
-          await adapter.releaseLock(session, schema).catch(() => undefined);
+          await adapter.locks.releaseLock(session, schema).catch(() => undefined);
         }
       });
     } catch {

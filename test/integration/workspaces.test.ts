@@ -127,7 +127,7 @@ describe.each(runnableTargets)('workspace service on $name', (target) => {
     const results = await Promise.allSettled(ids.map((id, i) => service.provisionWorkspace({ workspaceId: id, name: `w${i}`, ownerUserId: `u${i}` })));
     expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
     expect(await sqlh.count(master('Workspace'), "status = 'Active'")).toBe(n);
-    const applied = await migrator.adapter().then((a) => a.readAppliedMany(ids.map(schemaOf)));
+    const applied = await migrator.adapter().then((a) => a.meta.readAppliedMany(ids.map(schemaOf)));
     for (const id of ids) expect(applied.get(schemaOf(id))!.map((a) => a.id)).toEqual(TENANT_IDS);
   });
 
@@ -146,7 +146,7 @@ describe.each(runnableTargets)('workspace service on $name', (target) => {
     ]);
     expect(up.tenants.failed).toBe(0);
     expect(provisioned).toHaveLength(12);
-    const applied = await migrator.adapter().then((a) => a.readAppliedMany([...existing, ...fresh].map(schemaOf)));
+    const applied = await migrator.adapter().then((a) => a.meta.readAppliedMany([...existing, ...fresh].map(schemaOf)));
     for (const [, rows] of applied) expect(rows.map((r) => r.id)).toEqual([...TENANT_IDS, '0003_add_priority']);
     // Each existing schema got 0003 exactly once: from up or from provisioning.
     const byUp = up.results.filter((r) => r.applied.includes('0003_add_priority')).length;
