@@ -36,10 +36,10 @@ export const planCommand: CommandModule<GlobalArgs, PlanArgs> = {
     }
     const migrator = await migratorFromArgs(argv);
     try {
-      const plan = await buildReleasePlan(migrator, { workspaceId: argv.workspace, includeArchived: argv.includeArchived });
+      const plan = await buildReleasePlan(migrator.context, { workspaceId: argv.workspace, includeArchived: argv.includeArchived });
       const exit = plan.clean ? EXIT.ok : EXIT.usage;
       if (format === 'sql') {
-        const scripts = await renderPlannedScripts(migrator, plan, { workspaceId: argv.workspace });
+        const scripts = await renderPlannedScripts(migrator.context, plan, { workspaceId: argv.workspace });
         if (argv.workspace) {
           await emit(scripts.map(scriptToSql).join('\n'), argv.out);
         } else {
