@@ -29,9 +29,13 @@ export class OperationContext {
   #dialect: Promise<Dialect> | undefined;
   #engine: Promise<TemplateEngine> | undefined;
 
-  constructor(config: Config) {
+  readonly #open: () => Promise<Dialect>;
+
+  /** `openDialect`: how to open the database (default: the dialect the URL selects; tests pass an in-memory one). */
+  constructor(config: Config, openDialect?: () => Promise<Dialect>) {
     this.config = config;
     this.schemaPattern = new RegExp(config.registry.schemaPattern);
+    this.#open = openDialect ?? (() => this.#openFromUrl());
   }
 
   /** Subscribe to events; returns an unsubscribe function. */
@@ -51,7 +55,12 @@ export class OperationContext {
 
   /** The open dialect (opened once, lazily). */
   dialect(): Promise<Dialect> {
-    this.#dialect ??= createAdapter({
+    this.#dialect ??= this.#open();
+    return this.#dialect;
+  }
+
+  #openFromUrl(): Promise<Dialect> {
+    return createAdapter({
       url: this.config.url,
       rootDir: this.config.rootDir,
       // One extra connection for master work and the ledger beside the tenant workers.
@@ -63,7 +72,6 @@ export class OperationContext {
         ledgerPrefix: this.config.ledgerPrefix,
       },
     });
-    return this.#dialect;
   }
 
   templates(): Promise<TemplateEngine> {
