@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Dialect } from '../dialect/dialect.js';
-import type { LedgerRunCounts, RunStatus } from '../dialect/ledger-types.js';
+import type { RunStatus } from '../dialect/ledger-types.js';
 import { LockTimeoutError, TenantMigrateError } from '../errors.js';
 import type { TenantResult } from '../events.js';
 import { planSchema } from '../planner/plan.js';
-import { type FleetStop, runFleet } from '../runner/fleet.js';
-import { type Shard, type TenantOrder, parseFleetArgs } from '../runner/fleet-options.js';
+import { runFleet } from '../runner/fleet.js';
+import { type Shard, parseFleetArgs } from '../runner/fleet-options.js';
 import { type OpenedRun, inShard, newWorkerId, openRun, orderTenants, runKeyOf } from '../runner/run-ledger.js';
 import type { InvalidTenant, Tenant } from '../types.js';
 import type { MigrationFiles, OperationContext } from './context.js';

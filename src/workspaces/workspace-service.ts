@@ -1,3 +1,8 @@
+/**
+ * Why one file past ~300 lines: `WorkspaceService` is one concept, a workspace's lifecycle
+ * (provision with its undo, archive, touch, lookup, show), whose steps share the cache and the
+ * operation context; its inputs and results are in workspace-types.ts.
+ */
 import type { ConfigInput, Config } from '../config/config-schema.js';
 import { inTransaction } from '../dialect/contracts/driver.js';
 import type { Dialect } from '../dialect/dialect.js';
@@ -9,62 +14,27 @@ import { type Renderer, rendererFor } from '../operations/templates.js';
 import { planSchema } from '../planner/plan.js';
 import { deriveSchemaName, normalizeGuid, validateTenants } from '../registry/tenant-discovery.js';
 import { runTenant } from '../runner/tenant-runner.js';
-import type { AppliedMigration, MigrationFile, Tenant, TenantRow, TenantStatus } from '../types.js';
-import { WorkspaceCache, type WorkspaceCacheOptions } from './workspace-cache.js';
+import type { MigrationFile, Tenant, TenantRow } from '../types.js';
+import { WorkspaceCache } from './workspace-cache.js';
+import {
+  PROVISIONING,
+  ProvisionError,
+  type ProvisionInput,
+  type ProvisionResult,
+  type WorkspaceDetails,
+  type WorkspaceInfo,
+  type WorkspaceServiceOptions,
+} from './workspace-types.js';
 
-/** Registry status of a workspace whose schema is being built (master migration 0003). */
-export const PROVISIONING = 'Provisioning';
-
-export interface WorkspaceServiceOptions {
-  /** Schema-name lookup cache; default TTL 60 s, 10 000 entries. See {@link WorkspaceCache}. */
-  readonly cache?: WorkspaceCacheOptions;
-  /** Member table in the master schema for `ownerUserId`. Default `WorkspaceMember`. */
-  readonly memberTable?: string;
-}
-
-export interface ProvisionInput {
-  /** The workspace GUID (with or without hyphens/braces, any case). */
-  readonly workspaceId: string;
-  /** Display name for a new row; default the GUID. An existing row keeps its name. */
-  readonly name?: string;
-  /** Added as OWNER in the member table (kept as is if already a member). */
-  readonly ownerUserId?: string;
-}
-
-export interface ProvisionResult {
-  readonly workspaceId: string;
-  readonly schema: string;
-  /** created: new row; resumed: a 'Provisioning' row left by an earlier attempt; existing: was Active. */
-  readonly outcome: 'created' | 'resumed' | 'existing';
-  /** Tenant migrations applied by this call ([] when the workspace was already up to date). */
-  readonly applied: readonly string[];
-  readonly durationMs: number;
-}
-
-export interface WorkspaceInfo {
-  readonly workspaceId: string;
-  readonly name: string | null;
-  /** Validated schema name (stored, or derived for a row not yet backfilled). */
-  readonly schema: string;
-  readonly status: TenantStatus;
-  readonly lastSeenUtc: Date | null;
-  readonly createdUtc: Date | null;
-}
-
-export interface WorkspaceDetails extends WorkspaceInfo {
-  readonly schemaExists: boolean;
-  readonly applied: readonly AppliedMigration[];
-  readonly pending: readonly string[];
-}
-
-/** A provisioning that did not complete; the workspace is not Active. `context.cleanedUp` says what was undone. */
-export class ProvisionError extends TenantMigrateError {
-  readonly failure: FailureInfo | undefined;
-  constructor(message: string, context: Record<string, unknown>, failure?: FailureInfo, cause?: unknown) {
-    super('PROVISION_FAILED', message, context, cause === undefined ? undefined : { cause });
-    this.failure = failure;
-  }
-}
+export {
+  PROVISIONING,
+  ProvisionError,
+  type ProvisionInput,
+  type ProvisionResult,
+  type WorkspaceDetails,
+  type WorkspaceInfo,
+  type WorkspaceServiceOptions,
+} from './workspace-types.js';
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
