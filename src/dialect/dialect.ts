@@ -45,3 +45,20 @@ export interface Dialect {
   withSession<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
+
+/** What every composed dialect does the same way: pool size, sessions and close come from its driver. */
+export abstract class DriverDelegation {
+  abstract readonly driver: Driver;
+
+  get maxConnections(): number {
+    return this.driver.maxConnections;
+  }
+
+  withSession<T>(fn: (session: SqlSession) => Promise<T>): Promise<T> {
+    return this.driver.withSession(fn);
+  }
+
+  close(): Promise<void> {
+    return this.driver.close();
+  }
+}

@@ -26,15 +26,7 @@ import {
   type WorkspaceServiceOptions,
 } from './workspace-types.js';
 
-export {
-  PROVISIONING,
-  ProvisionError,
-  type ProvisionInput,
-  type ProvisionResult,
-  type WorkspaceDetails,
-  type WorkspaceInfo,
-  type WorkspaceServiceOptions,
-} from './workspace-types.js';
+export * from './workspace-types.js';
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 

@@ -1,5 +1,5 @@
-import type { DialectCapabilities, SqlSession } from '../contracts/driver.js';
-import type { AdapterNames, Dialect } from '../dialect.js';
+import type { DialectCapabilities } from '../contracts/driver.js';
+import { type AdapterNames, type Dialect, DriverDelegation } from '../dialect.js';
 import type { DialectName, DialectSyntax } from '../dialect-syntax.js';
 import { MssqlDriver } from './mssql-driver.js';
 import { mssqlWorkspaceSql } from './mssql-ledger-sql.js';
@@ -30,7 +30,7 @@ export interface MssqlAdapterOptions {
  * {@link MssqlDriver} (see there for why a session pins one connection). Parses the URL at once,
  * connects lazily.
  */
-export class MssqlAdapter implements Dialect {
+export class MssqlAdapter extends DriverDelegation implements Dialect {
   readonly name: DialectName = 'mssql';
   readonly syntax: DialectSyntax = mssqlSyntax;
   readonly capabilities: DialectCapabilities = { transactionalDdl: true, multipleConnections: true };
@@ -43,6 +43,7 @@ export class MssqlAdapter implements Dialect {
   readonly ledger: MssqlLedgerStore;
 
   constructor(options: MssqlAdapterOptions) {
+    super();
     const statements = mssqlSql(options.names);
     const workspaceStatements = mssqlWorkspaceSql(options.names.masterSchema, options.names.registryTable);
     this.names = options.names;
@@ -52,17 +53,5 @@ export class MssqlAdapter implements Dialect {
     this.registry = new MssqlRegistry(statements, options.names);
     this.workspaces = new MssqlWorkspaceStore(statements, workspaceStatements);
     this.ledger = new MssqlLedgerStore({ driver: this.driver, locks: this.locks, meta: this.meta, names: options.names });
-  }
-
-  get maxConnections(): number {
-    return this.driver.maxConnections;
-  }
-
-  withSession<T>(fn: (session: SqlSession) => Promise<T>): Promise<T> {
-    return this.driver.withSession(fn);
-  }
-
-  close(): Promise<void> {
-    return this.driver.close();
   }
 }

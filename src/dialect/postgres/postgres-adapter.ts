@@ -1,10 +1,10 @@
-import type { DialectCapabilities, Driver, SqlSession } from '../contracts/driver.js';
+import type { DialectCapabilities, Driver } from '../contracts/driver.js';
 import type { LedgerStore } from '../contracts/ledger-store.js';
 import type { Locks } from '../contracts/locks.js';
 import type { MetaStore } from '../contracts/meta-store.js';
 import type { Registry } from '../contracts/registry.js';
 import type { WorkspaceStore } from '../contracts/workspace-store.js';
-import type { AdapterNames, Dialect } from '../dialect.js';
+import { type AdapterNames, type Dialect, DriverDelegation } from '../dialect.js';
 import type { DialectName, DialectSyntax } from '../dialect-syntax.js';
 import { PostgresDriver } from './postgres-driver.js';
 import { PostgresLedgerStore } from './postgres-ledger-store.js';
@@ -28,7 +28,7 @@ export interface PostgresAdapterOptions {
  * PostgreSQL over `pg`: the PostgreSQL contracts composed over one driver. Every contract is written
  * in terms of a {@link SqlSession}, so the PGlite dialect passes its own driver and keeps the rest.
  */
-export class PostgresAdapter implements Dialect {
+export class PostgresAdapter extends DriverDelegation implements Dialect {
   readonly name: DialectName = 'postgres';
   readonly syntax: DialectSyntax = postgresSyntax;
   readonly capabilities: DialectCapabilities = { transactionalDdl: true, multipleConnections: true };
@@ -41,6 +41,7 @@ export class PostgresAdapter implements Dialect {
   readonly ledger: LedgerStore;
 
   constructor(options: PostgresAdapterOptions, driver: Driver = new PostgresDriver(options)) {
+    super();
     const sql = postgresSql(options.names);
     this.names = options.names;
     this.driver = driver;
@@ -49,17 +50,5 @@ export class PostgresAdapter implements Dialect {
     this.registry = new PostgresRegistry(sql, options.names);
     this.workspaces = new PostgresWorkspaceStore(sql);
     this.ledger = new PostgresLedgerStore({ driver, locks: this.locks, meta: this.meta, sql, names: options.names });
-  }
-
-  get maxConnections(): number {
-    return this.driver.maxConnections;
-  }
-
-  withSession<T>(fn: (session: SqlSession) => Promise<T>): Promise<T> {
-    return this.driver.withSession(fn);
-  }
-
-  close(): Promise<void> {
-    return this.driver.close();
   }
 }
