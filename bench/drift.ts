@@ -16,6 +16,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { MigratorImpl, createMigrator } from '../src/migrator.js';
+import { discoverTenants } from '../src/operations/discover.js';
+import { rendererFor } from '../src/operations/templates.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ADMIN_URL = process.env.TM_BENCH_POSTGRES_URL ?? process.env.TM_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -51,7 +53,7 @@ if (!ready) {
     await m.up(); // master migrations (no tenants yet)
     const adapter = await m.adapter();
     const files = (await m.loadFiles()).tenant;
-    const render = await m.renderer(adapter);
+    const render = await rendererFor(m.context, adapter.syntax);
     const ids = Array.from({ length: n }, () => randomUUID());
     const schemaOf = (id: string) => `ws_${id.replace(/-/g, '')}`;
     await adapter.withSession(async (s) => {
@@ -64,7 +66,7 @@ if (!ready) {
         );
       }
     });
-    const tenants = (await adapter.withSession((s) => m.discover(s))).tenants;
+    const tenants = (await adapter.withSession((s) => discoverTenants(m.context, adapter.registry, s))).tenants;
     const batch = 50;
     const work = Array.from({ length: Math.ceil(tenants.length / batch) }, (_, i) => tenants.slice(i * batch, (i + 1) * batch));
     const worker = async () => {

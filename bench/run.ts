@@ -30,6 +30,7 @@ import { createMssqlDatabase } from '../src/dialect/mssql/mssql-admin.js';
 import { quoteMssqlIdent } from '../src/dialect/mssql/mssql-syntax.js';
 import { parseMssqlUrl, redactMssqlUrl } from '../src/dialect/mssql/mssql-url.js';
 import { MigratorImpl, createMigrator } from '../src/migrator.js';
+import { rendererFor } from '../src/operations/templates.js';
 import { planSchema } from '../src/planner/plan.js';
 import type { AppliedMigration, MigrationFile, Tenant } from '../src/types.js';
 
@@ -204,7 +205,7 @@ async function registerTenants(m: MigratorImpl, ids: readonly string[], status =
 /** Raw: the engine's rendered SQL, one transaction per migration, no meta table, no locks, no ledger. */
 async function rawBaseline(target: Target, m: MigratorImpl, tenants: Tenant[], files: MigrationFile[], create: boolean) {
   const exec = await executors(target, m, C);
-  const render = await m.renderer(await m.adapter());
+  const render = await rendererFor(m.context, (await m.adapter()).syntax);
   const durations: number[] = [];
   const r = await measure(() =>
     limitAll(tenants, exec.workers, async (t, w) => {
@@ -221,7 +222,7 @@ async function rawBaseline(target: Target, m: MigratorImpl, tenants: Tenant[], f
 /** What a user writes by hand: for each schema in turn, a new Umzug over a meta table. */
 async function naiveUmzug(target: Target, m: MigratorImpl, tenants: Tenant[], files: MigrationFile[]) {
   const exec = await executors(target, m, 1);
-  const render = await m.renderer(await m.adapter());
+  const render = await rendererFor(m.context, (await m.adapter()).syntax);
   const durations: number[] = [];
   const r = await measure(async () => {
     for (const t of tenants) {
@@ -265,9 +266,9 @@ async function seedStatusTenants(target: Target, m: MigratorImpl, count: number,
     await limitAll(ids, C, async (id) => {
       const schema = schemaFor(id);
       await adapter.withSession(async (s) => {
-        await adapter.ensureSchema(s, schema);
-        await adapter.ensureMetaTable(s, schema);
-        for (const f of files) await adapter.insertApplied(s, schema, { id: f.id, checksum: f.checksum, renderedChecksum: f.checksum, appliedUtc: new Date(), durationMs: 1, runId: null });
+        await adapter.meta.ensureSchema(s, schema);
+        await adapter.meta.ensureMetaTable(s, schema);
+        for (const f of files) await adapter.meta.insertApplied(s, schema, { id: f.id, checksum: f.checksum, renderedChecksum: f.checksum, appliedUtc: new Date(), durationMs: 1, runId: null });
       });
     });
     return ids;

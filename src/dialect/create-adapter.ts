@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { TenantMigrateError } from '../errors.js';
-import type { AdapterNames, DialectAdapter } from './dialect-adapter.js';
+import type { AdapterNames, Dialect } from './dialect.js';
 import type { DialectName } from './dialect-syntax.js';
 
 /** Which dialect a URL selects (contract): mssql://, sqlserver://, ADO `Server=…`, postgres(ql)://, pglite:. */
@@ -32,7 +32,7 @@ export interface CreateAdapterOptions {
 }
 
 /** Open the adapter for a URL. Drivers are imported lazily so unused ones cost nothing. */
-export async function createAdapter(options: CreateAdapterOptions): Promise<DialectAdapter> {
+export async function createAdapter(options: CreateAdapterOptions): Promise<Dialect> {
   const dialect = dialectFromUrl(options.url);
   switch (dialect) {
     case 'pglite': {

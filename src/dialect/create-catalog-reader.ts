@@ -1,8 +1,8 @@
 import type { CatalogReader } from '../catalog/catalog-reader.js';
-import type { DialectAdapter } from './dialect-adapter.js';
+import type { Dialect } from './dialect.js';
 
 /** The catalog introspection of an open adapter's dialect (lazily imported, like the drivers). */
-export async function createCatalogReader(adapter: DialectAdapter): Promise<CatalogReader> {
+export async function createCatalogReader(adapter: Dialect): Promise<CatalogReader> {
   const options = { metaTable: adapter.names.metaTable };
   switch (adapter.name) {
     case 'postgres':

@@ -6,8 +6,8 @@
 import type { Catalog } from '../catalog/catalog-model.js';
 import { diffCatalogs } from '../catalog/catalog-diff.js';
 import { fingerprint } from '../catalog/fingerprint.js';
-import type { MigratorImpl } from '../migrator.js';
-import { selectTenants } from '../release/release-context.js';
+import type { OperationContext } from '../operations/context.js';
+import { selectTenants } from '../operations/discover.js';
 import { type Shard, parseShard } from '../runner/fleet-options.js';
 import { inShard } from '../runner/run-ledger.js';
 import type { DriftGroup, DriftReport } from './drift-report.js';
@@ -62,19 +62,19 @@ export function compareGroups(
   return groups.sort((a, b) => rank(a) - rank(b) || b.tenantCount - a.tenantCount || String(a.version).localeCompare(String(b.version)));
 }
 
-export async function detectDrift(migrator: MigratorImpl, options: DriftOptions = {}): Promise<DriftReport> {
+export async function detectDrift(ctx: OperationContext, options: DriftOptions = {}): Promise<DriftReport> {
   const started = Date.now();
   const shard = typeof options.shard === 'string' ? parseShard(options.shard) : options.shard;
-  const adapter = await migrator.adapter();
-  const files = await migrator.loadFiles();
+  const adapter = await ctx.dialect();
+  const files = await ctx.files();
   const { tenants } = await adapter.withSession((s) =>
-    selectTenants(migrator, s, { workspaceId: options.workspaceId, includeArchived: options.includeArchived }),
+    selectTenants(ctx, adapter.registry, s, { workspaceId: options.workspaceId, includeArchived: options.includeArchived }),
   );
   const selected = options.workspaceId ? tenants : tenants.filter((t) => inShard(t, shard));
   const fleet = await fingerprintFleet(adapter, selected, files.tenant, options.onProgress ? { onProgress: options.onProgress } : {});
   const knownVersions = new Set(files.tenant.map((f) => f.id));
   const versions = new Set(fleet.groups.map((g) => g.version).filter((v): v is string => v !== null && knownVersions.has(v)));
-  const expected = options.offline ? await expectedOffline(migrator, files, versions) : await expectedOnServer(migrator, files.tenant, versions);
+  const expected = options.offline ? await expectedOffline(ctx, files, versions) : await expectedOnServer(ctx, files.tenant, versions);
   const groups = compareGroups(fleet, expected, knownVersions, adapter.syntax.family, options.sampleSize);
   return {
     dialect: adapter.name,

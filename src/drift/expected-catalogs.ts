@@ -9,15 +9,16 @@ import type { Catalog } from '../catalog/catalog-model.js';
 import type { CatalogReader } from '../catalog/catalog-reader.js';
 import { createAdapter } from '../dialect/create-adapter.js';
 import { createCatalogReader } from '../dialect/create-catalog-reader.js';
-import type { DialectAdapter } from '../dialect/dialect-adapter.js';
+import type { Dialect } from '../dialect/dialect.js';
 import { TenantMigrateError } from '../errors.js';
-import type { MigratorImpl } from '../migrator.js';
+import type { OperationContext } from '../operations/context.js';
+import { rendererFor } from '../operations/templates.js';
 import { migrateSchema } from '../runner/schema-migrator.js';
 import type { MigrationFile, Tenant } from '../types.js';
 import { withScratchSchema } from './scratch-schema.js';
 
 export interface ReplayRequest {
-  readonly adapter: DialectAdapter;
+  readonly adapter: Dialect;
   readonly reader: CatalogReader;
   /** Tenant migration files in order. */
   readonly files: readonly MigrationFile[];
@@ -45,7 +46,7 @@ export async function replayExpectedCatalogs(req: ReplayRequest): Promise<Map<st
         needsBackfill: false,
       };
       for (const file of wanted) {
-        await migrateSchema({ adapter: req.adapter, session, schema, files: req.files, render: (f) => req.render(f, tenant), runId: null, to: file.id });
+        await migrateSchema({ dialect: req.adapter, session, schema, files: req.files, render: (f) => req.render(f, tenant), runId: null, to: file.id });
         out.set(file.id, await req.reader.readCatalog(session, schema));
       }
     }),
@@ -54,9 +55,9 @@ export async function replayExpectedCatalogs(req: ReplayRequest): Promise<Map<st
 }
 
 /** Replay on the migrator's own server, in a scratch schema. */
-export async function expectedOnServer(migrator: MigratorImpl, files: readonly MigrationFile[], versions: ReadonlySet<string>): Promise<Map<string, Catalog>> {
-  const adapter = await migrator.adapter();
-  const render = await migrator.renderer(adapter);
+export async function expectedOnServer(ctx: OperationContext, files: readonly MigrationFile[], versions: ReadonlySet<string>): Promise<Map<string, Catalog>> {
+  const adapter = await ctx.dialect();
+  const render = await rendererFor(ctx, adapter.syntax);
   return replayExpectedCatalogs({ adapter, reader: await createCatalogReader(adapter), files, versions, render: render.tenant });
 }
 
@@ -65,23 +66,23 @@ export async function expectedOnServer(migrator: MigratorImpl, files: readonly M
  * master tables), then the tenant migrations in a scratch schema. PostgreSQL family only.
  */
 export async function expectedOffline(
-  migrator: MigratorImpl,
+  ctx: OperationContext,
   files: { readonly master: readonly MigrationFile[]; readonly tenant: readonly MigrationFile[] },
   versions: ReadonlySet<string>,
 ): Promise<Map<string, Catalog>> {
-  const online = await migrator.adapter();
+  const online = await ctx.dialect();
   if (online.syntax.family !== 'postgres') {
     throw new TenantMigrateError('USAGE', '--offline replays into PGlite, which only matches PostgreSQL fleets; on SQL Server drift replays on the server');
   }
-  const adapter = await createAdapter({ url: 'pglite:memory', names: online.names, maxConnections: 1, rootDir: migrator.config.rootDir });
+  const adapter = await createAdapter({ url: 'pglite:memory', names: online.names, maxConnections: 1, rootDir: ctx.config.rootDir });
   try {
-    const render = await migrator.renderer(adapter);
-    const masterSchema = migrator.config.masterSchema;
+    const render = await rendererFor(ctx, adapter.syntax);
+    const masterSchema = ctx.config.masterSchema;
     await adapter.withSession(async (session) => {
-      await adapter.ensureSchema(session, masterSchema);
-      await adapter.ensureMetaTable(session, masterSchema);
+      await adapter.meta.ensureSchema(session, masterSchema);
+      await adapter.meta.ensureMetaTable(session, masterSchema);
       const before = new Set(files.master.filter((f) => !f.directives.afterTenants).map((f) => f.id));
-      await migrateSchema({ adapter, session, schema: masterSchema, files: files.master, render: render.master, runId: null, only: before });
+      await migrateSchema({ dialect: adapter, session, schema: masterSchema, files: files.master, render: render.master, runId: null, only: before });
     });
     return await replayExpectedCatalogs({ adapter, reader: await createCatalogReader(adapter), files: files.tenant, versions, render: render.tenant });
   } finally {

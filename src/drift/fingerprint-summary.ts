@@ -4,7 +4,8 @@
  * when its fingerprint is not the most common one at its version. That is a hint, not a verdict —
  * `drift` compares with the schema the migrations make.
  */
-import type { MigratorImpl } from '../migrator.js';
+import type { OperationContext } from '../operations/context.js';
+import { discoverTenants } from '../operations/discover.js';
 import type { Tenant } from '../types.js';
 import { fingerprintFleet } from './fleet-fingerprints.js';
 
@@ -20,12 +21,12 @@ export interface VersionFingerprints {
 }
 
 export async function fingerprintSummary(
-  migrator: MigratorImpl,
+  ctx: OperationContext,
   options: { readonly tenants?: readonly Tenant[]; readonly sampleSize?: number } = {},
 ): Promise<VersionFingerprints[]> {
-  const adapter = await migrator.adapter();
-  const files = await migrator.loadFiles();
-  const tenants = options.tenants ?? (await adapter.withSession((s) => migrator.discover(s))).tenants;
+  const adapter = await ctx.dialect();
+  const files = await ctx.files();
+  const tenants = options.tenants ?? (await adapter.withSession((s) => discoverTenants(ctx, adapter.registry, s))).tenants;
   const fleet = await fingerprintFleet(adapter, tenants, files.tenant);
   const byVersion = new Map<string | null, typeof fleet.groups>();
   for (const g of fleet.groups) byVersion.set(g.version, [...(byVersion.get(g.version) ?? []), g]);

@@ -6,7 +6,7 @@
 import type { Catalog } from '../catalog/catalog-model.js';
 import { fingerprint } from '../catalog/fingerprint.js';
 import { createCatalogReader } from '../dialect/create-catalog-reader.js';
-import type { DialectAdapter } from '../dialect/dialect-adapter.js';
+import type { Dialect } from '../dialect/dialect.js';
 import type { MigrationFile, Tenant } from '../types.js';
 
 export interface FingerprintGroup {
@@ -41,14 +41,14 @@ export function versionOf(applied: readonly string[], fileIds: readonly string[]
 }
 
 export async function fingerprintFleet(
-  adapter: DialectAdapter,
+  adapter: Dialect,
   tenants: readonly Tenant[],
   files: readonly MigrationFile[],
   options: FingerprintOptions = {},
 ): Promise<FleetFingerprints> {
   const schemas = tenants.map((t) => t.schema);
   const fileIds = files.map((f) => f.id);
-  const applied = await adapter.readAppliedMany(schemas);
+  const applied = await adapter.meta.readAppliedMany(schemas);
   const reader = await createCatalogReader(adapter);
   const groups = new Map<string, FingerprintGroup>();
   const catalogs = new Map<string, Catalog>();

@@ -5,7 +5,8 @@
  * the next run. Nothing that does not match {@link SCRATCH_PATTERN} exactly is ever dropped.
  */
 import { randomBytes } from 'node:crypto';
-import type { DialectAdapter, SqlSession } from '../dialect/dialect-adapter.js';
+import type { SqlSession } from '../dialect/contracts/driver.js';
+import type { Dialect } from '../dialect/dialect.js';
 
 export const SCRATCH_PATTERN = /^tm_scratch_\d{1,10}_[0-9a-f]{8}$/;
 
@@ -28,15 +29,15 @@ export async function listScratchSchemas(session: SqlSession): Promise<string[]>
  * session takes its own scratch lock: session locks are re-entrant on PostgreSQL. Returns the
  * dropped names.
  */
-export async function dropStaleScratchSchemas(adapter: DialectAdapter, session: SqlSession): Promise<string[]> {
+export async function dropStaleScratchSchemas(adapter: Dialect, session: SqlSession): Promise<string[]> {
   const dropped: string[] = [];
   for (const schema of await listScratchSchemas(session)) {
-    if (!(await adapter.acquireLock(session, lockKey(schema), 0))) continue; // a live process's
+    if (!(await adapter.locks.acquireLock(session, lockKey(schema), 0))) continue; // a live process's
     try {
-      await adapter.dropSchema(session, schema);
+      await adapter.meta.dropSchema(session, schema);
       dropped.push(schema);
     } finally {
-      await adapter.releaseLock(session, lockKey(schema)).catch(() => undefined);
+      await adapter.locks.releaseLock(session, lockKey(schema)).catch(() => undefined);
     }
   }
   return dropped;
@@ -48,23 +49,23 @@ export async function dropStaleScratchSchemas(adapter: DialectAdapter, session: 
  * frees the lock, and the next run's {@link dropStaleScratchSchemas} removes the leftover.
  */
 export async function withScratchSchema<T>(
-  adapter: DialectAdapter,
+  adapter: Dialect,
   session: SqlSession,
   fn: (schema: string) => Promise<T>,
 ): Promise<T> {
   await dropStaleScratchSchemas(adapter, session);
   const schema = newScratchName();
   if (!SCRATCH_PATTERN.test(schema)) throw new Error(`scratch schema name ${schema} does not match its pattern`);
-  if (!(await adapter.acquireLock(session, lockKey(schema), 5_000))) {
+  if (!(await adapter.locks.acquireLock(session, lockKey(schema), 5_000))) {
     throw new Error(`could not take the lock of scratch schema ${schema}`);
   }
   try {
-    await adapter.ensureSchema(session, schema);
-    await adapter.ensureMetaTable(session, schema);
+    await adapter.meta.ensureSchema(session, schema);
+    await adapter.meta.ensureMetaTable(session, schema);
     return await fn(schema);
   } finally {
     await session.rollback().catch(() => undefined);
-    await adapter.dropSchema(session, schema).catch(() => undefined);
-    await adapter.releaseLock(session, lockKey(schema)).catch(() => undefined);
+    await adapter.meta.dropSchema(session, schema).catch(() => undefined);
+    await adapter.locks.releaseLock(session, lockKey(schema)).catch(() => undefined);
   }
 }

@@ -3,8 +3,10 @@
  * built outside the tool. Each row gets the file's checksum and the checksum of the SQL it renders
  * to for that schema, so later `up`, `plan` and `repair` treat it like a migration the tool ran.
  */
+import { inTransaction } from '../dialect/contracts/driver.js';
+import { holdLock } from '../dialect/contracts/locks.js';
 import { LockTimeoutError, TenantMigrateError } from '../errors.js';
-import type { MigratorImpl } from '../migrator.js';
+import type { OperationContext } from '../operations/context.js';
 import { checksumOf } from '../source/index.js';
 import type { MigrationFile, MigrationScope, Tenant } from '../types.js';
 import { MASTER_LOCK, contextFor, resolveScope, selectTenants } from './release-context.js';
@@ -35,32 +37,32 @@ export interface BaselineResult {
   readonly schemas: readonly BaselineSchemaResult[];
 }
 
-export async function baseline(migrator: MigratorImpl, options: BaselineOptions): Promise<BaselineResult> {
-  const files = await migrator.loadFiles();
+export async function baseline(ctx: OperationContext, options: BaselineOptions): Promise<BaselineResult> {
+  const files = await ctx.files();
   const scope = resolveScope(files, options.to, options.scope);
   if (options.to === '0') throw new TenantMigrateError('USAGE', 'baseline --to needs a migration id');
   if (scope === 'master' && options.workspaceId) throw new TenantMigrateError('USAGE', '--workspace applies to tenant migrations only');
   const list = files[scope];
   const upTo = list.slice(0, list.findIndex((f) => f.id === options.to) + 1);
-  const adapter = await migrator.adapter();
-  const engine = await migrator.engine();
-  const lockTimeoutMs = migrator.config.lockTimeoutMs;
+  const dialect = await ctx.dialect();
+  const engine = await ctx.templates();
+  const lockTimeoutMs = ctx.config.lockTimeoutMs;
 
   const recordOne = async (schema: string, lockKey: string, tenant?: Tenant): Promise<BaselineSchemaResult> =>
-    adapter.withSession(async (session) => {
+    dialect.withSession(async (session) => {
       const who = { schema, ...(tenant && { workspaceId: tenant.workspaceId }) };
-      if (!(await adapter.schemaExists(session, schema))) {
+      if (!(await dialect.meta.schemaExists(session, schema))) {
         return { ...who, recorded: [], status: 'skipped', reason: `schema ${schema} does not exist (baseline records existing schemas; up creates new ones)` };
       }
-      if (!(await adapter.acquireLock(session, lockKey, lockTimeoutMs))) {
+      const busy = () => {
         throw new LockTimeoutError(`Could not lock ${schema} within ${lockTimeoutMs} ms`, { tenant: schema });
-      }
-      try {
-        await adapter.ensureMetaTable(session, schema);
-        const applied = new Set((await adapter.readApplied(session, schema)).map((a) => a.id));
+      };
+      return holdLock(dialect.locks, session, lockKey, lockTimeoutMs, async (): Promise<BaselineSchemaResult> => {
+        await dialect.meta.ensureMetaTable(session, schema);
+        const applied = new Set((await dialect.meta.readApplied(session, schema)).map((a) => a.id));
         const todo = upTo.filter((f) => !applied.has(f.id));
         if (todo.length === 0) return { ...who, recorded: [], status: 'already' };
-        const context = contextFor(migrator, adapter.syntax, tenant);
+        const context = contextFor(ctx.config, dialect.syntax, tenant);
         const rows = todo.map((file: MigrationFile) => ({
           id: file.id,
           checksum: file.checksum,
@@ -69,26 +71,19 @@ export async function baseline(migrator: MigratorImpl, options: BaselineOptions)
           durationMs: 0,
           runId: null,
         }));
-        await session.begin();
-        try {
-          for (const row of rows) await adapter.insertApplied(session, schema, row);
-          await session.commit();
-        } catch (err) {
-          await session.rollback().catch(() => undefined);
-          throw err;
-        }
+        await inTransaction(session, async () => {
+          for (const row of rows) await dialect.meta.insertApplied(session, schema, row);
+        });
         return { ...who, recorded: todo.map((f) => f.id), status: 'recorded' };
-      } finally {
-        await adapter.releaseLock(session, lockKey).catch(() => undefined);
-      }
+      }, busy);
     });
 
   if (scope === 'master') {
-    const schema = migrator.config.masterSchema;
+    const schema = ctx.config.masterSchema;
     return { scope, to: options.to, schemas: [await recordOne(schema, MASTER_LOCK)] };
   }
-  const { tenants } = await adapter.withSession((s) =>
-    selectTenants(migrator, s, { workspaceId: options.workspaceId, includeArchived: options.includeArchived }),
+  const { tenants } = await dialect.withSession((s) =>
+    selectTenants(ctx, dialect.registry, s, { workspaceId: options.workspaceId, includeArchived: options.includeArchived }),
   );
   const schemas: BaselineSchemaResult[] = [];
   // One at a time: baseline writes a few rows per schema, and a clear order helps when it stops.

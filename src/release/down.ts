@@ -7,11 +7,11 @@
  * refusal naming the file, not a half-reverted fleet.
  */
 import pLimit from 'p-limit';
-import { ScriptExecutionError } from '../dialect/dialect-adapter.js';
-import type { DialectAdapter } from '../dialect/dialect-adapter.js';
+import { ScriptExecutionError } from '../dialect/contracts/driver.js';
+import type { Dialect } from '../dialect/dialect.js';
 import { LockTimeoutError, MigrationError, TenantMigrateError } from '../errors.js';
 import type { FailureInfo } from '../events.js';
-import type { MigratorImpl } from '../migrator.js';
+import type { OperationContext } from '../operations/context.js';
 import { assertChecksums, templateLine } from '../runner/schema-migrator.js';
 import { failureInfo } from '../runner/tenant-runner.js';
 import type { AppliedMigration, MigrationFile, MigrationScope, Tenant } from '../types.js';
@@ -62,29 +62,29 @@ export function downPathOf(file: MigrationFile): string {
   return file.path.replace(/\.sql(\.hbs)?$/, '.down.sql$1');
 }
 
-export async function down(migrator: MigratorImpl, options: DownOptions): Promise<DownResult> {
-  const files = await migrator.loadFiles();
+export async function down(ctx: OperationContext, options: DownOptions): Promise<DownResult> {
+  const files = await ctx.files();
   const scope = resolveScope(files, options.to, options.scope);
   if (scope === 'master' && options.workspaceId) throw new TenantMigrateError('USAGE', '--workspace applies to tenant migrations only');
   const list = files[scope];
   const byId = new Map(list.map((f) => [f.id, f]));
-  const adapter = await migrator.adapter();
-  const { masterSchema } = migrator.config;
+  const dialect = await ctx.dialect();
+  const { masterSchema } = ctx.config;
 
   // Targets and what each would revert, read in one batch (re-read under the lock before running).
   const targets: { schema: string; lockKey: string; tenant?: Tenant }[] = [];
   if (scope === 'master') {
     targets.push({ schema: masterSchema, lockKey: MASTER_LOCK });
   } else {
-    const { tenants } = await adapter.withSession((s) =>
-      selectTenants(migrator, s, { workspaceId: options.workspaceId, includeArchived: options.includeArchived }),
+    const { tenants } = await dialect.withSession((s) =>
+      selectTenants(ctx, dialect.registry, s, { workspaceId: options.workspaceId, includeArchived: options.includeArchived }),
     );
     for (const tenant of tenants) targets.push({ schema: tenant.schema, lockKey: tenant.schema, tenant });
   }
   const applied =
     scope === 'master'
-      ? new Map([[masterSchema, await adapter.withSession((s) => adapter.readApplied(s, masterSchema))]])
-      : await adapter.readAppliedMany(targets.map((t) => t.schema));
+      ? new Map([[masterSchema, await dialect.withSession((s) => dialect.meta.readApplied(s, masterSchema))]])
+      : await dialect.meta.readAppliedMany(targets.map((t) => t.schema));
 
   // Refuse before touching anything: missing down files, changed up files, unknown applied ids above the target.
   const needed = new Set<string>();
@@ -103,45 +103,41 @@ export async function down(migrator: MigratorImpl, options: DownOptions): Promis
     );
   }
 
-  const engine = await migrator.engine();
-  const lockTimeoutMs = migrator.config.lockTimeoutMs;
+  const engine = await ctx.templates();
+  const lockTimeoutMs = ctx.config.lockTimeoutMs;
   const revertOne = async (target: (typeof targets)[number]): Promise<DownSchemaResult> => {
     const who = { schema: target.schema, ...(target.tenant && { workspaceId: target.tenant.workspaceId }) };
     const reverted: string[] = [];
     for (let attempt = 1; ; attempt++) {
       try {
-        await adapter.withSession(async (session) => {
-          if (!(await adapter.acquireLock(session, target.lockKey, lockTimeoutMs))) {
-            throw new LockTimeoutError(`Could not lock ${target.schema} within ${lockTimeoutMs} ms (another migration holds it)`, { tenant: target.schema });
-          }
-          try {
-            const rows = await adapter.readApplied(session, target.schema);
-            assertChecksums(target.schema, rows, byId);
-            const context = contextFor(migrator, adapter.syntax, target.tenant);
-            for (const id of revertList(list, rows, options.to)) {
-              const file = byId.get(id)!;
-              const downFile = file.down!;
-              const sql = engine.render(downFile, context);
-              const atomic = !downFile.directives.noTransaction;
-              if (atomic) await session.begin();
-              try {
-                await session.runScript(sql);
-                await adapter.deleteApplied(session, target.schema, id);
-                if (atomic) await session.commit();
-              } catch (err) {
-                await session.rollback().catch(() => undefined);
-                throw toDownError(err, file, sql, target.schema, adapter);
-              }
-              reverted.push(id);
-              options.onReverted?.(target.schema, id);
+        const busy = () => {
+          throw new LockTimeoutError(`Could not lock ${target.schema} within ${lockTimeoutMs} ms (another migration holds it)`, { tenant: target.schema });
+        };
+        await ctx.withLock(target.lockKey, async (session) => {
+          const rows = await dialect.meta.readApplied(session, target.schema);
+          assertChecksums(target.schema, rows, byId);
+          const context = contextFor(ctx.config, dialect.syntax, target.tenant);
+          for (const id of revertList(list, rows, options.to)) {
+            const file = byId.get(id)!;
+            const downFile = file.down!;
+            const sql = engine.render(downFile, context);
+            const atomic = !downFile.directives.noTransaction;
+            if (atomic) await session.begin();
+            try {
+              await session.runScript(sql);
+              await dialect.meta.deleteApplied(session, target.schema, id);
+              if (atomic) await session.commit();
+            } catch (err) {
+              await session.rollback().catch(() => undefined);
+              throw toDownError(err, file, sql, target.schema, dialect);
             }
-          } finally {
-            await adapter.releaseLock(session, target.lockKey).catch(() => undefined);
+            reverted.push(id);
+            options.onReverted?.(target.schema, id);
           }
-        });
+        }, { onBusy: busy });
         return { ...who, status: reverted.length > 0 ? 'reverted' : 'up-to-date', reverted };
       } catch (err) {
-        const error = failureInfo(err, adapter);
+        const error = failureInfo(err, dialect);
         if (error.transient && attempt < 3) {
           await new Promise((r) => setTimeout(r, Math.round(100 * 2 ** (attempt - 1) * (0.5 + Math.random()))));
           continue;
@@ -151,7 +147,7 @@ export async function down(migrator: MigratorImpl, options: DownOptions): Promis
     }
   };
 
-  const concurrency = adapter.capabilities.multipleConnections ? (options.concurrency ?? migrator.config.concurrency) : 1;
+  const concurrency = dialect.capabilities.multipleConnections ? (options.concurrency ?? ctx.config.concurrency) : 1;
   const limit = pLimit(concurrency);
   let interrupted = false;
   const todo = targets.filter((t) => revertList(list, applied.get(t.schema) ?? [], options.to).length > 0);
@@ -174,10 +170,10 @@ export async function down(migrator: MigratorImpl, options: DownOptions): Promis
   return { scope, to: options.to, schemas, failed: schemas.filter((s) => s.status === 'failed').length, interrupted };
 }
 
-function toDownError(err: unknown, file: MigrationFile, sql: string, schema: string, adapter: DialectAdapter): TenantMigrateError {
+function toDownError(err: unknown, file: MigrationFile, sql: string, schema: string, dialect: Dialect): TenantMigrateError {
   if (err instanceof TenantMigrateError) return err;
   const downFile = file.down!;
-  const cls = adapter.classifyError(err instanceof ScriptExecutionError ? err.cause : err);
+  const cls = dialect.driver.classifyError(err instanceof ScriptExecutionError ? err.cause : err);
   const line = err instanceof ScriptExecutionError ? templateLine({ ...file, source: downFile.source }, sql, err.line) : undefined;
   const message = err instanceof Error ? err.message : String(err);
   return new MigrationError(

@@ -2,7 +2,7 @@
  * `plan --format sql`: the exact SQL `up` would run, per target. One script per target (master or
  * a tenant schema), each migration preceded by a comment naming it. Pure.
  */
-import type { PlannedScript } from './plan.js';
+import type { PlannedScript } from './plan-scripts.js';
 
 export function scriptToSql(script: PlannedScript): string {
   const head = script.workspaceId

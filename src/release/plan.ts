@@ -5,10 +5,10 @@
  * and returns a {@link ReleasePlan}: plain data the reporters (text, Markdown, JSON, SQL) print.
  */
 import { describeError } from '../errors.js';
-import type { MigratorImpl } from '../migrator.js';
+import type { OperationContext } from '../operations/context.js';
 import { planSchema, type SchemaPlan } from '../planner/plan.js';
 import type { MigrationFile, Tenant } from '../types.js';
-import { contextFor, selectTenants } from './release-context.js';
+import { contextFor, discoverTenants, selectTenants } from './release-context.js';
 
 export type ProblemKind =
   | 'render-error'
@@ -103,23 +103,23 @@ export interface PlanOptions {
 }
 
 /** Compute the release plan. Reads only: takes no locks, writes nothing, creates nothing. */
-export async function buildReleasePlan(migrator: MigratorImpl, options: PlanOptions = {}): Promise<ReleasePlan> {
-  const adapter = await migrator.adapter();
-  const files = await migrator.loadFiles();
-  const engine = await migrator.engine();
-  const { masterSchema } = migrator.config;
+export async function buildReleasePlan(ctx: OperationContext, options: PlanOptions = {}): Promise<ReleasePlan> {
+  const dialect = await ctx.dialect();
+  const files = await ctx.files();
+  const engine = await ctx.templates();
+  const { masterSchema } = ctx.config;
   const problems: PlanProblem[] = [];
 
-  const { masterApplied, selection } = await adapter.withSession(async (session) => ({
-    masterApplied: await adapter.readApplied(session, masterSchema),
+  const { masterApplied, selection } = await dialect.withSession(async (session) => ({
+    masterApplied: await dialect.meta.readApplied(session, masterSchema),
     selection: options.workspaceId
-      ? await selectTenants(migrator, session, { workspaceId: options.workspaceId })
-      : await migrator.discover(session, true),
+      ? await selectTenants(ctx, dialect.registry, session, { workspaceId: options.workspaceId })
+      : await discoverTenants(ctx, dialect.registry, session, true),
   }));
 
   // Master.
   const masterPlan = planSchema(masterSchema, files.master, masterApplied);
-  const masterContext = contextFor(migrator, adapter.syntax);
+  const masterContext = contextFor(ctx.config, dialect.syntax);
   for (const mismatch of masterPlan.checksumMismatches) {
     const file = files.master.find((f) => f.id === mismatch.id)!;
     problems.push({
@@ -163,7 +163,7 @@ export async function buildReleasePlan(migrator: MigratorImpl, options: PlanOpti
       message: `registry row ${bad.workspaceId}: ${bad.reason} (up skips it; it is never migrated)`,
     });
   }
-  const applied = await adapter.readAppliedMany(active.map((t) => t.schema));
+  const applied = await dialect.meta.readAppliedMany(active.map((t) => t.schema));
   const plans = active.map((t) => ({ tenant: t, plan: planSchema(t.schema, files.tenant, applied.get(t.schema) ?? []) }));
   const byId = new Map(files.tenant.map((f) => [f.id, f]));
 
@@ -199,7 +199,7 @@ export async function buildReleasePlan(migrator: MigratorImpl, options: PlanOpti
     for (const id of plan.pending) {
       const file = byId.get(id)!;
       try {
-        engine.render(file, contextFor(migrator, adapter.syntax, tenant));
+        engine.render(file, contextFor(ctx.config, dialect.syntax, tenant));
       } catch (err) {
         const message = describeError(err);
         add(`render\0${id}\0${message}`, { kind: 'render-error', severity: 'error', scope: 'tenant', migrationId: id, file: file.path, message }, tenant.schema);
@@ -232,7 +232,7 @@ export async function buildReleasePlan(migrator: MigratorImpl, options: PlanOpti
   return {
     version: 1,
     generatedUtc: (options.now ?? new Date()).toISOString(),
-    dialect: adapter.name,
+    dialect: dialect.name,
     masterSchema,
     clean: errors === 0,
     counts: { errors, warnings: problems.length - errors },
@@ -271,55 +271,4 @@ function tenantRow(tenant: Tenant, plan: SchemaPlan): TenantPlanRow {
     checksumMismatches: plan.checksumMismatches.map((m) => m.id),
     needsBackfill: tenant.needsBackfill,
   };
-}
-
-/** The rendered SQL `up` would run: master pending, then per tenant its pending migrations. */
-export interface PlannedScript {
-  /** `master` or the tenant schema. */
-  readonly target: string;
-  readonly workspaceId?: string;
-  readonly migrations: readonly { readonly id: string; readonly file: string; readonly sql?: string; readonly error?: string }[];
-}
-
-/**
- * Render the exact SQL of the plan for the SQL report: master (unless `workspaceId` narrows to one
- * tenant) and each tenant that is behind. Render errors are kept in place of the SQL.
- */
-export async function renderPlannedScripts(
-  migrator: MigratorImpl,
-  plan: ReleasePlan,
-  options: { readonly workspaceId?: string | undefined } = {},
-): Promise<PlannedScript[]> {
-  const adapter = await migrator.adapter();
-  const engine = await migrator.engine();
-  const files = await migrator.loadFiles();
-  const { tenants } = await adapter.withSession((s) =>
-    options.workspaceId ? selectTenants(migrator, s, { workspaceId: options.workspaceId }) : migrator.discover(s, true),
-  );
-  const bySchema = new Map(tenants.map((t) => [t.schema, t]));
-  const render = (file: MigrationFile, tenant?: Tenant) => {
-    try {
-      return { id: file.id, file: file.path, sql: engine.render(file, contextFor(migrator, adapter.syntax, tenant)) };
-    } catch (err) {
-      return { id: file.id, file: file.path, error: describeError(err) };
-    }
-  };
-  const scripts: PlannedScript[] = [];
-  if (!options.workspaceId && plan.master.pending.length > 0) {
-    scripts.push({
-      target: 'master',
-      migrations: plan.master.pending.map((p) => render(files.master.find((f) => f.id === p.id)!)),
-    });
-  }
-  for (const row of plan.schemas) {
-    const tenant = bySchema.get(row.schema);
-    if (!tenant || row.state === 'blocked') continue;
-    if (row.pending.length === 0 && !options.workspaceId) continue;
-    scripts.push({
-      target: row.schema,
-      workspaceId: row.workspaceId,
-      migrations: row.pending.map((id) => render(files.tenant.find((f) => f.id === id)!, tenant)),
-    });
-  }
-  return scripts;
 }

@@ -4,11 +4,11 @@
  * whether the SQL the template renders to for that schema is the same as what ran (`renderedSame`):
  * when it is not, the database was built from different SQL and a new migration is the safer fix.
  */
-import { LockTimeoutError } from '../errors.js';
-import type { MigratorImpl } from '../migrator.js';
+import { inTransaction } from '../dialect/contracts/driver.js';
+import type { OperationContext } from '../operations/context.js';
 import { checksumOf } from '../source/index.js';
 import type { MigrationFile, MigrationScope, Tenant } from '../types.js';
-import { MASTER_LOCK, contextFor } from './release-context.js';
+import { MASTER_LOCK, contextFor, discoverTenants } from './release-context.js';
 
 export interface RepairChange {
   readonly scope: MigrationScope;
@@ -30,16 +30,16 @@ export interface RepairResult {
 }
 
 /** Find (and with `apply`, store) checksum changes in master and every tenant, Archived included. */
-export async function repair(migrator: MigratorImpl, options: { readonly apply?: boolean } = {}): Promise<RepairResult> {
-  const adapter = await migrator.adapter();
-  const files = await migrator.loadFiles();
-  const engine = await migrator.engine();
-  const { masterSchema } = migrator.config;
-  const { masterApplied, tenants } = await adapter.withSession(async (s) => ({
-    masterApplied: await adapter.readApplied(s, masterSchema),
-    tenants: (await migrator.discover(s, true)).tenants,
+export async function repair(ctx: OperationContext, options: { readonly apply?: boolean } = {}): Promise<RepairResult> {
+  const dialect = await ctx.dialect();
+  const files = await ctx.files();
+  const engine = await ctx.templates();
+  const { masterSchema } = ctx.config;
+  const { masterApplied, tenants } = await dialect.withSession(async (s) => ({
+    masterApplied: await dialect.meta.readApplied(s, masterSchema),
+    tenants: (await discoverTenants(ctx, dialect.registry, s, true)).tenants,
   }));
-  const tenantApplied = await adapter.readAppliedMany(tenants.map((t) => t.schema));
+  const tenantApplied = await dialect.meta.readAppliedMany(tenants.map((t) => t.schema));
 
   const changes: RepairChange[] = [];
   const collect = (scope: MigrationScope, schema: string, rows: typeof masterApplied, tenant?: Tenant) => {
@@ -47,7 +47,7 @@ export async function repair(migrator: MigratorImpl, options: { readonly apply?:
     for (const row of rows) {
       const file: MigrationFile | undefined = byId.get(row.id);
       if (!file || file.checksum === row.checksum) continue;
-      const renderedChecksum = checksumOf(engine.render(file, contextFor(migrator, adapter.syntax, tenant)));
+      const renderedChecksum = checksumOf(engine.render(file, contextFor(ctx.config, dialect.syntax, tenant)));
       changes.push({
         scope,
         schema,
@@ -70,21 +70,14 @@ export async function repair(migrator: MigratorImpl, options: { readonly apply?:
   for (const c of changes) bySchema.set(c.schema, [...(bySchema.get(c.schema) ?? []), c]);
   for (const [schema, list] of bySchema) {
     const lockKey = list[0]!.scope === 'master' ? MASTER_LOCK : schema;
-    await adapter.withSession(async (session) => {
-      if (!(await adapter.acquireLock(session, lockKey, migrator.config.lockTimeoutMs))) {
-        throw new LockTimeoutError(`Could not lock ${schema} within ${migrator.config.lockTimeoutMs} ms`, { tenant: schema });
-      }
-      try {
-        await session.begin();
-        for (const c of list) await adapter.updateChecksums(session, schema, c.migrationId, c.fileChecksum, c.renderedChecksum);
-        await session.commit();
-      } catch (err) {
-        await session.rollback().catch(() => undefined);
-        throw err;
-      } finally {
-        await adapter.releaseLock(session, lockKey).catch(() => undefined);
-      }
-    });
+    await ctx.withLock(
+      lockKey,
+      (session) =>
+        inTransaction(session, async () => {
+          for (const c of list) await dialect.meta.updateChecksums(session, schema, c.migrationId, c.fileChecksum, c.renderedChecksum);
+        }),
+      { what: schema },
+    );
   }
   return { applied: true, changes };
 }

@@ -5,7 +5,8 @@
  * also the fast-forward rule: no new file numbered below one already applied somewhere.
  */
 import { SourceError, describeError } from '../errors.js';
-import type { MigratorImpl } from '../migrator.js';
+import type { OperationContext } from '../operations/context.js';
+import { discoverTenants } from './release-context.js';
 import { loadMigrations } from '../source/index.js';
 import { syntaxFor } from '../dialect/syntax-registry.js';
 import type { DialectName } from '../dialect/dialect-syntax.js';
@@ -39,12 +40,12 @@ export interface ValidateOptions {
   readonly checkApplied?: boolean;
 }
 
-export async function validateMigrations(migrator: MigratorImpl, options: ValidateOptions = {}): Promise<ValidateResult> {
+export async function validateMigrations(ctx: OperationContext, options: ValidateOptions = {}): Promise<ValidateResult> {
   const findings: ValidateFinding[] = [];
-  const { rootDir, masterSchema, vars } = migrator.config;
+  const { rootDir, masterSchema, vars } = ctx.config;
   const files: Record<MigrationScope, MigrationFile[]> = { master: [], tenant: [] };
   for (const scope of ['master', 'tenant'] as const) {
-    const dir = scope === 'master' ? migrator.config.masterMigrationsDir : migrator.config.tenantMigrationsDir;
+    const dir = scope === 'master' ? ctx.config.masterMigrationsDir : ctx.config.tenantMigrationsDir;
     try {
       files[scope] = await loadMigrations({ rootDir, dir, scope });
     } catch (err) {
@@ -54,7 +55,7 @@ export async function validateMigrations(migrator: MigratorImpl, options: Valida
     findings.push(...numberingFindings(files[scope]));
   }
 
-  const engine = await migrator.engine();
+  const engine = await ctx.templates();
   for (const scope of ['master', 'tenant'] as const) {
     for (const file of files[scope]) {
       for (const dialect of RENDER_DIALECTS) {
@@ -74,7 +75,7 @@ export async function validateMigrations(migrator: MigratorImpl, options: Valida
     }
   }
 
-  if (options.checkApplied) findings.push(...(await fastForwardFindings(migrator, files)));
+  if (options.checkApplied) findings.push(...(await fastForwardFindings(ctx, files)));
 
   const errors = findings.filter((f) => f.severity === 'error').length;
   return {
@@ -125,14 +126,14 @@ export function outOfOrderFiles(
   return out;
 }
 
-async function fastForwardFindings(migrator: MigratorImpl, files: Record<MigrationScope, MigrationFile[]>): Promise<ValidateFinding[]> {
-  const adapter = await migrator.adapter();
-  const { masterSchema } = migrator.config;
-  const { masterApplied, tenants } = await adapter.withSession(async (s) => ({
-    masterApplied: await adapter.readApplied(s, masterSchema),
-    tenants: (await migrator.discover(s, true)).tenants,
+async function fastForwardFindings(ctx: OperationContext, files: Record<MigrationScope, MigrationFile[]>): Promise<ValidateFinding[]> {
+  const dialect = await ctx.dialect();
+  const { masterSchema } = ctx.config;
+  const { masterApplied, tenants } = await dialect.withSession(async (s) => ({
+    masterApplied: await dialect.meta.readApplied(s, masterSchema),
+    tenants: (await discoverTenants(ctx, dialect.registry, s, true)).tenants,
   }));
-  const tenantApplied = await adapter.readAppliedMany(tenants.map((t) => t.schema));
+  const tenantApplied = await dialect.meta.readAppliedMany(tenants.map((t) => t.schema));
   const findings: ValidateFinding[] = [];
   const report = (scope: MigrationScope, late: Map<string, string[]>) => {
     for (const [id, schemas] of late) {

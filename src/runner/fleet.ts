@@ -1,10 +1,11 @@
-import type { DialectAdapter, LedgerRunCounts, LedgerTenant, LedgerTenantOutcome } from '../dialect/dialect-adapter.js';
+import type { Dialect } from '../dialect/dialect.js';
+import type { LedgerRunCounts, LedgerTenant, LedgerTenantOutcome } from '../dialect/ledger-types.js';
 import type { MigratorListener, TenantResult } from '../events.js';
 import type { MigrationFile, Tenant } from '../types.js';
 import { runTenant } from './tenant-runner.js';
 
 export interface FleetOptions {
-  readonly adapter: DialectAdapter;
+  readonly dialect: Dialect;
   readonly runId: string;
   readonly workerId: string;
   readonly files: readonly MigrationFile[];
@@ -46,7 +47,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * other live workers and takes over rows whose lease expired (a crashed worker's).
  */
 export async function runFleet(options: FleetOptions): Promise<FleetOutcome> {
-  const { adapter, runId, workerId, leaseMs, emit } = options;
+  const { dialect, runId, workerId, leaseMs, emit } = options;
   const results: TenantResult[] = [];
   const queue: LedgerTenant[] = [];
   const outcomes: LedgerTenantOutcome[] = [];
@@ -66,14 +67,14 @@ export async function runFleet(options: FleetOptions): Promise<FleetOutcome> {
 
   const flush = () => {
     const pending = outcomes.splice(0);
-    if (pending.length > 0) flushing = flushing.then(() => adapter.completeTenants(runId, workerId, pending));
+    if (pending.length > 0) flushing = flushing.then(() => dialect.ledger.completeTenants(runId, workerId, pending));
     return flushing;
   };
 
   // Leases outlive a slow tenant only while this process is alive to renew them.
   const renewEvery = Math.max(50, Math.floor(leaseMs / 3));
   const heartbeat = setInterval(() => {
-    void adapter.renewLease(runId, workerId, leaseMs).catch(() => undefined);
+    void dialect.ledger.renewLease(runId, workerId, leaseMs).catch(() => undefined);
     void flush().catch(() => undefined);
   }, renewEvery);
   heartbeat.unref();
@@ -82,7 +83,7 @@ export async function runFleet(options: FleetOptions): Promise<FleetOutcome> {
     claiming ??= (async () => {
       try {
         await flush();
-        const rows = await adapter.claimTenants(runId, workerId, batch, leaseMs, maxWave);
+        const rows = await dialect.ledger.claimTenants(runId, workerId, batch, leaseMs, maxWave);
         queue.push(...rows);
         return rows.length;
       } finally {
@@ -101,7 +102,7 @@ export async function runFleet(options: FleetOptions): Promise<FleetOutcome> {
       emit({ type: 'tenant:done', result });
     } else {
       result = await runTenant(tenant, {
-        adapter,
+        dialect,
         files: options.files,
         render: options.render,
         runId,
@@ -144,9 +145,9 @@ export async function runFleet(options: FleetOptions): Promise<FleetOutcome> {
       // last idle task waits for rows held by other workers (their lease may expire: take-over).
       if (busy > 0) return;
       await flush();
-      const counts = await adapter.countRunTenants(runId, maxWave);
+      const counts = await dialect.ledger.countRunTenants(runId, maxWave);
       if (counts.pending + counts.running === 0) return;
-      const run = await adapter.getRun(runId);
+      const run = await dialect.ledger.getRun(runId);
       if (run && run.status !== 'running') {
         stopped ??= 'run-stopped';
         return;
@@ -162,7 +163,7 @@ export async function runFleet(options: FleetOptions): Promise<FleetOutcome> {
       await flush();
       if (stopped) break;
       if (wave < options.waveCount - 1) {
-        const counts = await adapter.countRunTenants(runId, wave);
+        const counts = await dialect.ledger.countRunTenants(runId, wave);
         if (counts.failed > 0) {
           stopped = 'wave-failed';
           emit({ type: 'wave:failed', wave: wave + 1, failed: counts.failed });
@@ -175,7 +176,7 @@ export async function runFleet(options: FleetOptions): Promise<FleetOutcome> {
     // Claimed but never started: give them back so a resumed run or another worker takes them.
     const unstarted = queue.splice(0).map((r) => r.schema);
     await flush().catch(() => undefined);
-    await adapter.releaseTenants(runId, workerId, unstarted).catch(() => undefined);
+    await dialect.ledger.releaseTenants(runId, workerId, unstarted).catch(() => undefined);
   }
-  return { results, stopped, counts: await adapter.countRunTenants(runId) };
+  return { results, stopped, counts: await dialect.ledger.countRunTenants(runId) };
 }

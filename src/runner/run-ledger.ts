@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
-import type { DialectAdapter, LedgerRun, NewLedgerTenant } from '../dialect/dialect-adapter.js';
+import type { LedgerStore } from '../dialect/contracts/ledger-store.js';
+import type { LedgerRun, NewLedgerTenant } from '../dialect/ledger-types.js';
 import type { Tenant } from '../types.js';
 import type { Shard, TenantOrder } from './fleet-options.js';
 
@@ -81,7 +82,7 @@ export function newWorkerId(): string {
 export type RunOpening = 'new' | 'resumed' | 'joined';
 
 export interface OpenRunRequest {
-  readonly adapter: DialectAdapter;
+  readonly ledger: LedgerStore;
   readonly runId: string;
   readonly runKey: string;
   readonly target: string;
@@ -108,31 +109,31 @@ export interface OpenedRun {
  * there is nothing to do and nothing to resume.
  */
 export async function openRun(req: OpenRunRequest): Promise<OpenedRun | undefined> {
-  const { adapter } = req;
-  const previous = await adapter.findResumableRun(req.runKey);
+  const { ledger } = req;
+  const previous = await ledger.findResumableRun(req.runKey);
   if (previous) {
     const wasRunning = previous.status === 'running';
-    if (!wasRunning) await adapter.reopenRun(previous.runId);
-    const requeued = wasRunning ? 0 : await adapter.requeueRunTenants(previous.runId);
+    if (!wasRunning) await ledger.reopenRun(previous.runId);
+    const requeued = wasRunning ? 0 : await ledger.requeueRunTenants(previous.runId);
     // Tenants that became pending since (new workspaces): appended as the last wave.
-    const existing = await adapter.countRunTenants(previous.runId);
+    const existing = await ledger.countRunTenants(previous.runId);
     const waves = previous.options.waves as string[] | undefined;
     const lastWave = waves && waves.length > 0 ? waves.length - 1 : 0;
-    const added = await adapter.addRunTenants(
+    const added = await ledger.addRunTenants(
       previous.runId,
       req.todo.map((t, i) => ({ schema: t.schema, workspaceId: t.workspaceId, seq: existing.total + i, wave: lastWave })),
     );
-    const run = (await adapter.getRun(previous.runId))!;
+    const run = (await ledger.getRun(previous.runId))!;
     return { run, opening: wasRunning ? 'joined' : 'resumed', previousStatus: previous.status, queued: requeued + added };
   }
   if (req.todo.length === 0) return undefined;
-  await adapter.createRun({
+  await ledger.createRun({
     runId: req.runId,
     runKey: req.runKey,
     target: req.target,
     options: { ...req.options, ...(req.waves ? { waves: req.waves } : {}) },
     startedBy: req.workerId,
   });
-  const queued = await adapter.addRunTenants(req.runId, ledgerRows(req.todo, req.waves));
-  return { run: (await adapter.getRun(req.runId))!, opening: 'new', queued };
+  const queued = await ledger.addRunTenants(req.runId, ledgerRows(req.todo, req.waves));
+  return { run: (await ledger.getRun(req.runId))!, opening: 'new', queued };
 }

@@ -1,12 +1,13 @@
 import { Umzug, type UmzugStorage } from 'umzug';
-import type { DialectAdapter, SqlSession } from '../dialect/dialect-adapter.js';
-import { ScriptExecutionError } from '../dialect/dialect-adapter.js';
+import type { SqlSession } from '../dialect/contracts/driver.js';
+import type { Dialect } from '../dialect/dialect.js';
+import { ScriptExecutionError } from '../dialect/contracts/driver.js';
 import { MigrationError, TenantMigrateError } from '../errors.js';
 import { checksumOf } from '../source/index.js';
 import type { AppliedMigration, MigrationFile } from '../types.js';
 
 export interface SchemaMigrationRequest {
-  readonly adapter: DialectAdapter;
+  readonly dialect: Dialect;
   readonly session: SqlSession;
   readonly schema: string;
   readonly files: readonly MigrationFile[];
@@ -44,8 +45,8 @@ class MetaTableStorage implements UmzugStorage {
   ) {}
 
   async executed(): Promise<string[]> {
-    const { adapter, session, schema } = this.req;
-    const applied = await adapter.readApplied(session, schema);
+    const { dialect, session, schema } = this.req;
+    const applied = await dialect.meta.readApplied(session, schema);
     assertChecksums(schema, applied, this.byId);
     return applied.map((a) => a.id);
   }
@@ -60,11 +61,11 @@ class MetaTableStorage implements UmzugStorage {
       durationMs: Date.now() - (this.started.get(name) ?? Date.now()),
       runId: this.req.runId,
     };
-    await this.req.adapter.insertApplied(this.req.session, this.req.schema, row);
+    await this.req.dialect.meta.insertApplied(this.req.session, this.req.schema, row);
   }
 
   async unlogMigration({ name }: { name: string }): Promise<void> {
-    await this.req.adapter.deleteApplied(this.req.session, this.req.schema, name);
+    await this.req.dialect.meta.deleteApplied(this.req.session, this.req.schema, name);
   }
 }
 
@@ -151,7 +152,7 @@ function toMigrationError(
     return new TenantMigrateError(inner.code, inner.message, { tenant: req.schema, migrationId: migrationName, ...inner.context }, { cause: inner.cause ?? inner });
   }
   const file = migrationName ? byId.get(migrationName) : undefined;
-  const classification = req.adapter.classifyError(inner instanceof ScriptExecutionError ? inner.cause : inner);
+  const classification = req.dialect.driver.classifyError(inner instanceof ScriptExecutionError ? inner.cause : inner);
   if (inner instanceof ScriptExecutionError && file) {
     const line = templateLine(file, rendered.get(file.id), inner.line);
     const where = `${file.path}${line ? `:${line}` : ''}`;

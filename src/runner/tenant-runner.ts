@@ -1,11 +1,12 @@
-import type { DialectAdapter } from '../dialect/dialect-adapter.js';
+import { holdLock } from '../dialect/contracts/locks.js';
+import type { Dialect } from '../dialect/dialect.js';
 import { LockTimeoutError, TenantMigrateError, describeError } from '../errors.js';
 import type { FailureInfo, MigratorListener, TenantResult } from '../events.js';
 import type { MigrationFile, Tenant } from '../types.js';
 import { migrateSchema } from './schema-migrator.js';
 
 export interface TenantRunOptions {
-  readonly adapter: DialectAdapter;
+  readonly dialect: Dialect;
   readonly files: readonly MigrationFile[];
   readonly render: (file: MigrationFile, tenant: Tenant) => string;
   readonly runId: string | null;
@@ -19,7 +20,7 @@ export interface TenantRunOptions {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The stack-free description of a failure that results, events and the ledger carry. */
-export function failureInfo(err: unknown, adapter: DialectAdapter): FailureInfo {
+export function failureInfo(err: unknown, dialect: Dialect): FailureInfo {
   if (err instanceof TenantMigrateError) {
     const c = err.context;
     return {
@@ -33,7 +34,7 @@ export function failureInfo(err: unknown, adapter: DialectAdapter): FailureInfo 
       transient: c.transient === true,
     };
   }
-  const cls = adapter.classifyError(err);
+  const cls = dialect.driver.classifyError(err);
   return {
     code: 'DATABASE_ERROR',
     message: describeError(err),
@@ -49,7 +50,7 @@ export function failureInfo(err: unknown, adapter: DialectAdapter): FailureInfo 
  * result never throws.
  */
 export async function runTenant(tenant: Tenant, options: TenantRunOptions): Promise<TenantResult> {
-  const { adapter, emit } = options;
+  const { dialect, emit } = options;
   const maxAttempts = options.maxAttempts ?? 3;
   const started = Date.now();
   emit({ type: 'tenant:start', workspaceId: tenant.workspaceId, schema: tenant.schema });
@@ -57,21 +58,21 @@ export async function runTenant(tenant: Tenant, options: TenantRunOptions): Prom
   for (;;) {
     attempt++;
     try {
-      const applied = await adapter.withSession(async (session) => {
-        if (!(await adapter.acquireLock(session, tenant.schema, options.lockTimeoutMs))) {
-          throw new LockTimeoutError(
-            `Could not lock tenant ${tenant.schema} within ${options.lockTimeoutMs} ms (another migration holds it)`,
-            { tenant: tenant.schema, workspaceId: tenant.workspaceId },
-          );
-        }
-        try {
+      const busy = () => {
+        throw new LockTimeoutError(
+          `Could not lock tenant ${tenant.schema} within ${options.lockTimeoutMs} ms (another migration holds it)`,
+          { tenant: tenant.schema, workspaceId: tenant.workspaceId },
+        );
+      };
+      const applied = await dialect.withSession((session) =>
+        holdLock(dialect.locks, session, tenant.schema, options.lockTimeoutMs, async () => {
           const prepare = async () => {
-            await adapter.ensureSchema(session, tenant.schema);
-            await adapter.ensureMetaTable(session, tenant.schema);
-            if (tenant.needsBackfill) await adapter.setSchemaName(session, tenant.workspaceId, tenant.schema);
+            await dialect.meta.ensureSchema(session, tenant.schema);
+            await dialect.meta.ensureMetaTable(session, tenant.schema);
+            if (tenant.needsBackfill) await dialect.registry.setSchemaName(session, tenant.workspaceId, tenant.schema);
           };
           const result = await migrateSchema({
-            adapter,
+            dialect,
             session,
             schema: tenant.schema,
             files: options.files,
@@ -86,10 +87,8 @@ export async function runTenant(tenant: Tenant, options: TenantRunOptions): Prom
           // the recorded name exist (a backfill of an already-built schema, or no tenant files).
           if (result.applied.length === 0) await prepare();
           return result.applied;
-        } finally {
-          await adapter.releaseLock(session, tenant.schema).catch(() => undefined);
-        }
-      });
+        }, busy),
+      );
       const result: TenantResult = {
         workspaceId: tenant.workspaceId,
         schema: tenant.schema,
@@ -101,7 +100,7 @@ export async function runTenant(tenant: Tenant, options: TenantRunOptions): Prom
       emit({ type: 'tenant:done', result });
       return result;
     } catch (err) {
-      const error = failureInfo(err, adapter);
+      const error = failureInfo(err, dialect);
       if (error.transient && attempt < maxAttempts) {
         const delayMs = Math.round(100 * 2 ** (attempt - 1) * (0.5 + Math.random()));
         emit({ type: 'tenant:retry', workspaceId: tenant.workspaceId, schema: tenant.schema, attempt, error, delayMs });

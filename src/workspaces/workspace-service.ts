@@ -1,67 +1,32 @@
+/**
+ * Why one file past ~300 lines: `WorkspaceService` is one concept, a workspace's lifecycle
+ * (provision with its undo, archive, touch, lookup, show), whose steps share the cache and the
+ * operation context; its inputs and results are in workspace-types.ts.
+ */
 import type { ConfigInput, Config } from '../config/config-schema.js';
-import { type DialectAdapter, inTransaction } from '../dialect/dialect-adapter.js';
+import { inTransaction } from '../dialect/contracts/driver.js';
+import type { Dialect } from '../dialect/dialect.js';
 import { TenantMigrateError } from '../errors.js';
 import type { FailureInfo } from '../events.js';
 import { MigratorImpl, type Migrator, createMigrator } from '../migrator.js';
+import { OperationContext } from '../operations/context.js';
+import { type Renderer, rendererFor } from '../operations/templates.js';
 import { planSchema } from '../planner/plan.js';
 import { deriveSchemaName, normalizeGuid, validateTenants } from '../registry/tenant-discovery.js';
 import { runTenant } from '../runner/tenant-runner.js';
-import type { AppliedMigration, MigrationFile, Tenant, TenantRow, TenantStatus } from '../types.js';
-import { WorkspaceCache, type WorkspaceCacheOptions } from './workspace-cache.js';
+import type { MigrationFile, Tenant, TenantRow } from '../types.js';
+import { WorkspaceCache } from './workspace-cache.js';
+import {
+  PROVISIONING,
+  ProvisionError,
+  type ProvisionInput,
+  type ProvisionResult,
+  type WorkspaceDetails,
+  type WorkspaceInfo,
+  type WorkspaceServiceOptions,
+} from './workspace-types.js';
 
-/** Registry status of a workspace whose schema is being built (master migration 0003). */
-export const PROVISIONING = 'Provisioning';
-
-export interface WorkspaceServiceOptions {
-  /** Schema-name lookup cache; default TTL 60 s, 10 000 entries. See {@link WorkspaceCache}. */
-  readonly cache?: WorkspaceCacheOptions;
-  /** Member table in the master schema for `ownerUserId`. Default `WorkspaceMember`. */
-  readonly memberTable?: string;
-}
-
-export interface ProvisionInput {
-  /** The workspace GUID (with or without hyphens/braces, any case). */
-  readonly workspaceId: string;
-  /** Display name for a new row; default the GUID. An existing row keeps its name. */
-  readonly name?: string;
-  /** Added as OWNER in the member table (kept as is if already a member). */
-  readonly ownerUserId?: string;
-}
-
-export interface ProvisionResult {
-  readonly workspaceId: string;
-  readonly schema: string;
-  /** created: new row; resumed: a 'Provisioning' row left by an earlier attempt; existing: was Active. */
-  readonly outcome: 'created' | 'resumed' | 'existing';
-  /** Tenant migrations applied by this call ([] when the workspace was already up to date). */
-  readonly applied: readonly string[];
-  readonly durationMs: number;
-}
-
-export interface WorkspaceInfo {
-  readonly workspaceId: string;
-  readonly name: string | null;
-  /** Validated schema name (stored, or derived for a row not yet backfilled). */
-  readonly schema: string;
-  readonly status: TenantStatus;
-  readonly lastSeenUtc: Date | null;
-  readonly createdUtc: Date | null;
-}
-
-export interface WorkspaceDetails extends WorkspaceInfo {
-  readonly schemaExists: boolean;
-  readonly applied: readonly AppliedMigration[];
-  readonly pending: readonly string[];
-}
-
-/** A provisioning that did not complete; the workspace is not Active. `context.cleanedUp` says what was undone. */
-export class ProvisionError extends TenantMigrateError {
-  readonly failure: FailureInfo | undefined;
-  constructor(message: string, context: Record<string, unknown>, failure?: FailureInfo, cause?: unknown) {
-    super('PROVISION_FAILED', message, context, cause === undefined ? undefined : { cause });
-    this.failure = failure;
-  }
-}
+export * from './workspace-types.js';
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
@@ -84,22 +49,26 @@ const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
  * await workspaces.close();
  */
 export class WorkspaceService {
+  /** The migrator facade over this service's operation context (the same pool). */
   readonly migrator: MigratorImpl;
+  readonly #ctx: OperationContext;
   readonly #ownsMigrator: boolean;
   readonly #cache: WorkspaceCache<WorkspaceInfo | undefined>;
   readonly #memberTable: string;
   readonly #pattern: RegExp;
-  #ready: Promise<{ adapter: DialectAdapter; files: MigrationFile[]; render: Awaited<ReturnType<MigratorImpl['renderer']>> }> | undefined;
+  #ready: Promise<{ dialect: Dialect; files: MigrationFile[]; render: Renderer }> | undefined;
 
-  constructor(migrator: MigratorImpl, options: WorkspaceServiceOptions & { ownsMigrator?: boolean } = {}) {
-    this.migrator = migrator;
+  /** Over a migrator's operation context (or the migrator itself); `ownsMigrator`: close it on {@link close}. */
+  constructor(source: OperationContext | MigratorImpl, options: WorkspaceServiceOptions & { ownsMigrator?: boolean } = {}) {
+    this.#ctx = source instanceof OperationContext ? source : source.context;
+    this.migrator = source instanceof MigratorImpl ? source : new MigratorImpl(source);
     this.#ownsMigrator = options.ownsMigrator ?? false;
     this.#cache = new WorkspaceCache(options.cache);
     this.#memberTable = options.memberTable ?? 'WorkspaceMember';
     if (!IDENT.test(this.#memberTable)) {
       throw new TenantMigrateError('CONFIG_INVALID', `memberTable "${this.#memberTable}" is not a plain identifier`, { key: 'memberTable' });
     }
-    this.#pattern = new RegExp(migrator.config.registry.schemaPattern);
+    this.#pattern = this.#ctx.schemaPattern;
   }
 
   /**
@@ -115,19 +84,19 @@ export class WorkspaceService {
     const started = Date.now();
     const workspaceId = this.#guid(input.workspaceId);
     const derived = this.#derive(workspaceId);
-    const { adapter, files, render } = await this.#context();
-    const { config } = this.migrator;
+    const { dialect, files, render } = await this.#context();
+    const { config } = this.#ctx;
 
     // 1. Register the row as Provisioning unless it exists; learn whether we created it.
-    const { row, created, schemaExisted } = await adapter.withSession(async (session) => {
-      const schemaExisted = await adapter.schemaExists(session, derived);
-      const created = await adapter.insertWorkspace(session, {
+    const { row, created, schemaExisted } = await dialect.withSession(async (session) => {
+      const schemaExisted = await dialect.meta.schemaExists(session, derived);
+      const created = await dialect.workspaces.insertWorkspace(session, {
         workspaceId,
         name: input.name ?? workspaceId,
         schema: derived,
         status: PROVISIONING,
       });
-      return { row: await adapter.getTenant(session, workspaceId), created, schemaExisted };
+      return { row: await dialect.registry.getTenant(session, workspaceId), created, schemaExisted };
     });
     this.#cache.invalidate(workspaceId);
     if (!row) throw new ProvisionError(`Workspace ${workspaceId} was deleted while it was being provisioned; retry`, { workspaceId });
@@ -142,19 +111,19 @@ export class WorkspaceService {
 
     // 2. Build the schema under the per-tenant lock `up` takes too.
     const result = await runTenant(tenant, {
-      adapter,
+      dialect,
       files,
       render: render.tenant,
       runId: null,
       lockTimeoutMs: config.lockTimeoutMs,
-      emit: this.migrator.emit,
+      emit: this.#ctx.emit,
     });
     if (result.status === 'failed') {
       const error = result.error!;
       if (error.code === 'LOCK_TIMEOUT') {
         throw new TenantMigrateError('LOCK_TIMEOUT', error.message, { workspaceId, tenant: tenant.schema });
       }
-      const cleanup = created && !schemaExisted ? await this.#undo(adapter, workspaceId, tenant.schema) : 'kept';
+      const cleanup = created && !schemaExisted ? await this.#undo(dialect, workspaceId, tenant.schema) : 'kept';
       const where = error.file ? ` at ${error.file}${error.line ? `:${error.line}` : ''}` : error.migrationId ? ` in ${error.migrationId}` : '';
       const after =
         cleanup === 'removed'
@@ -168,10 +137,10 @@ export class WorkspaceService {
     }
 
     // 3. Activate and add the owner in one transaction.
-    await adapter.withSession((session) =>
+    await dialect.withSession((session) =>
       inTransaction(session, async () => {
-        if (row.status === PROVISIONING && !(await adapter.transitionWorkspaceStatus(session, workspaceId, PROVISIONING, 'Active'))) {
-          const now = await adapter.getTenant(session, workspaceId);
+        if (row.status === PROVISIONING && !(await dialect.workspaces.transitionWorkspaceStatus(session, workspaceId, PROVISIONING, 'Active'))) {
+          const now = await dialect.registry.getTenant(session, workspaceId);
           if (now?.status !== 'Active') {
             throw new TenantMigrateError(
               'WORKSPACE_NOT_ACTIVE',
@@ -181,7 +150,7 @@ export class WorkspaceService {
           }
         }
         if (input.ownerUserId !== undefined) {
-          await adapter.addWorkspaceMember(session, { workspaceId, userId: input.ownerUserId, role: 'OWNER', table: this.#memberTable });
+          await dialect.workspaces.addWorkspaceMember(session, { workspaceId, userId: input.ownerUserId, role: 'OWNER', table: this.#memberTable });
         }
       }),
     );
@@ -202,11 +171,11 @@ export class WorkspaceService {
    */
   async archiveWorkspace(workspaceIdInput: string): Promise<WorkspaceInfo> {
     const workspaceId = this.#guid(workspaceIdInput);
-    const adapter = await this.migrator.adapter();
+    const dialect = await this.#ctx.dialect();
     this.#cache.invalidate(workspaceId);
-    const row = await adapter.withSession(async (session) => {
-      if (!(await adapter.setWorkspaceStatus(session, workspaceId, 'Archived'))) return undefined;
-      return adapter.getTenant(session, workspaceId);
+    const row = await dialect.withSession(async (session) => {
+      if (!(await dialect.workspaces.setWorkspaceStatus(session, workspaceId, 'Archived'))) return undefined;
+      return dialect.registry.getTenant(session, workspaceId);
     });
     this.#cache.invalidate(workspaceId);
     if (!row) throw notFound(workspaceId);
@@ -220,8 +189,8 @@ export class WorkspaceService {
    */
   async touchWorkspace(workspaceIdInput: string): Promise<void> {
     const workspaceId = this.#guid(workspaceIdInput);
-    const adapter = await this.migrator.adapter();
-    if (!(await adapter.withSession((s) => adapter.touchWorkspace(s, workspaceId)))) throw notFound(workspaceId);
+    const dialect = await this.#ctx.dialect();
+    if (!(await dialect.withSession((s) => dialect.workspaces.touchWorkspace(s, workspaceId)))) throw notFound(workspaceId);
   }
 
   /**
@@ -247,8 +216,8 @@ export class WorkspaceService {
   /** The registry row with its validated schema name, any status, uncached; undefined when absent. */
   async lookupWorkspace(workspaceIdInput: string): Promise<WorkspaceInfo | undefined> {
     const workspaceId = this.#guid(workspaceIdInput);
-    const adapter = await this.migrator.adapter();
-    const row = await adapter.withSession(async (s) => ((await adapter.registryExists(s)) ? adapter.getTenant(s, workspaceId) : undefined));
+    const dialect = await this.#ctx.dialect();
+    const row = await dialect.withSession(async (s) => ((await dialect.registry.registryExists(s)) ? dialect.registry.getTenant(s, workspaceId) : undefined));
     return row ? this.#info(row) : undefined;
   }
 
@@ -256,11 +225,11 @@ export class WorkspaceService {
   async showWorkspace(workspaceIdInput: string): Promise<WorkspaceDetails> {
     const info = await this.lookupWorkspace(workspaceIdInput);
     if (!info) throw notFound(this.#guid(workspaceIdInput));
-    const adapter = await this.migrator.adapter();
-    const { tenant } = await this.migrator.loadFiles();
-    const { exists, applied } = await adapter.withSession(async (s) => ({
-      exists: await adapter.schemaExists(s, info.schema),
-      applied: await adapter.readApplied(s, info.schema),
+    const dialect = await this.#ctx.dialect();
+    const { tenant } = await this.#ctx.files();
+    const { exists, applied } = await dialect.withSession(async (s) => ({
+      exists: await dialect.meta.schemaExists(s, info.schema),
+      applied: await dialect.meta.readApplied(s, info.schema),
     }));
     return { ...info, schemaExists: exists, applied, pending: planSchema(info.schema, tenant, applied).pending };
   }
@@ -273,17 +242,17 @@ export class WorkspaceService {
   /** Close the pool when this service created the migrator; a migrator passed in stays open. */
   async close(): Promise<void> {
     this.#cache.invalidate();
-    if (this.#ownsMigrator) await this.migrator.close();
+    if (this.#ownsMigrator) await this.#ctx.close();
   }
 
   /** Adapter, tenant files and renderer, once; refuses to provision before master is migrated. */
   #context() {
     if (this.#ready) return this.#ready;
     const ready = (async () => {
-      const adapter = await this.migrator.adapter();
-      const files = await this.migrator.loadFiles();
+      const dialect = await this.#ctx.dialect();
+      const files = await this.#ctx.files();
       const required = files.master.filter((f) => !f.directives.afterTenants).map((f) => f.id);
-      const applied = await adapter.withSession(async (s) => new Set((await adapter.readApplied(s, this.migrator.config.masterSchema)).map((a) => a.id)));
+      const applied = await dialect.withSession(async (s) => new Set((await dialect.meta.readApplied(s, this.#ctx.config.masterSchema)).map((a) => a.id)));
       const missing = required.filter((id) => !applied.has(id));
       if (missing.length > 0) {
         throw new ProvisionError(
@@ -291,7 +260,7 @@ export class WorkspaceService {
           { pendingMaster: missing },
         );
       }
-      return { adapter, files: files.tenant, render: await this.migrator.renderer(adapter) };
+      return { dialect, files: files.tenant, render: await rendererFor(this.#ctx, dialect.syntax) };
     })();
     // Not cached on failure: the next call checks again (master may have been migrated meanwhile).
     ready.catch(() => {
@@ -302,21 +271,19 @@ export class WorkspaceService {
   }
 
   /** Remove the row and schema this call created, under the tenant lock. */
-  async #undo(adapter: DialectAdapter, workspaceId: string, schema: string): Promise<'removed' | 'kept'> {
+  async #undo(dialect: Dialect, workspaceId: string, schema: string): Promise<'removed' | 'kept'> {
     try {
-      return await adapter.withSession(async (session) => {
-        if (!(await adapter.acquireLock(session, schema, this.migrator.config.lockTimeoutMs))) return 'kept';
-        try {
-          return await inTransaction(session, async () => {
+      return await this.#ctx.withLock(
+        schema,
+        (session) =>
+          inTransaction(session, async () => {
             // Only while still Provisioning: never remove a row someone else activated meanwhile.
-            if (!(await adapter.deleteWorkspace(session, workspaceId, PROVISIONING))) return 'kept';
-            await adapter.dropSchema(session, schema);
+            if (!(await dialect.workspaces.deleteWorkspace(session, workspaceId, PROVISIONING))) return 'kept';
+            await dialect.meta.dropSchema(session, schema);
             return 'removed';
-          });
-        } finally {
-          await adapter.releaseLock(session, schema).catch(() => undefined);
-        }
-      });
+          }),
+        { onBusy: () => 'kept' },
+      );
     } catch {
       return 'kept';
     }
@@ -331,7 +298,7 @@ export class WorkspaceService {
   }
 
   #derive(workspaceId: string): string {
-    const schema = deriveSchemaName(workspaceId, this.migrator.config.registry.schemaPrefix)!;
+    const schema = deriveSchemaName(workspaceId, this.#ctx.config.registry.schemaPrefix)!;
     if (!this.#pattern.test(schema)) {
       throw new TenantMigrateError('INVALID_SCHEMA_NAME', `Derived schema name ${schema} does not match ${this.#pattern.source}`, {
         workspaceId,
@@ -342,7 +309,7 @@ export class WorkspaceService {
   }
 
   #tenant(row: TenantRow): Tenant {
-    const { tenants, invalid } = validateTenants([row], this.#pattern, this.migrator.config.registry.schemaPrefix);
+    const { tenants, invalid } = validateTenants([row], this.#pattern, this.#ctx.config.registry.schemaPrefix);
     if (!tenants[0]) throw new TenantMigrateError('INVALID_SCHEMA_NAME', invalid[0]!.reason, { workspaceId: row.workspaceId });
     return tenants[0];
   }

@@ -4,24 +4,19 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { seedDemo } from '../../src/demo/seed-demo.js';
 import { MigratorImpl, createMigrator } from '../../src/migrator.js';
 import { checksumOf } from '../../src/source/index.js';
-import { type TestDatabase, type TestProject, createProject, guid, runCli, runnableTargets } from './harness.js';
+import { guid, runCli, runnableTargets, useProjectFixture } from './harness.js';
 import { MASTER, sqlHelpers } from './sql-helpers.js';
 
 describe.each(runnableTargets)('engine core on $name', (target) => {
-  let db: TestDatabase;
-  let project: TestProject;
+  const fx = useProjectFixture(target, { concurrency: 4, lockTimeoutMs: 2000 });
   let migrator: MigratorImpl;
 
-  beforeEach(async () => {
-    db = await target.createDatabase();
-    project = createProject({ url: db.url, concurrency: 4, lockTimeoutMs: 2000 });
-    migrator = createMigrator({ url: db.url, rootDir: project.root, concurrency: 4, lockTimeoutMs: 2000 }) as MigratorImpl;
+  beforeEach(() => {
+    migrator = createMigrator({ url: fx.db.url, rootDir: fx.project.root, concurrency: 4, lockTimeoutMs: 2000 }) as MigratorImpl;
   });
 
   afterEach(async () => {
     await migrator.close();
-    await db.drop();
-    project.remove();
   });
 
   async function seed(n: number) {
@@ -56,7 +51,7 @@ describe.each(runnableTargets)('engine core on $name', (target) => {
     const masterMeta = await query<{ id: string; checksum: string; rendered_checksum: string; run_id: string | null }>(
       `SELECT id, checksum, rendered_checksum, run_id FROM ${master('__schema_migrations')} ORDER BY id`,
     );
-    const file = (rel: string) => checksumOf(readFileSync(path.join(project.root, rel), 'utf8'));
+    const file = (rel: string) => checksumOf(readFileSync(path.join(fx.project.root, rel), 'utf8'));
     expect(masterMeta.map((m) => m.id).slice(0, 2)).toEqual(['0001_initial_layout', '0002_two_level_tenancy']);
     expect(masterMeta[1]!.checksum).toBe(file('master-migrations/0002_two_level_tenancy.sql.hbs'));
     expect(masterMeta[1]!.rendered_checksum).toMatch(/^[0-9a-f]{64}$/);
@@ -93,7 +88,7 @@ describe.each(runnableTargets)('engine core on $name', (target) => {
   it('a migration added later applies only where pending', async () => {
     await seed(3);
     await migrator.up();
-    project.write(
+    fx.project.write(
       'tenant-migrations/0003_add_job_priority.sql.hbs',
       'ALTER TABLE {{schema}}.automation_jobs ADD priority {{int}} NOT NULL DEFAULT 0;\n',
     );
@@ -117,10 +112,10 @@ describe.each(runnableTargets)('engine core on $name', (target) => {
     await seed(2);
     await migrator.up();
     const rel = 'tenant-migrations/0001_create_workspace_tables.sql.hbs';
-    writeFileSync(path.join(project.root, rel), `${readFileSync(path.join(project.root, rel), 'utf8')}\n-- edited\n`);
+    writeFileSync(path.join(fx.project.root, rel), `${readFileSync(path.join(fx.project.root, rel), 'utf8')}\n-- edited\n`);
     await expect(migrator.up()).rejects.toMatchObject({ code: 'CHECKSUM_MISMATCH', context: { file: rel } });
     await migrator.close(); // PGlite: one process at a time
-    const cli = await runCli(['up', '--json'], { cwd: project.root });
+    const cli = await runCli(['up', '--json'], { cwd: fx.project.root });
     expect(cli.code).toBe(2);
     expect(JSON.parse(cli.stdout).error.code).toBe('CHECKSUM_MISMATCH');
   });
@@ -128,7 +123,7 @@ describe.each(runnableTargets)('engine core on $name', (target) => {
   it('a strict-template error names file, line and variable, and the tenant is not half-migrated', async () => {
     await seed(1);
     await migrator.up();
-    project.write(
+    fx.project.write(
       'tenant-migrations/0003_broken.sql.hbs',
       '-- a broken template\nCREATE TABLE {{schema}}.t1 (id {{int}});\nCREATE TABLE {{schema}}.t2 (id {{int}}, x {{nvarchar 10}} DEFAULT {{literal vars.missing}});\n',
     );
@@ -145,7 +140,7 @@ describe.each(runnableTargets)('engine core on $name', (target) => {
   it('a failing statement rolls back with its meta row and reports migration, batch and template line', async () => {
     await seed(1);
     await migrator.up();
-    project.write(
+    fx.project.write(
       'tenant-migrations/0003_bad_sql.sql.hbs',
       'CREATE TABLE {{schema}}.ok_table (id {{int}});\n\nINSERT INTO {{schema}}.no_such_table VALUES (1);\n',
     );
@@ -162,7 +157,7 @@ describe.each(runnableTargets)('engine core on $name', (target) => {
   it('a tenant whose first migration fails keeps no empty schema and no recorded name', async () => {
     await seed(1);
     await migrator.up({ masterTo: '0002_two_level_tenancy' });
-    project.write('tenant-migrations/0000_fails_first.sql.hbs', 'CREATE TABLE {{schema}}.t0 (id {{int}});\nSELECT * FROM {{schema}}.does_not_exist;\n');
+    fx.project.write('tenant-migrations/0000_fails_first.sql.hbs', 'CREATE TABLE {{schema}}.t0 (id {{int}});\nSELECT * FROM {{schema}}.does_not_exist;\n');
     const result = await migrator.up();
     const failed = result.results[0]!;
     expect(failed).toMatchObject({ status: 'failed', error: { migrationId: '0000_fails_first' } });
@@ -192,28 +187,28 @@ describe.each(runnableTargets)('engine core on $name', (target) => {
   it('CLI: status --json contract, exit codes 0 / 1 / 2', async () => {
     await seed(2);
     await migrator.close();
-    const up = await runCli(['up', '--json'], { cwd: project.root });
+    const up = await runCli(['up', '--json'], { cwd: fx.project.root });
     expect(up.code).toBe(0);
     expect(JSON.parse(up.stdout)).toMatchObject({ ok: true, tenants: { total: 2, succeeded: 2, failed: 0 } });
-    const status = await runCli(['status', '--json'], { cwd: project.root });
+    const status = await runCli(['status', '--json'], { cwd: fx.project.root });
     expect(status.code).toBe(0);
     expect(JSON.parse(status.stdout)).toMatchObject({
       master: { applied: expect.arrayContaining(['0001_initial_layout', '0002_two_level_tenancy']), pending: [] },
       tenants: { total: 2, upToDate: 2, behind: 0, failed: 0 },
     });
     // Exit 1: one tenant's migration fails.
-    project.write('tenant-migrations/0003_fails.sql.hbs', 'SELECT * FROM {{schema}}.does_not_exist;\n');
-    const failing = await runCli(['up', '--json'], { cwd: project.root });
+    fx.project.write('tenant-migrations/0003_fails.sql.hbs', 'SELECT * FROM {{schema}}.does_not_exist;\n');
+    const failing = await runCli(['up', '--json'], { cwd: fx.project.root });
     expect(failing.code).toBe(1);
     expect(JSON.parse(failing.stdout).failed).toHaveLength(2);
     // Exit 2: invalid configuration, every problem with its path.
-    project.write('tenant-migrate.config.json', JSON.stringify({ url: db.url, concurrency: 0, masterSchema: 'bad name;' }));
-    const bad = await runCli(['status'], { cwd: project.root });
+    fx.project.write('tenant-migrate.config.json', JSON.stringify({ url: fx.db.url, concurrency: 0, masterSchema: 'bad name;' }));
+    const bad = await runCli(['status'], { cwd: fx.project.root });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('concurrency');
     expect(bad.stderr).toContain('masterSchema');
     // Exit 2: usage error.
-    const usage = await runCli(['nonsense'], { cwd: project.root });
+    const usage = await runCli(['nonsense'], { cwd: fx.project.root });
     expect(usage.code).toBe(2);
   });
 });

@@ -187,6 +187,8 @@ export interface ProjectFixture {
 /**
  * Per-test fixture for a `describe` block: a fresh database of `target` and a project pointing at
  * it, both removed after each test. Read `db`/`project` inside tests (they change per test).
+ * `config` is written over `{ url: db.url }`; `{ url: undefined }` leaves the URL out of the
+ * config file (the test passes `--url fx.db.url` itself).
  */
 export function useProjectFixture(target: DialectTarget, config: Record<string, unknown> = {}): ProjectFixture {
   let db: TestDatabase | undefined;

@@ -6,8 +6,8 @@
 import { rmSync } from 'node:fs';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { type TestDatabase, type TestProject, createProject, runCli, runnableTargets } from './harness.js';
+import { describe, expect, it } from 'vitest';
+import { type TestDatabase, type TestProject, createProject, runCli, runnableTargets, useProjectFixture } from './harness.js';
 import { type SqlHelpers, dialectSql, withDatabase } from './sql-helpers.js';
 
 const ADD_PRIORITY = 'ALTER TABLE {{table "automation_jobs"}} ADD priority {{int}} NULL;\n';
@@ -29,16 +29,12 @@ interface PlanJson {
 }
 
 describe.each(runnableTargets)('release tooling on $name', (target) => {
-  const cleanup: (() => Promise<void> | void)[] = [];
-  afterEach(async () => {
-    for (const fn of cleanup.splice(0).reverse()) await fn();
-  });
+  // No URL in the project's config: the commands get `--url`, so `validate` can also run offline.
+  const fx = useProjectFixture(target, { url: undefined });
 
-  /** A project with the shipped migrations, a database after `demo` (3 workspaces, all migrated). */
+  /** This test's project (shipped migrations) and a database after `demo` (3 workspaces, all migrated). */
   async function setup(): Promise<{ db: TestDatabase; project: TestProject; cli: (...args: string[]) => ReturnType<typeof runCli> }> {
-    const db = await target.createDatabase();
-    const project = createProject({});
-    cleanup.push(() => db.drop(), () => project.remove());
+    const { db, project } = fx;
     const cli = (...args: string[]) => runCli([...args, '--url', db.url], { cwd: project.root });
     const demo = await cli('demo', '--workspaces', '3', '--json');
     expect(demo.code, demo.stderr).toBe(0);

@@ -1,22 +1,19 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MigratorImpl, createMigrator } from '../../src/migrator.js';
 import { ProvisionError, WorkspaceService, createWorkspaceService } from '../../src/workspaces/workspace-service.js';
-import { type TestDatabase, type TestProject, createProject, guid, runCli, runnableTargets } from './harness.js';
+import { guid, runCli, runnableTargets, useProjectFixture } from './harness.js';
 import { sqlHelpers } from './sql-helpers.js';
 const TENANT_IDS = ['0001_create_workspace_tables', '0002_copy_workspace_external_links'];
 const schemaOf = (id: string) => `ws_${id.replace(/-/g, '')}`;
 
 describe.each(runnableTargets)('workspace service on $name', (target) => {
-  let db: TestDatabase;
-  let project: TestProject;
+  const fx = useProjectFixture(target, { concurrency: 4, lockTimeoutMs: 30_000 });
   let migrator: MigratorImpl;
   let service: WorkspaceService;
 
-  const config = () => ({ url: db.url, rootDir: project.root, concurrency: 4, lockTimeoutMs: 30_000 });
+  const config = () => ({ url: fx.db.url, rootDir: fx.project.root, concurrency: 4, lockTimeoutMs: 30_000 });
 
-  beforeEach(async () => {
-    db = await target.createDatabase();
-    project = createProject({ url: db.url, concurrency: 4, lockTimeoutMs: 30_000 });
+  beforeEach(() => {
     migrator = createMigrator(config()) as MigratorImpl;
     service = createWorkspaceService(migrator);
   });
@@ -24,8 +21,6 @@ describe.each(runnableTargets)('workspace service on $name', (target) => {
   afterEach(async () => {
     await service.close();
     await migrator.close();
-    await db.drop();
-    project.remove();
   });
 
   async function query<R = Record<string, unknown>>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
@@ -93,7 +88,7 @@ describe.each(runnableTargets)('workspace service on $name', (target) => {
 
   it('a failing tenant migration leaves nothing Active: a new workspace is removed, a resumed one stays Provisioning', async () => {
     await migrator.up();
-    project.write('tenant-migrations/0003_broken.sql.hbs', 'CREATE TABLE {{table "ok_before"}} (id int);\nSELECT * FROM {{schema}}.does_not_exist;\n');
+    fx.project.write('tenant-migrations/0003_broken.sql.hbs', 'CREATE TABLE {{table "ok_before"}} (id int);\nSELECT * FROM {{schema}}.does_not_exist;\n');
     const broken = createWorkspaceService(migrator);
     const id = guid();
     const err = await broken.provisionWorkspace({ workspaceId: id, ownerUserId: 'u' }).catch((e: unknown) => e);
@@ -113,7 +108,7 @@ describe.each(runnableTargets)('workspace service on $name', (target) => {
     expect((await migrator.status()).tenants.total).toBe(0);
 
     // Fix the migration: provisioning resumes where it stopped.
-    project.write('tenant-migrations/0003_broken.sql.hbs', 'CREATE TABLE {{table "ok_before"}} (id int);\n');
+    fx.project.write('tenant-migrations/0003_broken.sql.hbs', 'CREATE TABLE {{table "ok_before"}} (id int);\n');
     const fixed = createWorkspaceService(migrator);
     const resumed = await fixed.provisionWorkspace({ workspaceId: id });
     expect(resumed).toMatchObject({ outcome: 'resumed', applied: ['0003_broken'] });
@@ -127,7 +122,7 @@ describe.each(runnableTargets)('workspace service on $name', (target) => {
     const results = await Promise.allSettled(ids.map((id, i) => service.provisionWorkspace({ workspaceId: id, name: `w${i}`, ownerUserId: `u${i}` })));
     expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
     expect(await sqlh.count(master('Workspace'), "status = 'Active'")).toBe(n);
-    const applied = await migrator.adapter().then((a) => a.readAppliedMany(ids.map(schemaOf)));
+    const applied = await migrator.adapter().then((a) => a.meta.readAppliedMany(ids.map(schemaOf)));
     for (const id of ids) expect(applied.get(schemaOf(id))!.map((a) => a.id)).toEqual(TENANT_IDS);
   });
 
@@ -135,7 +130,7 @@ describe.each(runnableTargets)('workspace service on $name', (target) => {
     await migrator.up();
     const existing = Array.from({ length: 6 }, () => guid());
     for (const id of existing) await service.provisionWorkspace({ workspaceId: id });
-    project.write('tenant-migrations/0003_add_priority.sql.hbs', 'ALTER TABLE {{table "automation_jobs"}} ADD priority int NULL;\n');
+    fx.project.write('tenant-migrations/0003_add_priority.sql.hbs', 'ALTER TABLE {{table "automation_jobs"}} ADD priority int NULL;\n');
     const fresh = Array.from({ length: 6 }, () => guid());
     const later = createWorkspaceService(migrator); // reads the files with 0003
     const [up, ...provisioned] = await Promise.all([
@@ -146,7 +141,7 @@ describe.each(runnableTargets)('workspace service on $name', (target) => {
     ]);
     expect(up.tenants.failed).toBe(0);
     expect(provisioned).toHaveLength(12);
-    const applied = await migrator.adapter().then((a) => a.readAppliedMany([...existing, ...fresh].map(schemaOf)));
+    const applied = await migrator.adapter().then((a) => a.meta.readAppliedMany([...existing, ...fresh].map(schemaOf)));
     for (const [, rows] of applied) expect(rows.map((r) => r.id)).toEqual([...TENANT_IDS, '0003_add_priority']);
     // Each existing schema got 0003 exactly once: from up or from provisioning.
     const byUp = up.results.filter((r) => r.applied.includes('0003_add_priority')).length;
@@ -166,7 +161,7 @@ describe.each(runnableTargets)('workspace service on $name', (target) => {
     await expect(service.provisionWorkspace({ workspaceId: b })).rejects.toMatchObject({ code: 'WORKSPACE_NOT_ACTIVE' });
     await expect(service.archiveWorkspace(guid())).rejects.toMatchObject({ code: 'NOT_FOUND' });
 
-    project.write('tenant-migrations/0003_add_priority.sql.hbs', 'ALTER TABLE {{table "automation_jobs"}} ADD priority int NULL;\n');
+    fx.project.write('tenant-migrations/0003_add_priority.sql.hbs', 'ALTER TABLE {{table "automation_jobs"}} ADD priority int NULL;\n');
     const up = await migrator.up();
     expect(up.tenants).toMatchObject({ total: 1, succeeded: 1 });
     expect(await appliedIds(schemaOf(a))).toContain('0003_add_priority');
@@ -174,7 +169,7 @@ describe.each(runnableTargets)('workspace service on $name', (target) => {
 
     await service.close();
     await migrator.close(); // PGlite: one process per data directory
-    const cli = await runCli(['up', '--include-archived', '--json'], { cwd: project.root });
+    const cli = await runCli(['up', '--include-archived', '--json'], { cwd: fx.project.root });
     expect(cli.code).toBe(0);
     expect(JSON.parse(cli.stdout)).toMatchObject({ tenants: { total: 2, succeeded: 1 } });
     migrator = createMigrator(config()) as MigratorImpl;
@@ -216,23 +211,23 @@ describe.each(runnableTargets)('workspace service on $name', (target) => {
     await service.close();
     await migrator.close();
     const id = guid();
-    const add = await runCli(['workspace', 'add', id, '--name', 'Acme', '--owner', 'u1', '--json'], { cwd: project.root });
+    const add = await runCli(['workspace', 'add', id, '--name', 'Acme', '--owner', 'u1', '--json'], { cwd: fx.project.root });
     expect(add.code, add.stderr).toBe(0);
     expect(JSON.parse(add.stdout)).toMatchObject({ ok: true, workspaceId: id, schema: schemaOf(id), outcome: 'created', applied: TENANT_IDS });
-    const show = await runCli(['workspace', 'show', id, '--json'], { cwd: project.root });
+    const show = await runCli(['workspace', 'show', id, '--json'], { cwd: fx.project.root });
     expect(show.code).toBe(0);
     const shown = JSON.parse(show.stdout);
     expect(shown).toMatchObject({ workspaceId: id, schema: schemaOf(id), status: 'Active', schemaExists: true, pending: [], name: 'Acme' });
     expect(shown.applied.map((a: { id: string }) => a.id)).toEqual(TENANT_IDS);
-    const archive = await runCli(['workspace', 'archive', id], { cwd: project.root });
+    const archive = await runCli(['workspace', 'archive', id], { cwd: fx.project.root });
     expect(archive.code).toBe(0);
     expect(archive.stdout).toMatch(/Archived/);
-    const text = await runCli(['workspace', 'show', id], { cwd: project.root });
+    const text = await runCli(['workspace', 'show', id], { cwd: fx.project.root });
     expect(text.stdout).toMatch(/status: Archived/);
-    const bad = await runCli(['workspace', 'add', 'not-a-guid', '--json'], { cwd: project.root });
+    const bad = await runCli(['workspace', 'add', 'not-a-guid', '--json'], { cwd: fx.project.root });
     expect(bad.code).toBe(2);
     expect(JSON.parse(bad.stdout)).toMatchObject({ ok: false, error: { code: 'INVALID_WORKSPACE_ID' } });
-    const missing = await runCli(['workspace', 'show', guid()], { cwd: project.root });
+    const missing = await runCli(['workspace', 'show', guid()], { cwd: fx.project.root });
     expect(missing.code).toBe(2);
     migrator = createMigrator(config()) as MigratorImpl;
     service = createWorkspaceService(migrator);

@@ -1,7 +1,8 @@
 import sql from 'mssql';
 import { describe, expect, it } from 'vitest';
 import type { SqlSession } from '../../src/dialect/dialect-adapter.js';
-import { MssqlAdapter, bindInput } from '../../src/dialect/mssql/mssql-adapter.js';
+import { MssqlAdapter } from '../../src/dialect/mssql/mssql-adapter.js';
+import { bindInput } from '../../src/dialect/mssql/mssql-driver.js';
 import { rowToTenant } from '../../src/dialect/row-mapping.js';
 import { PinnedConnection } from '../../src/dialect/mssql/pinned-connection.js';
 import { ConfigError } from '../../src/errors.js';
@@ -26,7 +27,18 @@ function scriptedSession(answers: Array<Record<string, unknown>[]>) {
   return { session, calls };
 }
 
-const adapter = () => new MssqlAdapter({ url: 'mssql://sa:pw@localhost:1433/app', names, maxConnections: 4 });
+/** The composed adapter with the contract methods under test flattened onto it (the calls below predate the split). */
+const adapter = () => {
+  const d = new MssqlAdapter({ url: 'mssql://sa:pw@localhost:1433/app', names, maxConnections: 4 });
+  return Object.assign(d, {
+    acquireLock: d.locks.acquireLock.bind(d.locks),
+    releaseLock: d.locks.releaseLock.bind(d.locks),
+    readApplied: d.meta.readApplied.bind(d.meta),
+    insertApplied: d.meta.insertApplied.bind(d.meta),
+    setWorkspaceStatus: d.workspaces.setWorkspaceStatus.bind(d.workspaces),
+    touchWorkspace: d.workspaces.touchWorkspace.bind(d.workspaces),
+  });
+};
 
 describe('MssqlAdapter without a server', () => {
   it('is constructed from the factory shape and connects lazily', async () => {

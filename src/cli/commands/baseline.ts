@@ -22,7 +22,7 @@ export const baselineCommand: CommandModule<GlobalArgs, BaselineArgs> = {
   handler: command<BaselineArgs>(async (argv) => {
     const migrator = await migratorFromArgs(argv);
     try {
-      const result = await baseline(migrator, { to: argv.to, scope: argv.scope, workspaceId: argv.workspace, includeArchived: argv.includeArchived });
+      const result = await baseline(migrator.context, { to: argv.to, scope: argv.scope, workspaceId: argv.workspace, includeArchived: argv.includeArchived });
       if (argv.json) printJson(result);
       else {
         for (const s of result.schemas) {

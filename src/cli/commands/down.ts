@@ -27,7 +27,7 @@ export const downCommand: CommandModule<GlobalArgs, DownArgs> = {
     const onSigint = () => controller.abort();
     process.once('SIGINT', onSigint);
     try {
-      const result = await down(migrator, {
+      const result = await down(migrator.context, {
         to: argv.to,
         scope: argv.scope,
         workspaceId: argv.workspace,

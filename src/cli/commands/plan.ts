@@ -2,7 +2,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { TenantMigrateError } from '../../errors.js';
-import { buildReleasePlan, renderPlannedScripts } from '../../release/plan.js';
+import { buildReleasePlan } from '../../release/plan.js';
+import { renderPlannedScripts } from '../../release/plan-scripts.js';
 import { planToMarkdown } from '../../release/plan-report-markdown.js';
 import { scriptFileName, scriptToSql } from '../../release/plan-report-sql.js';
 import { planToText } from '../../release/plan-report-text.js';
@@ -39,11 +40,11 @@ export const planCommand: CommandModule<GlobalArgs, PlanArgs> = {
     }
     const migrator = await migratorFromArgs(argv);
     try {
-      const plan = await buildReleasePlan(migrator, { workspaceId: argv.workspace, includeArchived: argv.includeArchived });
+      const plan = await buildReleasePlan(migrator.context, { workspaceId: argv.workspace, includeArchived: argv.includeArchived });
       const exit = plan.clean ? EXIT.ok : EXIT.usage;
       if (argv.driftCheck !== false) await warnDrifted(migrator, plan.schemas.filter((t) => t.pending.length > 0).map((t) => t.schema));
       if (format === 'sql') {
-        const scripts = await renderPlannedScripts(migrator, plan, { workspaceId: argv.workspace });
+        const scripts = await renderPlannedScripts(migrator.context, plan, { workspaceId: argv.workspace });
         if (argv.workspace) {
           await emit(scripts.map(scriptToSql).join('\n'), argv.out);
         } else {
@@ -76,7 +77,7 @@ async function emit(text: string, out: string | undefined): Promise<void> {
 async function warnDrifted(migrator: Awaited<ReturnType<typeof migratorFromArgs>>, toMigrate: readonly string[]): Promise<void> {
   if (toMigrate.length === 0) return;
   const wanted = new Set(toMigrate);
-  const rows = await fingerprintSummary(migrator, { sampleSize: Number.POSITIVE_INFINITY });
+  const rows = await fingerprintSummary(migrator.context, { sampleSize: Number.POSITIVE_INFINITY });
   const suspects = rows.flatMap((r) => r.outliers.filter((s) => wanted.has(s)));
   if (suspects.length === 0) return;
   process.stderr.write(

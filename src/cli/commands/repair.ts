@@ -15,7 +15,7 @@ export const repairCommand: CommandModule<GlobalArgs, RepairArgs> = {
   handler: command<RepairArgs>(async (argv) => {
     const migrator = await migratorFromArgs(argv);
     try {
-      const result = await repair(migrator, { apply: argv.yes ?? false });
+      const result = await repair(migrator.context, { apply: argv.yes ?? false });
       if (argv.json) printJson(result);
       else {
         for (const c of result.changes) {

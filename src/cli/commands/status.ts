@@ -81,7 +81,7 @@ export const statusCommand: CommandModule<GlobalArgs, StatusArgs> = {
         return EXIT.ok;
       }
       const status = await migrator.status({ includeArchived: argv.includeArchived ?? false });
-      const fingerprints = argv.drift ? await fingerprintSummary(migrator) : undefined;
+      const fingerprints = argv.drift ? await fingerprintSummary(migrator.context) : undefined;
       if (argv.json) printJson({ ...statusJson(status, argv.verbose), ...(fingerprints ? { fingerprints } : {}) });
       else process.stdout.write(`${formatStatus(status)}\n${fingerprints ? `${formatFingerprintSummary(fingerprints)}\n` : ''}`);
       return EXIT.ok;

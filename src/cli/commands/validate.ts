@@ -18,7 +18,7 @@ export const validateCommand: CommandModule<GlobalArgs, ValidateArgs> = {
     try {
       // The database is read only when a URL is given explicitly (flag or TM_DATABASE_URL): offline by default.
       const checkApplied = Boolean(argv.url || process.env.TM_DATABASE_URL);
-      const result = await validateMigrations(migrator, { checkApplied });
+      const result = await validateMigrations(migrator.context, { checkApplied });
       if (argv.json) printJson(result);
       else process.stdout.write(formatValidate(result));
       return result.ok ? EXIT.ok : EXIT.usage;

@@ -11,7 +11,7 @@ interface WorkspaceArgs extends GlobalArgs {
 
 /** Run `fn` with a workspace service over a migrator built from the flags; always closes it. */
 async function withService<T>(argv: GlobalArgs, fn: (service: WorkspaceService) => Promise<T>): Promise<T> {
-  const service = new WorkspaceService(await migratorFromArgs(argv), { ownsMigrator: true });
+  const service = new WorkspaceService((await migratorFromArgs(argv)).context, { ownsMigrator: true });
   try {
     return await fn(service);
   } finally {

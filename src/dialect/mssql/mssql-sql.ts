@@ -1,4 +1,4 @@
-import type { AdapterNames } from '../dialect-adapter.js';
+import type { AdapterNames } from '../dialect.js';
 import { quoteMssqlIdent, quoteMssqlString as lit } from './mssql-syntax.js';
 
 /**

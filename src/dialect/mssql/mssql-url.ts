@@ -1,3 +1,7 @@
+/*
+ * Why one file past ~300 lines: the two connection-string forms SQL Server users bring (URL and
+ * ADO-style) share one table of keys, synonyms and validations, and map to one mssql config.
+ */
 import type { config as MssqlConfig } from 'mssql';
 import { ConfigError } from '../../errors.js';
 

@@ -1,4 +1,4 @@
-import type { AdapterNames } from '../dialect-adapter.js';
+import type { AdapterNames } from '../dialect.js';
 import { quotePostgresIdent as q, quotePostgresString as lit } from './postgres-syntax.js';
 
 /**

@@ -1,0 +1,84 @@
+import type { AppliedMigration } from '../../types.js';
+import type { Driver, SqlSession } from '../contracts/driver.js';
+import { type MetaStore, sortAppliedLists } from '../contracts/meta-store.js';
+import type { AdapterNames } from '../dialect.js';
+import { rowToApplied } from '../row-mapping.js';
+import type { mssqlWorkspaceSql } from './mssql-ledger-sql.js';
+import { META_READ_BATCH, type MssqlSql } from './mssql-sql.js';
+
+/** Schemas and meta tables on SQL Server. */
+export class MssqlMetaStore implements MetaStore {
+  readonly #driver: Driver;
+  readonly #sql: MssqlSql;
+  readonly #ws: ReturnType<typeof mssqlWorkspaceSql>;
+  readonly #names: AdapterNames;
+
+  constructor(driver: Driver, statements: MssqlSql, workspaceStatements: ReturnType<typeof mssqlWorkspaceSql>, names: AdapterNames) {
+    this.#driver = driver;
+    this.#sql = statements;
+    this.#ws = workspaceStatements;
+    this.#names = names;
+  }
+
+  async ensureSchema(session: SqlSession, schema: string): Promise<void> {
+    if (await this.schemaExists(session, schema)) return;
+    try {
+      await session.query(this.#sql.createSchema(schema));
+    } catch (err) {
+      // Another process created it between our check and CREATE SCHEMA (error 2714/2759).
+      if (!(await this.schemaExists(session, schema).catch(() => false))) throw err;
+    }
+  }
+
+  async schemaExists(session: SqlSession, schema: string): Promise<boolean> {
+    return (await session.query(this.#sql.schemaExists, [schema])).length > 0;
+  }
+
+  async dropSchema(session: SqlSession, schema: string): Promise<void> {
+    await session.query(this.#ws.dropSchema, [schema]);
+  }
+
+  async ensureMetaTable(session: SqlSession, schema: string): Promise<void> {
+    await session.query(this.#sql.createMetaTable(schema));
+  }
+
+  async readApplied(session: SqlSession, schema: string): Promise<AppliedMigration[]> {
+    const [row] = await session.query<{ found: number }>(this.#sql.metaTableExists(schema));
+    if (!row || Number(row.found) !== 1) return [];
+    return (await session.query(this.#sql.selectApplied(schema))).map(rowToApplied);
+  }
+
+  async readAppliedMany(schemas: readonly string[]): Promise<Map<string, AppliedMigration[]>> {
+    const result = new Map<string, AppliedMigration[]>(schemas.map((s) => [s, []]));
+    if (schemas.length === 0) return result;
+    await this.#driver.withSession(async (session) => {
+      const existing = await session.query<{ schema_name: string }>(this.#sql.schemasWithMeta, [this.#names.metaTable]);
+      const present = new Set(existing.map((r) => r.schema_name));
+      const withMeta = schemas.filter((s) => present.has(s));
+      for (let i = 0; i < withMeta.length; i += META_READ_BATCH) {
+        const rows = await session.query(this.#sql.selectAppliedMany(withMeta.slice(i, i + META_READ_BATCH)));
+        for (const row of rows) result.get(String(row.schema_name))?.push(rowToApplied(row));
+      }
+    });
+    return sortAppliedLists(result);
+  }
+
+  async insertApplied(session: SqlSession, schema: string, row: AppliedMigration): Promise<void> {
+    await session.query(this.#sql.insertApplied(schema), [
+      row.id,
+      row.checksum,
+      row.renderedChecksum,
+      row.appliedUtc,
+      Math.round(row.durationMs),
+      row.runId,
+    ]);
+  }
+
+  async deleteApplied(session: SqlSession, schema: string, id: string): Promise<void> {
+    await session.query(this.#sql.deleteApplied(schema), [id]);
+  }
+
+  async updateChecksums(session: SqlSession, schema: string, id: string, checksum: string, rendered: string): Promise<void> {
+    await session.query(this.#sql.updateChecksums(schema), [id, checksum, rendered]);
+  }
+}

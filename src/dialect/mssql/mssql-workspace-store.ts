@@ -1,0 +1,42 @@
+import type { SqlSession } from '../contracts/driver.js';
+import type { WorkspaceMemberInsert, WorkspaceStore, WorkspaceUpsert } from '../contracts/workspace-store.js';
+import { affected } from './mssql-driver.js';
+import type { mssqlWorkspaceSql } from './mssql-ledger-sql.js';
+import type { MssqlSql } from './mssql-sql.js';
+
+/** Registry writes of provisioning and the workspace lifecycle; `@@ROWCOUNT` tells whether a row matched. */
+export class MssqlWorkspaceStore implements WorkspaceStore {
+  readonly #sql: MssqlSql;
+  readonly #ws: ReturnType<typeof mssqlWorkspaceSql>;
+
+  constructor(statements: MssqlSql, workspaceStatements: ReturnType<typeof mssqlWorkspaceSql>) {
+    this.#sql = statements;
+    this.#ws = workspaceStatements;
+  }
+
+  async setWorkspaceStatus(session: SqlSession, workspaceId: string, status: string): Promise<boolean> {
+    const [row] = await session.query<{ affected: number }>(this.#sql.setStatus, [workspaceId, status]);
+    return Number(row?.affected ?? 0) > 0;
+  }
+
+  async touchWorkspace(session: SqlSession, workspaceId: string): Promise<boolean> {
+    const [row] = await session.query<{ affected: number }>(this.#sql.touch, [workspaceId]);
+    return Number(row?.affected ?? 0) > 0;
+  }
+
+  async insertWorkspace(session: SqlSession, row: WorkspaceUpsert): Promise<boolean> {
+    return affected(await session.query(this.#ws.insertWorkspace, [row.workspaceId, row.name, row.schema, row.status])) > 0;
+  }
+
+  async transitionWorkspaceStatus(session: SqlSession, workspaceId: string, from: string, to: string): Promise<boolean> {
+    return affected(await session.query(this.#ws.transitionStatus, [workspaceId, from, to])) > 0;
+  }
+
+  async deleteWorkspace(session: SqlSession, workspaceId: string, status: string): Promise<boolean> {
+    return affected(await session.query(this.#ws.deleteWorkspace, [workspaceId, status])) > 0;
+  }
+
+  async addWorkspaceMember(session: SqlSession, member: WorkspaceMemberInsert): Promise<void> {
+    await session.query(this.#ws.addMember(member.table), [member.workspaceId, member.userId, member.role]);
+  }
+}

@@ -1,0 +1,34 @@
+import type { SqlSession } from '../contracts/driver.js';
+import type { Locks } from '../contracts/locks.js';
+import type { PostgresSql } from './postgres-sql.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Session-level advisory locks on `tenant-migrate:<key>`: `pg_try_advisory_lock` polled with
+ * backoff (25 ms doubling to 500 ms) until the deadline.
+ * https://www.postgresql.org/docs/current/explicit-locking.html#ADVISORY-LOCKS
+ */
+export class PostgresLocks implements Locks {
+  readonly #sql: PostgresSql;
+
+  constructor(sql: PostgresSql) {
+    this.#sql = sql;
+  }
+
+  async acquireLock(session: SqlSession, key: string, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    let wait = 25;
+    for (;;) {
+      const [row] = await session.query<{ locked: boolean }>(this.#sql.tryLock, [`tenant-migrate:${key}`]);
+      if (row?.locked) return true;
+      if (Date.now() >= deadline) return false;
+      await sleep(Math.min(wait, Math.max(1, deadline - Date.now())));
+      wait = Math.min(wait * 2, 500);
+    }
+  }
+
+  async releaseLock(session: SqlSession, key: string): Promise<void> {
+    await session.query(this.#sql.unlock, [`tenant-migrate:${key}`]);
+  }
+}

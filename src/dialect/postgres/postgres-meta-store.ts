@@ -1,0 +1,92 @@
+import pLimit from 'p-limit';
+import type { AppliedMigration } from '../../types.js';
+import type { Driver, SqlSession } from '../contracts/driver.js';
+import { type MetaStore, sortAppliedLists } from '../contracts/meta-store.js';
+import type { AdapterNames } from '../dialect.js';
+import { rowToApplied } from '../row-mapping.js';
+import type { PostgresSql } from './postgres-sql.js';
+
+/** Schemas per UNION ALL query when reading many meta tables. */
+export const META_READ_BATCH = 200;
+/** Connections used at once for those queries. */
+export const META_READ_PARALLEL = 4;
+
+/** Schemas and meta tables on PostgreSQL (and PGlite). */
+export class PostgresMetaStore implements MetaStore {
+  readonly #driver: Driver;
+  readonly #sql: PostgresSql;
+  readonly #names: AdapterNames;
+
+  constructor(driver: Driver, sql: PostgresSql, names: AdapterNames) {
+    this.#driver = driver;
+    this.#sql = sql;
+    this.#names = names;
+  }
+
+  async ensureSchema(session: SqlSession, schema: string): Promise<void> {
+    if (await this.schemaExists(session, schema)) return;
+    await session.query(this.#sql.createSchema(schema));
+  }
+
+  async schemaExists(session: SqlSession, schema: string): Promise<boolean> {
+    return (await session.query(this.#sql.schemaExists, [schema])).length > 0;
+  }
+
+  async dropSchema(session: SqlSession, schema: string): Promise<void> {
+    await session.query(this.#sql.dropSchema(schema));
+  }
+
+  async ensureMetaTable(session: SqlSession, schema: string): Promise<void> {
+    const rows = await session.query(this.#sql.schemasWithMeta, [this.#names.metaTable, [schema]]);
+    if (rows.length === 0) await session.query(this.#sql.createMetaTable(schema));
+  }
+
+  async readApplied(session: SqlSession, schema: string): Promise<AppliedMigration[]> {
+    const rows = await session.query(this.#sql.schemasWithMeta, [this.#names.metaTable, [schema]]);
+    if (rows.length === 0) return [];
+    return (await session.query(this.#sql.selectApplied(schema))).map(rowToApplied);
+  }
+
+  async readAppliedMany(schemas: readonly string[]): Promise<Map<string, AppliedMigration[]>> {
+    const result = new Map<string, AppliedMigration[]>(schemas.map((s) => [s, []]));
+    if (schemas.length === 0) return result;
+    const existing = await this.#driver.withSession((session) =>
+      session.query<{ schema_name: string }>(this.#sql.schemasWithMeta, [this.#names.metaTable, schemas]),
+    );
+    const withMeta = existing.map((r) => r.schema_name);
+    const chunks: string[][] = [];
+    for (let i = 0; i < withMeta.length; i += META_READ_BATCH) chunks.push(withMeta.slice(i, i + META_READ_BATCH));
+    // Chunks are independent: read them on several pooled connections at once (one on PGlite).
+    const limit = pLimit(Math.max(1, Math.min(META_READ_PARALLEL, this.#driver.maxConnections)));
+    await Promise.all(
+      chunks.map((chunk) =>
+        limit(() =>
+          this.#driver.withSession(async (session) => {
+            const rows = await session.query(this.#sql.selectAppliedMany(chunk));
+            for (const row of rows) result.get(String(row.schema_name))?.push(rowToApplied(row));
+          }),
+        ),
+      ),
+    );
+    return sortAppliedLists(result);
+  }
+
+  async insertApplied(session: SqlSession, schema: string, row: AppliedMigration): Promise<void> {
+    await session.query(this.#sql.insertApplied(schema), [
+      row.id,
+      row.checksum,
+      row.renderedChecksum,
+      row.appliedUtc.toISOString(),
+      Math.round(row.durationMs),
+      row.runId,
+    ]);
+  }
+
+  async deleteApplied(session: SqlSession, schema: string, id: string): Promise<void> {
+    await session.query(this.#sql.deleteApplied(schema), [id]);
+  }
+
+  async updateChecksums(session: SqlSession, schema: string, id: string, checksum: string, rendered: string): Promise<void> {
+    await session.query(this.#sql.updateChecksums(schema), [id, checksum, rendered]);
+  }
+}

@@ -1,0 +1,264 @@
+import { randomUUID } from 'node:crypto';
+import type { Dialect } from '../dialect/dialect.js';
+import type { RunStatus } from '../dialect/ledger-types.js';
+import { LockTimeoutError, TenantMigrateError } from '../errors.js';
+import type { TenantResult } from '../events.js';
+import { planSchema } from '../planner/plan.js';
+import { runFleet } from '../runner/fleet.js';
+import { type Shard, parseFleetArgs } from '../runner/fleet-options.js';
+import { type OpenedRun, inShard, newWorkerId, openRun, orderTenants, runKeyOf } from '../runner/run-ledger.js';
+import type { InvalidTenant, Tenant } from '../types.js';
+import type { MigrationFiles, OperationContext } from './context.js';
+import { DEFAULT_LEASE_MS, type UpOptions, type UpResult } from './up-options.js';
+
+export { DEFAULT_LEASE_MS, type UpOptions, type UpResult } from './up-options.js';
+import { discoverTenants } from './discover.js';
+import { afterTenantsIds, migrateMaster, pendingAfterTenants, tenantsBehind, withMasterLock } from './master.js';
+import { type Renderer, rendererFor } from './templates.js';
+
+/** What one `up` call works with, fixed before anything runs. */
+interface UpRun {
+  readonly ctx: OperationContext;
+  readonly dialect: Dialect;
+  readonly files: MigrationFiles;
+  readonly render: Renderer;
+  readonly options: UpOptions;
+  readonly shard: Shard | undefined;
+  readonly waves: readonly string[] | undefined;
+  readonly leaseMs: number;
+  readonly workerId: string;
+  /** Last tenant migration id (or `--to`): the run's target. */
+  readonly target: string;
+  readonly afterTenants: ReadonlySet<string>;
+}
+
+/** The ledger run this worker takes part in (none: nothing to do), and how many discovered tenants it covers. */
+interface LedgerStep {
+  readonly todoCount: number;
+  readonly opened: OpenedRun | undefined;
+}
+
+/**
+ * `up`, as in DESIGN.md "Flow of up": master step → discover → plan → open run → fan out →
+ * after-tenants. Steps 1–4 run under the master lock, so two `up` processes agree on one run and
+ * split its tenants.
+ */
+export async function up(ctx: OperationContext, options: UpOptions = {}): Promise<UpResult> {
+  const started = Date.now();
+  // Bad fleet options are usage errors (exit 2) before anything is opened.
+  const fleetArgs = parseFleetArgs({
+    shard: options.shard || undefined,
+    waves: options.waves && options.waves.length > 0 ? options.waves : undefined,
+    order: options.order,
+    maxFailures: options.maxFailures,
+    concurrency: options.concurrency,
+    leaseMs: options.leaseMs,
+  });
+  const dialect = await ctx.dialect();
+  const files = await ctx.files();
+  const u: UpRun = {
+    ctx,
+    dialect,
+    files,
+    render: await rendererFor(ctx, dialect.syntax),
+    options,
+    shard: fleetArgs.shard,
+    waves: fleetArgs.waves,
+    leaseMs: fleetArgs.leaseMs ?? DEFAULT_LEASE_MS,
+    workerId: newWorkerId(),
+    target: options.to ?? files.tenant.at(-1)?.id ?? '',
+    afterTenants: afterTenantsIds(files.master),
+  };
+  let runId = options.runId ?? randomUUID();
+
+  const prepared = await withMasterLock(ctx, async () => {
+    // 1. Master migrations (except after-tenants).
+    const masterApplied = await migrateMaster(ctx, dialect, files.master, u.render.master, runId, {
+      only: new Set(files.master.filter((f) => !u.afterTenants.has(f.id)).map((f) => f.id)),
+      ...(options.masterTo ? { to: options.masterTo } : {}),
+    });
+    if (options.masterTo) return { masterApplied, stop: true as const };
+    // 2. Discover (validated names), this shard only.
+    const discovered = await dialect.withSession((s) => discoverTenants(ctx, dialect.registry, s, options.includeArchived));
+    const tenants = discovered.tenants.filter((t) => inShard(t, u.shard));
+    // 3–4. Plan and open the ledger run (or join one by id).
+    await dialect.ledger.ensureLedger();
+    const ledger = options.runId ? await joinRun(u, options.runId) : await planAndOpenRun(u, runId, tenants);
+    return { masterApplied, tenants, invalid: discovered.invalid, ...ledger };
+  });
+  if (prepared.stop) {
+    const empty = { total: 0, succeeded: 0, upToDate: 0, failed: 0, skipped: 0 };
+    return { runId, master: { applied: prepared.masterApplied, waiting: [...u.afterTenants] }, tenants: empty, results: [], invalid: [], interrupted: false, durationMs: Date.now() - started };
+  }
+  const { masterApplied, tenants, invalid, opened } = prepared;
+  if (opened) runId = opened.run.runId;
+  const opening = await announceRun(u, opened, tenants.length, invalid);
+
+  // 5. Fan out over the ledger: claims, leases, batched outcomes.
+  const fleet = opened ? await fanOut(u, opened, tenants) : undefined;
+  const interrupted = fleet?.stopped === 'interrupted';
+  if (interrupted) ctx.emit({ type: 'run:interrupted' });
+  const results = fleet?.results ?? [];
+  const counts = fleet?.counts;
+
+  // 6. Expand/contract: after-tenants master migrations once every Active tenant is at target.
+  let waiting = await pendingAfterTenants(ctx, dialect, files.master, u.afterTenants);
+  const runComplete = !counts || (counts.failed === 0 && counts.pending + counts.running === 0);
+  if (waiting.length > 0 && !options.to && runComplete && !interrupted && invalid.length === 0) {
+    const applied = await withMasterLock(ctx, async () => {
+      if ((await tenantsBehind(ctx, dialect, files.tenant, true)) > 0) return [];
+      return migrateMaster(ctx, dialect, files.master, u.render.master, runId, { only: u.afterTenants });
+    });
+    masterApplied.push(...applied);
+    waiting = waiting.filter((id) => !applied.includes(id));
+  }
+
+  const count = (s: TenantResult['status']) => results.filter((r) => r.status === s).length;
+  const failed = counts ? counts.failed : 0;
+  const result: UpResult = {
+    runId,
+    ...(opening ? { opening } : {}),
+    master: { applied: masterApplied, waiting },
+    tenants: {
+      total: tenants.length,
+      succeeded: count('succeeded'),
+      upToDate: tenants.length - prepared.todoCount + count('up-to-date'),
+      failed,
+      skipped: count('skipped') + (counts ? counts.pending : 0),
+    },
+    ...(counts ? { run: counts } : {}),
+    ...(fleet?.stopped ? { stopped: fleet.stopped } : {}),
+    workerId: u.workerId,
+    results,
+    invalid,
+    interrupted,
+    durationMs: Date.now() - started,
+  };
+  // Every failure a lock timeout: the whole call is a lock failure (exit 3), result attached.
+  const lockFailures = results.filter((r) => r.error?.code === 'LOCK_TIMEOUT');
+  if (lockFailures.length > 0 && lockFailures.length === count('failed') && failed === lockFailures.length) {
+    throw Object.assign(new LockTimeoutError(lockFailures[0]!.error!.message, { tenant: lockFailures[0]!.schema }), { result });
+  }
+  return result;
+}
+
+/** Joining a run by id: its tenants come from the ledger, no planning here. */
+async function joinRun(u: UpRun, runId: string): Promise<LedgerStep> {
+  const { ledger } = u.dialect;
+  const run = await ledger.getRun(runId);
+  if (!run) throw new TenantMigrateError('NOT_FOUND', `No run with id ${runId} in the ledger`, { runId });
+  if (run.target !== u.target) {
+    throw new TenantMigrateError('USAGE', `Run ${run.runId} migrates to ${run.target}, but these migration files end at ${u.target}; deploy the same files on every worker`, { runId: run.runId });
+  }
+  if (run.status !== 'running') await ledger.reopenRun(run.runId);
+  const counts = await ledger.countRunTenants(run.runId);
+  return { todoCount: counts.pending + counts.running, opened: { run, opening: 'joined', previousStatus: run.status, queued: 0 } };
+}
+
+/** Plan (one batched read of every tenant's applied set), refuse changed files, queue the rest in the ledger. */
+async function planAndOpenRun(u: UpRun, runId: string, tenants: readonly Tenant[]): Promise<LedgerStep> {
+  const { options, files } = u;
+  const applied = await u.dialect.meta.readAppliedMany(tenants.map((t) => t.schema));
+  const plans = new Map(tenants.map((t) => [t.schema, planSchema(t.schema, files.tenant, applied.get(t.schema) ?? [], options)]));
+  const blocked = [...plans.values()].filter((p) => p.state === 'blocked');
+  if (blocked.length > 0) {
+    const first = blocked[0]!.checksumMismatches[0]!;
+    const file = files.tenant.find((f) => f.id === first.id)!;
+    throw new TenantMigrateError(
+      'CHECKSUM_MISMATCH',
+      `${file.path} was changed after it was applied (${blocked.length} tenant(s), e.g. ${blocked[0]!.schema}); nothing was run. Revert the edit, add a new migration, or run \`tenant-migrate repair\` if the change is cosmetic.`,
+      { file: file.path, migrationId: first.id, tenant: blocked[0]!.schema, tenants: blocked.length },
+    );
+  }
+  const todo = orderTenants(
+    tenants.filter((t) => plans.get(t.schema)!.state !== 'up-to-date' || t.needsBackfill),
+    options.order,
+  );
+  const opened = await openRun({
+    ledger: u.dialect.ledger,
+    runId,
+    runKey: runKeyOf({ target: u.target, shard: u.shard, includeArchived: options.includeArchived }),
+    target: u.target,
+    todo,
+    waves: u.waves,
+    workerId: u.workerId,
+    options: {
+      ...(options.to ? { to: options.to } : {}),
+      ...(u.shard ? { shard: `${u.shard.index}/${u.shard.count}` } : {}),
+      ...(options.includeArchived ? { includeArchived: true } : {}),
+      ...(options.order ? { order: options.order } : {}),
+      ...(options.maxFailures !== undefined ? { maxFailures: options.maxFailures } : {}),
+      leaseMs: u.leaseMs,
+    },
+  });
+  return { todoCount: todo.length, opened };
+}
+
+/** Emit `run:opened` (when there is a run) and `tenants:discovered`; returns how the run counts as opened. */
+async function announceRun(
+  u: UpRun,
+  opened: OpenedRun | undefined,
+  discovered: number,
+  invalid: InvalidTenant[],
+): Promise<OpenedRun['opening'] | undefined> {
+  const { ledger } = u.dialect;
+  if (!opened) {
+    u.ctx.emit({ type: 'tenants:discovered', total: discovered, pending: 0, invalid });
+    return undefined;
+  }
+  const runId = opened.run.runId;
+  const live = await ledger.countRunTenants(runId);
+  // A run whose heartbeat stopped is a crashed one being resumed, not a live one being joined.
+  const stale = opened.opening === 'joined' && !u.options.runId && (opened.run.heartbeatUtc?.getTime() ?? 0) < Date.now() - u.leaseMs;
+  const opening = stale ? 'resumed' : opened.opening;
+  u.ctx.emit({
+    type: 'run:opened',
+    runId,
+    opening,
+    ...(opened.previousStatus ? { previousStatus: opened.previousStatus } : {}),
+    total: live.total,
+    remaining: live.pending + live.running,
+    workerId: u.workerId,
+  });
+  u.ctx.emit({ type: 'tenants:discovered', total: discovered, pending: (await ledger.countRunTenants(runId)).pending, invalid });
+  return opening;
+}
+
+/** Run this worker's share of the ledger run and record how the run ended (when this worker ends it). */
+async function fanOut(u: UpRun, opened: OpenedRun, tenants: readonly Tenant[]) {
+  const { dialect, options, ctx } = u;
+  const runId = opened.run.runId;
+  const runWaves = opened.run.options.waves as string[] | undefined;
+  const concurrency = dialect.capabilities.multipleConnections ? (options.concurrency ?? ctx.config.concurrency) : 1;
+  const fleet = await runFleet({
+    dialect,
+    runId,
+    workerId: u.workerId,
+    files: u.files.tenant,
+    render: u.render.tenant,
+    tenants: new Map(tenants.map((t) => [t.schema, t])),
+    concurrency,
+    waveCount: runWaves && runWaves.length > 0 ? runWaves.length : 1,
+    lockTimeoutMs: ctx.config.lockTimeoutMs,
+    leaseMs: u.leaseMs,
+    maxFailures: options.maxFailures,
+    to: (opened.run.options.to as string | undefined) ?? options.to,
+    signal: options.signal,
+    emit: ctx.emit,
+  });
+  const c = fleet.counts;
+  const left = c.pending + c.running;
+  const status: RunStatus | undefined =
+    left > 0
+      ? fleet.stopped === 'interrupted'
+        ? 'interrupted'
+        : fleet.stopped === 'max-failures' || fleet.stopped === 'wave-failed'
+          ? 'failed'
+          : undefined // stopped by another worker: it set the status
+      : c.failed > 0
+        ? 'failed'
+        : 'succeeded';
+  if (status) await dialect.ledger.finishRun(runId, status, c);
+  ctx.emit({ type: 'run:finished', runId, status: status ?? (await dialect.ledger.getRun(runId))?.status ?? 'running', ...(fleet.stopped ? { stopped: fleet.stopped } : {}) });
+  return fleet;
+}

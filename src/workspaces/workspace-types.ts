@@ -1,0 +1,59 @@
+/** The workspace service's inputs, results and error. */
+import { TenantMigrateError } from '../errors.js';
+import type { FailureInfo } from '../events.js';
+import type { AppliedMigration, TenantStatus } from '../types.js';
+import type { WorkspaceCacheOptions } from './workspace-cache.js';
+
+/** Registry status of a workspace whose schema is being built (master migration 0003). */
+export const PROVISIONING = 'Provisioning';
+
+export interface WorkspaceServiceOptions {
+  /** Schema-name lookup cache; default TTL 60 s, 10 000 entries. See {@link WorkspaceCache}. */
+  readonly cache?: WorkspaceCacheOptions;
+  /** Member table in the master schema for `ownerUserId`. Default `WorkspaceMember`. */
+  readonly memberTable?: string;
+}
+
+export interface ProvisionInput {
+  /** The workspace GUID (with or without hyphens/braces, any case). */
+  readonly workspaceId: string;
+  /** Display name for a new row; default the GUID. An existing row keeps its name. */
+  readonly name?: string;
+  /** Added as OWNER in the member table (kept as is if already a member). */
+  readonly ownerUserId?: string;
+}
+
+export interface ProvisionResult {
+  readonly workspaceId: string;
+  readonly schema: string;
+  /** created: new row; resumed: a 'Provisioning' row left by an earlier attempt; existing: was Active. */
+  readonly outcome: 'created' | 'resumed' | 'existing';
+  /** Tenant migrations applied by this call ([] when the workspace was already up to date). */
+  readonly applied: readonly string[];
+  readonly durationMs: number;
+}
+
+export interface WorkspaceInfo {
+  readonly workspaceId: string;
+  readonly name: string | null;
+  /** Validated schema name (stored, or derived for a row not yet backfilled). */
+  readonly schema: string;
+  readonly status: TenantStatus;
+  readonly lastSeenUtc: Date | null;
+  readonly createdUtc: Date | null;
+}
+
+export interface WorkspaceDetails extends WorkspaceInfo {
+  readonly schemaExists: boolean;
+  readonly applied: readonly AppliedMigration[];
+  readonly pending: readonly string[];
+}
+
+/** A provisioning that did not complete; the workspace is not Active. `context.cleanedUp` says what was undone. */
+export class ProvisionError extends TenantMigrateError {
+  readonly failure: FailureInfo | undefined;
+  constructor(message: string, context: Record<string, unknown>, failure?: FailureInfo, cause?: unknown) {
+    super('PROVISION_FAILED', message, context, cause === undefined ? undefined : { cause });
+    this.failure = failure;
+  }
+}
