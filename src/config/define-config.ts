@@ -10,6 +10,6 @@ import type { ConfigInput } from './config-schema.js';
  * import { defineConfig } from 'tenant-migrate';
  * export default defineConfig({ url: process.env.DATABASE_URL, masterSchema: 'app_master', concurrency: 16 });
  */
-export function defineConfig<const T extends ConfigInput>(config: T): T {
+export function defineConfig(config: ConfigInput): ConfigInput {
   return config;
 }
