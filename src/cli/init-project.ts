@@ -2,7 +2,7 @@
  * `tenant-migrate init`: a new project in a folder, from the scaffolds shipped in the package's
  * `templates/init/` and its `templates/partials/`. Writes nothing when any target exists.
  */
-import { existsSync } from 'node:fs';
+import { constants as fsConstants, existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -80,8 +80,8 @@ export async function initProject(options: InitOptions): Promise<InitResult> {
   for (const [source, rel] of plan) {
     const target = path.join(options.dir, rel);
     await mkdir(path.dirname(target), { recursive: true });
-    // COPYFILE_EXCL: a file that appeared since the check is still never overwritten.
-    await copyFile(source, target, 1);
+    // A file that appeared since the check is still never overwritten.
+    await copyFile(source, target, fsConstants.COPYFILE_EXCL);
   }
   return { files: plan.map(([, rel]) => rel) };
 }
