@@ -5,6 +5,7 @@ export { createMigrator, openMigrator } from './migrator.js';
 export type { Migrator, UpOptions, UpResult, StatusResult, RenderOptions } from './migrator.js';
 export type { Config, ConfigInput } from './config/config-schema.js';
 export { loadConfig, parseConfig } from './config/load-config.js';
+export { defineConfig } from './config/define-config.js';
 export type { MigratorEvent, MigratorListener, TenantResult, FailureInfo, TenantOutcome } from './events.js';
 export * from './errors.js';
 export type * from './types.js';

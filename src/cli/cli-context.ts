@@ -1,7 +1,7 @@
 import type { ArgumentsCamelCase } from 'yargs';
 import { loadConfig } from '../config/load-config.js';
 import type { ConfigInput } from '../config/config-schema.js';
-import { MigratorImpl } from '../migrator.js';
+import type { MigratorImpl } from '../migrator.js';
 import { describeError, isTenantMigrateError } from '../errors.js';
 import { EXIT, exitCodeForError } from './exit-codes.js';
 
@@ -23,6 +23,8 @@ export async function migratorFromArgs(argv: GlobalArgs, overrides: ConfigInput 
       ...(argv.concurrency !== undefined ? { concurrency: argv.concurrency } : {}),
     },
   });
+  // Imported here, not at the top: commands that need no database (init, create) skip its load.
+  const { MigratorImpl } = await import('../migrator.js');
   return new MigratorImpl(config);
 }
 

@@ -2,41 +2,29 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import type { GlobalArgs } from './cli-context.js';
 import { describeError } from '../errors.js';
+import { COMMANDS, selectCommand } from './command-index.js';
 import { EXIT, exitCodeForError } from './exit-codes.js';
-import { demoCommand } from './commands/demo.js';
-import { renderCommand } from './commands/render.js';
-import { statusCommand } from './commands/status.js';
-import { upCommand } from './commands/up.js';
-import { baselineCommand } from './commands/baseline.js';
-import { createCommand } from './commands/create.js';
-import { downCommand } from './commands/down.js';
-import { planCommand } from './commands/plan.js';
-import { repairCommand } from './commands/repair.js';
-import { validateCommand } from './commands/validate.js';
-import { workspaceCommand } from './commands/workspace.js';
-import { driftCommand } from './commands/drift.js';
 
-/** Build the CLI. Commands live one per file in commands/; this file only wires them. */
-export function buildCli(args: string[]) {
-  return yargs(args)
+/**
+ * Build the CLI. Commands live one per file in commands/ and are listed in command-index.ts;
+ * only the module of the command being run is imported (`--help` imports none), so start-up does
+ * not pay for the migrator, zod, umzug and Handlebars unless the command needs them.
+ */
+export async function buildCli(args: string[]) {
+  const cli = yargs(args)
     .scriptName('tenant-migrate')
     .usage('$0 <command> [options]\n\nMigrations for schema-per-tenant databases (SQL Server, PostgreSQL, embedded PGlite).')
     .option('url', { type: 'string', global: true, describe: 'Database URL (mssql://…, Server=…;…, postgres://…, pglite:<dir>); env TM_DATABASE_URL' })
-    .option('config', { type: 'string', global: true, describe: 'Config file (default: tenant-migrate.config.json|js|ts in the cwd)' })
-    .option('json', { type: 'boolean', global: true, describe: 'Machine-readable output on stdout, no progress' })
-    .command(upCommand)
-    .command(statusCommand)
-    .command(renderCommand)
-    .command(demoCommand)
-    .command(planCommand)
-    .command(createCommand)
-    .command(validateCommand)
-    .command(baselineCommand)
-    .command(downCommand)
-    .command(repairCommand)
-    .command(workspaceCommand)
-    .command(driftCommand)
-    .demandCommand(1, 'Name a command: up, status, render, demo … (see --help)')
+    .option('config', { type: 'string', global: true, describe: 'Config file (default: tenant-migrate.config.json|js|mjs|ts in the cwd)' })
+    .option('json', { type: 'boolean', global: true, describe: 'Machine-readable output on stdout, no progress' });
+  const selected = selectCommand(args);
+  for (const entry of COMMANDS) {
+    if (entry === selected) cli.command(await entry.load());
+    // Listed for --help and for yargs' "did you mean"; never run (its name would have selected it).
+    else cli.command({ command: entry.command, aliases: entry.aliases ? [...entry.aliases] : [], describe: entry.describe, handler: () => undefined });
+  }
+  return cli
+    .demandCommand(1, 'Name a command: up, status, render, demo, init … (see --help)')
     .strict()
     .recommendCommands()
     .fail((msg, err) => {
@@ -53,4 +41,4 @@ export function buildCli(args: string[]) {
 
 export type { GlobalArgs };
 
-await buildCli(hideBin(process.argv)).parseAsync();
+await (await buildCli(hideBin(process.argv))).parseAsync();

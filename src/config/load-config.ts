@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -54,6 +55,47 @@ function fromEnv(env: NodeJS.ProcessEnv, issues: string[]): ConfigInput {
   return out as ConfigInput;
 }
 
+/**
+ * Import a .js/.mjs config directly; a .ts one through tsx, loaded only then (tsx is not a
+ * dependency of tenant-migrate: installing it is the price of a TypeScript config).
+ */
+async function importConfigModule(file: string): Promise<unknown> {
+  const url = pathToFileURL(file).href;
+  // Node itself strips types when run with --experimental-strip-types (22.6+; the default from 23.6).
+  const nodeStripsTypes = Boolean((process.features as { typescript?: unknown }).typescript);
+  if (!/\.[cm]?ts$/.test(file) || nodeStripsTypes) return import(url);
+  const tsx = await loadTsx(file);
+  if (!tsx) {
+    throw new ConfigError(
+      [
+        `${path.basename(file)}: a TypeScript config is loaded with tsx, which is not installed: ` +
+          'run `npm install --save-dev tsx`, or write tenant-migrate.config.json or .mjs instead ' +
+          '(or, on Node 22.6+, run the CLI with NODE_OPTIONS=--experimental-strip-types)',
+      ],
+      { file },
+    );
+  }
+  return tsx.tsImport(url, import.meta.url);
+}
+
+type TsxApi = { tsImport: (specifier: string, parentURL: string) => Promise<unknown> };
+
+/** tsx as the application installed it (resolved from the config's folder), else beside tenant-migrate. */
+async function loadTsx(configFile: string): Promise<TsxApi | undefined> {
+  const specifier = 'tsx/esm/api';
+  try {
+    return (await import(pathToFileURL(createRequire(configFile).resolve(specifier)).href)) as TsxApi;
+  } catch {
+    // not resolvable from the config's folder
+  }
+  try {
+    // A variable specifier: tsx is a devDependency, its types are not needed here.
+    return (await import(specifier)) as TsxApi;
+  } catch {
+    return undefined;
+  }
+}
+
 async function readConfigFile(file: string, issues: string[]): Promise<Record<string, unknown>> {
   if (file.endsWith('.json')) {
     const text = await readFile(file, 'utf8');
@@ -69,8 +111,11 @@ async function readConfigFile(file: string, issues: string[]): Promise<Record<st
       return {};
     }
   }
-  const mod = (await import(pathToFileURL(file).href)) as { default?: unknown };
-  const value = mod.default ?? mod;
+  const mod = (await importConfigModule(file)) as { default?: unknown };
+  let value: unknown = mod.default ?? mod;
+  // A .ts config outside a "type": "module" package is compiled as CommonJS: its default export
+  // arrives one level down, marked __esModule.
+  if (isPlainObject(value) && 'default' in value && (value as { __esModule?: unknown }).__esModule) value = value.default;
   if (value === null || typeof value !== 'object') {
     issues.push(`${file}: must export a config object (export default { … })`);
     return {};

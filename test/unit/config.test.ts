@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { configJsonSchema } from '../../src/config/json-schema.js';
 import { loadConfig, parseConfig } from '../../src/config/load-config.js';
@@ -58,6 +59,16 @@ describe('config', () => {
   it('reads a .js config', async () => {
     const cwd = dirWith('export default { concurrency: 2 };', 'tenant-migrate.config.mjs');
     expect((await loadConfig({ cwd, env: {} })).concurrency).toBe(2);
+  });
+
+  it('reads a .ts config through tsx, loaded only for it (defineConfig types it)', async () => {
+    const defineConfig = pathToFileURL(path.resolve('src/config/define-config.ts')).href;
+    const cwd = dirWith(
+      `import { defineConfig } from ${JSON.stringify(defineConfig)};\n` +
+        `const concurrency: number = 4;\nexport default defineConfig({ concurrency, masterSchema: 'ts_master' });\n`,
+      'tenant-migrate.config.ts',
+    );
+    expect(await loadConfig({ cwd, env: {} })).toMatchObject({ concurrency: 4, masterSchema: 'ts_master' });
   });
 
   it('parseConfig validates library input the same way', () => {

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Argv, CommandModule } from 'yargs';
@@ -13,6 +13,11 @@ import { formatStatus, statusJson } from './status.js';
 /** The package folder (src/cli/commands → three levels up; the same from dist/cli/commands). */
 const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
+/** Whether a master folder holds the pmassist layout the demo seeds into. */
+function isPmassistProject(masterDir: string): boolean {
+  return existsSync(masterDir) && readdirSync(masterDir).some((f) => f.startsWith('0001_initial_layout.'));
+}
+
 interface DemoArgs extends GlobalArgs {
   workspaces: number;
 }
@@ -25,9 +30,11 @@ export const demoCommand: CommandModule<GlobalArgs, DemoArgs> = {
   handler: command<DemoArgs>(async (argv) => {
     if (!Number.isInteger(argv.workspaces) || argv.workspaces < 1) throw new TenantMigrateError('USAGE', `--workspaces must be a positive integer, got ${argv.workspaces}`, { key: 'workspaces' });
     let migrator = await migratorFromArgs(argv);
-    // Outside a project with its own migration folders, the demo uses the pmassist migrations
-    // shipped with the package (it seeds pmassist tables, so other folders would not fit anyway).
-    if (!existsSync(path.resolve(migrator.config.rootDir, migrator.config.masterMigrationsDir))) {
+    // Outside the pmassist project (no master 0001_initial_layout, e.g. an empty folder or one made
+    // by `init`), the demo uses the pmassist migrations shipped with the package: it seeds pmassist
+    // tables, so other migrations would not fit.
+    if (!isPmassistProject(path.resolve(migrator.config.rootDir, migrator.config.masterMigrationsDir))) {
+      await migrator.close();
       migrator = await migratorFromArgs(argv, {
         masterMigrationsDir: path.join(PACKAGE_ROOT, 'master-migrations'),
         tenantMigrationsDir: path.join(PACKAGE_ROOT, 'tenant-migrations'),
