@@ -19,7 +19,8 @@ export type ErrorCode =
   | 'INTERRUPTED'
   | 'DATABASE_ERROR'
   | 'WORKSPACE_NOT_ACTIVE'
-  | 'PROVISION_FAILED';
+  | 'PROVISION_FAILED'
+  | 'LEDGER_UNAVAILABLE';
 
 export interface ErrorContext {
   file?: string;

@@ -54,6 +54,15 @@ export type MigratorEvent =
   | { type: 'wave:failed'; wave: number; failed: number }
   | { type: 'run:finished'; runId: string; status: string; stopped?: string }
   | { type: 'run:interrupted' }
+  /** A ledger write or claim met a transient error and is retried (the tenants' work is unaffected). */
+  | { type: 'ledger:retry'; operation: string; attempt: number; message: string; delayMs: number }
+  /**
+   * A tenant's lock was held by someone else (another worker still on it after its lease lapsed,
+   * or a provisioning call): the row is handed back to the run instead of being recorded failed.
+   */
+  | { type: 'tenant:handed-back'; workspaceId: string; schema: string; handbacks: number }
+  /** Rows the ledger called failed whose meta tables show them at the run's target: now succeeded. */
+  | { type: 'run:reconciled'; runId: string; schemas: readonly string[] }
   | { type: 'warning'; message: string };
 
 export type MigratorListener = (event: MigratorEvent) => void;

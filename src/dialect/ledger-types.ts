@@ -34,6 +34,11 @@ export interface LedgerRun {
   readonly startedUtc: Date;
   readonly finishedUtc: Date | null;
   readonly heartbeatUtc: Date | null;
+  /**
+   * Milliseconds since the heartbeat, on the database clock (workers' clocks need not agree).
+   * A `running` run whose heartbeat is older than its lease has no live worker: it crashed.
+   */
+  readonly heartbeatAgeMs: number | null;
   /** Counts recorded by finishRun (live counts: countRunTenants). */
   readonly counts: LedgerRunCounts;
 }

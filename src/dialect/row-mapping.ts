@@ -35,6 +35,7 @@ export function rowToRun(row: Record<string, unknown>): LedgerRun {
     startedUtc: toDate(row.started_utc) ?? new Date(0),
     finishedUtc: toDate(row.finished_utc),
     heartbeatUtc: toDate(row.heartbeat_utc),
+    heartbeatAgeMs: row.heartbeat_age_ms === null || row.heartbeat_age_ms === undefined ? null : Number(row.heartbeat_age_ms),
     counts: {
       total: Number(row.total ?? 0),
       succeeded: Number(row.succeeded ?? 0),

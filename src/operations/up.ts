@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Dialect } from '../dialect/dialect.js';
-import type { RunStatus } from '../dialect/ledger-types.js';
+import type { LedgerRunCounts, RunStatus } from '../dialect/ledger-types.js';
 import { LockTimeoutError, TenantMigrateError } from '../errors.js';
 import type { TenantResult } from '../events.js';
 import { planSchema } from '../planner/plan.js';
-import { runFleet } from '../runner/fleet.js';
+import { type FleetOutcome, runFleet } from '../runner/fleet.js';
 import { type Shard, parseFleetArgs } from '../runner/fleet-options.js';
 import { type OpenedRun, inShard, newWorkerId, openRun, orderTenants, runKeyOf } from '../runner/run-ledger.js';
 import type { InvalidTenant, Tenant } from '../types.js';
@@ -182,6 +182,7 @@ async function planAndOpenRun(u: UpRun, runId: string, tenants: readonly Tenant[
     todo,
     waves: u.waves,
     workerId: u.workerId,
+    leaseMs: u.leaseMs,
     options: {
       ...(options.to ? { to: options.to } : {}),
       ...(u.shard ? { shard: `${u.shard.index}/${u.shard.count}` } : {}),
@@ -208,9 +209,7 @@ async function announceRun(
   }
   const runId = opened.run.runId;
   const live = await ledger.countRunTenants(runId);
-  // A run whose heartbeat stopped is a crashed one being resumed, not a live one being joined.
-  const stale = opened.opening === 'joined' && !u.options.runId && (opened.run.heartbeatUtc?.getTime() ?? 0) < Date.now() - u.leaseMs;
-  const opening = stale ? 'resumed' : opened.opening;
+  const opening = opened.opening;
   u.ctx.emit({
     type: 'run:opened',
     runId,
@@ -230,7 +229,12 @@ async function fanOut(u: UpRun, opened: OpenedRun, tenants: readonly Tenant[]) {
   const runId = opened.run.runId;
   const runWaves = opened.run.options.waves as string[] | undefined;
   const concurrency = dialect.capabilities.multipleConnections ? (options.concurrency ?? ctx.config.concurrency) : 1;
-  const fleet = await runFleet({
+  // Every task needs a connection, plus one for the ledger and the heartbeat: a pool sized from
+  // the config but asked for more tasks would make them wait for connections until they time out
+  // and leases lapse (the pool is sized at open, the concurrency per call).
+  dialect.driver.ensureCapacity(concurrency + 1);
+  const to = (opened.run.options.to as string | undefined) ?? options.to;
+  const ran = await runFleet({
     dialect,
     runId,
     workerId: u.workerId,
@@ -242,10 +246,11 @@ async function fanOut(u: UpRun, opened: OpenedRun, tenants: readonly Tenant[]) {
     lockTimeoutMs: ctx.config.lockTimeoutMs,
     leaseMs: u.leaseMs,
     maxFailures: options.maxFailures,
-    to: (opened.run.options.to as string | undefined) ?? options.to,
+    to,
     signal: options.signal,
     emit: ctx.emit,
   });
+  const fleet = await reconcileWithMeta(u, runId, ran, to);
   const c = fleet.counts;
   const left = c.pending + c.running;
   const status: RunStatus | undefined =
@@ -261,4 +266,37 @@ async function fanOut(u: UpRun, opened: OpenedRun, tenants: readonly Tenant[]) {
   if (status) await dialect.ledger.finishRun(runId, status, c);
   ctx.emit({ type: 'run:finished', runId, status: status ?? (await dialect.ledger.getRun(runId))?.status ?? 'running', ...(fleet.stopped ? { stopped: fleet.stopped } : {}) });
   return fleet;
+}
+
+/**
+ * The meta tables are the truth, the ledger is progress. When nothing of the run is left to do but
+ * some rows say failed, read those tenants' meta tables (one batched read): a tenant already at the
+ * run's target — finished by a worker whose claim had lapsed, or by a concurrent provisioning — is
+ * recorded succeeded, whoever wrote it, and this worker's result for it becomes "up to date".
+ */
+async function reconcileWithMeta(u: UpRun, runId: string, fleet: FleetOutcome, to: string | undefined): Promise<FleetOutcome> {
+  const c = fleet.counts;
+  if (c.failed === 0 || c.pending + c.running > 0) return fleet;
+  const { ledger, meta } = u.dialect;
+  const failed = await ledger.listRunTenants(runId, { status: 'failed', limit: c.failed });
+  const toIndex = to ? u.files.tenant.findIndex((f) => f.id === to) : u.files.tenant.length - 1;
+  const wanted = u.files.tenant.slice(0, toIndex + 1).map((f) => f.id);
+  const applied = await meta.readAppliedMany(failed.map((r) => r.schema));
+  const atTarget = failed
+    .map((r) => r.schema)
+    .filter((schema) => {
+      const ids = new Set((applied.get(schema) ?? []).map((a) => a.id));
+      return wanted.every((id) => ids.has(id));
+    });
+  if (atTarget.length === 0) return fleet;
+  await ledger.reconcileTenants(runId, atTarget);
+  u.ctx.emit({ type: 'run:reconciled', runId, schemas: atTarget });
+  const done = new Set(atTarget);
+  const results = fleet.results.map((r): TenantResult => {
+    if (r.status !== 'failed' || !done.has(r.schema)) return r;
+    const { error: _error, ...rest } = r;
+    return { ...rest, status: 'up-to-date', reason: 'already at target (completed by another worker)' };
+  });
+  const counts: LedgerRunCounts = await ledger.countRunTenants(runId);
+  return { ...fleet, results, counts };
 }

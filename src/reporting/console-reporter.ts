@@ -114,6 +114,15 @@ export class ConsoleReporter {
       case 'warning':
         this.#line(`warning: ${event.message}`);
         break;
+      case 'ledger:retry':
+        this.#line(`ledger ${event.operation} retried (attempt ${event.attempt + 1}) after: ${event.message}`);
+        break;
+      case 'tenant:handed-back':
+        this.#line(`${event.schema} is locked by another process: handed back to the run (${event.handbacks})`);
+        break;
+      case 'run:reconciled':
+        this.#line(`ledger reconciled with the meta tables: ${event.schemas.length} tenant(s) already at target recorded as succeeded`);
+        break;
       default:
         break;
     }

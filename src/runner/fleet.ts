@@ -1,7 +1,9 @@
 import type { Dialect } from '../dialect/dialect.js';
-import type { LedgerRunCounts, LedgerTenant, LedgerTenantOutcome } from '../dialect/ledger-types.js';
+import type { LedgerRunCounts, LedgerTenant } from '../dialect/ledger-types.js';
+import { TenantMigrateError } from '../errors.js';
 import type { MigratorListener, TenantResult } from '../events.js';
 import type { MigrationFile, Tenant } from '../types.js';
+import { LedgerClient, OutcomeBuffer } from './ledger-client.js';
 import { runTenant } from './tenant-runner.js';
 
 export interface FleetOptions {
@@ -28,6 +30,12 @@ export interface FleetOptions {
 
 export type FleetStop = 'interrupted' | 'max-failures' | 'wave-failed' | 'run-stopped';
 
+/**
+ * How often one worker hands a tenant back because its lock is held elsewhere before recording
+ * the lock timeout as a failure (each wait is `lockTimeoutMs`).
+ */
+export const MAX_HANDBACKS = 3;
+
 export interface FleetOutcome {
   /** What this worker did. */
   readonly results: TenantResult[];
@@ -50,11 +58,14 @@ export async function runFleet(options: FleetOptions): Promise<FleetOutcome> {
   const { dialect, runId, workerId, leaseMs, emit } = options;
   const results: TenantResult[] = [];
   const queue: LedgerTenant[] = [];
-  const outcomes: LedgerTenantOutcome[] = [];
+  const ledger = new LedgerClient(dialect.ledger, dialect.driver, emit);
+  const outcomes = new OutcomeBuffer(ledger, runId, workerId);
+  const handbacks = new Map<string, number>();
   let failures = 0;
   let stopped: FleetStop | undefined;
+  /** A ledger call that failed past its retries: this worker stops taking tenants. */
+  let ledgerFailure: unknown;
   let claiming: Promise<number> | undefined;
-  let flushing: Promise<void> = Promise.resolve();
   const batch = Math.max(2, options.concurrency * 2);
   const pollMs = Math.max(50, Math.min(1000, Math.floor(leaseMs / 4)));
 
@@ -65,25 +76,29 @@ export async function runFleet(options: FleetOptions): Promise<FleetOutcome> {
     return stopped !== undefined;
   };
 
-  const flush = () => {
-    const pending = outcomes.splice(0);
-    if (pending.length > 0) flushing = flushing.then(() => dialect.ledger.completeTenants(runId, workerId, pending));
-    return flushing;
-  };
-
-  // Leases outlive a slow tenant only while this process is alive to renew them.
+  // Leases outlive a slow tenant only while this process is alive to renew them. A renewal that
+  // meets a transient error is retried (LedgerClient) rather than dropped, so a short outage does not
+  // let the leases lapse; ticks do not pile up behind a renewal that is still retrying.
   const renewEvery = Math.max(50, Math.floor(leaseMs / 3));
+  let renewing = false;
   const heartbeat = setInterval(() => {
-    void dialect.ledger.renewLease(runId, workerId, leaseMs).catch(() => undefined);
-    void flush().catch(() => undefined);
+    if (!renewing) {
+      renewing = true;
+      void ledger
+        .call('renewLease', (l) => l.renewLease(runId, workerId, leaseMs))
+        .catch((err) => emit({ type: 'warning', message: `could not renew leases of run ${runId}: ${(err as Error).message}` }))
+        .finally(() => (renewing = false));
+    }
+    void outcomes.flush().catch(() => undefined);
   }, renewEvery);
   heartbeat.unref();
 
   const claim = (maxWave: number): Promise<number> => {
     claiming ??= (async () => {
       try {
-        await flush();
-        const rows = await dialect.ledger.claimTenants(runId, workerId, batch, leaseMs, maxWave);
+        // Outcomes first (a failed write stays buffered for the next flush; it never blocks claiming).
+        await outcomes.flush().catch(() => undefined);
+        const rows = await ledger.call('claimTenants', (l) => l.claimTenants(runId, workerId, batch, leaseMs, maxWave));
         queue.push(...rows);
         return rows.length;
       } finally {
@@ -101,6 +116,7 @@ export async function runFleet(options: FleetOptions): Promise<FleetOutcome> {
       result = { workspaceId: row.workspaceId, schema: row.schema, status: 'skipped', applied: [], durationMs: 0, attempts: 0, reason: 'not an Active tenant in the registry' };
       emit({ type: 'tenant:done', result });
     } else {
+      let done: TenantResult | undefined;
       result = await runTenant(tenant, {
         dialect,
         files: options.files,
@@ -109,8 +125,24 @@ export async function runFleet(options: FleetOptions): Promise<FleetOutcome> {
         lockTimeoutMs: options.lockTimeoutMs,
         ...(options.to ? { to: options.to } : {}),
         ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}),
-        emit,
+        // `tenant:done` waits until we know whether the tenant is done or handed back.
+        emit: (event) => (event.type === 'tenant:done' ? (done = event.result) : emit(event)),
       });
+      // The tenant's lock is held elsewhere: another worker that outlived its lease is still on it
+      // (its success will be recorded), or provisioning is. Not a failure of the tenant: hand the row
+      // back to the run (pending) and let it be claimed again, a few times before giving up.
+      const n = (handbacks.get(row.schema) ?? 0) + 1;
+      if (result.error?.code === 'LOCK_TIMEOUT' && n <= MAX_HANDBACKS && !shouldStop()) {
+        handbacks.set(row.schema, n);
+        try {
+          await ledger.call('releaseTenants', (l) => l.releaseTenants(runId, workerId, [row.schema]));
+          emit({ type: 'tenant:handed-back', workspaceId: row.workspaceId, schema: row.schema, handbacks: n });
+          return;
+        } catch (err) {
+          ledgerFailure ??= err;
+        }
+      }
+      emit({ type: 'tenant:done', result: done ?? result });
     }
     results.push(result);
     if (result.status === 'failed') failures++;
@@ -123,13 +155,21 @@ export async function runFleet(options: FleetOptions): Promise<FleetOutcome> {
       ...(result.error ? { error: { ...result.error } } : {}),
       ...(result.reason && !result.error ? { error: { code: 'SKIPPED', message: result.reason } } : {}),
     });
-    if (outcomes.length >= batch) void flush().catch(() => undefined);
+    if (outcomes.size >= batch) void outcomes.flush().catch(() => undefined);
   };
 
   let busy = 0;
+  /** One of `concurrency` tasks. Never rejects: a ledger that stays unreachable stops the worker instead. */
   const task = async (maxWave: number): Promise<void> => {
+    try {
+      await taskLoop(maxWave);
+    } catch (err) {
+      ledgerFailure ??= err;
+    }
+  };
+  const taskLoop = async (maxWave: number): Promise<void> => {
     for (;;) {
-      if (shouldStop()) return;
+      if (shouldStop() || ledgerFailure !== undefined) return;
       const row = queue.shift();
       if (row) {
         busy++;
@@ -144,10 +184,10 @@ export async function runFleet(options: FleetOptions): Promise<FleetOutcome> {
       // Nothing claimable. While sibling tasks still run tenants, let them finish the wave; the
       // last idle task waits for rows held by other workers (their lease may expire: take-over).
       if (busy > 0) return;
-      await flush();
-      const counts = await dialect.ledger.countRunTenants(runId, maxWave);
+      await outcomes.flush();
+      const counts = await ledger.call('countRunTenants', (l) => l.countRunTenants(runId, maxWave));
       if (counts.pending + counts.running === 0) return;
-      const run = await dialect.ledger.getRun(runId);
+      const run = await ledger.call('getRun', (l) => l.getRun(runId));
       if (run && run.status !== 'running') {
         stopped ??= 'run-stopped';
         return;
@@ -160,10 +200,11 @@ export async function runFleet(options: FleetOptions): Promise<FleetOutcome> {
     for (let wave = 0; wave < options.waveCount; wave++) {
       if (options.waveCount > 1) emit({ type: 'wave:start', wave: wave + 1, waves: options.waveCount });
       await Promise.all(Array.from({ length: Math.max(1, options.concurrency) }, () => task(wave)));
-      await flush();
+      if (ledgerFailure !== undefined) break;
+      await outcomes.flush();
       if (stopped) break;
       if (wave < options.waveCount - 1) {
-        const counts = await dialect.ledger.countRunTenants(runId, wave);
+        const counts = await ledger.call('countRunTenants', (l) => l.countRunTenants(runId, wave));
         if (counts.failed > 0) {
           stopped = 'wave-failed';
           emit({ type: 'wave:failed', wave: wave + 1, failed: counts.failed });
@@ -175,8 +216,19 @@ export async function runFleet(options: FleetOptions): Promise<FleetOutcome> {
     clearInterval(heartbeat);
     // Claimed but never started: give them back so a resumed run or another worker takes them.
     const unstarted = queue.splice(0).map((r) => r.schema);
-    await flush().catch(() => undefined);
-    await dialect.ledger.releaseTenants(runId, workerId, unstarted).catch(() => undefined);
+    await outcomes.flush().catch((err) => (ledgerFailure ??= err));
+    await ledger.call('releaseTenants', (l) => l.releaseTenants(runId, workerId, unstarted)).catch(() => undefined);
   }
-  return { results, stopped, counts: await dialect.ledger.countRunTenants(runId) };
+  if (ledgerFailure !== undefined) {
+    // The tenants this worker finished are in their meta tables (the truth); the ledger rows it could
+    // not write keep their leases, which lapse, and the next `up` resumes the run and reconciles.
+    throw new TenantMigrateError(
+      'LEDGER_UNAVAILABLE',
+      `The run ledger could not be written (${(ledgerFailure as Error).message ?? String(ledgerFailure)}); this worker stopped taking tenants. ` +
+        `${outcomes.size} outcome(s) not recorded. Run \`tenant-migrate up\` again to resume run ${runId}.`,
+      { runId },
+      { cause: ledgerFailure },
+    );
+  }
+  return { results, stopped, counts: await ledger.call('countRunTenants', (l) => l.countRunTenants(runId)) };
 }

@@ -91,6 +91,19 @@ export interface OpenRunRequest {
   readonly todo: readonly Tenant[];
   readonly waves?: readonly string[] | undefined;
   readonly workerId: string;
+  /** This worker's lease: a `running` run whose heartbeat is older than its lease has no live worker. */
+  readonly leaseMs: number;
+}
+
+/**
+ * True when a `running` run has no live worker: its heartbeat (renewed every third of a lease by
+ * every worker on it) is older than the longer of its own recorded lease and ours. Measured on the
+ * database clock.
+ */
+export function isCrashedRun(run: LedgerRun, leaseMs: number): boolean {
+  if (run.status !== 'running' || run.heartbeatAgeMs === null) return false;
+  const runLease = typeof run.options.leaseMs === 'number' ? run.options.leaseMs : 0;
+  return run.heartbeatAgeMs > Math.max(runLease, leaseMs);
 }
 
 export interface OpenedRun {
@@ -103,18 +116,18 @@ export interface OpenedRun {
 }
 
 /**
- * Open the ledger run for an `up`: resume the newest unfinished run with the same key (status
- * running — another live worker, or one that crashed —, interrupted or failed), else start a new
- * one. Call under the master lock so two `up` processes agree on one run. Returns undefined when
+ * Open the ledger run for an `up`: join the newest unfinished run with the same key while another
+ * worker is live on it; resume it (failed and skipped tenants requeued) when it was interrupted,
+ * failed, or crashed (status running, heartbeat older than a lease); else start a new one. Call under the master lock so two `up` processes agree on one run. Returns undefined when
  * there is nothing to do and nothing to resume.
  */
 export async function openRun(req: OpenRunRequest): Promise<OpenedRun | undefined> {
   const { ledger } = req;
   const previous = await ledger.findResumableRun(req.runKey);
   if (previous) {
-    const wasRunning = previous.status === 'running';
-    if (!wasRunning) await ledger.reopenRun(previous.runId);
-    const requeued = wasRunning ? 0 : await ledger.requeueRunTenants(previous.runId);
+    const live = previous.status === 'running' && !isCrashedRun(previous, req.leaseMs);
+    if (!live) await ledger.reopenRun(previous.runId);
+    const requeued = live ? 0 : await ledger.requeueRunTenants(previous.runId);
     // Tenants that became pending since (new workspaces): appended as the last wave.
     const existing = await ledger.countRunTenants(previous.runId);
     const waves = previous.options.waves as string[] | undefined;
@@ -124,7 +137,7 @@ export async function openRun(req: OpenRunRequest): Promise<OpenedRun | undefine
       req.todo.map((t, i) => ({ schema: t.schema, workspaceId: t.workspaceId, seq: existing.total + i, wave: lastWave })),
     );
     const run = (await ledger.getRun(previous.runId))!;
-    return { run, opening: wasRunning ? 'joined' : 'resumed', previousStatus: previous.status, queued: requeued + added };
+    return { run, opening: live ? 'joined' : 'resumed', previousStatus: previous.status, queued: requeued + added };
   }
   if (req.todo.length === 0) return undefined;
   await ledger.createRun({

@@ -54,7 +54,7 @@ function proxied(url: string): { host: string; port: number; via(port: number): 
 interface Worker {
   readonly child: ChildProcess;
   readonly started: number;
-  readonly done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>;
+  readonly done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
   signalled?: NodeJS.Signals;
 }
 
@@ -86,7 +86,7 @@ describe.each(servers)('chaos on $name', (target) => {
     const db = proxied(fx.db.url);
     const proxy: FaultProxy = await startFaultProxy({ targetHost: db.host, targetPort: db.port, seed: SEED, stallMs: [200, 1500] });
     const viaProxy = db.via(proxy.port);
-    const figures = { sigkill: 0, sigint: 0, exits: new Map<string, number>(), retries: 0, rounds: 0, workersStarted: 0 };
+    const figures = { sigkill: 0, sigint: 0, exits: new Map<string, number>(), retries: 0, ledgerRetries: 0, handbacks: 0, rounds: 0, workersStarted: 0 };
     const tally = (key: string) => figures.exits.set(key, (figures.exits.get(key) ?? 0) + 1);
     let kills = 0;
     /** Unexpected worker exits, asserted at the end (a failed expect in a detached promise would be lost). */
@@ -97,7 +97,7 @@ describe.each(servers)('chaos on $name', (target) => {
       let child!: ChildProcess;
       figures.workersStarted++;
       const done = runCli(['up', '--json', '--events', '--url', viaProxy, '--lease-ms', '2000'], { cwd: fx.project.root, onSpawn: (c) => (child = c) }).then(
-        (r) => ({ code: r.code, signal: r.signal, stderr: r.stderr }),
+        (r) => ({ code: r.code, signal: r.signal, stdout: r.stdout, stderr: r.stderr }),
       );
       return { child, started: Date.now(), done };
     };
@@ -124,6 +124,8 @@ describe.each(servers)('chaos on $name', (target) => {
           const r = await w.done;
           live.delete(w);
           figures.retries += r.stderr.split('\n').filter((l) => l.includes('"type":"tenant:retry"')).length;
+          figures.ledgerRetries += r.stderr.split('\n').filter((l) => l.includes('"type":"ledger:retry"')).length;
+          figures.handbacks += r.stderr.split('\n').filter((l) => l.includes('"type":"tenant:handed-back"')).length;
           // A worker can finish just before a signal lands (0/1); faults can exhaust a tenant's
           // retries (exit 1); SIGINT must end in 130 (interrupted); anything else is a defect.
           // A SIGINT that lands before the CLI has installed its handler (during start-up, nothing
@@ -131,7 +133,18 @@ describe.each(servers)('chaos on $name', (target) => {
           const allowed = w.signalled === 'SIGKILL' ? [null, 0, 1] : w.signalled === 'SIGINT' ? [130, 0, 1] : [0, 1];
           const interruptedEarly = w.signalled === 'SIGINT' && r.signal === 'SIGINT';
           if (!allowed.includes(r.code) && !interruptedEarly) problems.push(`worker ${w.signalled ?? 'unsignalled'} exited ${r.code ?? r.signal}: ${r.stderr.slice(-1500)}`);
-          tally(w.signalled === 'SIGKILL' ? (r.signal ?? `exit ${r.code}`) : `exit ${r.code}${w.signalled ? ' (SIGINT)' : ''}`);
+          let kind = '';
+          if (r.code === 1 && !w.signalled) {
+            // Why: tenants that failed after their retries, or an error that stopped the worker
+            // (a fault during planning, before the fan-out retries anything) — both resumable.
+            try {
+              const report = JSON.parse(r.stdout) as { error?: { code?: string }; failed?: unknown[] };
+              kind = report.error ? ` (${report.error.code})` : ` (${report.failed?.length ?? 0} tenant(s) failed)`;
+            } catch {
+              problems.push(`worker exited 1 without a JSON report: ${r.stderr.slice(-1500)}`);
+            }
+          }
+          tally(w.signalled === 'SIGKILL' ? (r.signal ?? `exit ${r.code}`) : `exit ${r.code}${w.signalled ? ' (SIGINT)' : kind}`);
         };
         const start = () => {
           const w = spawnWorker();
@@ -209,7 +222,7 @@ describe.each(servers)('chaos on $name', (target) => {
     process.stdout.write(
       `[chaos ${target.name}] seed ${SEED}: ${TENANTS} tenants, ${figures.rounds} rounds (${tenantIds.length} tenant migrations), ` +
         `${figures.workersStarted} workers started, kills ${figures.sigkill} SIGKILL + ${figures.sigint} SIGINT, ` +
-        `faults ${JSON.stringify(proxy.tally())} over ${proxy.connections} proxied connections, transient retries ${figures.retries}, ` +
+        `faults ${JSON.stringify(proxy.tally())} over ${proxy.connections} proxied connections, tenant retries ${figures.retries}, ledger retries ${figures.ledgerRetries}, hand-backs ${figures.handbacks}, ` +
         `worker exits ${JSON.stringify(Object.fromEntries(figures.exits))}, ${seconds} s\n`,
     );
   });

@@ -71,6 +71,11 @@ export interface ErrorClassification {
 export interface Driver {
   /** Pool size (1 for PGlite). */
   readonly maxConnections: number;
+  /**
+   * Grow the pool to at least `n` connections (never shrinks; a no-op for single-connection
+   * dialects). `up({ concurrency })` may ask for more tasks than the configured pool was sized for.
+   */
+  ensureCapacity(n: number): void;
   /** Borrow a session from the pool for the duration of `fn`. */
   withSession<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;
   close(): Promise<void>;

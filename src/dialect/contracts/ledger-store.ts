@@ -53,6 +53,11 @@ export interface LedgerStore {
    * lease was taken over cannot overwrite the new owner's record.
    */
   completeTenants(runId: string, workerId: string, outcomes: readonly LedgerTenantOutcome[]): Promise<void>;
+  /**
+   * Mark `failed` rows of these schemas `succeeded` (error cleared): the caller has read their
+   * meta tables and found them at the run's target — the meta tables are the truth, whoever wrote them.
+   */
+  reconcileTenants(runId: string, schemas: readonly string[]): Promise<void>;
   /** Give claimed-but-unstarted rows back (`pending`, lease cleared), e.g. on SIGINT. */
   releaseTenants(runId: string, workerId: string, schemas: readonly string[]): Promise<void>;
   /** Row counts per status, optionally only waves `<= maxWave`. */

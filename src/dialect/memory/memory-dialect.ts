@@ -35,6 +35,8 @@ const memorySession = (): SqlSession => {
 
 export class MemoryDriver implements Driver {
   readonly maxConnections = 1;
+
+  ensureCapacity(): void {}
   withSession<T>(fn: (session: SqlSession) => Promise<T>): Promise<T> {
     return fn(memorySession());
   }

@@ -38,7 +38,7 @@ export interface MssqlDriverOptions {
  * https://learn.microsoft.com/en-us/sql/t-sql/statements/set-xact-abort-transact-sql
  */
 export class MssqlDriver implements Driver {
-  readonly maxConnections: number;
+  maxConnections: number;
   readonly #sql: MssqlSql;
   readonly #config: sql.config;
   #pool: Promise<sql.ConnectionPool> | undefined;
@@ -53,6 +53,18 @@ export class MssqlDriver implements Driver {
       poolMax: options.maxConnections,
       requestTimeoutMs: options.requestTimeoutMs ?? settings.requestTimeoutMs ?? 0,
     });
+  }
+
+  ensureCapacity(n: number): void {
+    if (n <= this.maxConnections) return;
+    this.maxConnections = n;
+    if (this.#config.pool) this.#config.pool.max = n;
+    // An open pool: mssql has no public resize; its tarn pool reads `max` on every acquire. Without
+    // that field (another mssql version), the pool keeps its size and tasks wait their turn.
+    void this.#pool?.then((pool) => {
+      const tarnPool = (pool as unknown as { pool?: { max?: unknown } }).pool;
+      if (tarnPool && typeof tarnPool.max === 'number') tarnPool.max = n;
+    }).catch(() => undefined);
   }
 
   /** The configured per-request timeout in ms (0: none). */

@@ -14,6 +14,8 @@ import { mssqlIdent as q } from './mssql-sql.js';
 export const MAX_PARAMS = 2000;
 
 const NOW = 'SYSUTCDATETIME()';
+/** Milliseconds since the run's last heartbeat on the server clock (second resolution: DATEDIFF in ms overflows int after 24 days). */
+const HEARTBEAT_AGE = `CAST(DATEDIFF(SECOND, heartbeat_utc, ${NOW}) AS BIGINT) * 1000 AS heartbeat_age_ms`;
 
 /** `($first, $first+1, …), (…)` for `rows` rows of `width` placeholders. */
 export function valuesPlaceholders(rows: number, width: number, first: number): string {
@@ -80,11 +82,11 @@ CREATE TABLE ${tenants} (
     ],
     createRun: `INSERT INTO ${runs} (run_id, run_key, target, options, status, started_by, heartbeat_utc)
 VALUES ($1, $2, $3, $4, N'running', $5, ${NOW});`,
-    findResumableRun: `SELECT TOP (1) * FROM ${runs} WHERE run_key = $1 AND status IN (N'running', N'interrupted', N'failed')
+    findResumableRun: `SELECT TOP (1) *, ${HEARTBEAT_AGE} FROM ${runs} WHERE run_key = $1 AND status IN (N'running', N'interrupted', N'failed')
 ORDER BY started_utc DESC;`,
     reopenRun: `UPDATE ${runs} SET status = N'running', finished_utc = NULL, heartbeat_utc = ${NOW} WHERE run_id = $1;`,
-    getRun: `SELECT * FROM ${runs} WHERE run_id = $1;`,
-    latestRun: `SELECT TOP (1) * FROM ${runs} ORDER BY started_utc DESC;`,
+    getRun: `SELECT *, ${HEARTBEAT_AGE} FROM ${runs} WHERE run_id = $1;`,
+    latestRun: `SELECT TOP (1) *, ${HEARTBEAT_AGE} FROM ${runs} ORDER BY started_utc DESC;`,
     /** `rows` tenants as ($2..): schema, workspace id, seq, wave. Existing rows are kept. */
     addRunTenants: (rows: number) => `INSERT INTO ${tenants} (run_id, schema_name, workspace_id, seq, wave, status)
 SELECT $1, v.schema_name, v.workspace_id, v.seq, v.wave, N'pending'
@@ -115,7 +117,15 @@ SET status = o.status, finished_utc = ${NOW}, duration_ms = o.duration_ms, attem
 FROM ${tenants} AS t
 JOIN (VALUES ${valuesPlaceholders(rows, 6, 3)}) AS o (schema_name, status, duration_ms, extra, applied, error)
   ON t.schema_name = o.schema_name
-WHERE t.run_id = $1 AND t.claimed_by = $2 AND t.status = N'running';`,
+WHERE t.run_id = $1
+  AND ((t.claimed_by = $2 AND t.status = N'running')
+    -- A success is the truth whoever claims the row now (see the PostgreSQL twin); failures of a lost claim are dropped.
+    OR (o.status = N'succeeded' AND t.status <> N'succeeded'));`,
+    /** `count` schemas as $2.. */
+    reconcileTenants: (count: number) => `UPDATE ${tenants} SET status = N'succeeded', lease_until = NULL,
+  error = NULL, finished_utc = COALESCE(finished_utc, ${NOW})
+WHERE run_id = $1 AND status = N'failed'
+  AND schema_name IN (${Array.from({ length: count }, (_, i) => `$${i + 2}`).join(', ')});`,
     /** `count` schemas as $3.. */
     releaseTenants: (count: number) => `UPDATE ${tenants} SET status = N'pending', claimed_by = NULL, lease_until = NULL,
   attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END

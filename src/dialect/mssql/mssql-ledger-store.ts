@@ -104,6 +104,16 @@ export class MssqlLedgerStore implements LedgerStore {
     });
   }
 
+  async reconcileTenants(runId: string, schemas: readonly string[]): Promise<void> {
+    const perStatement = MAX_PARAMS - 1;
+    await this.#driver.withSession(async (s) => {
+      for (let i = 0; i < schemas.length; i += perStatement) {
+        const chunk = schemas.slice(i, i + perStatement);
+        await s.query(this.#ledger.reconcileTenants(chunk.length), [runId, ...chunk]);
+      }
+    });
+  }
+
   async releaseTenants(runId: string, workerId: string, schemas: readonly string[]): Promise<void> {
     const perStatement = MAX_PARAMS - 2;
     await this.#driver.withSession(async (s) => {

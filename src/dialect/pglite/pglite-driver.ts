@@ -17,6 +17,9 @@ import { acquireDirLock, type DirLock } from './dir-lock.js';
  */
 export class PgliteDriver implements Driver {
   readonly maxConnections = 1;
+
+  /** One in-process connection: tasks are serialized whatever is asked. */
+  ensureCapacity(): void {}
   readonly #dataDir: string | undefined;
   #db: Promise<PGlite> | undefined;
   #dirLock: DirLock | undefined;

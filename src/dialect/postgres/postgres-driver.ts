@@ -20,7 +20,7 @@ const pgTypes = {
 
 /** Sessions over a `pg` pool; a connection that failed (or may hold session state) is destroyed. */
 export class PostgresDriver implements Driver {
-  readonly maxConnections: number;
+  maxConnections: number;
   #pool: pg.Pool | undefined;
   readonly #url: string;
 
@@ -42,6 +42,13 @@ export class PostgresDriver implements Driver {
       this.#pool.on('error', () => undefined);
     }
     return this.#pool;
+  }
+
+  ensureCapacity(n: number): void {
+    if (n <= this.maxConnections) return;
+    this.maxConnections = n;
+    // pg-pool reads `options.max` on every checkout, so an open pool grows in place.
+    if (this.#pool) (this.#pool as unknown as { options: { max: number } }).options.max = n;
   }
 
   async withSession<T>(fn: (session: SqlSession) => Promise<T>): Promise<T> {

@@ -109,6 +109,11 @@ export class PostgresLedgerStore implements LedgerStore {
     );
   }
 
+  async reconcileTenants(runId: string, schemas: readonly string[]): Promise<void> {
+    if (schemas.length === 0) return;
+    await this.#driver.withSession((s) => s.query(this.#sql.reconcileTenants, [runId, schemas]));
+  }
+
   async releaseTenants(runId: string, workerId: string, schemas: readonly string[]): Promise<void> {
     if (schemas.length === 0) return;
     await this.#driver.withSession((s) => s.query(this.#sql.releaseTenants, [runId, workerId, schemas]));

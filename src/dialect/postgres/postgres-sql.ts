@@ -81,6 +81,9 @@ const NOW = "(now() at time zone 'utc')";
  * workers skip each other's rows instead of queueing on them:
  * https://www.postgresql.org/docs/current/sql-select.html#SQL-FOR-UPDATE-SHARE
  */
+/** Seconds since the run's last heartbeat on the database clock (workers' clocks need not agree). */
+const HEARTBEAT_AGE = `(EXTRACT(EPOCH FROM (${NOW} - heartbeat_utc)) * 1000)::bigint AS heartbeat_age_ms`;
+
 function ledgerSql(master: string, prefix: string) {
   const runs = `${master}.${q(`${prefix}runs`)}`;
   const tenants = `${master}.${q(`${prefix}run_tenants`)}`;
@@ -125,11 +128,11 @@ function ledgerSql(master: string, prefix: string) {
     ],
     createRun: `INSERT INTO ${runs} (run_id, run_key, target, options, status, started_by, heartbeat_utc)
 VALUES ($1, $2, $3, $4, 'running', $5, ${NOW})`,
-    findResumableRun: `SELECT * FROM ${runs} WHERE run_key = $1 AND status IN ('running', 'interrupted', 'failed')
+    findResumableRun: `SELECT *, ${HEARTBEAT_AGE} FROM ${runs} WHERE run_key = $1 AND status IN ('running', 'interrupted', 'failed')
 ORDER BY started_utc DESC LIMIT 1`,
     reopenRun: `UPDATE ${runs} SET status = 'running', finished_utc = NULL, heartbeat_utc = ${NOW} WHERE run_id = $1`,
-    getRun: `SELECT * FROM ${runs} WHERE run_id = $1`,
-    latestRun: `SELECT * FROM ${runs} ORDER BY started_utc DESC LIMIT 1`,
+    getRun: `SELECT *, ${HEARTBEAT_AGE} FROM ${runs} WHERE run_id = $1`,
+    latestRun: `SELECT *, ${HEARTBEAT_AGE} FROM ${runs} ORDER BY started_utc DESC LIMIT 1`,
     /** Bulk insert from parallel arrays: one statement for thousands of rows. */
     addRunTenants: `INSERT INTO ${tenants} (run_id, schema_name, workspace_id, seq, wave, status)
 SELECT $1, s, w, q, v, 'pending' FROM unnest($2::text[], $3::text[], $4::int[], $5::int[]) AS t(s, w, q, v)
@@ -158,7 +161,14 @@ SET status = o.status, finished_utc = ${NOW}, duration_ms = o.duration_ms, attem
     applied = o.applied, error = o.error, lease_until = NULL
 FROM unnest($3::text[], $4::text[], $5::int[], $6::int[], $7::text[], $8::text[])
   AS o(schema_name, status, duration_ms, extra, applied, error)
-WHERE t.run_id = $1 AND t.schema_name = o.schema_name AND t.claimed_by = $2 AND t.status = 'running'`,
+WHERE t.run_id = $1 AND t.schema_name = o.schema_name
+  AND ((t.claimed_by = $2 AND t.status = 'running')
+    -- A success is the truth whoever claims the row now: a worker that outlived its lease still
+    -- finished the tenant under its lock (the meta table says so). Failures of a lost claim are dropped.
+    OR (o.status = 'succeeded' AND t.status <> 'succeeded'))`,
+    reconcileTenants: `UPDATE ${tenants} SET status = 'succeeded', lease_until = NULL,
+error = NULL, finished_utc = COALESCE(finished_utc, ${NOW})
+WHERE run_id = $1 AND status = 'failed' AND schema_name = ANY($2::text[])`,
     releaseTenants: `UPDATE ${tenants} SET status = 'pending', claimed_by = NULL, lease_until = NULL,
 attempts = GREATEST(attempts - 1, 0)
 WHERE run_id = $1 AND claimed_by = $2 AND status = 'running' AND schema_name = ANY($3::text[])`,
