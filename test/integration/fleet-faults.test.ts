@@ -133,14 +133,15 @@ describe.each(runnableTargets)('fleet faults on $name', (target) => {
   it.runIf(servers.includes(target))(
     'a worker frozen past its lease (SIGSTOP) still finishes its tenant; the worker that took it over hands it back; the run ends succeeded, both exit 0',
     async () => {
-      await seeded(3, 2_500);
+      await seeded(3, 4_000);
       fx.project.write('tenant-migrate.config.json', JSON.stringify({ url: fx.db.url, concurrency: 1, lockTimeoutMs: 1_500 }));
       let a!: ChildProcess;
       const first = runCli(['up', '--json', '--lease-ms', '1000'], { cwd: fx.project.root, onSpawn: (c) => (a = c) });
-      // Wait until A works on a tenant (its migration sleeps 2.5 s), then freeze it past its lease.
+      // Wait until A works on a tenant (its migration sleeps 4 s), then freeze it past its lease.
       const running = async () =>
         withDatabase(fx.db.url, (h) => h.count(master('__tm_run_tenants'), "status = 'running'")).catch(() => 0);
       for (let i = 0; i < 400 && (await running()) === 0; i++) await sleepMs(25);
+      await sleepMs(1_200); // claimed → locked → inside the 4 s migration (no timing is asserted)
       a.kill('SIGSTOP');
       await sleepMs(1_600); // A's lease (1 s) and heartbeat lapse; its transaction and lock stay open
       const second = runCli(['up', '--json', '--events', '--lease-ms', '1000'], { cwd: fx.project.root });
