@@ -16,7 +16,8 @@ export default defineConfig({
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
           environment: 'node',
-          testTimeout: 120_000,
+          // Generous: on a loaded 2-core machine one PGlite test has taken over 120 s (tests never assert timings).
+          testTimeout: 300_000,
           hookTimeout: 180_000,
           // Integration files create their own databases; run files in parallel but keep
           // the two cores of a CI machine from thrashing.
