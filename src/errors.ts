@@ -19,7 +19,9 @@ export type ErrorCode =
   | 'INTERRUPTED'
   | 'DATABASE_ERROR'
   | 'WORKSPACE_NOT_ACTIVE'
-  | 'PROVISION_FAILED';
+  | 'PROVISION_FAILED'
+  /** The migration login lacks a right `up` needs; `context.missing` names each (docs/security.md). */
+  | 'INSUFFICIENT_PRIVILEGE';
 
 export interface ErrorContext {
   file?: string;
@@ -101,6 +103,7 @@ export const VALIDATION_CODES: ReadonlySet<ErrorCode> = new Set([
   'INVALID_WORKSPACE_ID',
   'DOWN_MISSING',
   'NOT_FOUND',
+  'INSUFFICIENT_PRIVILEGE',
 ]);
 
 export function isTenantMigrateError(err: unknown): err is TenantMigrateError {
