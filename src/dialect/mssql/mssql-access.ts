@@ -86,7 +86,8 @@ export class MssqlAccess implements Access {
 
   async grantMaster(session: SqlSession, roles: readonly string[]): Promise<void> {
     if (roles.length === 0) return;
-    const registry = `OBJECT::${q(this.#names.masterSchema)}.${q(this.#names.registryTable)}`;
+    // Column list after the table, without the optional OBJECT:: class (Babelfish rejects the combination).
+    const registry = `${q(this.#names.masterSchema)}.${q(this.#names.registryTable)}`;
     await session.query(`GRANT SELECT ON ${registry} (${REGISTRY_LOOKUP_COLUMNS.map(q).join(', ')}) TO ${roles.map(q).join(', ')};`);
   }
 
