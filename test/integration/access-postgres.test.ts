@@ -190,7 +190,7 @@ describe.each(pgTargets)('least privilege on $name', (target: DialectTarget) => 
     expect((await m.drift()).grants).toMatchObject({ checkedTenants: 2, driftedTenants: 0 });
   });
 
-  it.runIf(isPg)('up with a login missing a right fails early, naming the right', async () => {
+  it.runIf(isPg)('up with a login missing a right fails early, naming the right (PostgreSQL only: PGlite has one superuser)', async () => {
     // Not the owner, no CREATE on the database.
     await admin!.query(`ALTER DATABASE ${q(new URL(db.url).pathname.slice(1))} OWNER TO postgres`);
     await admin!.query(`REVOKE CREATE ON DATABASE ${q(new URL(db.url).pathname.slice(1))} FROM PUBLIC`);
