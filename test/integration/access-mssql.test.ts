@@ -118,6 +118,31 @@ describe.each(targets)('least privilege on $name (T-SQL)', (target) => {
     }
   });
 
+  it('the engine runs as a db_owner database user, not sysadmin (the documented minimum; on Babelfish only its refusal of db_owner members is checked)', async () => {
+    const app = `tm_app_${s}`;
+    const deploy = `tm_deploy_${s}`;
+    logins.push(deploy);
+    const { run } = await engine({});
+    await run(`CREATE LOGIN [${deploy}] WITH PASSWORD = '${PASSWORD}'`);
+    await run(`CREATE USER [${deploy}] FOR LOGIN [${deploy}]`);
+    if (babelfish) {
+      // Babelfish cannot make a user db_owner, so the minimal-rights run is for SQL Server itself.
+      await expect(run(`ALTER ROLE [db_owner] ADD MEMBER [${deploy}]`)).rejects.toThrow(/not currently supported in Babelfish/);
+      return;
+    }
+    await run(`ALTER ROLE [db_owner] ADD MEMBER [${deploy}]`);
+    await run(`CREATE ROLE [${app}]`);
+    await migrator!.close();
+    const c = parseMssqlUrl(db.url);
+    const url = `mssql://${deploy}:${encodeURIComponent(PASSWORD)}@${c.server}:${c.port ?? 1433}/${c.database}?encrypt=${c.encrypt}&trustServerCertificate=${c.trustServerCertificate}`;
+    migrator = createMigrator({ url, rootDir: project.root, concurrency: 2, lockTimeoutMs: 20_000, access: { appRole: app } }) as MigratorImpl;
+    const adapter = await migrator.adapter();
+    expect(await adapter.withSession((x) => x.query("SELECT IS_SRVROLEMEMBER('sysadmin') AS sa, IS_MEMBER('db_owner') AS o"))).toEqual([{ sa: 0, o: 1 }]);
+    const { a } = await twoWorkspaces(migrator, (t) => adapter.withSession((x) => x.query(t)));
+    const pool = await loginInRole((t) => adapter.withSession((x) => x.query(t)), app);
+    await expect(as(pool, `SELECT COUNT(*) AS n FROM [${a}].[workspace_agents]`)).resolves.toEqual([{ n: 0 }]);
+  });
+
   it('per-workspace roles: each reaches only its own schema', async () => {
     const { m, run } = await engine({ workspaceRolePattern: `{schema}_${s}` });
     const { a, b } = await twoWorkspaces(m, run);
