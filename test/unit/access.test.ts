@@ -71,3 +71,32 @@ describe('grant statements', () => {
     ]);
   });
 });
+
+describe('reporting', () => {
+  it('a missing right is a usage/config error (exit 2)', async () => {
+    const { exitCodeForError } = await import('../../src/cli/exit-codes.js');
+    const { TenantMigrateError } = await import('../../src/errors.js');
+    expect(exitCodeForError(new TenantMigrateError('INSUFFICIENT_PRIVILEGE', 'x', { missing: ['CREATEROLE'] }))).toBe(2);
+  });
+
+  it('grant drift makes the report drifted and is listed per tenant', async () => {
+    const { formatDrift } = await import('../../src/drift/drift-report-format.js');
+    const { hasDrift } = await import('../../src/drift/drift-report.js');
+    const report = {
+      dialect: 'postgres' as const,
+      expectedFrom: 'scratch-schema' as const,
+      tenants: 2,
+      driftedTenants: 0,
+      versions: [],
+      groups: [],
+      busyTenants: [],
+      grants: { checkedTenants: 2, driftedTenants: 1, tenants: [{ schema: S, missing: ['DELETE ON TABLE jobs TO app'], extra: [] }] },
+      durationMs: 1,
+    };
+    expect(hasDrift(report)).toBe(true);
+    expect(formatDrift(report, 'text')).toContain(`Grants: 1 of 2 tenants differ`);
+    expect(formatDrift(report, 'text')).toContain('    - missing: DELETE ON TABLE jobs TO app');
+    expect(JSON.parse(formatDrift(report, 'json')).drift).toBe(true);
+    expect(formatDrift(report, 'markdown')).toContain('#### Grants');
+  });
+});
