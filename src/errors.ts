@@ -20,7 +20,10 @@ export type ErrorCode =
   | 'DATABASE_ERROR'
   | 'WORKSPACE_NOT_ACTIVE'
   | 'PROVISION_FAILED'
-  | 'LEDGER_UNAVAILABLE';
+  /** The run ledger stayed unreachable past its retries; the worker stopped taking tenants (resumable). */
+  | 'LEDGER_UNAVAILABLE'
+  /** The migration login lacks a right `up` needs; `context.missing` names each (docs/security.md). */
+  | 'INSUFFICIENT_PRIVILEGE';
 
 export interface ErrorContext {
   file?: string;
@@ -102,6 +105,7 @@ export const VALIDATION_CODES: ReadonlySet<ErrorCode> = new Set([
   'INVALID_WORKSPACE_ID',
   'DOWN_MISSING',
   'NOT_FOUND',
+  'INSUFFICIENT_PRIVILEGE',
 ]);
 
 export function isTenantMigrateError(err: unknown): err is TenantMigrateError {

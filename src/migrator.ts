@@ -14,6 +14,7 @@ import { type StatusResult, status } from './operations/status.js';
 import { type UpOptions, type UpResult, up } from './operations/up.js';
 import type { DriftOptions } from './drift/detect-drift.js';
 import type { DriftReport } from './drift/drift-report.js';
+import type { GrantsResult } from './operations/grants.js';
 
 export { MASTER_LOCK } from './operations/context.js';
 export { workspaceRecord } from './operations/templates.js';
@@ -27,6 +28,11 @@ export interface Migrator {
   render(migrationId: string, options?: RenderOptions): Promise<string>;
   /** Compare every tenant schema with what its applied migrations make (see docs/drift.md). */
   drift(options?: DriftOptions): Promise<DriftReport>;
+  /**
+   * Apply the configured `access` grants to master and every existing tenant schema, idempotently
+   * (docs/security.md): for a fleet built before `access` was configured, or after a role changed.
+   */
+  grants(): Promise<GrantsResult>;
   /** Subscribe to events; returns an unsubscribe function. */
   on(listener: MigratorListener): () => void;
   /** The open database adapter (library users can run their own queries through it). */
@@ -104,6 +110,11 @@ export class MigratorImpl implements Migrator {
   async drift(options: DriftOptions = {}): Promise<DriftReport> {
     const { detectDrift } = await import('./drift/detect-drift.js');
     return detectDrift(this.context, options);
+  }
+
+  async grants(): Promise<GrantsResult> {
+    const { applyGrants } = await import('./operations/grants.js');
+    return applyGrants(this.context);
   }
 
   close(): Promise<void> {

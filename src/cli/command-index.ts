@@ -47,6 +47,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./commands/drift.js')).driftCommand,
   },
   {
+    command: 'grants',
+    describe: 'Apply the configured access grants to master and every existing tenant schema (idempotent)',
+    load: async () => (await import('./commands/grants.js')).grantsCommand,
+  },
+  {
     command: 'plan',
     describe: 'Dry run: what up would do to master and every tenant, with problems found in advance (changes nothing)',
     load: async () => (await import('./commands/plan.js')).planCommand,

@@ -5,6 +5,21 @@ const identifier = z
   .string()
   .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'must be a plain identifier: letters, digits and _, at most 63 characters');
 
+/** A database role name the engine grants to: the same strict identifier (quoted with the dialect before use). */
+const roleName = identifier;
+
+/** `{schema}` or `{guid}` once, the rest identifier characters; every name it makes is a valid identifier. */
+export const WORKSPACE_ROLE_SAMPLE_SCHEMA = `ws_${'f'.repeat(32)}`;
+export function expandRolePattern(pattern: string, schema: string, guid: string): string {
+  return pattern.replace('{schema}', schema).replace('{guid}', guid);
+}
+const workspaceRolePattern = z
+  .string()
+  .refine((p) => (p.match(/\{(schema|guid)\}/g) ?? []).length === 1, { message: 'must contain exactly one {schema} or {guid}' })
+  .refine((p) => /^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(expandRolePattern(p, WORKSPACE_ROLE_SAMPLE_SCHEMA, 'f'.repeat(32))), {
+    message: 'must make a plain identifier of at most 63 characters for a schema ws_<32 hex> (letters, digits, _ around the placeholder)',
+  });
+
 const pattern = z.string().refine(
   (value) => {
     try {
@@ -59,6 +74,27 @@ export const configSchema = z
     concurrency: z.number().int().min(1).max(512).default(8),
     /** How long to wait for a per-tenant or master lock before giving up (exit code 3). */
     lockTimeoutMs: z.number().int().min(0).default(60_000),
+    /**
+     * Least privilege (docs/security.md): database roles the engine grants on every tenant schema,
+     * idempotently, inside the first migration's transaction of a schema (and by `tenant-migrate grants`).
+     * Absent: the engine grants nothing (the behaviour before `access` existed).
+     * @example { "appRole": "pmassist_app", "readOnlyRole": "pmassist_reader" }
+     */
+    access: z
+      .object({
+        /** Gets SELECT, INSERT, UPDATE, DELETE on every table of every tenant schema (not the meta table) and SELECT on the registry lookup columns. */
+        appRole: roleName.optional(),
+        /** Gets SELECT on every table of every tenant schema (not the meta table) and on the registry lookup columns. */
+        readOnlyRole: roleName.optional(),
+        /**
+         * One role per workspace, created by the engine (PostgreSQL: needs CREATEROLE; SQL Server: CREATE ROLE)
+         * and granted DML on its own schema only. `{schema}` → `ws_<hex>`, `{guid}` → the 32 hex digits.
+         * @example "{schema}_app"
+         */
+        workspaceRolePattern: workspaceRolePattern.optional(),
+      })
+      .strict()
+      .optional(),
     /** Values available to templates as `vars`. */
     vars: z.record(z.string(), z.unknown()).default({}),
   })

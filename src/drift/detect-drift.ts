@@ -8,6 +8,7 @@ import { diffCatalogs } from '../catalog/catalog-diff.js';
 import { fingerprint } from '../catalog/fingerprint.js';
 import type { OperationContext } from '../operations/context.js';
 import { selectTenants } from '../operations/discover.js';
+import { grantDrift } from '../operations/grants.js';
 import { type Shard, parseShard } from '../runner/fleet-options.js';
 import { inShard } from '../runner/run-ledger.js';
 import type { DriftGroup, DriftReport } from './drift-report.js';
@@ -76,6 +77,7 @@ export async function detectDrift(ctx: OperationContext, options: DriftOptions =
   const versions = new Set(fleet.groups.map((g) => g.version).filter((v): v is string => v !== null && knownVersions.has(v)));
   const expected = options.offline ? await expectedOffline(ctx, files, versions) : await expectedOnServer(ctx, files.tenant, versions);
   const groups = compareGroups(fleet, expected, knownVersions, adapter.syntax.family, options.sampleSize);
+  const grants = await grantDrift(ctx, adapter, selected);
   return {
     dialect: adapter.name,
     expectedFrom: options.offline ? 'offline-pglite' : 'scratch-schema',
@@ -84,6 +86,7 @@ export async function detectDrift(ctx: OperationContext, options: DriftOptions =
     versions: files.tenant.filter((f) => versions.has(f.id)).map((f) => f.id),
     groups,
     busyTenants: fleet.busy,
+    ...(grants ? { grants } : {}),
     durationMs: Date.now() - started,
   };
 }

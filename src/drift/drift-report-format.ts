@@ -22,6 +22,22 @@ function headline(r: DriftReport): string {
     : `Drift: ${r.driftedTenants} of ${plural(r.tenants, 'tenant')} differ from the schema their migrations make (${plural(groups, 'distinct drifted schema')}).`;
 }
 
+/** Lines about grants (only with `access` configured). */
+function grantLines(r: DriftReport, bullet: string): string[] {
+  const g = r.grants;
+  if (!g) return [];
+  if (g.unavailable) return [`Grants: not compared (${g.unavailable}).`];
+  if (g.driftedTenants === 0) return [`Grants: ${plural(g.checkedTenants, 'tenant')} hold exactly the configured grants.`];
+  const lines = [`Grants: ${g.driftedTenants} of ${plural(g.checkedTenants, 'tenant')} differ from the configured roles (docs/security.md; \`tenant-migrate grants\` adds what is missing).`];
+  for (const t of g.tenants) {
+    lines.push(`${bullet}${t.schema}`);
+    for (const m of t.missing) lines.push(`    - missing: ${m}`);
+    for (const e of t.extra) lines.push(`    - extra: ${e}`);
+  }
+  if (g.driftedTenants > g.tenants.length) lines.push(`${bullet}… and ${g.driftedTenants - g.tenants.length} more`);
+  return lines;
+}
+
 export function formatDriftText(r: DriftReport): string {
   const lines = [headline(r)];
   for (const g of r.groups) {
@@ -43,6 +59,7 @@ export function formatDriftText(r: DriftReport): string {
   if (r.busyTenants.length > 0) {
     lines.push('', `Not compared (a migration held their catalog; run drift again): ${r.busyTenants.slice(0, 10).join(', ')}${r.busyTenants.length > 10 ? ` and ${r.busyTenants.length - 10} more` : ''}`);
   }
+  if (r.grants) lines.push('', ...grantLines(r, '  '));
   lines.push('', `Expected schemas from ${r.expectedFrom === 'offline-pglite' ? 'an offline PGlite replay' : 'a scratch-schema replay on the server'} of ${plural(r.versions.length, 'version')}; ${(r.durationMs / 1000).toFixed(1)} s.`);
   return lines.join('\n');
 }
@@ -82,12 +99,13 @@ export function formatDriftMarkdown(r: DriftReport): string {
     lines.push('| Object | Change | Expected | Actual |', '|---|---|---|---|');
     for (const d of g.differences) lines.push(`| ${mdObject(d)} | ${mdChange(d)} | ${code(d.expected)} | ${code(d.actual)} |`);
   }
+  if (r.grants) lines.push('', '#### Grants', '', ...grantLines(r, '- '));
   return lines.join('\n');
 }
 
 /** The JSON contract: the report as is, with `drift: boolean` first. */
 export function driftJson(r: DriftReport) {
-  return { drift: r.driftedTenants > 0, ...r };
+  return { drift: r.driftedTenants > 0 || (r.grants?.driftedTenants ?? 0) > 0, ...r };
 }
 
 export function formatDrift(r: DriftReport, format: DriftFormat): string {

@@ -1,5 +1,6 @@
 import type { DialectName } from '../dialect/dialect-syntax.js';
 import type { Difference } from '../catalog/catalog-diff.js';
+import type { GrantDrift } from '../operations/grants.js';
 
 /**
  * Tenants that share an applied version and a fingerprint. Each distinct fingerprint is compared
@@ -35,7 +36,12 @@ export interface DriftReport {
   readonly groups: readonly DriftGroup[];
   /** Tenants not compared because in-flight DDL held their catalog (SQL Server); run drift again. */
   readonly busyTenants: readonly string[];
+  /**
+   * Only with `access` configured (docs/security.md): tenants whose grants differ from the configured
+   * roles. Kept apart from the fingerprint, so fleets without `access` fingerprint exactly as before.
+   */
+  readonly grants?: GrantDrift;
   readonly durationMs: number;
 }
 
-export const hasDrift = (report: DriftReport): boolean => report.driftedTenants > 0;
+export const hasDrift = (report: DriftReport): boolean => report.driftedTenants > 0 || (report.grants?.driftedTenants ?? 0) > 0;

@@ -8,6 +8,7 @@ import type { DialectName } from '../dialect/dialect-syntax.js';
 import { LockTimeoutError } from '../errors.js';
 import type { MigratorEvent, MigratorListener } from '../events.js';
 import { loadMigrations } from '../source/index.js';
+import { installTenantGrants } from './grants.js';
 import { TemplateEngine } from '../templating/index.js';
 import type { MigrationFile } from '../types.js';
 
@@ -55,7 +56,7 @@ export class OperationContext {
 
   /** The open dialect (opened once, lazily). */
   dialect(): Promise<Dialect> {
-    this.#dialect ??= this.#open();
+    this.#dialect ??= this.#open().then((dialect) => installTenantGrants(this.config, dialect));
     return this.#dialect;
   }
 

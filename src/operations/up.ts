@@ -13,6 +13,7 @@ import { DEFAULT_LEASE_MS, type UpOptions, type UpResult } from './up-options.js
 
 export { DEFAULT_LEASE_MS, type UpOptions, type UpResult } from './up-options.js';
 import { discoverTenants } from './discover.js';
+import { checkEngineRights, grantMaster } from './grants.js';
 import { afterTenantsIds, migrateMaster, pendingAfterTenants, tenantsBehind, withMasterLock } from './master.js';
 import { type Renderer, rendererFor } from './templates.js';
 
@@ -55,6 +56,7 @@ export async function up(ctx: OperationContext, options: UpOptions = {}): Promis
     leaseMs: options.leaseMs,
   });
   const dialect = await ctx.dialect();
+  await checkEngineRights(ctx, dialect); // names a missing right before anything changes
   const files = await ctx.files();
   const u: UpRun = {
     ctx,
@@ -78,6 +80,7 @@ export async function up(ctx: OperationContext, options: UpOptions = {}): Promis
       ...(options.masterTo ? { to: options.masterTo } : {}),
     });
     if (options.masterTo) return { masterApplied, stop: true as const };
+    await grantMaster(ctx, dialect); // registry lookup columns for the configured roles
     // 2. Discover (validated names), this shard only.
     const discovered = await dialect.withSession((s) => discoverTenants(ctx, dialect.registry, s, options.includeArchived));
     const tenants = discovered.tenants.filter((t) => inShard(t, u.shard));

@@ -1,3 +1,4 @@
+import { tenantGrantsOf } from '../dialect/contracts/access.js';
 import { holdLock } from '../dialect/contracts/locks.js';
 import type { Dialect } from '../dialect/dialect.js';
 import { LockTimeoutError, TenantMigrateError, describeError } from '../errors.js';
@@ -69,6 +70,8 @@ export async function runTenant(tenant: Tenant, options: TenantRunOptions): Prom
           const prepare = async () => {
             await dialect.meta.ensureSchema(session, tenant.schema);
             await dialect.meta.ensureMetaTable(session, tenant.schema);
+            // Configured `access` roles (docs/security.md): idempotent, in the same transaction.
+            await tenantGrantsOf(dialect)?.(session, tenant.schema);
             if (tenant.needsBackfill) await dialect.registry.setSchemaName(session, tenant.workspaceId, tenant.schema);
           };
           const result = await migrateSchema({

@@ -2,6 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Argv, CommandModule } from 'yargs';
+import { redactUrl } from '../../dialect/create-adapter.js';
 import { TenantMigrateError } from '../../errors.js';
 import { seedDemo } from '../../demo/seed-demo.js';
 import { ConsoleReporter } from '../../reporting/console-reporter.js';
@@ -43,7 +44,7 @@ export const demoCommand: CommandModule<GlobalArgs, DemoArgs> = {
     }
     const out = (s: string) => !argv.json && process.stdout.write(`${s}\n`);
     try {
-      out(`tenant-migrate demo on ${migrator.config.url}`);
+      out(`tenant-migrate demo on ${redactUrl(migrator.config.url)}`);
       // 1. The layout before the two-level change (master 0001 only, if nothing is applied yet).
       await migrator.up({ masterTo: '0001_initial_layout' });
       const adapter = await migrator.adapter();
