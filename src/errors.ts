@@ -19,7 +19,8 @@ export type ErrorCode =
   | 'INTERRUPTED'
   | 'DATABASE_ERROR'
   | 'WORKSPACE_NOT_ACTIVE'
-  | 'PROVISION_FAILED';
+  | 'PROVISION_FAILED'
+  | 'MODEL_INVALID';
 
 export interface ErrorContext {
   file?: string;
@@ -92,6 +93,7 @@ export class LockTimeoutError extends TenantMigrateError {
 /** Errors that map to exit code 2 (usage, configuration, validation). */
 export const VALIDATION_CODES: ReadonlySet<ErrorCode> = new Set([
   'CONFIG_INVALID',
+  'MODEL_INVALID',
   'USAGE',
   'SOURCE_INVALID',
   'TEMPLATE_ERROR',

@@ -59,6 +59,17 @@ export const configSchema = z
     concurrency: z.number().int().min(1).max(512).default(8),
     /** How long to wait for a per-tenant or master lock before giving up (exit code 3). */
     lockTimeoutMs: z.number().int().min(0).default(60_000),
+    /**
+     * Schema-as-code model files (docs/schema-as-code.md); each snapshot sits beside its model as
+     * `<name>.snapshot.json`.
+     */
+    model: z
+      .object({
+        tenant: z.string().min(1).default('schema/tenant.ts'),
+        master: z.string().min(1).default('schema/master.ts'),
+      })
+      .strict()
+      .prefault({}),
     /** Values available to templates as `vars`. */
     vars: z.record(z.string(), z.unknown()).default({}),
   })
