@@ -8,7 +8,7 @@ import type { Catalog } from '../catalog/catalog-model.js';
 import type { Config } from '../config/config-schema.js';
 import { createAdapter } from '../dialect/create-adapter.js';
 import { createCatalogReader } from '../dialect/create-catalog-reader.js';
-import type { DialectAdapter } from '../dialect/dialect-adapter.js';
+import type { Dialect } from '../dialect/dialect.js';
 import { replayExpectedCatalogs } from '../drift/expected-catalogs.js';
 import { migrateSchema } from '../runner/schema-migrator.js';
 import { checksumOf } from '../source/index.js';
@@ -49,7 +49,7 @@ const withoutEngineTables = (catalog: Catalog, ledgerPrefix: string): Catalog =>
   tables: catalog.tables.filter((t) => !t.name.startsWith(ledgerPrefix)),
 });
 
-export async function openScratchPglite(config: Config): Promise<DialectAdapter> {
+export async function openScratchPglite(config: Config): Promise<Dialect> {
   return createAdapter({
     url: 'pglite:memory',
     names: { masterSchema: config.masterSchema, metaTable: config.metaTable, registryTable: config.registry.table, ledgerPrefix: config.ledgerPrefix },
@@ -77,11 +77,11 @@ export async function replayCatalogs(
       buildRenderContext({ syntax: adapter.syntax, masterSchema, vars, tenant: { workspaceId, schemaName: schema, workspace: { workspace_id: workspaceId, db_schema_name: schema, status: 'Active' } } });
     const applyMaster = (only: (f: MigrationFile) => boolean) =>
       adapter.withSession((session) =>
-        migrateSchema({ adapter, session, schema: masterSchema, files: files.master, render: (f) => engine.render(f, masterContext), runId: null, only: new Set(files.master.filter(only).map((f) => f.id)) }),
+        migrateSchema({ dialect: adapter, session, schema: masterSchema, files: files.master, render: (f) => engine.render(f, masterContext), runId: null, only: new Set(files.master.filter(only).map((f) => f.id)) }),
       );
     await adapter.withSession(async (session) => {
-      await adapter.ensureSchema(session, masterSchema);
-      await adapter.ensureMetaTable(session, masterSchema);
+      await adapter.meta.ensureSchema(session, masterSchema);
+      await adapter.meta.ensureMetaTable(session, masterSchema);
     });
     await applyMaster((f) => !f.directives.afterTenants);
     const last = files.tenant.at(-1)?.id;

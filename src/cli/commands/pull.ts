@@ -37,7 +37,7 @@ export const pullCommand: CommandModule<GlobalArgs, PullArgs> = {
       const adapter = await migrator.adapter();
       let schema = config.masterSchema;
       if (argv.scope === 'tenant') {
-        const { tenants, invalid } = await adapter.withSession((s) => selectTenants(migrator, s, { workspaceId: argv.workspace }));
+        const { tenants, invalid } = await adapter.withSession((s) => selectTenants(migrator.context, adapter.registry, s, { workspaceId: argv.workspace }));
         if (!tenants[0]) throw new TenantMigrateError('NOT_FOUND', invalid[0]?.reason ?? `No workspace ${argv.workspace}`, { workspaceId: argv.workspace });
         schema = tenants[0].schema;
       }
