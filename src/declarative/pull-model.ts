@@ -44,6 +44,15 @@ function defaultCall(c: CatalogColumn): string | undefined {
   return `sql.expr(${str(d)})`;
 }
 
+/**
+ * PostgreSQL prints `status IN ('a', 'b')` as `(status)::text = ANY ((ARRAY['a', 'b'])::text[])`;
+ * written back as the IN list, the model is portable and re-creates the same catalog text.
+ */
+export function portableExpression(expression: string): string {
+  const m = /^\(?([A-Za-z_][A-Za-z0-9_]*)\)?(?:::[a-z ]+)? = ANY \(\(?ARRAY\[((?:'(?:[^']|'')*'(?:, )?)+)\]\)?(?:::[a-z ]+\[\])?\)$/.exec(expression);
+  return m ? `${m[1]} IN (${m[2]})` : expression;
+}
+
 /** Generated names for constraints the server named itself. */
 const orName = (name: string | undefined, fallback: string): string => name ?? fallback;
 
@@ -72,7 +81,7 @@ function tableSource(t: CatalogTable, masterSchema: string): string {
   if (t.checks.length > 0) {
     out.push('      checks: [');
     t.checks.forEach((c, i) => {
-      out.push(`        { name: ${str(orName(c.name, `ck_${t.name}_${i + 1}`))}, expression: ${str(c.expression.replace(/ NOT VALID$/, ''))} },`);
+      out.push(`        { name: ${str(orName(c.name, `ck_${t.name}_${i + 1}`))}, expression: ${str(portableExpression(c.expression.replace(/ NOT VALID$/, '')))} },`);
     });
     out.push('      ],');
   }

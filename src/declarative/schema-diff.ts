@@ -126,8 +126,8 @@ const constraintsOf = (t: ModelTable): ModelConstraint[] => [
   ...t.foreignKeys.map((fk) => ({ type: 'foreign key', fk }) as const),
 ];
 
-const mentions = (expression: ModelConstraint | ModelIndex['where'], column: string): boolean => {
-  const text = typeof expression === 'object' && expression !== null ? JSON.stringify(expression) : String(expression ?? '');
+const mentions = (expression: ModelIndex['where'], column: string): boolean => {
+  const text = typeof expression === 'object' && expression !== null ? `${expression.mssql} ${expression.postgres}` : String(expression ?? '');
   return new RegExp(`(?<![A-Za-z0-9_$])${column}(?![A-Za-z0-9_$])`, 'i').test(text);
 };
 
@@ -139,7 +139,7 @@ function uses(table: string, item: ModelConstraint | ModelIndex, column: string,
       case 'unique':
         return item.key.columns.includes(column);
       case 'check':
-        return mentions(item, column);
+        return mentions(item.check.expression, column);
       case 'foreign key':
         return item.fk.columns.includes(column) || (refTable !== undefined && item.fk.references.table === refTable && !item.fk.references.schema && item.fk.references.columns.includes(column));
     }
@@ -238,7 +238,9 @@ export function diffModels(from: SchemaModel, to: SchemaModel, options: DiffOpti
     for (const t of liveTables) {
       for (const c of constraintsOf(t)) {
         const touched = t.name === change.table ? uses(t.name, c, column, change.table) : c.type === 'foreign key' && uses(t.name, c, column, change.table);
-        if (touched && !dropped.has(constraintName(c))) drop(t.name, c, 'mssql');
+        // Checks on both dialects: PostgreSQL rewrites a check's stored text when its column changes
+        // type, so re-creating it keeps the catalog what a fresh CREATE makes.
+        if (touched && !dropped.has(constraintName(c))) drop(t.name, c, c.type === 'check' && change.typeChanged ? undefined : 'mssql');
       }
       if (t.name === change.table) for (const i of t.indexes) if (uses(t.name, i, column) && !dropped.has(i.name)) drop(t.name, i, 'mssql');
     }

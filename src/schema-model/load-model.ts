@@ -51,7 +51,10 @@ export async function loadModel(paths: ModelPaths, scope: ModelScope): Promise<S
   } catch (err) {
     throw new ModelError(paths.relModel, [`cannot be loaded: ${(err as Error).message.split('\n')[0]}`]);
   }
-  const value = mod.default ?? mod.schema;
+  // A .ts file outside an ESM package loads as CommonJS: its `export default` arrives as default.default.
+  let value = mod.default ?? mod.schema;
+  const nested = (value as { default?: unknown; scope?: unknown } | undefined);
+  if (nested && nested.scope === undefined && nested.default !== undefined) value = nested.default;
   if (value === undefined) throw new ModelError(paths.relModel, ['must export the model: export default defineSchema({ … })']);
   const model = validateModel(value, paths.relModel);
   if (model.scope !== scope) throw new ModelError(paths.relModel, [`scope: is "${model.scope}", expected "${scope}" (config "model.${scope}")`]);
