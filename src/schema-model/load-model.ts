@@ -35,7 +35,9 @@ async function importModule(file: string): Promise<Record<string, unknown>> {
   if (/\.[cm]?ts$/.test(file)) {
     // tsx as for a .ts config (load-config.ts). tsImport loads the file in its own namespace: a
     // fresh copy on every call, no global hook.
-    const tsx = await loadTsx(file);
+    // ESM resolution first (the .mjs entry); loadTsx resolves from the model's folder via require,
+    // whose CJS entry fails when the CLI itself already runs under tsx.
+    const tsx = ((await import('tsx/esm/api').catch(() => undefined)) as Awaited<ReturnType<typeof loadTsx>>) ?? (await loadTsx(file));
     if (!tsx) throw new Error('a TypeScript model is loaded with tsx, which is not installed: run `npm install --save-dev tsx`');
     return (await tsx.tsImport(pathToFileURL(file).href, import.meta.url)) as Record<string, unknown>;
   }
