@@ -23,7 +23,9 @@ export type ErrorCode =
   /** The run ledger stayed unreachable past its retries; the worker stopped taking tenants (resumable). */
   | 'LEDGER_UNAVAILABLE'
   /** The migration login lacks a right `up` needs; `context.missing` names each (docs/security.md). */
-  | 'INSUFFICIENT_PRIVILEGE';
+  | 'INSUFFICIENT_PRIVILEGE'
+  /** A schema model file (schema/*.ts) is invalid; the message names each problem by path. */
+  | 'MODEL_INVALID';
 
 export interface ErrorContext {
   file?: string;
@@ -96,6 +98,7 @@ export class LockTimeoutError extends TenantMigrateError {
 /** Errors that map to exit code 2 (usage, configuration, validation). */
 export const VALIDATION_CODES: ReadonlySet<ErrorCode> = new Set([
   'CONFIG_INVALID',
+  'MODEL_INVALID',
   'USAGE',
   'SOURCE_INVALID',
   'TEMPLATE_ERROR',

@@ -23,3 +23,12 @@ export type { Catalog, CatalogTable, CatalogColumn, CatalogIndex, ForeignKey, Ke
 export { fingerprint } from './catalog/fingerprint.js';
 export { diffCatalogs, describeDifference } from './catalog/catalog-diff.js';
 export { formatDrift } from './drift/drift-report-format.js';
+// Schema as code (docs/schema-as-code.md): typed builders for schema/tenant.ts and schema/master.ts.
+export { col, defineSchema, sql, table, ColumnBuilder, validateModel, ModelError } from './schema-model/index.js';
+export type { SchemaModel, ModelTable, ModelColumn, ModelIndex, ModelForeignKey, ModelKey, ModelCheck, ModelDefault, DialectText, ModelScope, TableInput, DefaultInput } from './schema-model/index.js';
+export { generateMigration } from './declarative/generate-migration.js';
+export type { GenerateOptions, GenerateResult } from './declarative/generate-migration.js';
+export { checkModels, formatCheck } from './declarative/check-model.js';
+export type { CheckResult, ScopeCheck } from './declarative/check-model.js';
+export { diffModels } from './declarative/schema-diff.js';
+export type { SchemaChange, SchemaDiff, AllowKind } from './declarative/schema-changes.js';

@@ -52,6 +52,21 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./commands/grants.js')).grantsCommand,
   },
   {
+    command: 'diff [name]',
+    describe: 'Write the next migration from the schema model vs its snapshot (schema as code; docs/schema-as-code.md)',
+    load: async () => (await import('./commands/diff.js')).diffCommand,
+  },
+  {
+    command: 'check',
+    describe: 'CI: the schema model equals its snapshot and the migrations make it (replayed in PGlite); exit 2 when not',
+    load: async () => (await import('./commands/check.js')).checkCommand,
+  },
+  {
+    command: 'pull',
+    describe: 'Write a schema model file from a live schema (tenant: --workspace <guid>; master: the master schema)',
+    load: async () => (await import('./commands/pull.js')).pullCommand,
+  },
+  {
     command: 'plan',
     describe: 'Dry run: what up would do to master and every tenant, with problems found in advance (changes nothing)',
     load: async () => (await import('./commands/plan.js')).planCommand,

@@ -95,6 +95,17 @@ export const configSchema = z
       })
       .strict()
       .optional(),
+    /**
+     * Schema-as-code model files (docs/schema-as-code.md); each snapshot sits beside its model as
+     * `<name>.snapshot.json`.
+     */
+    model: z
+      .object({
+        tenant: z.string().min(1).default('schema/tenant.ts'),
+        master: z.string().min(1).default('schema/master.ts'),
+      })
+      .strict()
+      .prefault({}),
     /** Values available to templates as `vars`. */
     vars: z.record(z.string(), z.unknown()).default({}),
   })

@@ -81,7 +81,7 @@ async function importConfigModule(file: string): Promise<unknown> {
 type TsxApi = { tsImport: (specifier: string, parentURL: string) => Promise<unknown> };
 
 /** tsx as the application installed it (resolved from the config's folder), else beside tenant-migrate. */
-async function loadTsx(configFile: string): Promise<TsxApi | undefined> {
+export async function loadTsx(configFile: string): Promise<TsxApi | undefined> {
   const specifier = 'tsx/esm/api';
   try {
     return (await import(pathToFileURL(createRequire(configFile).resolve(specifier)).href)) as TsxApi;

@@ -1,5 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
 import { formatValidate, validateMigrations } from '../../release/validate.js';
+import { checkModels, formatCheck, modelScopes } from '../../declarative/check-model.js';
 import { type GlobalArgs, command, migratorFromArgs, printJson } from '../cli-context.js';
 import { EXIT } from '../exit-codes.js';
 
@@ -19,9 +20,11 @@ export const validateCommand: CommandModule<GlobalArgs, ValidateArgs> = {
       // The database is read only when a URL is given explicitly (flag or TM_DATABASE_URL): offline by default.
       const checkApplied = Boolean(argv.url || process.env.TM_DATABASE_URL);
       const result = await validateMigrations(migrator.context, { checkApplied });
-      if (argv.json) printJson(result);
-      else process.stdout.write(formatValidate(result));
-      return result.ok ? EXIT.ok : EXIT.usage;
+      // Schema as code: when model files exist, `check` is part of validate (model = snapshot = migrations).
+      const model = result.ok && modelScopes(migrator.config).length > 0 ? await checkModels(migrator.config) : undefined;
+      if (argv.json) printJson(model ? { ...result, ok: result.ok && model.ok, schemaModel: model } : result);
+      else process.stdout.write(`${formatValidate(result)}${model ? formatCheck(model) : ''}`);
+      return result.ok && (model?.ok ?? true) ? EXIT.ok : EXIT.usage;
     } finally {
       await migrator.close();
     }

@@ -1,0 +1,290 @@
+/**
+ * Typed changes → a portable migration template (Handlebars + the template helpers), so one file
+ * renders valid T-SQL and PostgreSQL. Statement order: renames; drops (foreign keys, indexes,
+ * constraints, columns, tables); creates and column changes; then keys, checks, indexes and
+ * foreign keys. Phases are separated by `{{go}}`: SQL Server compiles a batch as a whole, so a
+ * statement that uses a column added or renamed earlier must be in a later batch.
+ */
+import type { ModelColumn, ModelDefault, ModelForeignKey, ModelIndex, ModelTable, DialectText } from '../schema-model/model-types.js';
+import { defaultNameOf } from '../schema-model/model-types.js';
+import { type Destructive, type ModelConstraint, type SchemaChange, constraintName, describeChange } from './schema-changes.js';
+
+/** Words both dialects (or one of them) reserve: such column names are quoted with `{{ident}}`. */
+const RESERVED = new Set(
+  'add all alter and any as asc authorization backup begin between by cascade case check column commit constraint create cross current current_date current_time current_timestamp current_user default delete desc distinct drop else end escape except exec execute exists external file fetch for foreign from full function grant group having identity in index inner insert intersect into is join key left like limit merge not null of offset on open option or order outer over percent plan primary procedure public references right role rollback rule schema select session_user set some table then to top tran transaction trigger union unique update user using values view when where while with action'.split(' '),
+);
+
+const hbsString = (s: string): string => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+
+/** A column, constraint or index name: bare when safe on both dialects, else `{{ident "…"}}`. */
+export function ident(name: string): string {
+  return /^[a-z_][a-z0-9_]*$/.test(name) && !RESERVED.has(name) ? name : `{{ident ${hbsString(name)}}}`;
+}
+
+const table = (name: string): string => `{{table ${hbsString(name)}}}`;
+const refTable = (fk: ModelForeignKey): string => (fk.references.schema === 'master' ? `{{master}}.{{ident ${hbsString(fk.references.table)}}}` : table(fk.references.table));
+const list = (names: readonly string[]): string => names.map(ident).join(', ');
+
+/** User SQL inside a template: `{{` would start a Handlebars expression. */
+const escapeHbs = (s: string): string => s.replace(/\{\{/g, '\\{{');
+
+export function dialectText(text: DialectText): string {
+  if (typeof text === 'string') return escapeHbs(text);
+  if (text.mssql === text.postgres) return escapeHbs(text.mssql);
+  return `{{#if isMssql}}${escapeHbs(text.mssql)}{{else}}${escapeHbs(text.postgres)}{{/if}}`;
+}
+
+/** A logical type → its helper call (`nvarchar(128)` → `{{nvarchar 128}}`). */
+export function typeHelper(type: string): string {
+  const raw = /^(mssql|postgres):(.+)$/.exec(type);
+  if (raw) {
+    const [, family, t] = raw as unknown as [string, string, string];
+    const text = family === 'mssql' ? t.toUpperCase() : t;
+    const missing = `/* no ${family === 'mssql' ? 'PostgreSQL' : 'SQL Server'} type for ${type} */`;
+    return family === 'mssql' ? `{{#if isMssql}}${text}{{else}}${missing}{{/if}}` : `{{#if isMssql}}${missing}{{else}}${text}{{/if}}`;
+  }
+  const m = /^([a-z0-9]+)(?:\(([^)]*)\))?$/.exec(type);
+  if (!m) return type;
+  const [, base, args] = m as unknown as [string, string, string | undefined];
+  if (!args) return `{{${base}}}`;
+  return `{{${base} ${args.split(',').map((a) => (a === 'max' ? '"max"' : a)).join(' ')}}}`;
+}
+
+export function defaultSql(d: ModelDefault): string {
+  switch (d.kind) {
+    case 'utcnow':
+      return '{{utcnow}}';
+    case 'newid':
+      return '{{newid}}';
+    case 'string':
+      // Plain ASCII literals read the same on both dialects; anything else gets N'…' on SQL Server.
+      return /^[\x20-\x7e]*$/.test(d.value) && !d.value.includes('{{') ? `'${d.value.replace(/'/g, "''")}'` : `{{literal ${hbsString(d.value)}}}`;
+    case 'number':
+      return String(d.value);
+    case 'bool':
+      return d.value ? '{{true}}' : '{{false}}';
+    case 'sql':
+      return dialectText(d.sql);
+  }
+}
+
+/** `name TYPE NULL|NOT NULL [CONSTRAINT df DEFAULT x]` */
+function columnDefinition(tableName: string, c: ModelColumn, nullable = c.nullable): string {
+  const def = c.default ? ` CONSTRAINT ${ident(defaultNameOf(tableName, c))} DEFAULT ${defaultSql(c.default)}` : '';
+  return `${ident(c.name)} ${typeHelper(c.type)} ${nullable ? 'NULL' : 'NOT NULL'}${def}`;
+}
+
+const ACTION_SQL: Record<string, string> = { cascade: 'CASCADE', 'set null': 'SET NULL', 'set default': 'SET DEFAULT', restrict: 'RESTRICT' };
+function actions(fk: ModelForeignKey): string {
+  const one = (verb: string, a: string) => {
+    if (a === 'no action') return '';
+    // SQL Server has no RESTRICT; its NO ACTION is checked at once, which is what RESTRICT means.
+    if (a === 'restrict') return `{{#if isMssql}}{{else}} ${verb} RESTRICT{{/if}}`;
+    return ` ${verb} ${ACTION_SQL[a]}`;
+  };
+  return `${one('ON DELETE', fk.onDelete)}${one('ON UPDATE', fk.onUpdate)}`;
+}
+
+export function constraintDefinition(c: ModelConstraint): string {
+  switch (c.type) {
+    case 'primary key':
+      return `CONSTRAINT ${ident(c.key.name)} PRIMARY KEY (${list(c.key.columns)})`;
+    case 'unique':
+      return `CONSTRAINT ${ident(c.key.name)} UNIQUE (${list(c.key.columns)})`;
+    case 'check':
+      return `CONSTRAINT ${ident(c.check.name)} CHECK (${dialectText(c.check.expression)})`;
+    case 'foreign key':
+      return `CONSTRAINT ${ident(c.fk.name)} FOREIGN KEY (${list(c.fk.columns)})\n        REFERENCES ${refTable(c.fk)} (${list(c.fk.references.columns)})${actions(c.fk)}`;
+  }
+}
+
+export function createIndexSql(tableName: string, i: ModelIndex): string {
+  const keys = i.columns.map((k) => `${ident(k.column)}${k.descending ? ' DESC' : ''}`).join(', ');
+  const include = i.include && i.include.length > 0 ? ` INCLUDE (${list(i.include)})` : '';
+  const where = i.where !== undefined ? `\n    WHERE ${dialectText(i.where)}` : '';
+  return `CREATE ${i.unique ? 'UNIQUE ' : ''}INDEX ${ident(i.name)} ON ${table(tableName)} (${keys})${include}${where};`;
+}
+
+const dropIndexSql = (tableName: string, i: ModelIndex): string =>
+  `{{#if isMssql}}\nDROP INDEX ${ident(i.name)} ON ${table(tableName)};\n{{else}}\nDROP INDEX {{schema}}.${ident(i.name)};\n{{/if}}`;
+
+/** SQL Server only: drop a column's default constraint whatever its name (system-named ones too). */
+function dropDefaultMssql(tableName: string, column: string, n: number): string {
+  const v = `@tm_df_${n}`;
+  return [
+    `DECLARE ${v} NVARCHAR(400) = (SELECT N'ALTER TABLE ${table(tableName)} DROP CONSTRAINT ' + QUOTENAME(dc.name)`,
+    `    FROM sys.default_constraints AS dc`,
+    `    JOIN sys.columns AS c ON c.object_id = dc.parent_object_id AND c.column_id = dc.parent_column_id`,
+    `    WHERE dc.parent_object_id = OBJECT_ID(N'${table(tableName)}') AND c.name = N'${column}');`,
+    `IF ${v} IS NOT NULL EXEC (${v});`,
+  ].join('\n');
+}
+
+const mssqlOnly = (sql: string): string => `{{#if isMssql}}\n${sql}\n{{/if}}`;
+const postgresOnly = (sql: string): string => `{{#if isPostgres}}\n${sql}\n{{/if}}`;
+
+/** Creation order: a table after the tables its foreign keys reference (cycles broken, those keys added later). */
+function creationOrder(tables: readonly ModelTable[]): ModelTable[] {
+  const byName = new Map(tables.map((t) => [t.name, t]));
+  const out: ModelTable[] = [];
+  const state = new Map<string, 'visiting' | 'done'>();
+  const visit = (t: ModelTable) => {
+    if (state.get(t.name)) return;
+    state.set(t.name, 'visiting');
+    for (const f of t.foreignKeys) {
+      const target = f.references.schema ? undefined : byName.get(f.references.table);
+      if (target && target !== t && state.get(target.name) !== 'visiting') visit(target);
+    }
+    state.set(t.name, 'done');
+    out.push(t);
+  };
+  for (const t of tables) visit(t);
+  return out;
+}
+
+export interface RenderOptions {
+  /** Title line of the header, e.g. `0003_add_job_priority: generated by tenant-migrate diff`. */
+  readonly title: string;
+  /** Destructive changes allowed for this migration (marked in the file). */
+  readonly destructive: readonly Destructive[];
+  /** Extra header lines. */
+  readonly notes?: readonly string[];
+}
+
+/** The migration template for `changes`. */
+export function renderMigration(changes: readonly SchemaChange[], options: RenderOptions): string {
+  const renames: string[] = [];
+  const drops: string[] = [];
+  const creates: string[] = [];
+  const after: string[] = [];
+  const adds: string[] = [];
+  let n = 0;
+  const marker = (allow: string, what: string) => `-- tenant-migrate diff: DESTRUCTIVE (${allow}, allowed by --allow ${allow}): ${what}`;
+
+  const fkDrops = changes.filter((c) => c.kind === 'drop-constraint' && c.constraint.type === 'foreign key');
+  const otherDrops = changes.filter((c) => (c.kind === 'drop-constraint' && c.constraint.type !== 'foreign key') || c.kind === 'drop-index');
+  for (const c of [...fkDrops, ...otherDrops]) {
+    if (c.kind === 'drop-constraint') {
+      const sql = `ALTER TABLE ${table(c.table)} DROP CONSTRAINT ${ident(constraintName(c.constraint))};`;
+      drops.push(c.only ? mssqlOnly(sql) : sql);
+    } else if (c.kind === 'drop-index') {
+      drops.push(c.only ? mssqlOnly(`DROP INDEX ${ident(c.index.name)} ON ${table(c.table)};`) : dropIndexSql(c.table, c.index));
+    }
+  }
+  for (const c of changes) {
+    switch (c.kind) {
+      case 'rename-table':
+        renames.push(`{{#if isMssql}}\nEXEC sp_rename N'${table(c.from)}', N'${c.to}';\n{{else}}\nALTER TABLE ${table(c.from)} RENAME TO ${ident(c.to)};\n{{/if}}`);
+        break;
+      case 'rename-column':
+        renames.push(
+          `{{#if isMssql}}\nEXEC sp_rename N'${table(c.table)}.[${c.from}]', N'${c.to}', N'COLUMN';\n{{else}}\nALTER TABLE ${table(c.table)} RENAME COLUMN ${ident(c.from)} TO ${ident(c.to)};\n{{/if}}`,
+        );
+        break;
+      case 'drop-column':
+        drops.push(
+          `${marker('drop-column', `${c.table}.${c.column.name} and its data`)}\n${c.column.default ? `${mssqlOnly(dropDefaultMssql(c.table, c.column.name, ++n))}\n` : ''}ALTER TABLE ${table(c.table)} DROP COLUMN ${ident(c.column.name)};`,
+        );
+        break;
+      default:
+        break;
+    }
+  }
+  const created = new Set<string>();
+  const deferredFks: { table: string; fk: ModelForeignKey }[] = [];
+  for (const t of creationOrder(changes.flatMap((c) => (c.kind === 'create-table' ? [c.table] : [])))) {
+    const lines = t.columns.map((c) => `    ${columnDefinition(t.name, c)}`);
+    const inline: string[] = [];
+    if (t.primaryKey) inline.push(constraintDefinition({ type: 'primary key', key: t.primaryKey }));
+    for (const u of t.uniques) inline.push(constraintDefinition({ type: 'unique', key: u }));
+    for (const ck of t.checks) inline.push(constraintDefinition({ type: 'check', check: ck }));
+    for (const fk of t.foreignKeys) {
+      const target = fk.references.table;
+      if (fk.references.schema === 'master' || target === t.name || created.has(target) || !changes.some((c) => c.kind === 'create-table' && c.table.name === target)) {
+        inline.push(constraintDefinition({ type: 'foreign key', fk }));
+      } else deferredFks.push({ table: t.name, fk });
+    }
+    creates.push(`CREATE TABLE ${table(t.name)} (\n${[...lines, ...inline.map((l) => `    ${l}`)].join(',\n')}\n);`);
+    for (const i of t.indexes) creates.push(createIndexSql(t.name, i));
+    created.add(t.name);
+  }
+  for (const c of changes) {
+    if (c.kind === 'add-column') {
+      const needsBackfill = !c.column.nullable && !c.column.default && c.column.type !== 'identity';
+      if (!needsBackfill) {
+        creates.push(`ALTER TABLE ${table(c.table)} ADD ${columnDefinition(c.table, c.column)};`);
+        continue;
+      }
+      creates.push(`${marker('not-null', `${c.table}.${c.column.name} is added NULL, backfilled, then made NOT NULL`)}\nALTER TABLE ${table(c.table)} ADD ${columnDefinition(c.table, c.column, true)};`);
+      after.push(
+        `-- REVIEW: backfill ${c.table}.${c.column.name} before it becomes NOT NULL, e.g.\n-- UPDATE ${table(c.table)} SET ${ident(c.column.name)} = … WHERE ${ident(c.column.name)} IS NULL;\n${alterNullability(c.table, c.column, false)}`,
+      );
+    } else if (c.kind === 'alter-column') {
+      const { from, to } = c;
+      const typeOrNull = c.typeChanged || c.nullabilityChanged;
+      const defaultGone = from.default !== undefined && (c.defaultChanged || c.typeChanged);
+      const sql: string[] = [];
+      if (c.typeChanged) sql.push(`-- ${c.table}.${to.name}: ${from.type} → ${to.type}`);
+      if (defaultGone) sql.push(mssqlOnly(dropDefaultMssql(c.table, from.name, ++n)));
+      if (c.nullabilityChanged && !to.nullable && to.default) {
+        sql.push(`UPDATE ${table(c.table)} SET ${ident(to.name)} = ${defaultSql(to.default)} WHERE ${ident(to.name)} IS NULL;`);
+      } else if (c.nullabilityChanged && !to.nullable) {
+        sql.push(`-- REVIEW: existing NULLs in ${c.table}.${to.name} must be backfilled first, e.g.\n-- UPDATE ${table(c.table)} SET ${ident(to.name)} = … WHERE ${ident(to.name)} IS NULL;`);
+      }
+      if (typeOrNull) {
+        const pg: string[] = [];
+        if (c.typeChanged) {
+          const using = baseOf(from.type) !== baseOf(to.type) ? ` USING ${ident(to.name)}::${typeHelper(to.type)}` : '';
+          pg.push(`ALTER TABLE ${table(c.table)} ALTER COLUMN ${ident(to.name)} TYPE ${typeHelper(to.type)}${using};`);
+        }
+        if (c.nullabilityChanged) pg.push(`ALTER TABLE ${table(c.table)} ALTER COLUMN ${ident(to.name)} ${to.nullable ? 'DROP' : 'SET'} NOT NULL;`);
+        sql.push(`{{#if isMssql}}\nALTER TABLE ${table(c.table)} ALTER COLUMN ${ident(to.name)} ${typeHelper(to.type)} ${to.nullable ? 'NULL' : 'NOT NULL'};\n{{else}}\n${pg.join('\n')}\n{{/if}}`);
+      }
+      if (to.default && (defaultGone || !from.default)) {
+        sql.push(
+          `{{#if isMssql}}\nALTER TABLE ${table(c.table)} ADD CONSTRAINT ${ident(defaultNameOf(c.table, to))} DEFAULT ${defaultSql(to.default)} FOR ${ident(to.name)};\n{{/if}}`,
+        );
+      }
+      if (c.defaultChanged) {
+        sql.push(postgresOnly(`ALTER TABLE ${table(c.table)} ALTER COLUMN ${ident(to.name)} ${to.default ? `SET DEFAULT ${defaultSql(to.default)}` : 'DROP DEFAULT'};`));
+      }
+      creates.push(sql.join('\n'));
+    }
+  }
+  const constraintAdds = changes.filter((c) => c.kind === 'add-constraint' && c.constraint.type !== 'foreign key');
+  const indexAdds = changes.filter((c) => c.kind === 'create-index');
+  const fkAdds = changes.filter((c) => c.kind === 'add-constraint' && c.constraint.type === 'foreign key');
+  for (const c of [...constraintAdds, ...indexAdds, ...fkAdds]) {
+    let sql = '';
+    if (c.kind === 'add-constraint') sql = `ALTER TABLE ${table(c.table)} ADD ${constraintDefinition(c.constraint)};`;
+    else if (c.kind === 'create-index') sql = createIndexSql(c.table, c.index);
+    adds.push('only' in c && c.only ? mssqlOnly(sql) : sql);
+  }
+  for (const { table: t, fk } of deferredFks) adds.push(`ALTER TABLE ${table(t)} ADD ${constraintDefinition({ type: 'foreign key', fk })};`);
+  // Tables are dropped last among the drops, children (those with foreign keys to others) first.
+  const tableDrops = creationOrder(changes.flatMap((c) => (c.kind === 'drop-table' ? [c.table] : [])))
+    .reverse()
+    .map((t) => `${marker('drop-table', `${t.name} and its data`)}\nDROP TABLE ${table(t.name)};`);
+  const rest = drops;
+
+  const header = [
+    `{{!--`,
+    `  ${options.title}`,
+    ...changes.filter((c) => !('only' in c && c.only)).map((c) => `  - ${describeChange(c)}`),
+    ...(options.destructive.length > 0 ? ['', '  DESTRUCTIVE, allowed by name:', ...options.destructive.map((d) => `  - ${d.allow}: ${d.what}`)] : []),
+    ...(options.notes ?? []).map((l) => `  ${l}`),
+    `  Review before committing; edit freely (e.g. add a data backfill). \`tenant-migrate check\` proves it still makes the model.`,
+    `--}}`,
+  ].join('\n');
+  const phases = [renames, [...rest, ...tableDrops], creates, [...after, ...adds]].filter((p) => p.length > 0).map((p) => p.join('\n\n'));
+  return `${header}\n${phases.join('\n\n{{go}}\n\n')}\n`;
+}
+
+const baseOf = (type: string): string => {
+  const b = type.replace(/\(.*$/, '');
+  return b === 'nvarchar' || b === 'varchar' || b === 'text' ? 'string' : b;
+};
+
+function alterNullability(tableName: string, c: ModelColumn, nullable: boolean): string {
+  return `{{#if isMssql}}\nALTER TABLE ${table(tableName)} ALTER COLUMN ${ident(c.name)} ${typeHelper(c.type)} ${nullable ? 'NULL' : 'NOT NULL'};\n{{else}}\nALTER TABLE ${table(tableName)} ALTER COLUMN ${ident(c.name)} ${nullable ? 'DROP' : 'SET'} NOT NULL;\n{{/if}}`;
+}

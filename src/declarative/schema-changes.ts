@@ -1,0 +1,88 @@
+/**
+ * The typed changes between two schema models (snapshot → model): what `diff` renders into a
+ * migration. Pure data; see schema-diff.ts for how they are found and render-migration.ts for SQL.
+ */
+import type { ModelCheck, ModelColumn, ModelForeignKey, ModelIndex, ModelKey, ModelTable } from '../schema-model/model-types.js';
+
+/** Destructive or data-dependent change kinds, allowed only by name (`--allow drop-column,…`). */
+export const ALLOW_KINDS = ['drop-table', 'drop-column', 'narrow-type', 'not-null'] as const;
+export type AllowKind = (typeof ALLOW_KINDS)[number];
+
+export type ModelConstraint =
+  | { readonly type: 'primary key'; readonly key: ModelKey }
+  | { readonly type: 'unique'; readonly key: ModelKey }
+  | { readonly type: 'check'; readonly check: ModelCheck }
+  | { readonly type: 'foreign key'; readonly fk: ModelForeignKey };
+
+export const constraintName = (c: ModelConstraint): string =>
+  c.type === 'check' ? c.check.name : c.type === 'foreign key' ? c.fk.name : c.key.name;
+
+/** `mssql`: only SQL Server needs it (dependents dropped and re-created around ALTER COLUMN). */
+export type Only = { readonly only?: 'mssql' };
+
+export type SchemaChange =
+  | { readonly kind: 'rename-table'; readonly from: string; readonly to: string }
+  | { readonly kind: 'rename-column'; readonly table: string; readonly from: string; readonly to: string }
+  | { readonly kind: 'create-table'; readonly table: ModelTable }
+  | { readonly kind: 'drop-table'; readonly table: ModelTable }
+  | { readonly kind: 'add-column'; readonly table: string; readonly column: ModelColumn }
+  | { readonly kind: 'drop-column'; readonly table: string; readonly column: ModelColumn }
+  | {
+      readonly kind: 'alter-column';
+      readonly table: string;
+      readonly from: ModelColumn;
+      readonly to: ModelColumn;
+      readonly typeChanged: boolean;
+      readonly nullabilityChanged: boolean;
+      readonly defaultChanged: boolean;
+    }
+  | ({ readonly kind: 'drop-constraint'; readonly table: string; readonly constraint: ModelConstraint } & Only)
+  | ({ readonly kind: 'add-constraint'; readonly table: string; readonly constraint: ModelConstraint } & Only)
+  | ({ readonly kind: 'drop-index'; readonly table: string; readonly index: ModelIndex } & Only)
+  | ({ readonly kind: 'create-index'; readonly table: string; readonly index: ModelIndex } & Only);
+
+/** A change that needs `--allow <kind>`, in words. */
+export interface Destructive {
+  readonly allow: AllowKind;
+  readonly what: string;
+}
+
+export interface SchemaDiff {
+  readonly changes: readonly SchemaChange[];
+  /** Destructive changes found (allowed or not). */
+  readonly destructive: readonly Destructive[];
+  /** Those not allowed: `diff` refuses while any remain. */
+  readonly refused: readonly Destructive[];
+}
+
+/** One change in words, for the migration header and the CLI. */
+export function describeChange(c: SchemaChange): string {
+  switch (c.kind) {
+    case 'rename-table':
+      return `rename table ${c.from} → ${c.to}`;
+    case 'rename-column':
+      return `rename column ${c.table}.${c.from} → ${c.to}`;
+    case 'create-table':
+      return `create table ${c.table.name}`;
+    case 'drop-table':
+      return `drop table ${c.table.name}`;
+    case 'add-column':
+      return `add column ${c.table}.${c.column.name} ${c.column.type}${c.column.nullable ? ' NULL' : ' NOT NULL'}`;
+    case 'drop-column':
+      return `drop column ${c.table}.${c.column.name}`;
+    case 'alter-column': {
+      const parts = [
+        ...(c.typeChanged ? [`type ${c.from.type} → ${c.to.type}`] : []),
+        ...(c.nullabilityChanged ? [c.to.nullable ? 'NULL' : 'NOT NULL'] : []),
+        ...(c.defaultChanged ? [c.to.default ? 'default changed' : 'default dropped'] : []),
+      ];
+      return `alter column ${c.table}.${c.to.name}: ${parts.join(', ')}`;
+    }
+    case 'drop-constraint':
+    case 'add-constraint':
+      return `${c.kind === 'drop-constraint' ? 'drop' : 'add'} ${c.constraint.type} ${constraintName(c.constraint)} on ${c.table}${c.only ? ' (SQL Server only)' : ''}`;
+    case 'drop-index':
+    case 'create-index':
+      return `${c.kind === 'drop-index' ? 'drop' : 'create'} index ${c.index.name} on ${c.table}${c.only ? ' (SQL Server only)' : ''}`;
+  }
+}

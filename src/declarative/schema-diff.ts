@@ -1,0 +1,283 @@
+/**
+ * Snapshot → model: the changes the next migration makes, pure and offline (EF Core's model
+ * snapshot, drizzle-kit's snapshots). Renames come only from `renamedFrom` — never guessed from
+ * a drop plus an add of the same shape (sqldef `@renamed`, Atlas `renamed_from`). Destructive
+ * changes are found and named so the caller can refuse them unless allowed (DacFx
+ * `BlockOnPossibleDataLoss`, sqldef `--enable-drop`).
+ */
+import { canonicalJson } from '../catalog/fingerprint.js';
+import type { ModelColumn, ModelForeignKey, ModelIndex, ModelTable, SchemaModel } from '../schema-model/model-types.js';
+import {
+  type AllowKind,
+  type Destructive,
+  type ModelConstraint,
+  type SchemaChange,
+  type SchemaDiff,
+  constraintName,
+} from './schema-changes.js';
+
+export interface DiffOptions {
+  /** Destructive kinds allowed by name. */
+  readonly allow?: ReadonlySet<AllowKind>;
+  /**
+   * Renames to apply, instead of the model's `renamedFrom` (the down migration passes the
+   * inverse of the up migration's renames). Keys: new table name; columns: `table.newColumn`.
+   */
+  readonly renames?: { readonly tables: ReadonlyMap<string, string>; readonly columns: ReadonlyMap<string, string> };
+}
+
+/** Renames declared by `renamedFrom` that apply to this snapshot (old name present, new absent). */
+export function declaredRenames(from: SchemaModel, to: SchemaModel): NonNullable<DiffOptions['renames']> {
+  const oldTables = new Map(from.tables.map((t) => [t.name, t]));
+  const tables = new Map<string, string>();
+  const columns = new Map<string, string>();
+  for (const t of to.tables) {
+    if (t.renamedFrom && oldTables.has(t.renamedFrom) && !oldTables.has(t.name)) tables.set(t.name, t.renamedFrom);
+    const old = oldTables.get(tables.get(t.name) ?? t.name);
+    if (!old) continue;
+    const oldCols = new Set(old.columns.map((c) => c.name));
+    for (const c of t.columns) if (c.renamedFrom && oldCols.has(c.renamedFrom) && !oldCols.has(c.name)) columns.set(`${t.name}.${c.name}`, c.renamedFrom);
+  }
+  return { tables, columns };
+}
+
+const same = (a: unknown, b: unknown): boolean => canonicalJson(a) === canonicalJson(b);
+const stripColumn = (c: ModelColumn): ModelColumn => {
+  const { renamedFrom: _r, ...rest } = c;
+  return rest;
+};
+
+/** Parse a logical type into base + arguments: `nvarchar(max)` → ['nvarchar', 'max']. */
+function parseType(t: string): { base: string; args: string[] } {
+  const m = /^([a-z0-9]+)(?:\(([^)]*)\))?$/.exec(t);
+  if (!m) return { base: t, args: [] };
+  return { base: m[1]!, args: m[2] ? m[2].split(',') : [] };
+}
+
+const len = (a: string | undefined): number => (a === undefined || a === 'max' ? Infinity : Number(a));
+
+/** True when every value of `from` fits `to` unchanged (a widening); false for anything else. */
+export function isWidening(from: string, to: string): boolean {
+  if (from === to) return true;
+  const f = parseType(from);
+  const t = parseType(to);
+  const strings = ['varchar', 'nvarchar', 'text'];
+  const strLen = (x: typeof f) => (x.base === 'text' ? Infinity : len(x.args[0]));
+  if (strings.includes(f.base) && strings.includes(t.base)) {
+    if (f.base === 'nvarchar' && t.base === 'varchar') return false; // loses characters on SQL Server
+    if (f.base === 'text' && t.base === 'varchar') return false;
+    return strLen(t) >= strLen(f);
+  }
+  if (f.base === 'json' && (t.base === 'text' || (t.base === 'nvarchar' && t.args[0] === 'max'))) return true;
+  if (f.base === 'varbinary' && t.base === 'varbinary') return len(t.args[0]) >= len(f.args[0]);
+  if (f.base === 'datetime2' && t.base === 'datetime2') return Number(t.args[0] ?? 7) >= Number(f.args[0] ?? 7);
+  const digits = (x: typeof f): [number, number] | undefined =>
+    x.base === 'int' ? [10, 0] : x.base === 'bigint' ? [19, 0] : x.base === 'decimal' ? [Number(x.args[0]), Number(x.args[1])] : undefined;
+  const fd = digits(f);
+  const td = digits(t);
+  if (fd && td) {
+    if (t.base === 'int' && f.base !== 'int') return false;
+    if (t.base === 'bigint' && f.base === 'decimal') return false;
+    return td[1] >= fd[1] && td[0] - td[1] >= fd[0] - fd[1];
+  }
+  return false;
+}
+
+/** The snapshot's tables with renamed tables and columns under their new names (references too). */
+function renamedOld(from: SchemaModel, renames: NonNullable<DiffOptions['renames']>): ModelTable[] {
+  const tableNew = new Map([...renames.tables].map(([n, o]) => [o, n]));
+  const columnNew = new Map<string, string>(); // `newTable.oldColumn` → newColumn
+  for (const [key, oldColumn] of renames.columns) {
+    const [table, newColumn] = key.split('.') as [string, string];
+    columnNew.set(`${table}.${oldColumn}`, newColumn);
+  }
+  const tn = (t: string) => tableNew.get(t) ?? t;
+  const cn = (table: string, c: string) => columnNew.get(`${table}.${c}`) ?? c;
+  return from.tables.map((t) => {
+    const name = tn(t.name);
+    const cols = (list: readonly string[]) => list.map((c) => cn(name, c));
+    return {
+      ...t,
+      name,
+      columns: t.columns.map((c) => ({ ...c, name: cn(name, c.name) })),
+      ...(t.primaryKey ? { primaryKey: { ...t.primaryKey, columns: cols(t.primaryKey.columns) } } : {}),
+      uniques: t.uniques.map((u) => ({ ...u, columns: cols(u.columns) })),
+      foreignKeys: t.foreignKeys.map((f) => {
+        const refTable = f.references.schema === 'master' ? f.references.table : tn(f.references.table);
+        return {
+          ...f,
+          columns: cols(f.columns),
+          references: { ...f.references, table: refTable, columns: f.references.schema === 'master' ? f.references.columns : f.references.columns.map((c) => cn(refTable, c)) },
+        };
+      }),
+      indexes: t.indexes.map((i) => ({
+        ...i,
+        columns: i.columns.map((k) => ({ ...k, column: cn(name, k.column) })),
+        ...(i.include ? { include: cols(i.include) } : {}),
+      })),
+    };
+  });
+}
+
+const constraintsOf = (t: ModelTable): ModelConstraint[] => [
+  ...(t.primaryKey ? [{ type: 'primary key', key: t.primaryKey } as const] : []),
+  ...t.uniques.map((key) => ({ type: 'unique', key }) as const),
+  ...t.checks.map((check) => ({ type: 'check', check }) as const),
+  ...t.foreignKeys.map((fk) => ({ type: 'foreign key', fk }) as const),
+];
+
+const mentions = (expression: ModelIndex['where'], column: string): boolean => {
+  const text = typeof expression === 'object' && expression !== null ? `${expression.mssql} ${expression.postgres}` : String(expression ?? '');
+  return new RegExp(`(?<![A-Za-z0-9_$])${column}(?![A-Za-z0-9_$])`, 'i').test(text);
+};
+
+/** Does a constraint or index of `table` use `column`? */
+function uses(table: string, item: ModelConstraint | ModelIndex, column: string, refTable?: string): boolean {
+  if ('type' in item) {
+    switch (item.type) {
+      case 'primary key':
+      case 'unique':
+        return item.key.columns.includes(column);
+      case 'check':
+        return mentions(item.check.expression, column);
+      case 'foreign key':
+        return item.fk.columns.includes(column) || (refTable !== undefined && item.fk.references.table === refTable && !item.fk.references.schema && item.fk.references.columns.includes(column));
+    }
+  }
+  void table;
+  return item.columns.some((k) => k.column === column) || (item.include ?? []).includes(column) || mentions(item.where, column);
+}
+
+/** The changes from `from` (snapshot) to `to` (model). */
+export function diffModels(from: SchemaModel, to: SchemaModel, options: DiffOptions = {}): SchemaDiff {
+  const renames = options.renames ?? declaredRenames(from, to);
+  const allow = options.allow ?? new Set<AllowKind>();
+  const old = renamedOld(from, renames);
+  const oldByName = new Map(old.map((t) => [t.name, t]));
+  const newByName = new Map(to.tables.map((t) => [t.name, t]));
+  const changes: SchemaChange[] = [];
+  const destructive: Destructive[] = [];
+  const destroy = (allowKind: AllowKind, what: string) => destructive.push({ allow: allowKind, what });
+
+  for (const [newName, oldName] of renames.tables) changes.push({ kind: 'rename-table', from: oldName, to: newName });
+  for (const [key, oldColumn] of renames.columns) {
+    const [table, newColumn] = key.split('.') as [string, string];
+    changes.push({ kind: 'rename-column', table, from: oldColumn, to: newColumn });
+  }
+
+  // Constraints and indexes dropped (removed or changed) and added, per table.
+  const dropped = new Map<string, ModelConstraint | ModelIndex>(); // name → item
+  const droppedTable = new Map<string, string>();
+  const added = new Set<string>();
+  const drop = (table: string, item: ModelConstraint | ModelIndex, only?: 'mssql') => {
+    const name = 'type' in item ? constraintName(item) : item.name;
+    if (dropped.has(name)) return;
+    dropped.set(name, item);
+    droppedTable.set(name, table);
+    changes.push('type' in item ? { kind: 'drop-constraint', table, constraint: item, ...(only ? { only } : {}) } : { kind: 'drop-index', table, index: item, ...(only ? { only } : {}) });
+  };
+  const add = (table: string, item: ModelConstraint | ModelIndex, only?: 'mssql') => {
+    const name = 'type' in item ? constraintName(item) : item.name;
+    if (added.has(name)) return;
+    added.add(name);
+    changes.push('type' in item ? { kind: 'add-constraint', table, constraint: item, ...(only ? { only } : {}) } : { kind: 'create-index', table, index: item, ...(only ? { only } : {}) });
+  };
+
+  for (const t of old) {
+    if (!newByName.has(t.name)) {
+      changes.push({ kind: 'drop-table', table: t });
+      destroy('drop-table', `table ${t.name} is dropped with its data`);
+    }
+  }
+  for (const t of to.tables) {
+    const o = oldByName.get(t.name);
+    if (!o) {
+      changes.push({ kind: 'create-table', table: { ...t, columns: t.columns.map(stripColumn) } });
+      continue;
+    }
+    const oldCols = new Map(o.columns.map((c) => [c.name, c]));
+    const newCols = new Map(t.columns.map((c) => [c.name, c]));
+    for (const c of o.columns) {
+      if (!newCols.has(c.name)) {
+        changes.push({ kind: 'drop-column', table: t.name, column: c });
+        destroy('drop-column', `column ${t.name}.${c.name} is dropped with its data`);
+      }
+    }
+    for (const raw of t.columns) {
+      const c = stripColumn(raw);
+      const before = oldCols.get(c.name);
+      if (!before) {
+        changes.push({ kind: 'add-column', table: t.name, column: c });
+        if (!c.nullable && !c.default && c.type !== 'identity') destroy('not-null', `column ${t.name}.${c.name} is added NOT NULL without a default to an existing table (rows need a backfill)`);
+        continue;
+      }
+      const typeChanged = before.type !== c.type;
+      const nullabilityChanged = before.nullable !== c.nullable;
+      const defaultChanged = !same(before.default, c.default) || (c.default !== undefined && (before.defaultName ?? '') !== (c.defaultName ?? ''));
+      if (!typeChanged && !nullabilityChanged && !defaultChanged) continue;
+      changes.push({ kind: 'alter-column', table: t.name, from: before, to: c, typeChanged, nullabilityChanged, defaultChanged });
+      if (typeChanged && !isWidening(before.type, c.type)) destroy('narrow-type', `column ${t.name}.${c.name}: ${before.type} → ${c.type} may not hold every existing value`);
+      if (nullabilityChanged && !c.nullable && !c.default) destroy('not-null', `column ${t.name}.${c.name} becomes NOT NULL without a default (existing NULLs need a backfill)`);
+    }
+    // Constraints and indexes by name: removed or changed → drop; new or changed → add.
+    const oc = new Map(constraintsOf(o).map((c) => [constraintName(c), c]));
+    const nc = new Map(constraintsOf(t).map((c) => [constraintName(c), c]));
+    for (const [name, c] of oc) if (!nc.has(name) || !same(c, nc.get(name))) drop(t.name, c);
+    const oi = new Map(o.indexes.map((i) => [i.name, i]));
+    const ni = new Map(t.indexes.map((i) => [i.name, i]));
+    for (const [name, i] of oi) if (!ni.has(name) || !same(i, ni.get(name))) drop(t.name, i);
+  }
+
+  // SQL Server: ALTER COLUMN of type or nullability fails while an index, key, foreign key or check
+  // uses the column ("ALTER TABLE ALTER COLUMN … failed because one or more objects access this
+  // column"): drop them first and re-create them after (PostgreSQL rebuilds them itself).
+  const liveTables = old.filter((t) => newByName.has(t.name));
+  for (const change of [...changes]) {
+    if (change.kind !== 'alter-column' || !(change.typeChanged || change.nullabilityChanged)) continue;
+    const column = change.from.name;
+    for (const t of liveTables) {
+      for (const c of constraintsOf(t)) {
+        const touched = t.name === change.table ? uses(t.name, c, column, change.table) : c.type === 'foreign key' && uses(t.name, c, column, change.table);
+        // Checks on both dialects: PostgreSQL rewrites a check's stored text when its column changes
+        // type, so re-creating it keeps the catalog what a fresh CREATE makes.
+        if (touched && !dropped.has(constraintName(c))) drop(t.name, c, c.type === 'check' && change.typeChanged ? undefined : 'mssql');
+      }
+      if (t.name === change.table) for (const i of t.indexes) if (uses(t.name, i, column) && !dropped.has(i.name)) drop(t.name, i, 'mssql');
+    }
+  }
+  // A primary or unique key cannot be dropped while a foreign key references it (both dialects).
+  for (const [name, item] of [...dropped]) {
+    if (!('type' in item) || (item.type !== 'primary key' && item.type !== 'unique')) continue;
+    const table = droppedTable.get(name)!;
+    for (const t of liveTables) {
+      for (const f of t.foreignKeys) {
+        if (f.references.schema || f.references.table !== table || f.references.columns.join(',') !== item.key.columns.join(',')) continue;
+        if (!dropped.has(f.name)) drop(t.name, { type: 'foreign key', fk: f }, dropped.get(name) && isMssqlOnly(changes, name) ? 'mssql' : undefined);
+      }
+    }
+  }
+  // Re-create what was dropped and still exists in the model (same dialect scope as its drop), then what is new.
+  const onlyOf = (name: string): 'mssql' | undefined => (isMssqlOnly(changes, name) ? 'mssql' : undefined);
+  for (const t of to.tables) {
+    if (!oldByName.has(t.name)) continue;
+    const o = oldByName.get(t.name)!;
+    const oc = new Set(constraintsOf(o).map(constraintName));
+    const oi = new Set(o.indexes.map((i) => i.name));
+    for (const c of constraintsOf(t)) {
+      const name = constraintName(c);
+      if (!oc.has(name) || dropped.has(name)) add(t.name, c, oc.has(name) && dropped.has(name) ? onlyOf(name) : undefined);
+    }
+    for (const i of t.indexes) if (!oi.has(i.name) || dropped.has(i.name)) add(t.name, i, oi.has(i.name) && dropped.has(i.name) ? onlyOf(i.name) : undefined);
+  }
+  return { changes, destructive, refused: destructive.filter((d) => !allow.has(d.allow)) };
+}
+
+function isMssqlOnly(changes: readonly SchemaChange[], name: string): boolean {
+  return changes.some(
+    (c) =>
+      ((c.kind === 'drop-constraint' && constraintName(c.constraint) === name) || (c.kind === 'drop-index' && c.index.name === name)) && c.only === 'mssql',
+  );
+}
+
+/** Foreign keys of a table (helper for renderers). */
+export const foreignKeysOf = (t: ModelTable): readonly ModelForeignKey[] => t.foreignKeys;

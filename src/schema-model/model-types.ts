@@ -1,0 +1,99 @@
+/**
+ * The schema model: the desired state of the tenant (or master) schema as plain data, in the
+ * template helpers' logical types (DESIGN.md, "The declarative half"). Written with the typed
+ * builders of model-builders.ts, validated by validate-model.ts, stored as the snapshot.
+ *
+ * Every constraint and index has an explicit name: SQL Server and PostgreSQL generate different
+ * names, and a migration can only drop or re-create what it can name.
+ */
+import type { ReferentialAction } from '../catalog/catalog-model.js';
+
+export type ModelScope = 'tenant' | 'master';
+
+/** SQL text the same on both dialects, or one text per dialect family. */
+export type DialectText = string | { readonly mssql: string; readonly postgres: string };
+
+/**
+ * A column default: the portable current UTC time / new GUID (the `{{utcnow}}` / `{{newid}}`
+ * helpers), a literal, or SQL text.
+ */
+export type ModelDefault =
+  | { readonly kind: 'utcnow' }
+  | { readonly kind: 'newid' }
+  | { readonly kind: 'string'; readonly value: string }
+  | { readonly kind: 'number'; readonly value: number }
+  | { readonly kind: 'bool'; readonly value: boolean }
+  | { readonly kind: 'sql'; readonly sql: DialectText };
+
+export interface ModelColumn {
+  readonly name: string;
+  /**
+   * Logical type, the catalog's vocabulary: `uuid`, `nvarchar(128)`, `nvarchar(max)`, `varchar(64)`,
+   * `text`, `datetime2`, `datetime2(3)`, `bit`, `int`, `bigint`, `decimal(18,2)`, `json`,
+   * `varbinary(16)`, `varbinary(max)`, `identity`; or a dialect-raw type `mssql:…` / `postgres:…`
+   * (renders only on its own dialect).
+   */
+  readonly type: string;
+  readonly nullable: boolean;
+  readonly default?: ModelDefault;
+  /** SQL Server default-constraint name; default `df_<table>_<column>`. */
+  readonly defaultName?: string;
+  /** The column's previous name: `diff` renames instead of drop + add. Never guessed. */
+  readonly renamedFrom?: string;
+}
+
+export interface ModelKey {
+  readonly name: string;
+  readonly columns: readonly string[];
+}
+
+export interface ModelCheck {
+  readonly name: string;
+  /** The condition, without the outer `CHECK (…)`. */
+  readonly expression: DialectText;
+}
+
+export interface ModelForeignKey {
+  readonly name: string;
+  readonly columns: readonly string[];
+  /** A table of the same schema, or (`schema: 'master'`) of the master schema. */
+  readonly references: { readonly table: string; readonly columns: readonly string[]; readonly schema?: 'master' };
+  readonly onDelete: ReferentialAction;
+  readonly onUpdate: ReferentialAction;
+}
+
+export interface ModelIndexKey {
+  readonly column: string;
+  readonly descending?: boolean;
+}
+
+export interface ModelIndex {
+  readonly name: string;
+  readonly columns: readonly ModelIndexKey[];
+  readonly unique: boolean;
+  /** Filtered (SQL Server) / partial (PostgreSQL) index condition. */
+  readonly where?: DialectText;
+  /** Included (non-key) columns. */
+  readonly include?: readonly string[];
+}
+
+export interface ModelTable {
+  readonly name: string;
+  /** The table's previous name: `diff` renames instead of drop + create. Never guessed. */
+  readonly renamedFrom?: string;
+  /** In creation order (the order of CREATE TABLE). */
+  readonly columns: readonly ModelColumn[];
+  readonly primaryKey?: ModelKey;
+  readonly uniques: readonly ModelKey[];
+  readonly checks: readonly ModelCheck[];
+  readonly foreignKeys: readonly ModelForeignKey[];
+  readonly indexes: readonly ModelIndex[];
+}
+
+export interface SchemaModel {
+  readonly scope: ModelScope;
+  readonly tables: readonly ModelTable[];
+}
+
+/** The default-constraint name of a column. */
+export const defaultNameOf = (table: string, column: ModelColumn): string => column.defaultName ?? `df_${table}_${column.name}`;

@@ -1,0 +1,188 @@
+/**
+ * Schema as code, pure parts: model validation (every problem with its path), snapshot → model
+ * diff (each change kind, renames only from renamedFrom, refusals of destructive changes), and
+ * golden files of a generated migration and its T-SQL / PostgreSQL renderings.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { migrationTemplates } from '../../src/declarative/generate-migration.js';
+import { describeChange } from '../../src/declarative/schema-changes.js';
+import { diffModels, isWidening } from '../../src/declarative/schema-diff.js';
+import { syntaxFor } from '../../src/dialect/syntax-registry.js';
+import { col, defineSchema, sql, table } from '../../src/schema-model/index.js';
+import { ModelError } from '../../src/schema-model/model-error.js';
+import type { SchemaModel } from '../../src/schema-model/model-types.js';
+import { snapshotModel } from '../../src/schema-model/snapshot.js';
+import { validateModel } from '../../src/schema-model/validate-model.js';
+import { TemplateEngine, sampleRenderContext } from '../../src/templating/index.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const GOLDEN = path.join(ROOT, 'test/fixtures/golden/schema-diff');
+const UPDATE = process.env.UPDATE_GOLDEN === '1';
+
+const jobs = (extra: Record<string, ReturnType<typeof col.int>> = {}, opts: { priorityIndex?: boolean; name?: number } = {}) =>
+  table('jobs', {
+    columns: { job_id: col.uuid().default(sql.newid, 'df_jobs_id'), name: col.nvarchar(opts.name ?? 200), status: col.nvarchar(20).default('active'), ...extra },
+    primaryKey: { name: 'pk_jobs', columns: ['job_id'] },
+    checks: [{ name: 'ck_jobs_status', expression: "status IN ('active', 'paused')" }],
+    indexes: opts.priorityIndex ? [{ name: 'ix_jobs_status', columns: ['status'] }] : [],
+  });
+
+const runs = table('runs', {
+  columns: { run_id: col.uuid(), job_id: col.uuid(), started_utc: col.datetime2().default(sql.utcnow) },
+  primaryKey: { name: 'pk_runs', columns: ['run_id'] },
+  foreignKeys: [{ name: 'fk_runs_job', columns: ['job_id'], references: { table: 'jobs', columns: ['job_id'] }, onDelete: 'cascade' }],
+});
+
+const model = (...tables: SchemaModel['tables']): SchemaModel => validateModel(defineSchema({ scope: 'tenant', tables }), 'test');
+const words = (from: SchemaModel, to: SchemaModel, allow: string[] = []) => {
+  const d = diffModels(snapshotModel(from), to, { allow: new Set(allow as never[]) });
+  return { changes: d.changes.map(describeChange), refused: d.refused.map((r) => r.allow) };
+};
+
+describe('model validation', () => {
+  it('names every problem with its path', () => {
+    const bad = defineSchema({
+      scope: 'tenant',
+      tables: [
+        table('jobs', {
+          columns: { job_id: col.uuid().nullable(), 'bad name': col.int(), kind: col.raw('postgres:smallint') },
+          primaryKey: { name: 'pk_jobs', columns: ['job_id'] },
+          indexes: [{ name: 'pk_jobs', columns: ['nope' as 'job_id'] }],
+          foreignKeys: [{ name: 'fk_x', columns: ['job_id'], references: { table: 'missing', columns: ['id'] }, onDelete: 'set null' }],
+        }),
+      ],
+    });
+    let issues: readonly string[] = [];
+    try {
+      validateModel(bad, 'schema/tenant.ts');
+    } catch (err) {
+      issues = (err as ModelError).issues;
+    }
+    expect(issues).toEqual(['tables.jobs.columns.bad name.name: must be a plain identifier: letters, digits and _, at most 63 characters']);
+    const fixed = { ...bad, tables: [{ ...bad.tables[0]!, columns: bad.tables[0]!.columns.filter((c) => c.name !== 'bad name') }] };
+    expect(() => validateModel(fixed, 'x')).toThrow(ModelError);
+    try {
+      validateModel(fixed, 'x');
+    } catch (err) {
+      expect((err as ModelError).issues).toEqual([
+        'tables.jobs.primaryKey.columns: column "job_id" is nullable (primary key columns are NOT NULL)',
+        'tables.jobs.indexes.pk_jobs.columns: unknown column "nope"',
+        'tables.jobs.foreignKeys.fk_x.references.table: unknown table "missing"',
+        'tables.jobs.indexes.pk_jobs: name "pk_jobs" is used by tables.jobs.primaryKey too (constraint and index names are unique per schema)',
+      ]);
+    }
+  });
+
+  it('refuses multiple cascade paths (SQL Server error 1785)', () => {
+    const a = table('a', { columns: { id: col.int() }, primaryKey: { name: 'pk_a', columns: ['id'] } });
+    const b = table('b', { columns: { id: col.int(), a_id: col.int() }, primaryKey: { name: 'pk_b', columns: ['id'] }, foreignKeys: [{ name: 'fk_b_a', columns: ['a_id'], references: { table: 'a', columns: ['id'] }, onDelete: 'cascade' }] });
+    const c = table('c', {
+      columns: { id: col.int(), a_id: col.int(), b_id: col.int() },
+      primaryKey: { name: 'pk_c', columns: ['id'] },
+      foreignKeys: [
+        { name: 'fk_c_a', columns: ['a_id'], references: { table: 'a', columns: ['id'] }, onDelete: 'cascade' },
+        { name: 'fk_c_b', columns: ['b_id'], references: { table: 'b', columns: ['id'] }, onDelete: 'cascade' },
+      ],
+    });
+    expect(() => model(a, b, c)).toThrow(/a second cascade path from a into c/);
+  });
+});
+
+describe('snapshot → model diff', () => {
+  const base = model(jobs(), runs);
+
+  it('nothing to do', () => expect(words(base, base).changes).toEqual([]));
+
+  it('add a column with a default, an index; widen a type', () => {
+    const next = model(jobs({ priority: col.int().default(0) }, { priorityIndex: true, name: 400 }), runs);
+    expect(words(base, next)).toEqual({
+      changes: ['alter column jobs.name: type nvarchar(200) → nvarchar(400)', 'add column jobs.priority int NOT NULL', 'create index ix_jobs_status on jobs'],
+      refused: [],
+    });
+  });
+
+  it('refuses destructive changes unless allowed by name', () => {
+    const next = model(jobs({ must: col.int() }, { name: 100 }));
+    expect(words(base, next).refused.sort()).toEqual(['drop-table', 'narrow-type', 'not-null']);
+    expect(words(base, next, ['drop-table', 'narrow-type', 'not-null']).refused).toEqual([]);
+    const dropCol = model(table('jobs', { columns: { job_id: col.uuid().default(sql.newid, 'df_jobs_id'), name: col.nvarchar(200) }, primaryKey: { name: 'pk_jobs', columns: ['job_id'] } }), runs);
+    expect(words(base, dropCol).refused).toEqual(['drop-column']);
+  });
+
+  it('renames only through renamedFrom', () => {
+    const renamedTable = table('job_runs', { ...{ renamedFrom: 'runs' }, columns: { run_id: col.uuid(), job_id: col.uuid(), begun_utc: col.datetime2().default(sql.utcnow).renamedFrom('started_utc') }, primaryKey: { name: 'pk_runs', columns: ['run_id'] }, foreignKeys: [{ name: 'fk_runs_job', columns: ['job_id'], references: { table: 'jobs', columns: ['job_id'] }, onDelete: 'cascade' }] });
+    expect(words(base, model(jobs(), renamedTable)).changes).toEqual(['rename table runs → job_runs', 'rename column job_runs.started_utc → begun_utc']);
+    // The same shape without renamedFrom is a drop and a create: refused.
+    const { renamedFrom: _r, ...plain } = renamedTable;
+    const guessed = words(base, model(jobs(), { ...plain, columns: plain.columns.map(({ renamedFrom: _c, ...c }) => c) }));
+    expect(guessed.changes).toContain('drop table runs');
+    expect(guessed.refused).toEqual(['drop-table']);
+  });
+
+  it('indexes and keys using an altered column are dropped and re-created around ALTER COLUMN (SQL Server), checks on both', () => {
+    const from = model(jobs({}, { priorityIndex: true }), runs);
+    const to = model(table('jobs', { ...{}, columns: { job_id: col.uuid().default(sql.newid, 'df_jobs_id'), name: col.nvarchar(200), status: col.nvarchar(40).default('active') }, primaryKey: { name: 'pk_jobs', columns: ['job_id'] }, checks: [{ name: 'ck_jobs_status', expression: "status IN ('active', 'paused')" }], indexes: [{ name: 'ix_jobs_status', columns: ['status'] }] }), runs);
+    const d = diffModels(snapshotModel(from), to);
+    expect(d.changes.map(describeChange)).toEqual([
+      'alter column jobs.status: type nvarchar(20) → nvarchar(40)',
+      'drop check ck_jobs_status on jobs',
+      'drop index ix_jobs_status on jobs (SQL Server only)',
+      'add check ck_jobs_status on jobs',
+      'create index ix_jobs_status on jobs (SQL Server only)',
+    ]);
+  });
+
+  it('type widening rules', () => {
+    expect(isWidening('nvarchar(50)', 'nvarchar(max)')).toBe(true);
+    expect(isWidening('int', 'bigint')).toBe(true);
+    expect(isWidening('decimal(10,2)', 'decimal(12,2)')).toBe(true);
+    expect(isWidening('nvarchar(50)', 'varchar(50)')).toBe(false);
+    expect(isWidening('bigint', 'int')).toBe(false);
+    expect(isWidening('datetime2', 'datetime2(3)')).toBe(false);
+  });
+});
+
+describe('generated migration (golden)', () => {
+  const from = model(jobs({ legacy: col.int().nullable() }, { priorityIndex: true }), runs);
+  const to = model(
+    table('jobs', {
+      columns: {
+        job_id: col.uuid().default(sql.newid, 'df_jobs_id'),
+        name: col.nvarchar(400),
+        status: col.nvarchar(40).default('active'),
+        priority: col.int().default(0, 'df_jobs_priority'),
+        note: col.nvarchar(100).nullable().renamedFrom('legacy' as never),
+      },
+      primaryKey: { name: 'pk_jobs', columns: ['job_id'] },
+      checks: [{ name: 'ck_jobs_status', expression: "status IN ('active', 'paused', 'disabled')" }],
+      indexes: [{ name: 'ix_jobs_status', columns: ['status', { column: 'priority', descending: true }], include: ['name'], where: 'status IS NOT NULL' }],
+    }),
+    runs,
+    table('job_tags', {
+      columns: { job_id: col.uuid(), tag: col.nvarchar(50), is_hidden: col.bit().default(false) },
+      primaryKey: { name: 'pk_job_tags', columns: ['job_id', 'tag'] },
+      foreignKeys: [{ name: 'fk_job_tags_job', columns: ['job_id'], references: { table: 'jobs', columns: ['job_id'] }, onDelete: 'cascade' }],
+    }),
+  );
+
+  it('template, down template and both renderings match their golden files', async () => {
+    const t = migrationTemplates(snapshotModel(from), to, '0003_job_changes', new Set(['narrow-type'] as never[]));
+    expect(t.diff.refused).toEqual([]);
+    const engine = await TemplateEngine.create();
+    const files: Record<string, string> = { '0003_job_changes.sql.hbs': t.up, '0003_job_changes.down.sql.hbs': t.down };
+    for (const dialect of ['mssql', 'postgres'] as const) {
+      const ctx = sampleRenderContext(syntaxFor(dialect), 'pmassist_master');
+      files[`0003_job_changes.${dialect}.sql`] = engine.render({ path: 'up', source: t.up, isTemplate: true }, ctx);
+      files[`0003_job_changes.down.${dialect}.sql`] = engine.render({ path: 'down', source: t.down, isTemplate: true }, ctx);
+    }
+    if (UPDATE) await mkdir(GOLDEN, { recursive: true });
+    for (const [name, text] of Object.entries(files)) {
+      const file = path.join(GOLDEN, name);
+      if (UPDATE) await writeFile(file, text);
+      else expect(text, name).toBe(await readFile(file, 'utf8'));
+    }
+  });
+});
