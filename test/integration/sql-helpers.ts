@@ -43,7 +43,14 @@ export interface DialectSql {
   readonly undefinedTableCode: string | number;
 }
 
-export function dialectSql(dialect: DialectName): DialectSql {
+/**
+ * Babelfish reports a PostgreSQL error it has no T-SQL mapping for (e.g. `relation "…" does not
+ * exist`, SQLSTATE 42P01, which SQL Server raises as 208) with this one generic number.
+ * Its mappings: babelfish_extensions contrib/babelfishpg_tds/error_mapping.txt.
+ */
+export const BABELFISH_UNMAPPED_ERROR = 33557097;
+
+export function dialectSql(dialect: DialectName, engine?: string): DialectSql {
   const syntax = syntaxFor(dialect);
   const isMssql = syntax.family === 'mssql';
   const ident = (name: string) => syntax.quoteIdent(name);
@@ -64,7 +71,7 @@ export function dialectSql(dialect: DialectName): DialectSql {
       const time = `${String(Math.floor(s / 3600)).padStart(2, '0')}:${String(Math.floor(s / 60) % 60).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}.${String(ms % 1000).padStart(3, '0')}`;
       return `WAITFOR DELAY '${time}'`;
     },
-    undefinedTableCode: isMssql ? 208 : '42P01',
+    undefinedTableCode: !isMssql ? '42P01' : engine === 'babelfish' ? BABELFISH_UNMAPPED_ERROR : 208,
   };
 }
 
@@ -93,8 +100,8 @@ export interface SqlHelpers extends DialectSql {
   dropConstraint(schema: string, table: string, constraint: string): Promise<void>;
 }
 
-export function sqlHelpers(dialect: DialectName, query: Query): SqlHelpers {
-  const d = dialectSql(dialect);
+export function sqlHelpers(dialect: DialectName, query: Query, engine?: string): SqlHelpers {
+  const d = dialectSql(dialect, engine);
   // Catalog rows are unique per name; more than one would mean the check itself is wrong.
   const exists = async (sql: string, params: readonly unknown[]) => {
     const rows = await query(sql, params);

@@ -37,14 +37,24 @@ export function mssqlLedgerSql(masterSchema: string, prefix: string) {
   const objectId = (qualified: string) => `OBJECT_ID(N'${qualified.replace(/'/g, "''")}', N'U')`;
   const tenantColumns =
     'schema_name, workspace_id, seq, wave, status, attempts, claimed_by, lease_until, started_utc, finished_utc, duration_ms, applied, error';
-  const createIndex = (name: string, table: string, columns: string) =>
-    `IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE name = N'${name.replace(/'/g, "''")}' AND object_id = ${objectId(table)})
-CREATE INDEX ${q(name)} ON ${table} (${columns});`;
+  // Each table is created together with its index, in one transaction, under IF OBJECT_ID: index
+  // existence is never probed by name. Babelfish stores an index as <name><table><md5> and
+  // sys.indexes reports that internal name (INDEXPROPERTY answers NULL), so a
+  // `sys.indexes WHERE name = …` probe re-created the index on every run there.
+  const createTable = (table: string, body: string, index: { name: string; columns: string }) => `SET XACT_ABORT ON;
+BEGIN TRANSACTION;
+IF ${objectId(table)} IS NULL
+BEGIN
+  CREATE TABLE ${table} (${body});
+  CREATE INDEX ${q(index.name)} ON ${table} (${index.columns});
+END;
+COMMIT TRANSACTION;`;
 
   return {
     createLedger: [
-      `IF ${objectId(runs)} IS NULL
-CREATE TABLE ${runs} (
+      createTable(
+        runs,
+        `
   run_id NVARCHAR(64) NOT NULL PRIMARY KEY,
   run_key NVARCHAR(450) NOT NULL,
   target NVARCHAR(255) NOT NULL,
@@ -58,10 +68,12 @@ CREATE TABLE ${runs} (
   succeeded INT NOT NULL DEFAULT 0,
   failed INT NOT NULL DEFAULT 0,
   skipped INT NOT NULL DEFAULT 0
-);`,
-      createIndex(`${prefix}runs_key`, runs, 'run_key, started_utc'),
-      `IF ${objectId(tenants)} IS NULL
-CREATE TABLE ${tenants} (
+`,
+        { name: `${prefix}runs_key`, columns: 'run_key, started_utc' },
+      ),
+      createTable(
+        tenants,
+        `
   run_id NVARCHAR(64) NOT NULL,
   schema_name NVARCHAR(128) NOT NULL,
   workspace_id NVARCHAR(64) NOT NULL,
@@ -77,8 +89,9 @@ CREATE TABLE ${tenants} (
   applied NVARCHAR(MAX) NULL,
   error NVARCHAR(MAX) NULL,
   PRIMARY KEY (run_id, schema_name)
-);`,
-      createIndex(`${prefix}run_tenants_claim`, tenants, 'run_id, status, wave, seq'),
+`,
+        { name: `${prefix}run_tenants_claim`, columns: 'run_id, status, wave, seq' },
+      ),
     ],
     createRun: `INSERT INTO ${runs} (run_id, run_key, target, options, status, started_by, heartbeat_utc)
 VALUES ($1, $2, $3, $4, N'running', $5, ${NOW});`,
@@ -96,17 +109,26 @@ SELECT @@ROWCOUNT AS affected;`,
     requeueRunTenants: `UPDATE ${tenants} SET status = N'pending', claimed_by = NULL, lease_until = NULL
 WHERE run_id = $1 AND status IN (N'failed', N'skipped');
 SELECT @@ROWCOUNT AS affected;`,
-    /** $1 run, $2 worker, $3 n, $4 lease ms, $5 max wave. */
-    claimTenants: `WITH claimable AS (
-  SELECT TOP ($3) * FROM ${tenants} WITH (UPDLOCK, READPAST, ROWLOCK)
+    /**
+     * $1 run, $2 worker, $3 n, $4 lease ms, $5 max wave. An UPDATE … FROM a `TOP (n) … ORDER BY seq`
+     * derived table, not an updatable CTE (Babelfish does not support updating through a CTE).
+     * The claimable condition is repeated on the target row: on an engine that ignores READPAST
+     * and UPDLOCK (Babelfish by default), a second claimer waits for the first one's row locks and
+     * then re-checks the row (PostgreSQL's EvalPlanQual), so a row claimed meanwhile is not taken
+     * twice; the worker then simply claims again.
+     */
+    claimTenants: `UPDATE t
+SET status = N'running', claimed_by = $2, lease_until = DATEADD(MILLISECOND, $4, ${NOW}),
+    attempts = t.attempts + 1, started_utc = ${NOW}, error = NULL
+OUTPUT ${tenantColumns.split(', ').map((c) => `inserted.${c}`).join(', ')}
+FROM ${tenants} AS t
+JOIN (
+  SELECT TOP ($3) run_id, schema_name FROM ${tenants} WITH (UPDLOCK, READPAST, ROWLOCK)
   WHERE run_id = $1 AND wave <= $5
     AND (status = N'pending' OR (status = N'running' AND lease_until < ${NOW}))
   ORDER BY seq
-)
-UPDATE claimable
-SET status = N'running', claimed_by = $2, lease_until = DATEADD(MILLISECOND, $4, ${NOW}),
-    attempts = attempts + 1, started_utc = ${NOW}, error = NULL
-OUTPUT ${tenantColumns.split(', ').map((c) => `inserted.${c}`).join(', ')};`,
+) AS c ON c.run_id = t.run_id AND c.schema_name = t.schema_name
+WHERE t.run_id = $1 AND (t.status = N'pending' OR (t.status = N'running' AND t.lease_until < ${NOW}));`,
     renewLease: `UPDATE ${tenants} SET lease_until = DATEADD(MILLISECOND, $3, ${NOW})
 WHERE run_id = $1 AND claimed_by = $2 AND status = N'running';
 UPDATE ${runs} SET heartbeat_utc = ${NOW} WHERE run_id = $1;`,

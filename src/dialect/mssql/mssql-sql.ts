@@ -112,13 +112,22 @@ SELECT @result AS result;`,
       'ORDER BY CONVERT(NVARCHAR(36), workspace_id) COLLATE Latin1_General_BIN2;',
     getTenant: `SELECT ${registryColumns} FROM ${registry} WHERE ${byWorkspaceId};`,
     setSchemaName: `UPDATE ${registry} SET db_schema_name = $2 WHERE ${byWorkspaceId} AND (db_schema_name IS NULL OR db_schema_name = $2);`,
-    /** HOLDLOCK makes MERGE's match-then-insert atomic against a concurrent upsert of the same id. */
-    upsertWorkspace: `MERGE ${registry} WITH (HOLDLOCK) AS target
-USING (SELECT CONVERT(UNIQUEIDENTIFIER, $1) AS workspace_id, $2 AS name, $3 AS db_schema_name, $4 AS status) AS source
-ON target.workspace_id = source.workspace_id
-WHEN MATCHED THEN UPDATE SET name = source.name, db_schema_name = source.db_schema_name, status = source.status, last_seen_utc = SYSUTCDATETIME()
-WHEN NOT MATCHED THEN INSERT (workspace_id, name, db_schema_name, status, last_seen_utc, created_utc)
-  VALUES (source.workspace_id, source.name, source.db_schema_name, source.status, SYSUTCDATETIME(), SYSUTCDATETIME());`,
+    /**
+     * UPDATE, then INSERT where nothing was updated, in one transaction. No MERGE: Babelfish (Aurora
+     * PostgreSQL) does not support it, and on SQL Server MERGE has a long list of concurrency caveats.
+     * UPDLOCK + HOLDLOCK on the UPDATE keep the key range locked until COMMIT on SQL Server, so a
+     * concurrent upsert of the same id waits instead of inserting twice (the primary key is the
+     * final guard on engines that ignore the hints).
+     */
+    upsertWorkspace: `SET XACT_ABORT ON;
+BEGIN TRANSACTION;
+UPDATE ${registry} WITH (UPDLOCK, HOLDLOCK)
+  SET name = $2, db_schema_name = $3, status = $4, last_seen_utc = SYSUTCDATETIME()
+  WHERE ${byWorkspaceId};
+IF @@ROWCOUNT = 0
+  INSERT INTO ${registry} (workspace_id, name, db_schema_name, status, last_seen_utc, created_utc)
+  VALUES (CONVERT(UNIQUEIDENTIFIER, $1), $2, $3, $4, SYSUTCDATETIME(), SYSUTCDATETIME());
+COMMIT TRANSACTION;`,
     /** @@ROWCOUNT rather than OUTPUT: OUTPUT without INTO fails on a table with triggers (error 334). */
     setStatus: `UPDATE ${registry} SET status = $2 WHERE ${byWorkspaceId};
 SELECT @@ROWCOUNT AS affected;`,
