@@ -180,27 +180,66 @@ SELECT @@ROWCOUNT AS affected;`,
 SELECT CONVERT(UNIQUEIDENTIFIER, $1), $2, $3, ${NOW}
 WHERE NOT EXISTS (SELECT 1 FROM ${master}.${q(table)} WITH (UPDLOCK, HOLDLOCK) WHERE ${byId} AND user_id = $2);`,
     /**
-     * SQL Server has no DROP SCHEMA … CASCADE: drop the schema's foreign keys (and those pointing
-     * into it), views, routines, synonyms, sequences, tables and types, then the schema. Names are
-     * quoted server-side with QUOTENAME; the schema name arrives as a parameter.
+     * SQL Server has no DROP SCHEMA … CASCADE. In dependency order:
+     * 1. foreign keys of the schema's tables and those pointing into them;
+     * 2. CHECK and DEFAULT constraints (they may call the schema's functions or take NEXT VALUE FOR
+     *    its sequences, which then cannot be dropped: error 3729). Not DEFAULTs on Babelfish: they
+     *    are PostgreSQL column defaults there, listed under a made-up name (DF_<table>_<id>) that
+     *    ALTER TABLE … DROP CONSTRAINT does not know; DROP TABLE removes them;
+     * 3. views, procedures, synonyms, functions, tables, sequences — an object before every object
+     *    it references: by the depth of its chain of referencing objects in
+     *    sys.sql_expression_dependencies (a schema-bound view or function before its tables), then
+     *    by kind, then newest first (an object can only reference what existed when it was created;
+     *    Babelfish, whose views are PostgreSQL views with hard dependencies, reports no rows in
+     *    sys.sql_expression_dependencies, so this last key is what orders it there);
+     * 4. user-defined types (tables and routines use them), then the schema.
+     * The statements are numbered by an IDENTITY in ORDER BY order (guaranteed for INSERT … SELECT,
+     * unlike `SELECT @s += … ORDER BY`) and run one by one. Names are quoted server-side with
+     * QUOTENAME; the schema name arrives as a parameter.
      */
     dropSchema: `IF SCHEMA_ID($1) IS NOT NULL
 BEGIN
-  DECLARE @sql NVARCHAR(MAX) = N'';
-  SELECT @sql += N'ALTER TABLE ' + QUOTENAME(ps.name) + N'.' + QUOTENAME(pt.name) + N' DROP CONSTRAINT ' + QUOTENAME(fk.name) + N';'
+  DECLARE @drops TABLE (n INT IDENTITY(1, 1) PRIMARY KEY, stmt NVARCHAR(MAX) NOT NULL);
+  INSERT INTO @drops (stmt)
+  SELECT N'ALTER TABLE ' + QUOTENAME(ps.name) + N'.' + QUOTENAME(pt.name) + N' DROP CONSTRAINT ' + QUOTENAME(fk.name) + N';'
   FROM sys.foreign_keys AS fk
   JOIN sys.tables AS pt ON pt.object_id = fk.parent_object_id JOIN sys.schemas AS ps ON ps.schema_id = pt.schema_id
   JOIN sys.tables AS rt ON rt.object_id = fk.referenced_object_id
   WHERE pt.schema_id = SCHEMA_ID($1) OR rt.schema_id = SCHEMA_ID($1);
-  SELECT @sql += N'DROP ' + CASE o.type WHEN 'V' THEN N'VIEW' WHEN 'P' THEN N'PROCEDURE' WHEN 'SN' THEN N'SYNONYM' WHEN 'SO' THEN N'SEQUENCE' ELSE N'FUNCTION' END
-    + N' ' + QUOTENAME(SCHEMA_NAME(o.schema_id)) + N'.' + QUOTENAME(o.name) + N';'
-  FROM sys.objects AS o WHERE o.schema_id = SCHEMA_ID($1) AND o.type IN ('V', 'P', 'SN', 'SO', 'FN', 'IF', 'TF');
-  SELECT @sql += N'DROP TABLE ' + QUOTENAME(SCHEMA_NAME(t.schema_id)) + N'.' + QUOTENAME(t.name) + N';'
-  FROM sys.tables AS t WHERE t.schema_id = SCHEMA_ID($1);
-  SELECT @sql += N'DROP TYPE ' + QUOTENAME(SCHEMA_NAME(ty.schema_id)) + N'.' + QUOTENAME(ty.name) + N';'
+  INSERT INTO @drops (stmt)
+  SELECT N'ALTER TABLE ' + QUOTENAME(SCHEMA_NAME(t.schema_id)) + N'.' + QUOTENAME(t.name) + N' DROP CONSTRAINT ' + QUOTENAME(c.name) + N';'
+  FROM sys.objects AS c JOIN sys.tables AS t ON t.object_id = c.parent_object_id
+  WHERE t.schema_id = SCHEMA_ID($1) AND (c.type = 'C' OR (c.type = 'D' AND SERVERPROPERTY('Babelfish') IS NULL));
+  WITH objs AS (
+    SELECT o.object_id, o.name, o.type FROM sys.objects AS o
+    WHERE o.schema_id = SCHEMA_ID($1) AND o.type IN ('V', 'P', 'SN', 'FN', 'IF', 'TF', 'U', 'SO')
+  ), refs AS (
+    SELECT DISTINCT d.referencing_id, d.referenced_id FROM sys.sql_expression_dependencies AS d
+    JOIN objs AS a ON a.object_id = d.referencing_id JOIN objs AS b ON b.object_id = d.referenced_id
+    WHERE d.referencing_id <> d.referenced_id
+  ), chain AS (
+    SELECT object_id, 0 AS depth FROM objs
+    UNION ALL
+    SELECT r.referenced_id, c.depth + 1 FROM chain AS c JOIN refs AS r ON r.referencing_id = c.object_id WHERE c.depth < 32
+  )
+  INSERT INTO @drops (stmt)
+  SELECT N'DROP ' + CASE o.type WHEN 'V' THEN N'VIEW' WHEN 'P' THEN N'PROCEDURE' WHEN 'SN' THEN N'SYNONYM' WHEN 'U' THEN N'TABLE'
+      WHEN 'SO' THEN N'SEQUENCE' ELSE N'FUNCTION' END + N' ' + QUOTENAME($1) + N'.' + QUOTENAME(o.name) + N';'
+  FROM objs AS o JOIN (SELECT object_id, MAX(depth) AS depth FROM chain GROUP BY object_id) AS x ON x.object_id = o.object_id
+  ORDER BY x.depth,
+    CASE o.type WHEN 'V' THEN 0 WHEN 'P' THEN 0 WHEN 'SN' THEN 0 WHEN 'U' THEN 2 WHEN 'SO' THEN 3 ELSE 1 END,
+    o.object_id DESC;
+  INSERT INTO @drops (stmt)
+  SELECT N'DROP TYPE ' + QUOTENAME($1) + N'.' + QUOTENAME(ty.name) + N';'
   FROM sys.types AS ty WHERE ty.is_user_defined = 1 AND ty.schema_id = SCHEMA_ID($1);
-  SET @sql += N'DROP SCHEMA ' + QUOTENAME($1) + N';';
-  EXEC sys.sp_executesql @sql;
+  INSERT INTO @drops (stmt) VALUES (N'DROP SCHEMA ' + QUOTENAME($1) + N';');
+  DECLARE @n INT = 1, @last INT = (SELECT MAX(n) FROM @drops), @stmt NVARCHAR(MAX);
+  WHILE @n <= @last
+  BEGIN
+    SELECT @stmt = stmt FROM @drops WHERE n = @n;
+    EXEC sys.sp_executesql @stmt;
+    SET @n += 1;
+  END;
 END;`,
   };
 }
