@@ -67,6 +67,8 @@ export function dialectSql(dialect: DialectName, engine?: string): DialectSql {
     types: { int: syntax.types.int(), text: syntax.types.text() },
     sleep: (ms) => {
       if (!isMssql) return `SELECT pg_sleep(${ms / 1000})`;
+      // Babelfish has no WAITFOR ('not currently supported'); its T-SQL EXEC reaches PostgreSQL's pg_sleep.
+      if (engine === 'babelfish') return `EXEC pg_sleep ${ms / 1000}`;
       const s = Math.floor(ms / 1000);
       const time = `${String(Math.floor(s / 3600)).padStart(2, '0')}:${String(Math.floor(s / 60) % 60).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}.${String(ms % 1000).padStart(3, '0')}`;
       return `WAITFOR DELAY '${time}'`;

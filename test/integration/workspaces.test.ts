@@ -27,7 +27,7 @@ describe.each(runnableTargets)('workspace service on $name', (target) => {
     const adapter = await migrator.adapter();
     return adapter.withSession((s) => s.query<R>(sql, params));
   }
-  const sqlh = sqlHelpers(target.name, query);
+  const sqlh = sqlHelpers(target.name, query, target.engine);
   const { master, table, uuidParam, ident } = sqlh;
   const byId = `workspace_id = ${uuidParam(1)}`;
   const row = async (id: string) =>
