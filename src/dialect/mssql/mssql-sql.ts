@@ -102,7 +102,7 @@ SELECT @result AS result;`,
     releaseAppLock: `DECLARE @result INT = 0;
 IF APPLOCK_MODE(N'public', $1, N'Session') <> N'NoLock'
   EXEC @result = sp_releaseapplock @Resource = $1, @LockOwner = N'Session', @DbPrincipal = N'public';
-SELECT @result AS result;`,
+SELECT @result AS result, @@TRANCOUNT AS open_transactions;`,
 
     registryReady:
       'SELECT 1 AS found FROM sys.columns AS c JOIN sys.tables AS t ON t.object_id = c.object_id ' +
@@ -136,7 +136,13 @@ SELECT @@ROWCOUNT AS affected;`,
 
     /** Transactions: XACT_ABORT so any error rolls the whole transaction back, not just the statement. */
     begin: 'SET XACT_ABORT ON; BEGIN TRANSACTION;',
-    commit: 'COMMIT TRANSACTION;',
+    /**
+     * @@TRANCOUNT after COMMIT is 0 unless the migration itself ran an unbalanced BEGIN TRANSACTION:
+     * COMMIT then only decremented the count and nothing is durable yet (the driver rolls back and fails).
+     */
+    commit: 'COMMIT TRANSACTION; SELECT @@TRANCOUNT AS open_transactions;',
+    /** Transactions open on this connection, as the server counts them (the client's flag can be wrong). */
+    openTransactions: 'SELECT @@TRANCOUNT AS open_transactions;',
     /** XACT_ABORT may already have rolled back; a bare ROLLBACK would then raise error 3903. */
     rollback: 'IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;',
   };
