@@ -22,8 +22,9 @@ describe('mssql internals used by PinnedConnection', () => {
   });
 
   it('ConnectionPool#acquire/#release exist and Request borrows from its parent through them', () => {
-    expect(typeof sql.ConnectionPool.prototype.acquire).toBe('function');
-    expect(typeof sql.ConnectionPool.prototype.release).toBe('function');
+    const pool = sql.ConnectionPool.prototype as unknown as Record<string, unknown>;
+    expect(typeof pool.acquire).toBe('function');
+    expect(typeof pool.release).toBe('function');
     const request = readFileSync(require.resolve('mssql/lib/tedious/request.js'), 'utf8');
     expect(request).toContain('this.parent.acquire(this, (err, connection, config) =>');
     expect(request).toContain('this.parent.release(connection)');

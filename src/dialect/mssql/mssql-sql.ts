@@ -35,6 +35,35 @@ export function lockResource(key: string): string {
   return resource;
 }
 
+/**
+ * Catalog reads that must not wait (never sent inside a transaction: Babelfish refuses SET
+ * TRANSACTION ISOLATION LEVEL there) behind a running migration's uncommitted DDL (a tenant's first
+ * migration creates its schema and meta table in its transaction). On SQL Server, catalog views
+ * read at READ COMMITTED block behind uncommitted DDL (metadata is not versioned, so RCSI does not
+ * help), while a catalog view read at READ UNCOMMITTED does not — and metadata *functions*
+ * (OBJECT_ID, SCHEMA_ID, …) ask for a schema-stability lock and block even at READ UNCOMMITTED
+ * (https://learn.microsoft.com/en-us/sql/t-sql/language-elements/transaction-isolation-levels, the
+ * "metadata access" table; Aaron Bertrand, "Bad habits: using (certain) metadata helper functions").
+ * So these reads use the catalog views only, at READ UNCOMMITTED (+ NOLOCK, which SQL Server may
+ * ignore on catalog views), and set READ COMMITTED back: the query runs in sp_executesql, whose
+ * scope already restores the level, but a pooled connection must never keep a dirty level.
+ * They may see an object whose CREATE is not committed yet; callers treat that as "maybe". On
+ * Babelfish the catalogs are PostgreSQL's (MVCC) and nothing here blocks either way.
+ */
+function dirtyCatalogRead(select: string): string {
+  return `SET TRANSACTION ISOLATION LEVEL READ UNCOMMITTED;\n${select}\nSET TRANSACTION ISOLATION LEVEL READ COMMITTED;`;
+}
+
+/**
+ * Prefix of the planning reads of meta rows: no lock waits at all. READPAST skips rows an
+ * in-flight migration inserted; a meta table whose CREATE is still uncommitted holds a schema
+ * lock that READPAST cannot skip, so the read fails at once with 1222 instead of waiting, and the
+ * caller narrows the batch down to that schema (see MssqlMetaStore#readAppliedMany).
+ */
+export const NO_LOCK_WAIT = 'SET LOCK_TIMEOUT 0;';
+/** SQL Server's "Lock request time out period exceeded". */
+export const LOCK_TIMEOUT_ERROR = 1222;
+
 export function mssqlSql(names: AdapterNames) {
   const q = mssqlIdent;
   const master = q(names.masterSchema);
@@ -53,7 +82,13 @@ export function mssqlSql(names: AdapterNames) {
      * https://learn.microsoft.com/en-us/sql/t-sql/statements/create-schema-transact-sql
      */
     createSchema: (schema: string) => `IF SCHEMA_ID(${lit(schema)}) IS NULL EXEC(${lit(`CREATE SCHEMA ${q(schema)}`)});`,
-    schemaExists: 'SELECT 1 AS found FROM sys.schemas WHERE name = $1;',
+    /**
+     * Dirty catalog read (never waits): true also while another session's CREATE SCHEMA is
+     * uncommitted. NOLOCK only, no SET TRANSACTION ISOLATION LEVEL: this one also runs inside the
+     * first migration's transaction, where Babelfish refuses to change the isolation level
+     * ("SET TRANSACTION ISOLATION failed, transaction aborted").
+     */
+    schemaExists: 'SELECT 1 AS found FROM sys.schemas WITH (NOLOCK) WHERE name = $1;',
 
     createMetaTable: (schema: string) => `IF OBJECT_ID(${lit(meta(schema))}, N'U') IS NULL
 CREATE TABLE ${meta(schema)} (
@@ -71,8 +106,9 @@ CREATE TABLE ${meta(schema)} (
      * (10,000 short names is a small result). The caller intersects with its tenants; no list of
      * names has to travel to the server, and no OPENJSON/STRING_SPLIT (compat level 130+) is needed.
      */
-    schemasWithMeta:
-      'SELECT s.name AS schema_name FROM sys.tables AS t JOIN sys.schemas AS s ON s.schema_id = t.schema_id WHERE t.name = $1;',
+    schemasWithMeta: dirtyCatalogRead(
+      'SELECT s.name AS schema_name FROM sys.tables AS t WITH (NOLOCK) JOIN sys.schemas AS s WITH (NOLOCK) ON s.schema_id = t.schema_id WHERE t.name = $1;',
+    ),
     selectApplied: (schema: string) => `SELECT ${metaColumns} FROM ${meta(schema)} ORDER BY id;`,
     /**
      * UNION ALL over many schemas, only ones known to have a meta table. READPAST skips rows
@@ -82,9 +118,9 @@ CREATE TABLE ${meta(schema)} (
      * https://learn.microsoft.com/en-us/sql/t-sql/queries/hints-transact-sql-table#readpast
      */
     selectAppliedMany: (schemas: readonly string[]) =>
-      `${schemas
+      `${NO_LOCK_WAIT}\n${schemas
         .map((s) => `SELECT ${lit(s)} AS schema_name, ${metaColumns} FROM ${meta(s)} WITH (READPAST)`)
-        .join('\nUNION ALL\n')};`,
+        .join('\nUNION ALL\n')};\nSET LOCK_TIMEOUT -1;`,
     insertApplied: (schema: string) => `INSERT INTO ${meta(schema)} (${metaColumns}) VALUES ($1, $2, $3, $4, $5, $6);`,
     deleteApplied: (schema: string) => `DELETE FROM ${meta(schema)} WHERE id = $1;`,
     updateChecksums: (schema: string) => `UPDATE ${meta(schema)} SET checksum = $2, rendered_checksum = $3 WHERE id = $1;`,
@@ -104,9 +140,10 @@ IF APPLOCK_MODE(N'public', $1, N'Session') <> N'NoLock'
   EXEC @result = sp_releaseapplock @Resource = $1, @LockOwner = N'Session', @DbPrincipal = N'public';
 SELECT @result AS result, @@TRANCOUNT AS open_transactions;`,
 
-    registryReady:
-      'SELECT 1 AS found FROM sys.columns AS c JOIN sys.tables AS t ON t.object_id = c.object_id ' +
-      'JOIN sys.schemas AS s ON s.schema_id = t.schema_id WHERE s.name = $1 AND t.name = $2 AND c.name = $3;',
+    registryReady: dirtyCatalogRead(
+      'SELECT 1 AS found FROM sys.columns AS c WITH (NOLOCK) JOIN sys.tables AS t WITH (NOLOCK) ON t.object_id = c.object_id ' +
+        'JOIN sys.schemas AS s WITH (NOLOCK) ON s.schema_id = t.schema_id WHERE s.name = $1 AND t.name = $2 AND c.name = $3;',
+    ),
     listTenants: (includeArchived: boolean) =>
       `SELECT ${registryColumns} FROM ${registry}${includeArchived ? '' : " WHERE status = N'Active'"} ` +
       'ORDER BY CONVERT(NVARCHAR(36), workspace_id) COLLATE Latin1_General_BIN2;',
