@@ -68,8 +68,9 @@ describe.each(servers)('SIGINT on $name', (target) => {
     return complete;
   }
 
-  it('SIGINT mid-run: in-flight tenants finish, exit 130, run interrupted, nothing half-migrated; a re-run resumes it to target', async () => {
-    const N = 150;
+  it('SIGINT mid-run: in-flight tenants finish, exit 130, run interrupted, nothing half-migrated; a re-run resumes it to target', { timeout: 300_000 }, async () => {
+    // Fewer on SQL Server: a tenant costs ~10x more there on this local T-SQL engine (Babelfish); 40 still leaves most pending at the signal.
+    const N = target.name === 'mssql' ? 40 : 150;
     await legacyWorkspaces(N);
 
     let child: { kill(signal: NodeJS.Signals): boolean } | undefined;
