@@ -14,6 +14,8 @@
 import { createAdapter, dialectFromUrl } from '../../src/dialect/create-adapter.js';
 import type { DialectName } from '../../src/dialect/dialect-syntax.js';
 import { syntaxFor } from '../../src/dialect/syntax-registry.js';
+// `relation "…" does not exist` (SQL Server: 208) has no T-SQL mapping on Babelfish: its generic number.
+import { BABELFISH_UNMAPPED_ERROR } from '../../src/dialect/mssql/mssql-errors.js';
 
 export const MASTER = 'pmassist_master';
 
@@ -43,12 +45,6 @@ export interface DialectSql {
   readonly undefinedTableCode: string | number;
 }
 
-/**
- * Babelfish reports a PostgreSQL error it has no T-SQL mapping for (e.g. `relation "…" does not
- * exist`, SQLSTATE 42P01, which SQL Server raises as 208) with this one generic number.
- * Its mappings: babelfish_extensions contrib/babelfishpg_tds/error_mapping.txt.
- */
-export const BABELFISH_UNMAPPED_ERROR = 33557097;
 
 export function dialectSql(dialect: DialectName, engine?: string): DialectSql {
   const syntax = syntaxFor(dialect);
