@@ -1,5 +1,5 @@
 /**
- * ensureLedger when another process holds the ledger lock: it fails with LOCK_TIMEOUT (exit code 3)
+ * Locks on servers. ensureLedger when another process holds the ledger lock: it fails with LOCK_TIMEOUT (exit code 3)
  * instead of returning as if the ledger existed, which made the next ledger statement fail with
  * "Invalid object name" / "relation does not exist".
  * Servers only: the lock is held by a second session, and PGlite has a single connection.
@@ -41,6 +41,34 @@ describe.each(servers)('ledger creation lock on $name', (target) => {
       expect(await dialect.ledger.getRun()).toBeUndefined();
     } finally {
       await dialect.close();
+    }
+  });
+
+  it('two databases on one server do not share locks (Babelfish: advisory locks are cluster-wide, so the resource names the database)', async () => {
+    const other = await target.createDatabase();
+    const open = (url: string) =>
+      createAdapter({
+        url,
+        rootDir: fx.project.root,
+        maxConnections: 2,
+        names: { masterSchema: 'pmassist_master', metaTable: '__schema_migrations', registryTable: 'Workspace', ledgerPrefix: '__tm_' },
+      });
+    const [a, b] = [await open(fx.db.url), await open(other.url)];
+    try {
+      await a.withSession(async (sa) => {
+        expect(await a.locks.acquireLock(sa, '__master__', 1000)).toBe(true);
+        await b.withSession(async (sb) => {
+          expect(await b.locks.acquireLock(sb, '__master__', 300)).toBe(true);
+          await b.locks.releaseLock(sb, '__master__');
+        });
+        // …while inside one database it still excludes.
+        await a.withSession(async (sa2) => expect(await a.locks.acquireLock(sa2, '__master__', 300)).toBe(false));
+        await a.locks.releaseLock(sa, '__master__');
+      });
+    } finally {
+      await a.close();
+      await b.close();
+      await other.drop();
     }
   });
 });

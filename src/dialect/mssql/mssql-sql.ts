@@ -13,6 +13,17 @@ export const LOCK_RESOURCE_PREFIX = 'tenant-migrate:';
 /** Schemas per UNION ALL query when reading many meta tables: one round trip per this many tenants. */
 export const META_READ_BATCH = 250;
 
+/**
+ * The applock resource of `$1` in this database. SQL Server scopes application locks to the
+ * database; Babelfish implements them as PostgreSQL advisory locks, which are cluster-wide, so two
+ * databases on one Babelfish/Aurora cluster would make each other wait for `tenant-migrate:__master__`
+ * (measured: a lock held in one database times out a request for it in another). There the
+ * resource is qualified with the database name; on SQL Server it is unchanged, so processes of an
+ * earlier version still exclude this one.
+ */
+const APPLOCK_RESOURCE =
+  "@resource NVARCHAR(255) = CASE WHEN SERVERPROPERTY('Babelfish') IS NULL THEN $1 ELSE LEFT($1 + N'@' + DB_NAME(), 255) END";
+
 /** sp_getapplock @Resource is NVARCHAR(255). */
 const MAX_LOCK_RESOURCE = 255;
 
@@ -131,13 +142,13 @@ CREATE TABLE ${meta(schema)} (
      * 1 granted after waiting, -1 timeout, -2 cancelled, -3 deadlock victim, -999 parameter/other error.
      * https://learn.microsoft.com/en-us/sql/relational-databases/system-stored-procedures/sp-getapplock-transact-sql
      */
-    getAppLock: `DECLARE @result INT;
-EXEC @result = sp_getapplock @Resource = $1, @LockMode = N'Exclusive', @LockOwner = N'Session', @LockTimeout = $2, @DbPrincipal = N'public';
+    getAppLock: `DECLARE @result INT, ${APPLOCK_RESOURCE};
+EXEC @result = sp_getapplock @Resource = @resource, @LockMode = N'Exclusive', @LockOwner = N'Session', @LockTimeout = $2, @DbPrincipal = N'public';
 SELECT @result AS result;`,
     /** Releasing a lock this session does not hold raises error 1223; APPLOCK_MODE makes release idempotent. */
-    releaseAppLock: `DECLARE @result INT = 0;
-IF APPLOCK_MODE(N'public', $1, N'Session') <> N'NoLock'
-  EXEC @result = sp_releaseapplock @Resource = $1, @LockOwner = N'Session', @DbPrincipal = N'public';
+    releaseAppLock: `DECLARE @result INT = 0, ${APPLOCK_RESOURCE};
+IF APPLOCK_MODE(N'public', @resource, N'Session') <> N'NoLock'
+  EXEC @result = sp_releaseapplock @Resource = @resource, @LockOwner = N'Session', @DbPrincipal = N'public';
 SELECT @result AS result, @@TRANCOUNT AS open_transactions;`,
 
     registryReady: dirtyCatalogRead(
