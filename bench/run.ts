@@ -15,20 +15,23 @@
  *
  * SQL Server: `--url 'mssql://sa:…@host:1433/master?trustServerCertificate=true'` (or
  * TM_BENCH_MSSQL_URL; ADO `Server=…;…` strings work too). The login needs CREATE DATABASE: the bench
- * runs in a fresh `tm_bench_…` database that it drops afterwards. Only the engine is measured there;
- * the raw-SQL and naive-umzug baselines drive pg clients with PostgreSQL SQL and are skipped (said
- * so on stderr and under the table). BENCH_MSSQL_STATUS_N overrides the status N on SQL Server.
+ * runs in a fresh `tm_bench_…` database that it drops afterwards. The raw baseline there is T-SQL over
+ * the mssql package: per schema one connection of C runs `SET XACT_ABORT ON; BEGIN TRANSACTION`, the
+ * CREATE SCHEMA, the same rendered batches (split on GO) and COMMIT — one transaction per schema, no
+ * meta table, no locks, no ledger. The naive-umzug baseline drives pg clients and is skipped there
+ * (said so on stderr and under the table). BENCH_MSSQL_STATUS_N overrides the status N on SQL Server.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import sql from 'mssql';
 import pg from 'pg';
 import { Umzug } from 'umzug';
 import { createMssqlDatabase } from '../src/dialect/mssql/mssql-admin.js';
-import { quoteMssqlIdent } from '../src/dialect/mssql/mssql-syntax.js';
-import { parseMssqlUrl, redactMssqlUrl } from '../src/dialect/mssql/mssql-url.js';
+import { mssqlSyntax, quoteMssqlIdent, quoteMssqlString } from '../src/dialect/mssql/mssql-syntax.js';
+import { parseMssqlUrl, redactMssqlUrl, toMssqlConfig } from '../src/dialect/mssql/mssql-url.js';
 import { MigratorImpl, createMigrator } from '../src/migrator.js';
 import { rendererFor } from '../src/operations/templates.js';
 import { planSchema } from '../src/planner/plan.js';
@@ -53,7 +56,7 @@ const PG_ADMIN = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432
 const MASTER = 'pmassist_master';
 // {{int}} and ADD without COLUMN: the same migration text is valid T-SQL and PostgreSQL.
 const NEW_MIGRATION = 'ALTER TABLE {{schema}}.automation_jobs ADD priority {{int}} NOT NULL DEFAULT 0;\n';
-const BASELINES_SKIPPED_MSSQL = 'raw SQL and naive umzug baselines skipped on mssql: they drive pg clients with PostgreSQL-only SQL (CREATE SCHEMA IF NOT EXISTS, BEGIN; …; COMMIT; in one query)';
+const BASELINES_SKIPPED_MSSQL = 'naive umzug baseline skipped on mssql: it drives pg clients with PostgreSQL-only SQL (CREATE SCHEMA IF NOT EXISTS, BEGIN; …; COMMIT; in one query); the raw T-SQL baseline runs';
 const notes: string[] = [];
 
 interface Row {
@@ -219,6 +222,46 @@ async function rawBaseline(target: Target, m: MigratorImpl, tenants: Tenant[], f
   return { ...r, durations };
 }
 
+/**
+ * Raw T-SQL: the engine's rendered batches over the mssql package, C connections (one pool of one
+ * connection per worker, so a transaction spans that worker's batches), one transaction per schema:
+ * SET XACT_ABORT ON; BEGIN TRANSACTION; CREATE SCHEMA (EXEC: it must be alone in its batch); every
+ * batch of every file (split on GO like the engine); COMMIT. No meta table, no locks, no ledger.
+ */
+async function rawMssqlBaseline(target: Target, m: MigratorImpl, tenants: Tenant[], files: MigrationFile[], create: boolean) {
+  const config = toMssqlConfig(parseMssqlUrl(target.url), { poolMax: 1, requestTimeoutMs: 0 });
+  const pools = await Promise.all(Array.from({ length: C }, async () => {
+    const pool = new sql.ConnectionPool(config);
+    pool.on('error', () => undefined);
+    return pool.connect();
+  }));
+  const render = await rendererFor(m.context, (await m.adapter()).syntax);
+  const durations: number[] = [];
+  const r = await measure(() =>
+    limitAll(tenants, C, async (t, w) => {
+      const pool = pools[w]!;
+      const t0 = performance.now();
+      await pool.request().batch(
+        `SET XACT_ABORT ON; BEGIN TRANSACTION;${create ? ` EXEC(${quoteMssqlString(`CREATE SCHEMA ${quoteMssqlIdent(t.schema)}`)});` : ''}`,
+      );
+      try {
+        for (const f of files) {
+          for (const batch of mssqlSyntax.splitBatches(render.tenant(f, t))) {
+            for (let i = 0; i < batch.repeat; i++) await pool.request().batch(batch.sql);
+          }
+        }
+        await pool.request().batch('COMMIT TRANSACTION;');
+      } catch (err) {
+        await pool.request().batch('IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;').catch(() => undefined);
+        throw err;
+      }
+      durations.push(performance.now() - t0);
+    }),
+  );
+  await Promise.all(pools.map((p) => p.close()));
+  return { ...r, durations };
+}
+
 /** What a user writes by hand: for each schema in turn, a new Umzug over a meta table. */
 async function naiveUmzug(target: Target, m: MigratorImpl, tenants: Tenant[], files: MigrationFile[]) {
   const exec = await executors(target, m, 1);
@@ -306,8 +349,9 @@ async function benchDialect(target: Target) {
     // Warm-up, not a result: the first DDL-heavy pass on a fresh database pays for catalog growth and
     // full-page WAL images after CREATE DATABASE's checkpoint (measured: the same raw pass took
     // 3.47 s first and 1.22 s later). Without it whichever variant runs first looks ~2x slower.
-    if (target.name !== 'mssql') {
-      const warm = await rawBaseline(target, m, tenantsOf(Array.from({ length: N }, () => randomUUID())), files, true);
+    const raw = target.name === 'mssql' ? rawMssqlBaseline : rawBaseline;
+    {
+      const warm = await raw(target, m, tenantsOf(Array.from({ length: N }, () => randomUUID())), files, true);
       console.error(`${d} warm-up (raw SQL on ${N} throw-away tenants, not a result): ${warm.seconds.toFixed(2)} s`);
       notes.push(`warm-up before (a): raw SQL on ${N} throw-away tenants took ${warm.seconds.toFixed(2)} s (not a result)`);
     }
@@ -319,9 +363,9 @@ async function benchDialect(target: Target) {
       console.error(BASELINES_SKIPPED_MSSQL);
       notes.push(BASELINES_SKIPPED_MSSQL);
     }
+    const ra = await raw(target, m, tenantsOf(rawIds), files, true);
+    push(d, '(a) migrate fresh', `raw ${target.name === 'mssql' ? 'T-SQL' : 'SQL'}, ${workers} connection(s)`, N, ra, ra.durations);
     if (baselines) {
-      const ra = await rawBaseline(target, m, tenantsOf(rawIds), files, true);
-      push(d, '(a) migrate fresh', `raw SQL, ${workers} connection(s)`, N, ra, ra.durations);
       const na = await naiveUmzug(target, m, tenantsOf(naiveIds), files);
       push(d, '(a) migrate fresh', 'naive umzug loop, sequential', N, na, na.durations);
     }
@@ -343,9 +387,9 @@ async function benchDialect(target: Target) {
     const c = await measure(() => m.up({ concurrency: C }));
     if (c.value.tenants.succeeded !== N) throw new Error(`engine migrated ${c.value.tenants.succeeded}/${N} in (c)`);
     push(d, '(c) one new migration', `engine, ${workers} worker(s)`, N, c, durations);
+    const rc = await raw(target, m, tenantsOf(rawIds), files3.slice(-1), false);
+    push(d, '(c) one new migration', `raw ${target.name === 'mssql' ? 'T-SQL' : 'SQL'}, ${workers} connection(s)`, N, rc, rc.durations);
     if (baselines) {
-      const rc = await rawBaseline(target, m, tenantsOf(rawIds), files3.slice(-1), false);
-      push(d, '(c) one new migration', `raw SQL, ${workers} connection(s)`, N, rc, rc.durations);
       const nc = await naiveUmzug(target, m, tenantsOf(naiveIds), files3);
       push(d, '(c) one new migration', 'naive umzug loop, sequential', N, nc, nc.durations);
     }

@@ -67,28 +67,50 @@ export async function runTenant(tenant: Tenant, options: TenantRunOptions): Prom
       };
       const applied = await dialect.withSession((session) =>
         holdLock(dialect.locks, session, tenant.schema, options.lockTimeoutMs, async () => {
+          // Schema and meta table are created inside the first migration's transaction: a failed
+          // first migration leaves no empty schema behind.
           const prepare = async () => {
             await dialect.meta.ensureSchema(session, tenant.schema);
             await dialect.meta.ensureMetaTable(session, tenant.schema);
             // Configured `access` roles (docs/security.md): idempotent, in the same transaction.
             await tenantGrantsOf(dialect)?.(session, tenant.schema);
+          };
+          // The derived name is recorded in its own short statement once a migration has committed,
+          // not inside the first migration's transaction: there it would hold a row lock on the
+          // registry row for the whole migration, and on SQL Server without RCSI every registry
+          // scan (discovery, status, plan) and the application's schema-name lookup would wait
+          // behind it. A failed first migration still records nothing; a crash between the commit
+          // and this statement leaves the row NULL, and the next run records it (the schema with
+          // its meta table is the truth, and the name is derived from the workspace id).
+          let committed = false;
+          const backfill = async () => {
             if (tenant.needsBackfill) await dialect.registry.setSchemaName(session, tenant.workspaceId, tenant.schema);
           };
-          const result = await migrateSchema({
-            dialect,
-            session,
-            schema: tenant.schema,
-            files: options.files,
-            render: (file) => options.render(file, tenant),
-            runId: options.runId,
-            ...(options.to ? { to: options.to } : {}),
-            prepare,
-            onMigrated: (id, durationMs) =>
-              emit({ type: 'tenant:migrated', workspaceId: tenant.workspaceId, schema: tenant.schema, id, durationMs }),
-          });
-          // Nothing was pending, so prepare() did not run: still make sure schema, meta table and
-          // the recorded name exist (a backfill of an already-built schema, or no tenant files).
+          let result: Awaited<ReturnType<typeof migrateSchema>>;
+          try {
+            result = await migrateSchema({
+              dialect,
+              session,
+              schema: tenant.schema,
+              files: options.files,
+              render: (file) => options.render(file, tenant),
+              runId: options.runId,
+              ...(options.to ? { to: options.to } : {}),
+              prepare,
+              onMigrated: (id, durationMs) => {
+                committed = true;
+                emit({ type: 'tenant:migrated', workspaceId: tenant.workspaceId, schema: tenant.schema, id, durationMs });
+              },
+            });
+          } catch (err) {
+            // A later migration failed: the schema exists (earlier ones committed), so record its name.
+            if (committed) await backfill().catch(() => undefined);
+            throw err;
+          }
+          // Nothing was pending, so prepare() did not run: still make sure schema and meta table
+          // exist (a backfill of an already-built schema, or no tenant files).
           if (result.applied.length === 0) await prepare();
+          await backfill();
           return result.applied;
         }, busy),
       );

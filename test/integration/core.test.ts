@@ -28,7 +28,7 @@ describe.each(runnableTargets)('engine core on $name', (target) => {
     const adapter = await migrator.adapter();
     return adapter.withSession((s) => s.query<R>(sql, params));
   }
-  const sqlh = sqlHelpers(target.name, query);
+  const sqlh = sqlHelpers(target.name, query, target.engine);
   const { table, master, uuidParam } = sqlh;
 
   it('fresh up migrates master and every workspace, backfills schema names and copies legacy links', async () => {

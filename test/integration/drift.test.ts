@@ -25,14 +25,19 @@ async function fleet(url: string, root: string, n: number): Promise<string[]> {
 }
 
 /** The five hand-made changes, in each family's DDL. */
-function alterations(sql: SqlHelpers, s: readonly string[]): string[] {
+function alterations(sql: SqlHelpers, s: readonly string[], engine?: string): string[] {
   const t = (i: number, name: string) => sql.table(s[i]!, name);
   if (sql.isMssql) {
     return [
       `ALTER TABLE ${t(0, 'automation_jobs')} ADD priority INT NULL`,
       `DROP INDEX ix_file_artifacts_job_run ON ${t(1, 'file_artifacts')}`,
-      `ALTER TABLE ${t(2, 'automation_jobs')} DROP CONSTRAINT df_automation_jobs_status; ALTER TABLE ${t(2, 'automation_jobs')} ADD CONSTRAINT df_automation_jobs_status DEFAULT 'paused' FOR status`,
-      `ALTER TABLE ${t(3, 'workspace_agents')} ALTER COLUMN kind NVARCHAR(80) NOT NULL`,
+      // Babelfish keeps a DEFAULT as a PostgreSQL column default (no constraint to drop by name);
+      // ADD … DEFAULT … FOR replaces it there.
+      engine === 'babelfish'
+        ? `ALTER TABLE ${t(2, 'automation_jobs')} ADD CONSTRAINT df_automation_jobs_status DEFAULT 'paused' FOR status`
+        : `ALTER TABLE ${t(2, 'automation_jobs')} DROP CONSTRAINT df_automation_jobs_status; ALTER TABLE ${t(2, 'automation_jobs')} ADD CONSTRAINT df_automation_jobs_status DEFAULT 'paused' FOR status`,
+      // Babelfish refuses NOT NULL in ALTER COLUMN; it changes only the type there (nullability stays).
+      `ALTER TABLE ${t(3, 'workspace_agents')} ALTER COLUMN kind NVARCHAR(80)${engine === 'babelfish' ? '' : ' NOT NULL'}`,
       `DROP TABLE ${t(4, 'file_artifacts')}`,
     ];
   }
@@ -51,7 +56,7 @@ describe.each(runnableTargets)('drift on $name', (target) => {
   it('reports exactly the tenants altered by hand, with their differences', async () => {
     const schemas = await fleet(fx.db.url, fx.project.root, 8);
     await withDatabase(fx.db.url, async (sql) => {
-      for (const statement of alterations(sql, schemas)) await sql.exec(statement);
+      for (const statement of alterations(sql, schemas, target.engine)) await sql.exec(statement);
     });
     const m = createMigrator({ url: fx.db.url, rootDir: fx.project.root });
     try {
@@ -80,7 +85,7 @@ describe.each(runnableTargets)('drift on $name', (target) => {
     const clean = await runCli(['drift', '--json'], { cwd: fx.project.root });
     expect(clean.code, clean.stderr).toBe(0);
     expect(JSON.parse(clean.stdout)).toMatchObject({ drift: false, tenants: 3, driftedTenants: 0 });
-    await withDatabase(fx.db.url, (sql) => sql.exec(alterations(sql, [...schemas, ...schemas])[0]!));
+    await withDatabase(fx.db.url, (sql) => sql.exec(alterations(sql, [...schemas, ...schemas], target.engine)[0]!));
     const drifted = await runCli(['drift', '--format', 'markdown'], { cwd: fx.project.root });
     expect(drifted.code, drifted.stderr).toBe(4);
     expect(drifted.stdout).toContain('| `automation_jobs.priority` | extra |  | `int NULL` |');

@@ -19,7 +19,7 @@ describe.each(runnableTargets)('fleet on $name', (target) => {
   const fx = useProjectFixture(target, { concurrency: 4, lockTimeoutMs: 20_000 });
 
   const cli = (...args: string[]) => runCli(args, { cwd: fx.project.root });
-  const { master, table, types, uuidOrder } = dialectSql(target.name);
+  const { master, table, types, uuidOrder } = dialectSql(target.name, target.engine);
 
   /** Seed N legacy workspaces (demo), then add one tenant migration so there is work to do. */
   async function seeded(n: number) {
@@ -111,7 +111,7 @@ describe.each(servers)('fleet processes on $name', (target) => {
   const cli = (args: string[], onSpawn?: Parameters<typeof runCli>[1]['onSpawn']) =>
     runCli(args, { cwd: fx.project.root, ...(onSpawn ? { onSpawn } : {}) });
 
-  const { master, table, sleep } = dialectSql(target.name);
+  const { master, table, sleep } = dialectSql(target.name, target.engine);
   const q = <R = Record<string, unknown>>(sql: string, params: unknown[] = []) => withDatabase(fx.db.url, (h) => h.query<R>(sql, params));
 
   /** demo with N workspaces, then a slow-ish migration (pg_sleep / WAITFOR DELAY) so a run lasts long enough to disturb. */

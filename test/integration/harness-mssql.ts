@@ -9,15 +9,15 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { createMssqlDatabase, mssqlAdminBatch } from '../../src/dialect/mssql/mssql-admin.js';
+import { type MssqlEngine, createMssqlDatabase, detectMssqlEngine } from '../../src/dialect/mssql/mssql-admin.js';
 import { type MssqlConnectionSettings, parseMssqlUrl } from '../../src/dialect/mssql/mssql-url.js';
 
-export type StartedMssql = { url: string; stop(): Promise<void> } | { skipped: string };
+export type StartedMssql = { url: string; engine: MssqlEngine; stop(): Promise<void> } | { skipped: string };
 
 const IMAGE = process.env.TM_TEST_MSSQL_IMAGE ?? 'mcr.microsoft.com/mssql/server:2022-latest';
 const DOCKER_PROBE_MS = 5_000;
 
-let server: Promise<MssqlConnectionSettings | { skipped: string }> | undefined;
+let server: Promise<(MssqlConnectionSettings & { engine: MssqlEngine }) | { skipped: string }> | undefined;
 
 /** A fresh, empty database; `stop()` drops it. */
 export async function startMssql(): Promise<StartedMssql> {
@@ -26,16 +26,15 @@ export async function startMssql(): Promise<StartedMssql> {
   if ('skipped' in admin) return admin;
   const database = `tm_test_${randomBytes(6).toString('hex')}`;
   const created = await createMssqlDatabase(admin, database);
-  return { url: toAdoString({ ...admin, database }), stop: () => created.drop() };
+  return { url: toAdoString({ ...admin, database }), engine: admin.engine, stop: () => created.drop() };
 }
 
-async function locateServer(): Promise<MssqlConnectionSettings | { skipped: string }> {
+async function locateServer(): Promise<(MssqlConnectionSettings & { engine: MssqlEngine }) | { skipped: string }> {
   const url = process.env.TM_TEST_MSSQL_URL;
   if (url) {
     const settings = parseMssqlUrl(url);
     // fail loudly: a URL was given, so a wrong one must not look like a skip
-    await mssqlAdminBatch(settings, 'SELECT 1;');
-    return settings;
+    return { ...settings, engine: await detectMssqlEngine(settings) };
   }
   const noDocker = await dockerUnavailable();
   if (noDocker) return { skipped: `no TM_TEST_MSSQL_URL and no Docker engine: ${noDocker}` };
@@ -43,6 +42,7 @@ async function locateServer(): Promise<MssqlConnectionSettings | { skipped: stri
   const password = `Tm-${randomBytes(12).toString('hex')}A1`;
   const container = await new MSSQLServerContainer(IMAGE).acceptLicense().withPassword(password).start();
   return {
+    engine: 'sqlserver',
     server: container.getHost(),
     port: container.getPort(),
     database: 'master',

@@ -21,8 +21,15 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
+/**
+ * The engine behind a dialect: the `mssql` dialect runs on SQL Server / Azure SQL or on Babelfish
+ * (Aurora PostgreSQL's T-SQL endpoint), which report some errors with other numbers.
+ */
+export type EngineName = 'pglite' | 'postgres' | 'sqlserver' | 'babelfish';
+
 export interface DialectTarget {
   readonly name: DialectName;
+  readonly engine: EngineName;
   /** Why this dialect is skipped here; undefined when it runs. */
   readonly skipped?: string;
   createDatabase(): Promise<TestDatabase>;
@@ -59,6 +66,7 @@ async function adminQuery(sql: string): Promise<void> {
 
 const pgliteTarget: DialectTarget = {
   name: 'pglite',
+  engine: 'pglite',
   async createDatabase() {
     const dir = mkdtempSync(path.join(tmpdir(), 'tm-pglite-'));
     return { url: `pglite:${dir}`, drop: async () => rmSync(dir, { recursive: true, force: true }) };
@@ -72,6 +80,7 @@ async function postgresTarget(): Promise<DialectTarget> {
   }
   return {
     name: 'postgres',
+    engine: 'postgres',
     ...(why ? { skipped: why } : {}),
     async createDatabase() {
       const name = `tm_test_${randomBytes(6).toString('hex')}`;
@@ -85,19 +94,21 @@ async function postgresTarget(): Promise<DialectTarget> {
 }
 
 async function mssqlTarget(): Promise<DialectTarget> {
-  type Started = { url: string; stop(): Promise<void> } | { skipped: string };
+  type Started = { url: string; engine: 'sqlserver' | 'babelfish'; stop(): Promise<void> } | { skipped: string };
   let startMssql: () => Promise<Started>;
   try {
     ({ startMssql } = (await import('./harness-mssql.js')) as { startMssql: () => Promise<Started> });
   } catch (err) {
-    return { name: 'mssql', skipped: `SQL Server harness unavailable: ${(err as Error).message}`, createDatabase: () => Promise.reject(new Error('skipped')) };
+    return { name: 'mssql', engine: 'sqlserver', skipped: `SQL Server harness unavailable: ${(err as Error).message}`, createDatabase: () => Promise.reject(new Error('skipped')) };
   }
   // Probe once; each test then gets its own database from startMssql().
   const probe = await startMssql();
-  if ('skipped' in probe) return { name: 'mssql', skipped: probe.skipped, createDatabase: () => Promise.reject(new Error('skipped')) };
+  if ('skipped' in probe) return { name: 'mssql', engine: 'sqlserver', skipped: probe.skipped, createDatabase: () => Promise.reject(new Error('skipped')) };
   await probe.stop();
+  process.stderr.write(`[tenant-migrate tests] mssql integration suite runs on ${probe.engine === 'babelfish' ? 'Babelfish (T-SQL over TDS on PostgreSQL)' : 'SQL Server'}\n`);
   return {
     name: 'mssql',
+    engine: probe.engine,
     async createDatabase() {
       const started = await startMssql();
       if ('skipped' in started) throw new Error(started.skipped);

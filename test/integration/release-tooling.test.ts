@@ -41,7 +41,7 @@ describe.each(runnableTargets)('release tooling on $name', (target) => {
     return { db, project, cli };
   }
 
-  const { table, master, types } = dialectSql(target.name);
+  const { table, master, types } = dialectSql(target.name, target.engine);
 
   /** Open the database only for this call: the CLI (a child process) needs PGlite's directory between calls. */
   const onDb = <T>(db: TestDatabase, fn: (sql: SqlHelpers) => Promise<T>) => withDatabase(db.url, fn);

@@ -14,6 +14,8 @@
 import { createAdapter, dialectFromUrl } from '../../src/dialect/create-adapter.js';
 import type { DialectName } from '../../src/dialect/dialect-syntax.js';
 import { syntaxFor } from '../../src/dialect/syntax-registry.js';
+// `relation "…" does not exist` (SQL Server: 208) has no T-SQL mapping on Babelfish: its generic number.
+import { BABELFISH_UNMAPPED_ERROR } from '../../src/dialect/mssql/mssql-errors.js';
 
 export const MASTER = 'pmassist_master';
 
@@ -43,7 +45,8 @@ export interface DialectSql {
   readonly undefinedTableCode: string | number;
 }
 
-export function dialectSql(dialect: DialectName): DialectSql {
+
+export function dialectSql(dialect: DialectName, engine?: string): DialectSql {
   const syntax = syntaxFor(dialect);
   const isMssql = syntax.family === 'mssql';
   const ident = (name: string) => syntax.quoteIdent(name);
@@ -60,11 +63,13 @@ export function dialectSql(dialect: DialectName): DialectSql {
     types: { int: syntax.types.int(), text: syntax.types.text() },
     sleep: (ms) => {
       if (!isMssql) return `SELECT pg_sleep(${ms / 1000})`;
+      // Babelfish has no WAITFOR ('not currently supported'); its T-SQL EXEC reaches PostgreSQL's pg_sleep.
+      if (engine === 'babelfish') return `EXEC pg_sleep ${ms / 1000}`;
       const s = Math.floor(ms / 1000);
       const time = `${String(Math.floor(s / 3600)).padStart(2, '0')}:${String(Math.floor(s / 60) % 60).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}.${String(ms % 1000).padStart(3, '0')}`;
       return `WAITFOR DELAY '${time}'`;
     },
-    undefinedTableCode: isMssql ? 208 : '42P01',
+    undefinedTableCode: !isMssql ? '42P01' : engine === 'babelfish' ? BABELFISH_UNMAPPED_ERROR : 208,
   };
 }
 
@@ -93,8 +98,8 @@ export interface SqlHelpers extends DialectSql {
   dropConstraint(schema: string, table: string, constraint: string): Promise<void>;
 }
 
-export function sqlHelpers(dialect: DialectName, query: Query): SqlHelpers {
-  const d = dialectSql(dialect);
+export function sqlHelpers(dialect: DialectName, query: Query, engine?: string): SqlHelpers {
+  const d = dialectSql(dialect, engine);
   // Catalog rows are unique per name; more than one would mean the check itself is wrong.
   const exists = async (sql: string, params: readonly unknown[]) => {
     const rows = await query(sql, params);

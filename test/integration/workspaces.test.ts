@@ -27,7 +27,7 @@ describe.each(runnableTargets)('workspace service on $name', (target) => {
     const adapter = await migrator.adapter();
     return adapter.withSession((s) => s.query<R>(sql, params));
   }
-  const sqlh = sqlHelpers(target.name, query);
+  const sqlh = sqlHelpers(target.name, query, target.engine);
   const { master, table, uuidParam, ident } = sqlh;
   const byId = `workspace_id = ${uuidParam(1)}`;
   const row = async (id: string) =>
@@ -113,6 +113,52 @@ describe.each(runnableTargets)('workspace service on $name', (target) => {
     const resumed = await fixed.provisionWorkspace({ workspaceId: id });
     expect(resumed).toMatchObject({ outcome: 'resumed', applied: ['0003_broken'] });
     expect(await row(id)).toMatchObject({ status: 'Active' });
+  });
+
+  it('provisioning still works once the legacy WorkspaceExternalLink is dropped (tenant 0002 copies only while it exists)', async () => {
+    await migrator.up();
+    // What the planned after-tenants master migration will do.
+    await query(`DROP TABLE ${master('WorkspaceExternalLink')}`);
+    const id = guid();
+    await expect(service.provisionWorkspace({ workspaceId: id, name: 'after-contract' })).resolves.toMatchObject({ outcome: 'created', applied: TENANT_IDS });
+    expect(await appliedIds(schemaOf(id))).toEqual(TENANT_IDS);
+  });
+
+  it('the cleanup after a failed provisioning drops a schema whose objects depend on each other', async () => {
+    await migrator.up();
+    // Committed by 0003: a sequence taken by a DEFAULT, a function called by a CHECK, a view over a view.
+    // SQL Server refuses to drop the sequence or the function before the table (error 3729);
+    // Babelfish (PostgreSQL views) refuses to drop a view another view is built on.
+    fx.project.write(
+      'tenant-migrations/0003_dependent_objects.sql.hbs',
+      `{{#if isMssql}}
+CREATE SEQUENCE {{schema}}.numbered_seq START WITH 1;
+GO
+CREATE FUNCTION {{schema}}.is_positive (@x INT) RETURNS BIT AS BEGIN RETURN CASE WHEN @x > 0 THEN 1 ELSE 0 END; END;
+GO
+CREATE TABLE {{schema}}.numbered (
+    id INT NOT NULL CONSTRAINT df_numbered_id DEFAULT (NEXT VALUE FOR {{schema}}.numbered_seq),
+    v INT NOT NULL CONSTRAINT ck_numbered_v CHECK ({{schema}}.is_positive(v) = 1)
+);
+GO
+CREATE VIEW {{schema}}.numbered_v AS SELECT id, v FROM {{schema}}.numbered;
+GO
+CREATE VIEW {{schema}}.numbered_vv AS SELECT id FROM {{schema}}.numbered_v;
+{{else}}
+CREATE SEQUENCE {{schema}}.numbered_seq;
+CREATE TABLE {{schema}}.numbered (id bigint NOT NULL DEFAULT nextval('{{schemaName}}.numbered_seq'), v int NOT NULL);
+CREATE VIEW {{schema}}.numbered_v AS SELECT id, v FROM {{schema}}.numbered;
+CREATE VIEW {{schema}}.numbered_vv AS SELECT id FROM {{schema}}.numbered_v;
+{{/if}}
+`,
+    );
+    fx.project.write('tenant-migrations/0004_broken.sql.hbs', 'SELECT * FROM {{schema}}.does_not_exist;\n');
+    const broken = createWorkspaceService(migrator);
+    const id = guid();
+    const err = await broken.provisionWorkspace({ workspaceId: id }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'PROVISION_FAILED', context: { migrationId: '0004_broken', cleanedUp: true } });
+    expect(await row(id)).toBeUndefined();
+    expect(await schemaExists(schemaOf(id))).toBe(false);
   });
 
   it(`provisions ${target.name === 'postgres' ? 50 : 10} workspaces concurrently`, async () => {

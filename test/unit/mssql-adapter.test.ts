@@ -57,7 +57,9 @@ describe('MssqlAdapter without a server', () => {
   it('takes a session-owned applock with the tenant resource and a sliced timeout', async () => {
     const { session, calls } = scriptedSession([[{ result: 1 }]]);
     expect(await adapter().acquireLock(session, tenant, 3000)).toBe(true);
-    expect(calls[0]!.sql).toMatch(/sp_getapplock @Resource = \$1, @LockMode = N'Exclusive', @LockOwner = N'Session', @LockTimeout = \$2/);
+    expect(calls[0]!.sql).toMatch(/sp_getapplock @Resource = @resource, @LockMode = N'Exclusive', @LockOwner = N'Session', @LockTimeout = \$2/);
+    // $1 as is on SQL Server; qualified with the database on Babelfish (cluster-wide advisory locks).
+    expect(calls[0]!.sql).toContain("@resource NVARCHAR(255) = CASE WHEN SERVERPROPERTY('Babelfish') IS NULL THEN $1 ELSE LEFT($1 + N'@' + DB_NAME(), 255) END");
     expect(calls[0]!.params[0]).toBe(`tenant-migrate:${tenant}`);
     expect(calls[0]!.params[1]).toBeLessThanOrEqual(3000);
   });
@@ -79,7 +81,7 @@ describe('MssqlAdapter without a server', () => {
   it('releases idempotently through APPLOCK_MODE', async () => {
     const { session, calls } = scriptedSession([[{ result: 0 }]]);
     await adapter().releaseLock(session, tenant);
-    expect(calls[0]!.sql).toMatch(/APPLOCK_MODE\(N'public', \$1, N'Session'\)/);
+    expect(calls[0]!.sql).toMatch(/APPLOCK_MODE\(N'public', @resource, N'Session'\)/);
     expect(calls[0]!.params).toEqual([`tenant-migrate:${tenant}`]);
   });
 

@@ -35,6 +35,13 @@ describe('classifyMssqlError', () => {
     expect(classifyMssqlError(connectionError(code))).toMatchObject({ transient: true, code });
   });
 
+  it("Babelfish's generic number: a serialization failure or lock timeout is transient, a missing table is not", () => {
+    const bf = (message: string) => Object.assign(new Error(message), { number: 33557097 });
+    expect(classifyMssqlError(bf('could not serialize access due to concurrent update'))).toMatchObject({ transient: true, code: 33557097 });
+    expect(classifyMssqlError(bf('canceling statement due to lock timeout')).transient).toBe(true);
+    expect(classifyMssqlError(bf('relation "db_s.t" does not exist')).transient).toBe(false);
+  });
+
   it('login failure without a number is permanent', () => {
     expect(classifyMssqlError(connectionError('ELOGIN', 'Login failed for user sa'))).toMatchObject({ transient: false, code: 'ELOGIN' });
   });

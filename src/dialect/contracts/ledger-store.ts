@@ -1,3 +1,4 @@
+import { LockTimeoutError } from '../../errors.js';
 import type {
   LedgerRun,
   LedgerRunCounts,
@@ -15,8 +16,13 @@ import type {
  * database's clock (UTC), so leases do not depend on the workers' clocks agreeing.
  */
 export interface LedgerStore {
-  /** Create both ledger tables and their indexes if missing. Idempotent; safe to race. */
-  ensureLedger(): Promise<void>;
+  /**
+   * Create both ledger tables and their indexes if missing. Idempotent; safe to race (creators take
+   * the {@link LEDGER_LOCK}). Default lock wait {@link LEDGER_LOCK_TIMEOUT_MS}.
+   * @throws LockTimeoutError when the ledger lock cannot be taken in time — never a silent return
+   *   that would fail later with "Invalid object name" / "relation does not exist".
+   */
+  ensureLedger(options?: { lockTimeoutMs?: number }): Promise<void>;
   /** Insert a run row with status `running` and heartbeat = now. */
   createRun(run: NewLedgerRun): Promise<void>;
   /**
@@ -70,3 +76,11 @@ export interface LedgerStore {
 
 /** Lock key that serialises creators of the ledger tables (CREATE … IF NOT EXISTS still races on the catalog). */
 export const LEDGER_LOCK = '__ledger__';
+
+/** How long ensureLedger waits for another process creating the ledger. */
+export const LEDGER_LOCK_TIMEOUT_MS = 30_000;
+
+/** The error of an ensureLedger that could not take the ledger lock. */
+export function ledgerLockTimeout(timeoutMs: number): LockTimeoutError {
+  return new LockTimeoutError(`Could not take the ledger lock (${LEDGER_LOCK}) within ${timeoutMs} ms: another process holds it while creating the run ledger`);
+}

@@ -212,7 +212,7 @@ export function mssqlRowsToCatalogs(
       include = [];
       const type = r.type_desc.toLowerCase();
       table(r.schema_name, r.table_name).indexes.push({
-        name: r.index_name,
+        name: babelfishIndexName(r.index_name, r.table_name),
         keys,
         unique: Boolean(r.is_unique),
         ...(r.filter_definition ? { filter: normalizeMssqlExpression(r.filter_definition, r.schema_name) } : {}),
@@ -311,4 +311,21 @@ export class MssqlCatalogReader implements CatalogReader {
   async readCatalog(session: SqlSession, schema: string): Promise<Catalog> {
     return (await this.#readChunk(session, [schema])).get(schema)!;
   }
+}
+
+/**
+ * The index name as it was written. Babelfish stores an index as `<name><table><md5>` (index names
+ * are per schema in PostgreSQL, per table in T-SQL), cut to PostgreSQL's 63 characters by shortening
+ * the table part, and sys.indexes reports that; the suffix is removed so that the same migration
+ * fingerprints alike on SQL Server and Babelfish.
+ */
+export function babelfishIndexName(name: string, table: string): string {
+  if (!/[0-9a-f]{32}$/.test(name)) return name;
+  const rest = name.slice(0, -32);
+  if (rest.length > table.length && rest.endsWith(table)) return rest.slice(0, -table.length);
+  if (name.length !== 63) return name;
+  for (let k = Math.min(table.length - 1, rest.length - 1); k > 0; k--) {
+    if (rest.endsWith(table.slice(0, k))) return rest.slice(0, -k);
+  }
+  return name;
 }

@@ -1,6 +1,6 @@
 import sql from 'mssql';
 import type { Driver, ErrorClassification, SqlSession } from '../contracts/driver.js';
-import { DriverSession, type SessionDriver } from '../sql-session.js';
+import { MssqlSession, type MssqlSessionDriver, OpenTransactionError } from './mssql-session.js';
 import { PinnedConnection } from './pinned-connection.js';
 import { classifyMssqlError, mssqlErrorLine } from './mssql-errors.js';
 import { type MssqlSql, rewritePlaceholders } from './mssql-sql.js';
@@ -28,9 +28,10 @@ export interface MssqlDriverOptions {
  * https://github.com/tediousjs/node-mssql/issues/1517), and a `Transaction` would hold the
  * connection only until its single commit. We therefore take a connection from the pool with
  * `ConnectionPool#acquire()` and bind `Request`s to it through {@link PinnedConnection}, which
- * implements the same parent contract a `Transaction` gives its requests. The connection returns
- * to the pool when the session ends — or is closed instead when it may still hold a lock or a
- * transaction, because tedious does not reset a pooled connection's session state.
+ * implements the same parent contract a `Transaction` gives its requests (mssql is pinned to an
+ * exact version for that; a unit test checks the internals used). The connection returns to the
+ * pool when the session ends, checked and reset ({@link withSession}) — or is closed instead when
+ * it may still hold a lock or a transaction.
  *
  * Transactions are plain `SET XACT_ABORT ON; BEGIN TRANSACTION` / `COMMIT` batches on that
  * connection: with XACT_ABORT any run-time error rolls back the whole transaction, so a
@@ -91,24 +92,61 @@ export class MssqlDriver implements Driver {
     return this.#pool;
   }
 
+  /**
+   * One pinned connection for `fn`, then hygiene before it goes back to the pool — mssql never
+   * resets pooled connections (no sp_reset_connection) and tedious' client-side transaction flag
+   * cannot see a BEGIN TRANSACTION inside a script:
+   * - @@TRANCOUNT is checked on the server (folded into the lock release or the COMMIT when one
+   *   ran last; otherwise one `SELECT @@TRANCOUNT` for sessions that ran batches); a connection
+   *   with a transaction still open is closed, never pooled;
+   * - a session that ran a migration script is reset (RESETCONNECTION), so #temp tables, SET
+   *   options, IDENTITY_INSERT or a USE do not leak into the next tenant.
+   * Sessions that only ran the dialect's own single statements need neither.
+   */
   async withSession<T>(fn: (session: SqlSession) => Promise<T>): Promise<T> {
     const pool = await this.#getPool();
     const pinned = await PinnedConnection.acquire(pool);
-    const driver: SessionDriver = {
+    /** @@TRANCOUNT as the last request reported it; undefined when the last request did not say. */
+    let knownOpen: number | undefined = 0;
+    let ranBatches = false;
+    const openTransactions = async () => {
+      const result = await pinned.request().query(this.#sql.openTransactions);
+      return (knownOpen = Number(result.recordset?.[0]?.open_transactions ?? 0));
+    };
+    const driver: MssqlSessionDriver = {
       query: async (text, params) => {
         const request = pinned.request();
         params.forEach((value, i) => bindInput(request, `p${i + 1}`, value));
-        const result = await request.query(params.length > 0 ? rewritePlaceholders(text) : text);
-        return (result.recordset ?? []) as Record<string, unknown>[];
+        knownOpen = undefined;
+        const rows = ((await request.query(params.length > 0 ? rewritePlaceholders(text) : text)).recordset ?? []) as Record<string, unknown>[];
+        const reported = rows[0]?.open_transactions;
+        if (typeof reported === 'number') knownOpen = reported;
+        return rows;
       },
       // Batches, not sp_executesql: SET options and BEGIN TRANSACTION must outlive the request.
       exec: async (text) => {
-        await pinned.request().batch(text === 'ROLLBACK' ? this.#sql.rollback : text === 'COMMIT' ? this.#sql.commit : text);
+        ranBatches = true;
+        knownOpen = undefined;
+        if (text === 'COMMIT') {
+          const open = Number((await pinned.request().batch(this.#sql.commit)).recordset?.[0]?.open_transactions ?? 0);
+          if (open > 0) {
+            // The migration nested a BEGIN TRANSACTION: COMMIT only decremented the count.
+            await pinned.request().batch(this.#sql.rollback);
+            knownOpen = 0;
+            throw new OpenTransactionError(
+              `the migration left ${open} nested transaction(s) open (BEGIN TRANSACTION without COMMIT): nothing was committed`,
+            );
+          }
+          knownOpen = 0;
+          return;
+        }
+        await pinned.request().batch(text === 'ROLLBACK' ? this.#sql.rollback : text);
       },
+      openTransactions,
       errorPosition: () => undefined,
       errorLine: mssqlErrorLine,
     };
-    const session = new DriverSession(driver, mssqlSyntax, this.#sql.begin);
+    const session = new MssqlSession(driver, mssqlSyntax, this.#sql.begin);
     const locks = new Set<string>();
     this.#locks.set(session, locks);
     let discard = false;
@@ -125,6 +163,15 @@ export class MssqlDriver implements Driver {
         try {
           await session.query(this.#sql.releaseAppLock, [resource]);
           locks.delete(resource);
+        } catch {
+          discard = true;
+        }
+      }
+      if (!discard && locks.size === 0 && (ranBatches || session.ranScript)) {
+        try {
+          const open = knownOpen ?? (await openTransactions());
+          if (open > 0) discard = true;
+          else if (session.ranScript) await pinned.reset();
         } catch {
           discard = true;
         }

@@ -107,12 +107,22 @@ export function mssqlErrorLine(err: unknown): number | undefined {
   return typeof line === 'number' && Number.isInteger(line) && line > 0 ? line : undefined;
 }
 
+/**
+ * Babelfish sends a PostgreSQL error it has no T-SQL mapping for as this one number with
+ * PostgreSQL's message (its mappings: babelfish_extensions contrib/babelfishpg_tds/error_mapping.txt;
+ * a deadlock is mapped to 1205 there, these are not).
+ */
+export const BABELFISH_UNMAPPED_ERROR = 33557097;
+/** Unmapped PostgreSQL errors that are worth a retry: serialization failure (40001), lock timeout (55P03). */
+const BABELFISH_TRANSIENT_MESSAGES = /could not serialize access|canceling statement due to lock timeout|could not obtain lock/i;
+
 function isTransient(err: unknown, seen: Set<unknown>): boolean {
   if (err === null || typeof err !== 'object' || seen.has(err)) return false;
   seen.add(err);
   const e = err as MssqlLikeError;
   const number = serverNumber(err);
   if (number !== undefined && TRANSIENT_NUMBERS.has(number)) return true;
+  if (number === BABELFISH_UNMAPPED_ERROR && BABELFISH_TRANSIENT_MESSAGES.test(String(e.message))) return true;
   if (typeof e.code === 'string' && TRANSIENT_DRIVER_CODES.has(e.code)) return true;
   // tarn's pool acquire timeout: every connection busy or the server not answering
   if (e.name === 'TimeoutError' && /acquire/i.test(String(e.message))) return true;

@@ -37,14 +37,24 @@ export function mssqlLedgerSql(masterSchema: string, prefix: string) {
   const objectId = (qualified: string) => `OBJECT_ID(N'${qualified.replace(/'/g, "''")}', N'U')`;
   const tenantColumns =
     'schema_name, workspace_id, seq, wave, status, attempts, claimed_by, lease_until, started_utc, finished_utc, duration_ms, applied, error';
-  const createIndex = (name: string, table: string, columns: string) =>
-    `IF NOT EXISTS (SELECT 1 FROM sys.indexes WHERE name = N'${name.replace(/'/g, "''")}' AND object_id = ${objectId(table)})
-CREATE INDEX ${q(name)} ON ${table} (${columns});`;
+  // Each table is created together with its index, in one transaction, under IF OBJECT_ID: index
+  // existence is never probed by name. Babelfish stores an index as <name><table><md5> and
+  // sys.indexes reports that internal name (INDEXPROPERTY answers NULL), so a
+  // `sys.indexes WHERE name = …` probe re-created the index on every run there.
+  const createTable = (table: string, body: string, index: { name: string; columns: string }) => `SET XACT_ABORT ON;
+BEGIN TRANSACTION;
+IF ${objectId(table)} IS NULL
+BEGIN
+  CREATE TABLE ${table} (${body});
+  CREATE INDEX ${q(index.name)} ON ${table} (${index.columns});
+END;
+COMMIT TRANSACTION;`;
 
   return {
     createLedger: [
-      `IF ${objectId(runs)} IS NULL
-CREATE TABLE ${runs} (
+      createTable(
+        runs,
+        `
   run_id NVARCHAR(64) NOT NULL PRIMARY KEY,
   run_key NVARCHAR(450) NOT NULL,
   target NVARCHAR(255) NOT NULL,
@@ -58,10 +68,12 @@ CREATE TABLE ${runs} (
   succeeded INT NOT NULL DEFAULT 0,
   failed INT NOT NULL DEFAULT 0,
   skipped INT NOT NULL DEFAULT 0
-);`,
-      createIndex(`${prefix}runs_key`, runs, 'run_key, started_utc'),
-      `IF ${objectId(tenants)} IS NULL
-CREATE TABLE ${tenants} (
+`,
+        { name: `${prefix}runs_key`, columns: 'run_key, started_utc' },
+      ),
+      createTable(
+        tenants,
+        `
   run_id NVARCHAR(64) NOT NULL,
   schema_name NVARCHAR(128) NOT NULL,
   workspace_id NVARCHAR(64) NOT NULL,
@@ -77,8 +89,9 @@ CREATE TABLE ${tenants} (
   applied NVARCHAR(MAX) NULL,
   error NVARCHAR(MAX) NULL,
   PRIMARY KEY (run_id, schema_name)
-);`,
-      createIndex(`${prefix}run_tenants_claim`, tenants, 'run_id, status, wave, seq'),
+`,
+        { name: `${prefix}run_tenants_claim`, columns: 'run_id, status, wave, seq' },
+      ),
     ],
     createRun: `INSERT INTO ${runs} (run_id, run_key, target, options, status, started_by, heartbeat_utc)
 VALUES ($1, $2, $3, $4, N'running', $5, ${NOW});`,
@@ -96,17 +109,26 @@ SELECT @@ROWCOUNT AS affected;`,
     requeueRunTenants: `UPDATE ${tenants} SET status = N'pending', claimed_by = NULL, lease_until = NULL
 WHERE run_id = $1 AND status IN (N'failed', N'skipped');
 SELECT @@ROWCOUNT AS affected;`,
-    /** $1 run, $2 worker, $3 n, $4 lease ms, $5 max wave. */
-    claimTenants: `WITH claimable AS (
-  SELECT TOP ($3) * FROM ${tenants} WITH (UPDLOCK, READPAST, ROWLOCK)
+    /**
+     * $1 run, $2 worker, $3 n, $4 lease ms, $5 max wave. An UPDATE … FROM a `TOP (n) … ORDER BY seq`
+     * derived table, not an updatable CTE (Babelfish does not support updating through a CTE).
+     * The claimable condition is repeated on the target row: on an engine that ignores READPAST
+     * and UPDLOCK (Babelfish by default), a second claimer waits for the first one's row locks and
+     * then re-checks the row (PostgreSQL's EvalPlanQual), so a row claimed meanwhile is not taken
+     * twice; the worker then simply claims again.
+     */
+    claimTenants: `UPDATE t
+SET status = N'running', claimed_by = $2, lease_until = DATEADD(MILLISECOND, $4, ${NOW}),
+    attempts = t.attempts + 1, started_utc = ${NOW}, error = NULL
+OUTPUT ${tenantColumns.split(', ').map((c) => `inserted.${c}`).join(', ')}
+FROM ${tenants} AS t
+JOIN (
+  SELECT TOP ($3) run_id, schema_name FROM ${tenants} WITH (UPDLOCK, READPAST, ROWLOCK)
   WHERE run_id = $1 AND wave <= $5
     AND (status = N'pending' OR (status = N'running' AND lease_until < ${NOW}))
   ORDER BY seq
-)
-UPDATE claimable
-SET status = N'running', claimed_by = $2, lease_until = DATEADD(MILLISECOND, $4, ${NOW}),
-    attempts = attempts + 1, started_utc = ${NOW}, error = NULL
-OUTPUT ${tenantColumns.split(', ').map((c) => `inserted.${c}`).join(', ')};`,
+) AS c ON c.run_id = t.run_id AND c.schema_name = t.schema_name
+WHERE t.run_id = $1 AND (t.status = N'pending' OR (t.status = N'running' AND t.lease_until < ${NOW}));`,
     renewLease: `UPDATE ${tenants} SET lease_until = DATEADD(MILLISECOND, $3, ${NOW})
 WHERE run_id = $1 AND claimed_by = $2 AND status = N'running';
 UPDATE ${runs} SET heartbeat_utc = ${NOW} WHERE run_id = $1;`,
@@ -158,27 +180,66 @@ SELECT @@ROWCOUNT AS affected;`,
 SELECT CONVERT(UNIQUEIDENTIFIER, $1), $2, $3, ${NOW}
 WHERE NOT EXISTS (SELECT 1 FROM ${master}.${q(table)} WITH (UPDLOCK, HOLDLOCK) WHERE ${byId} AND user_id = $2);`,
     /**
-     * SQL Server has no DROP SCHEMA … CASCADE: drop the schema's foreign keys (and those pointing
-     * into it), views, routines, synonyms, sequences, tables and types, then the schema. Names are
-     * quoted server-side with QUOTENAME; the schema name arrives as a parameter.
+     * SQL Server has no DROP SCHEMA … CASCADE. In dependency order:
+     * 1. foreign keys of the schema's tables and those pointing into them;
+     * 2. CHECK and DEFAULT constraints (they may call the schema's functions or take NEXT VALUE FOR
+     *    its sequences, which then cannot be dropped: error 3729). Not DEFAULTs on Babelfish: they
+     *    are PostgreSQL column defaults there, listed under a made-up name (DF_<table>_<id>) that
+     *    ALTER TABLE … DROP CONSTRAINT does not know; DROP TABLE removes them;
+     * 3. views, procedures, synonyms, functions, tables, sequences — an object before every object
+     *    it references: by the depth of its chain of referencing objects in
+     *    sys.sql_expression_dependencies (a schema-bound view or function before its tables), then
+     *    by kind, then newest first (an object can only reference what existed when it was created;
+     *    Babelfish, whose views are PostgreSQL views with hard dependencies, reports no rows in
+     *    sys.sql_expression_dependencies, so this last key is what orders it there);
+     * 4. user-defined types (tables and routines use them), then the schema.
+     * The statements are numbered by an IDENTITY in ORDER BY order (guaranteed for INSERT … SELECT,
+     * unlike `SELECT @s += … ORDER BY`) and run one by one. Names are quoted server-side with
+     * QUOTENAME; the schema name arrives as a parameter.
      */
     dropSchema: `IF SCHEMA_ID($1) IS NOT NULL
 BEGIN
-  DECLARE @sql NVARCHAR(MAX) = N'';
-  SELECT @sql += N'ALTER TABLE ' + QUOTENAME(ps.name) + N'.' + QUOTENAME(pt.name) + N' DROP CONSTRAINT ' + QUOTENAME(fk.name) + N';'
+  DECLARE @drops TABLE (n INT IDENTITY(1, 1) PRIMARY KEY, stmt NVARCHAR(MAX) NOT NULL);
+  INSERT INTO @drops (stmt)
+  SELECT N'ALTER TABLE ' + QUOTENAME(ps.name) + N'.' + QUOTENAME(pt.name) + N' DROP CONSTRAINT ' + QUOTENAME(fk.name) + N';'
   FROM sys.foreign_keys AS fk
   JOIN sys.tables AS pt ON pt.object_id = fk.parent_object_id JOIN sys.schemas AS ps ON ps.schema_id = pt.schema_id
   JOIN sys.tables AS rt ON rt.object_id = fk.referenced_object_id
   WHERE pt.schema_id = SCHEMA_ID($1) OR rt.schema_id = SCHEMA_ID($1);
-  SELECT @sql += N'DROP ' + CASE o.type WHEN 'V' THEN N'VIEW' WHEN 'P' THEN N'PROCEDURE' WHEN 'SN' THEN N'SYNONYM' WHEN 'SO' THEN N'SEQUENCE' ELSE N'FUNCTION' END
-    + N' ' + QUOTENAME(SCHEMA_NAME(o.schema_id)) + N'.' + QUOTENAME(o.name) + N';'
-  FROM sys.objects AS o WHERE o.schema_id = SCHEMA_ID($1) AND o.type IN ('V', 'P', 'SN', 'SO', 'FN', 'IF', 'TF');
-  SELECT @sql += N'DROP TABLE ' + QUOTENAME(SCHEMA_NAME(t.schema_id)) + N'.' + QUOTENAME(t.name) + N';'
-  FROM sys.tables AS t WHERE t.schema_id = SCHEMA_ID($1);
-  SELECT @sql += N'DROP TYPE ' + QUOTENAME(SCHEMA_NAME(ty.schema_id)) + N'.' + QUOTENAME(ty.name) + N';'
+  INSERT INTO @drops (stmt)
+  SELECT N'ALTER TABLE ' + QUOTENAME(SCHEMA_NAME(t.schema_id)) + N'.' + QUOTENAME(t.name) + N' DROP CONSTRAINT ' + QUOTENAME(c.name) + N';'
+  FROM sys.objects AS c JOIN sys.tables AS t ON t.object_id = c.parent_object_id
+  WHERE t.schema_id = SCHEMA_ID($1) AND (c.type = 'C' OR (c.type = 'D' AND SERVERPROPERTY('Babelfish') IS NULL));
+  WITH objs AS (
+    SELECT o.object_id, o.name, o.type FROM sys.objects AS o
+    WHERE o.schema_id = SCHEMA_ID($1) AND o.type IN ('V', 'P', 'SN', 'FN', 'IF', 'TF', 'U', 'SO')
+  ), refs AS (
+    SELECT DISTINCT d.referencing_id, d.referenced_id FROM sys.sql_expression_dependencies AS d
+    JOIN objs AS a ON a.object_id = d.referencing_id JOIN objs AS b ON b.object_id = d.referenced_id
+    WHERE d.referencing_id <> d.referenced_id
+  ), chain AS (
+    SELECT object_id, 0 AS depth FROM objs
+    UNION ALL
+    SELECT r.referenced_id, c.depth + 1 FROM chain AS c JOIN refs AS r ON r.referencing_id = c.object_id WHERE c.depth < 32
+  )
+  INSERT INTO @drops (stmt)
+  SELECT N'DROP ' + CASE o.type WHEN 'V' THEN N'VIEW' WHEN 'P' THEN N'PROCEDURE' WHEN 'SN' THEN N'SYNONYM' WHEN 'U' THEN N'TABLE'
+      WHEN 'SO' THEN N'SEQUENCE' ELSE N'FUNCTION' END + N' ' + QUOTENAME($1) + N'.' + QUOTENAME(o.name) + N';'
+  FROM objs AS o JOIN (SELECT object_id, MAX(depth) AS depth FROM chain GROUP BY object_id) AS x ON x.object_id = o.object_id
+  ORDER BY x.depth,
+    CASE o.type WHEN 'V' THEN 0 WHEN 'P' THEN 0 WHEN 'SN' THEN 0 WHEN 'U' THEN 2 WHEN 'SO' THEN 3 ELSE 1 END,
+    o.object_id DESC;
+  INSERT INTO @drops (stmt)
+  SELECT N'DROP TYPE ' + QUOTENAME($1) + N'.' + QUOTENAME(ty.name) + N';'
   FROM sys.types AS ty WHERE ty.is_user_defined = 1 AND ty.schema_id = SCHEMA_ID($1);
-  SET @sql += N'DROP SCHEMA ' + QUOTENAME($1) + N';';
-  EXEC sys.sp_executesql @sql;
+  INSERT INTO @drops (stmt) VALUES (N'DROP SCHEMA ' + QUOTENAME($1) + N';');
+  DECLARE @n INT = 1, @last INT = (SELECT MAX(n) FROM @drops), @stmt NVARCHAR(MAX);
+  WHILE @n <= @last
+  BEGIN
+    SELECT @stmt = stmt FROM @drops WHERE n = @n;
+    EXEC sys.sp_executesql @stmt;
+    SET @n += 1;
+  END;
 END;`,
   };
 }

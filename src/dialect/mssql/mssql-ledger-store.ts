@@ -1,5 +1,5 @@
 import type { Driver } from '../contracts/driver.js';
-import { LEDGER_LOCK, type LedgerStore } from '../contracts/ledger-store.js';
+import { LEDGER_LOCK, LEDGER_LOCK_TIMEOUT_MS, type LedgerStore, ledgerLockTimeout } from '../contracts/ledger-store.js';
 import { holdLock, type Locks } from '../contracts/locks.js';
 import type { MetaStore } from '../contracts/meta-store.js';
 import type { AdapterNames } from '../dialect.js';
@@ -27,13 +27,16 @@ export class MssqlLedgerStore implements LedgerStore {
     this.#ledger = mssqlLedgerSql(parts.names.masterSchema, parts.names.ledgerPrefix);
   }
 
-  async ensureLedger(): Promise<void> {
+  async ensureLedger(options: { lockTimeoutMs?: number } = {}): Promise<void> {
+    const timeoutMs = options.lockTimeoutMs ?? LEDGER_LOCK_TIMEOUT_MS;
     await this.#driver.withSession((session) =>
       // IF OBJECT_ID … CREATE can race between processes; one applock serialises creators.
-      holdLock(this.#locks, session, LEDGER_LOCK, 30_000, async () => {
+      holdLock(this.#locks, session, LEDGER_LOCK, timeoutMs, async () => {
         await this.#meta.ensureSchema(session, this.#names.masterSchema);
         for (const text of this.#ledger.createLedger) await session.query(text);
-      }, () => undefined),
+      }, () => {
+        throw ledgerLockTimeout(timeoutMs);
+      }),
     );
   }
 

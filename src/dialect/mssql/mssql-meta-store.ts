@@ -4,7 +4,8 @@ import { type MetaStore, sortAppliedLists } from '../contracts/meta-store.js';
 import type { AdapterNames } from '../dialect.js';
 import { rowToApplied } from '../row-mapping.js';
 import type { mssqlWorkspaceSql } from './mssql-ledger-sql.js';
-import { META_READ_BATCH, type MssqlSql } from './mssql-sql.js';
+import { mssqlErrorNumber } from './mssql-errors.js';
+import { LOCK_TIMEOUT_ERROR, META_READ_BATCH, type MssqlSql } from './mssql-sql.js';
 
 /** Schemas and meta tables on SQL Server. */
 export class MssqlMetaStore implements MetaStore {
@@ -48,6 +49,13 @@ export class MssqlMetaStore implements MetaStore {
     return (await session.query(this.#sql.selectApplied(schema))).map(rowToApplied);
   }
 
+  /**
+   * The planning read: never waits behind a running migration. Schemas come from a dirty catalog
+   * read; their meta rows are read without lock waits (see NO_LOCK_WAIT). A batch that hits a meta
+   * table still being created by an uncommitted first migration fails at once (1222); it is split
+   * in halves until that schema is alone, which then counts as having nothing applied — its first
+   * migration is not committed. Nothing is decided on this: the runner re-reads under the tenant lock.
+   */
   async readAppliedMany(schemas: readonly string[]): Promise<Map<string, AppliedMigration[]>> {
     const result = new Map<string, AppliedMigration[]>(schemas.map((s) => [s, []]));
     if (schemas.length === 0) return result;
@@ -55,10 +63,19 @@ export class MssqlMetaStore implements MetaStore {
       const existing = await session.query<{ schema_name: string }>(this.#sql.schemasWithMeta, [this.#names.metaTable]);
       const present = new Set(existing.map((r) => r.schema_name));
       const withMeta = schemas.filter((s) => present.has(s));
-      for (let i = 0; i < withMeta.length; i += META_READ_BATCH) {
-        const rows = await session.query(this.#sql.selectAppliedMany(withMeta.slice(i, i + META_READ_BATCH)));
-        for (const row of rows) result.get(String(row.schema_name))?.push(rowToApplied(row));
-      }
+      const read = async (chunk: readonly string[]): Promise<void> => {
+        try {
+          const rows = await session.query(this.#sql.selectAppliedMany(chunk));
+          for (const row of rows) result.get(String(row.schema_name))?.push(rowToApplied(row));
+        } catch (err) {
+          if (mssqlErrorNumber(err) !== LOCK_TIMEOUT_ERROR) throw err;
+          if (chunk.length === 1) return; // its meta table is not committed yet: nothing applied
+          const half = Math.ceil(chunk.length / 2);
+          await read(chunk.slice(0, half));
+          await read(chunk.slice(half));
+        }
+      };
+      for (let i = 0; i < withMeta.length; i += META_READ_BATCH) await read(withMeta.slice(i, i + META_READ_BATCH));
     });
     return sortAppliedLists(result);
   }

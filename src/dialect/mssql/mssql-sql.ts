@@ -13,6 +13,17 @@ export const LOCK_RESOURCE_PREFIX = 'tenant-migrate:';
 /** Schemas per UNION ALL query when reading many meta tables: one round trip per this many tenants. */
 export const META_READ_BATCH = 250;
 
+/**
+ * The applock resource of `$1` in this database. SQL Server scopes application locks to the
+ * database; Babelfish implements them as PostgreSQL advisory locks, which are cluster-wide, so two
+ * databases on one Babelfish/Aurora cluster would make each other wait for `tenant-migrate:__master__`
+ * (measured: a lock held in one database times out a request for it in another). There the
+ * resource is qualified with the database name; on SQL Server it is unchanged, so processes of an
+ * earlier version still exclude this one.
+ */
+const APPLOCK_RESOURCE =
+  "@resource NVARCHAR(255) = CASE WHEN SERVERPROPERTY('Babelfish') IS NULL THEN $1 ELSE LEFT($1 + N'@' + DB_NAME(), 255) END";
+
 /** sp_getapplock @Resource is NVARCHAR(255). */
 const MAX_LOCK_RESOURCE = 255;
 
@@ -35,6 +46,35 @@ export function lockResource(key: string): string {
   return resource;
 }
 
+/**
+ * Catalog reads that must not wait (never sent inside a transaction: Babelfish refuses SET
+ * TRANSACTION ISOLATION LEVEL there) behind a running migration's uncommitted DDL (a tenant's first
+ * migration creates its schema and meta table in its transaction). On SQL Server, catalog views
+ * read at READ COMMITTED block behind uncommitted DDL (metadata is not versioned, so RCSI does not
+ * help), while a catalog view read at READ UNCOMMITTED does not — and metadata *functions*
+ * (OBJECT_ID, SCHEMA_ID, …) ask for a schema-stability lock and block even at READ UNCOMMITTED
+ * (https://learn.microsoft.com/en-us/sql/t-sql/language-elements/transaction-isolation-levels, the
+ * "metadata access" table; Aaron Bertrand, "Bad habits: using (certain) metadata helper functions").
+ * So these reads use the catalog views only, at READ UNCOMMITTED (+ NOLOCK, which SQL Server may
+ * ignore on catalog views), and set READ COMMITTED back: the query runs in sp_executesql, whose
+ * scope already restores the level, but a pooled connection must never keep a dirty level.
+ * They may see an object whose CREATE is not committed yet; callers treat that as "maybe". On
+ * Babelfish the catalogs are PostgreSQL's (MVCC) and nothing here blocks either way.
+ */
+function dirtyCatalogRead(select: string): string {
+  return `SET TRANSACTION ISOLATION LEVEL READ UNCOMMITTED;\n${select}\nSET TRANSACTION ISOLATION LEVEL READ COMMITTED;`;
+}
+
+/**
+ * Prefix of the planning reads of meta rows: no lock waits at all. READPAST skips rows an
+ * in-flight migration inserted; a meta table whose CREATE is still uncommitted holds a schema
+ * lock that READPAST cannot skip, so the read fails at once with 1222 instead of waiting, and the
+ * caller narrows the batch down to that schema (see MssqlMetaStore#readAppliedMany).
+ */
+export const NO_LOCK_WAIT = 'SET LOCK_TIMEOUT 0;';
+/** SQL Server's "Lock request time out period exceeded". */
+export const LOCK_TIMEOUT_ERROR = 1222;
+
 export function mssqlSql(names: AdapterNames) {
   const q = mssqlIdent;
   const master = q(names.masterSchema);
@@ -53,7 +93,13 @@ export function mssqlSql(names: AdapterNames) {
      * https://learn.microsoft.com/en-us/sql/t-sql/statements/create-schema-transact-sql
      */
     createSchema: (schema: string) => `IF SCHEMA_ID(${lit(schema)}) IS NULL EXEC(${lit(`CREATE SCHEMA ${q(schema)}`)});`,
-    schemaExists: 'SELECT 1 AS found FROM sys.schemas WHERE name = $1;',
+    /**
+     * Dirty catalog read (never waits): true also while another session's CREATE SCHEMA is
+     * uncommitted. NOLOCK only, no SET TRANSACTION ISOLATION LEVEL: this one also runs inside the
+     * first migration's transaction, where Babelfish refuses to change the isolation level
+     * ("SET TRANSACTION ISOLATION failed, transaction aborted").
+     */
+    schemaExists: 'SELECT 1 AS found FROM sys.schemas WITH (NOLOCK) WHERE name = $1;',
 
     createMetaTable: (schema: string) => `IF OBJECT_ID(${lit(meta(schema))}, N'U') IS NULL
 CREATE TABLE ${meta(schema)} (
@@ -71,8 +117,9 @@ CREATE TABLE ${meta(schema)} (
      * (10,000 short names is a small result). The caller intersects with its tenants; no list of
      * names has to travel to the server, and no OPENJSON/STRING_SPLIT (compat level 130+) is needed.
      */
-    schemasWithMeta:
-      'SELECT s.name AS schema_name FROM sys.tables AS t JOIN sys.schemas AS s ON s.schema_id = t.schema_id WHERE t.name = $1;',
+    schemasWithMeta: dirtyCatalogRead(
+      'SELECT s.name AS schema_name FROM sys.tables AS t WITH (NOLOCK) JOIN sys.schemas AS s WITH (NOLOCK) ON s.schema_id = t.schema_id WHERE t.name = $1;',
+    ),
     selectApplied: (schema: string) => `SELECT ${metaColumns} FROM ${meta(schema)} ORDER BY id;`,
     /**
      * UNION ALL over many schemas, only ones known to have a meta table. READPAST skips rows
@@ -82,9 +129,9 @@ CREATE TABLE ${meta(schema)} (
      * https://learn.microsoft.com/en-us/sql/t-sql/queries/hints-transact-sql-table#readpast
      */
     selectAppliedMany: (schemas: readonly string[]) =>
-      `${schemas
+      `${NO_LOCK_WAIT}\n${schemas
         .map((s) => `SELECT ${lit(s)} AS schema_name, ${metaColumns} FROM ${meta(s)} WITH (READPAST)`)
-        .join('\nUNION ALL\n')};`,
+        .join('\nUNION ALL\n')};\nSET LOCK_TIMEOUT -1;`,
     insertApplied: (schema: string) => `INSERT INTO ${meta(schema)} (${metaColumns}) VALUES ($1, $2, $3, $4, $5, $6);`,
     deleteApplied: (schema: string) => `DELETE FROM ${meta(schema)} WHERE id = $1;`,
     updateChecksums: (schema: string) => `UPDATE ${meta(schema)} SET checksum = $2, rendered_checksum = $3 WHERE id = $1;`,
@@ -95,30 +142,40 @@ CREATE TABLE ${meta(schema)} (
      * 1 granted after waiting, -1 timeout, -2 cancelled, -3 deadlock victim, -999 parameter/other error.
      * https://learn.microsoft.com/en-us/sql/relational-databases/system-stored-procedures/sp-getapplock-transact-sql
      */
-    getAppLock: `DECLARE @result INT;
-EXEC @result = sp_getapplock @Resource = $1, @LockMode = N'Exclusive', @LockOwner = N'Session', @LockTimeout = $2, @DbPrincipal = N'public';
+    getAppLock: `DECLARE @result INT, ${APPLOCK_RESOURCE};
+EXEC @result = sp_getapplock @Resource = @resource, @LockMode = N'Exclusive', @LockOwner = N'Session', @LockTimeout = $2, @DbPrincipal = N'public';
 SELECT @result AS result;`,
     /** Releasing a lock this session does not hold raises error 1223; APPLOCK_MODE makes release idempotent. */
-    releaseAppLock: `DECLARE @result INT = 0;
-IF APPLOCK_MODE(N'public', $1, N'Session') <> N'NoLock'
-  EXEC @result = sp_releaseapplock @Resource = $1, @LockOwner = N'Session', @DbPrincipal = N'public';
-SELECT @result AS result;`,
+    releaseAppLock: `DECLARE @result INT = 0, ${APPLOCK_RESOURCE};
+IF APPLOCK_MODE(N'public', @resource, N'Session') <> N'NoLock'
+  EXEC @result = sp_releaseapplock @Resource = @resource, @LockOwner = N'Session', @DbPrincipal = N'public';
+SELECT @result AS result, @@TRANCOUNT AS open_transactions;`,
 
-    registryReady:
-      'SELECT 1 AS found FROM sys.columns AS c JOIN sys.tables AS t ON t.object_id = c.object_id ' +
-      'JOIN sys.schemas AS s ON s.schema_id = t.schema_id WHERE s.name = $1 AND t.name = $2 AND c.name = $3;',
+    registryReady: dirtyCatalogRead(
+      'SELECT 1 AS found FROM sys.columns AS c WITH (NOLOCK) JOIN sys.tables AS t WITH (NOLOCK) ON t.object_id = c.object_id ' +
+        'JOIN sys.schemas AS s WITH (NOLOCK) ON s.schema_id = t.schema_id WHERE s.name = $1 AND t.name = $2 AND c.name = $3;',
+    ),
     listTenants: (includeArchived: boolean) =>
       `SELECT ${registryColumns} FROM ${registry}${includeArchived ? '' : " WHERE status = N'Active'"} ` +
       'ORDER BY CONVERT(NVARCHAR(36), workspace_id) COLLATE Latin1_General_BIN2;',
     getTenant: `SELECT ${registryColumns} FROM ${registry} WHERE ${byWorkspaceId};`,
     setSchemaName: `UPDATE ${registry} SET db_schema_name = $2 WHERE ${byWorkspaceId} AND (db_schema_name IS NULL OR db_schema_name = $2);`,
-    /** HOLDLOCK makes MERGE's match-then-insert atomic against a concurrent upsert of the same id. */
-    upsertWorkspace: `MERGE ${registry} WITH (HOLDLOCK) AS target
-USING (SELECT CONVERT(UNIQUEIDENTIFIER, $1) AS workspace_id, $2 AS name, $3 AS db_schema_name, $4 AS status) AS source
-ON target.workspace_id = source.workspace_id
-WHEN MATCHED THEN UPDATE SET name = source.name, db_schema_name = source.db_schema_name, status = source.status, last_seen_utc = SYSUTCDATETIME()
-WHEN NOT MATCHED THEN INSERT (workspace_id, name, db_schema_name, status, last_seen_utc, created_utc)
-  VALUES (source.workspace_id, source.name, source.db_schema_name, source.status, SYSUTCDATETIME(), SYSUTCDATETIME());`,
+    /**
+     * UPDATE, then INSERT where nothing was updated, in one transaction. No MERGE: Babelfish (Aurora
+     * PostgreSQL) does not support it, and on SQL Server MERGE has a long list of concurrency caveats.
+     * UPDLOCK + HOLDLOCK on the UPDATE keep the key range locked until COMMIT on SQL Server, so a
+     * concurrent upsert of the same id waits instead of inserting twice (the primary key is the
+     * final guard on engines that ignore the hints).
+     */
+    upsertWorkspace: `SET XACT_ABORT ON;
+BEGIN TRANSACTION;
+UPDATE ${registry} WITH (UPDLOCK, HOLDLOCK)
+  SET name = $2, db_schema_name = $3, status = $4, last_seen_utc = SYSUTCDATETIME()
+  WHERE ${byWorkspaceId};
+IF @@ROWCOUNT = 0
+  INSERT INTO ${registry} (workspace_id, name, db_schema_name, status, last_seen_utc, created_utc)
+  VALUES (CONVERT(UNIQUEIDENTIFIER, $1), $2, $3, $4, SYSUTCDATETIME(), SYSUTCDATETIME());
+COMMIT TRANSACTION;`,
     /** @@ROWCOUNT rather than OUTPUT: OUTPUT without INTO fails on a table with triggers (error 334). */
     setStatus: `UPDATE ${registry} SET status = $2 WHERE ${byWorkspaceId};
 SELECT @@ROWCOUNT AS affected;`,
@@ -127,7 +184,13 @@ SELECT @@ROWCOUNT AS affected;`,
 
     /** Transactions: XACT_ABORT so any error rolls the whole transaction back, not just the statement. */
     begin: 'SET XACT_ABORT ON; BEGIN TRANSACTION;',
-    commit: 'COMMIT TRANSACTION;',
+    /**
+     * @@TRANCOUNT after COMMIT is 0 unless the migration itself ran an unbalanced BEGIN TRANSACTION:
+     * COMMIT then only decremented the count and nothing is durable yet (the driver rolls back and fails).
+     */
+    commit: 'COMMIT TRANSACTION; SELECT @@TRANCOUNT AS open_transactions;',
+    /** Transactions open on this connection, as the server counts them (the client's flag can be wrong). */
+    openTransactions: 'SELECT @@TRANCOUNT AS open_transactions;',
     /** XACT_ABORT may already have rolled back; a bare ROLLBACK would then raise error 3903. */
     rollback: 'IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;',
   };

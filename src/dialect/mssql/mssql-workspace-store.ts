@@ -1,8 +1,12 @@
 import type { SqlSession } from '../contracts/driver.js';
 import type { WorkspaceMemberInsert, WorkspaceStore, WorkspaceUpsert } from '../contracts/workspace-store.js';
 import { affected } from './mssql-driver.js';
+import { mssqlErrorNumber } from './mssql-errors.js';
 import type { mssqlWorkspaceSql } from './mssql-ledger-sql.js';
 import type { MssqlSql } from './mssql-sql.js';
+
+/** Violation of a PRIMARY KEY / UNIQUE constraint (2627), of a unique index (2601). */
+const DUPLICATE_KEY = new Set([2627, 2601]);
 
 /** Registry writes of provisioning and the workspace lifecycle; `@@ROWCOUNT` tells whether a row matched. */
 export class MssqlWorkspaceStore implements WorkspaceStore {
@@ -24,8 +28,19 @@ export class MssqlWorkspaceStore implements WorkspaceStore {
     return Number(row?.affected ?? 0) > 0;
   }
 
+  /**
+   * UPDLOCK + HOLDLOCK make check-and-insert atomic on SQL Server. Babelfish ignores the hints, so
+   * two provisionings of one workspace can both pass the NOT EXISTS; the loser gets a primary-key
+   * violation (2627, also on Babelfish), which means exactly "someone else inserted it": false.
+   * Only done here, in autocommit: inside a transaction the error would doom it (XACT_ABORT).
+   */
   async insertWorkspace(session: SqlSession, row: WorkspaceUpsert): Promise<boolean> {
-    return affected(await session.query(this.#ws.insertWorkspace, [row.workspaceId, row.name, row.schema, row.status])) > 0;
+    try {
+      return affected(await session.query(this.#ws.insertWorkspace, [row.workspaceId, row.name, row.schema, row.status])) > 0;
+    } catch (err) {
+      if (!session.inTransaction && DUPLICATE_KEY.has(mssqlErrorNumber(err) ?? 0)) return false;
+      throw err;
+    }
   }
 
   async transitionWorkspaceStatus(session: SqlSession, workspaceId: string, from: string, to: string): Promise<boolean> {

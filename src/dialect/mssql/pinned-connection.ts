@@ -4,6 +4,8 @@ import sql from 'mssql';
 export interface TediousConnection {
   readonly closed?: boolean;
   close(): void;
+  /** tedious `Connection#reset`: the next request carries the TDS reset flag (sp_reset_connection). */
+  reset(callback: (err?: Error | null) => void): void;
 }
 
 /** The parts of mssql's ConnectionPool this file uses beyond the typed API. */
@@ -82,6 +84,27 @@ export class PinnedConnection {
   release(connection: TediousConnection): this {
     if (connection === this.#connection) this.#busy = false;
     return this;
+  }
+
+  /**
+   * Reset the server session to its state after login, as ADO.NET does between pooled uses:
+   * tedious' public `Connection#reset` sends its initial SET options in a batch flagged
+   * RESETCONNECTION (the server runs sp_reset_connection first). That drops #temp tables, resets
+   * SET options (XACT_ABORT, IDENTITY_INSERT, LOCK_TIMEOUT, …) and the database context.
+   * Babelfish honours the flag for SET options and #temp tables but keeps an open transaction,
+   * so callers check @@TRANCOUNT first and discard a connection that still has one.
+   */
+  reset(): Promise<void> {
+    if (this.#released || this.#connection.closed) return Promise.reject(Object.assign(new Error('The session connection is closed'), { code: 'ECONNCLOSED' }));
+    if (this.#busy) return Promise.reject(Object.assign(new Error('Another request is in progress on this session'), { code: 'EREQINPROG' }));
+    this.#busy = true;
+    return new Promise<void>((resolve, reject) => {
+      this.#connection.reset((err) => {
+        this.#busy = false;
+        if (err) reject(err);
+        else resolve();
+      });
+    });
   }
 
   /**

@@ -1,5 +1,5 @@
 import type { Driver } from '../contracts/driver.js';
-import { LEDGER_LOCK, type LedgerStore } from '../contracts/ledger-store.js';
+import { LEDGER_LOCK, LEDGER_LOCK_TIMEOUT_MS, type LedgerStore, ledgerLockTimeout } from '../contracts/ledger-store.js';
 import { holdLock, type Locks } from '../contracts/locks.js';
 import type { MetaStore } from '../contracts/meta-store.js';
 import type { AdapterNames } from '../dialect.js';
@@ -26,13 +26,16 @@ export class PostgresLedgerStore implements LedgerStore {
     this.#names = parts.names;
   }
 
-  async ensureLedger(): Promise<void> {
+  async ensureLedger(options: { lockTimeoutMs?: number } = {}): Promise<void> {
+    const timeoutMs = options.lockTimeoutMs ?? LEDGER_LOCK_TIMEOUT_MS;
     await this.#driver.withSession((session) =>
       // CREATE … IF NOT EXISTS can still race on the catalog; one advisory lock serializes creators.
-      holdLock(this.#locks, session, LEDGER_LOCK, 30_000, async () => {
+      holdLock(this.#locks, session, LEDGER_LOCK, timeoutMs, async () => {
         await this.#meta.ensureSchema(session, this.#names.masterSchema);
         for (const sql of this.#sql.createLedger) await session.query(sql);
-      }, () => undefined),
+      }, () => {
+        throw ledgerLockTimeout(timeoutMs);
+      }),
     );
   }
 

@@ -1,0 +1,69 @@
+import type { DialectSyntax } from '../dialect-syntax.js';
+import { DriverSession, type SessionDriver } from '../sql-session.js';
+
+/** The driver calls of an {@link MssqlSession}: the generic two plus the server's transaction count. */
+export interface MssqlSessionDriver extends SessionDriver {
+  /** `@@TRANCOUNT` on the server, in one round trip. */
+  openTransactions(): Promise<number>;
+}
+
+/**
+ * Raised when a migration leaves a transaction open: a no-transaction migration with its own
+ * BEGIN TRANSACTION and no COMMIT (or a batch-aborting error between them), or a nested
+ * BEGIN TRANSACTION inside a transactional migration. The open transaction is rolled back.
+ */
+export class OpenTransactionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'OpenTransactionError';
+  }
+}
+
+/**
+ * A session on one SQL Server connection that checks the server's @@TRANCOUNT rather than trusting
+ * its own flag. The client cannot see a BEGIN TRANSACTION inside a migration's script; without the
+ * check, the meta row of a no-transaction migration (and, once the connection is back in the pool,
+ * the next tenant's work and meta row) would "commit" into that open transaction and be rolled
+ * back when the connection closes, while the ledger says succeeded.
+ * https://learn.microsoft.com/en-us/sql/t-sql/functions/trancount-transact-sql
+ */
+export class MssqlSession extends DriverSession {
+  readonly #driver: MssqlSessionDriver;
+  #ranScript = false;
+
+  constructor(driver: MssqlSessionDriver, syntax: DialectSyntax, beginSql: string) {
+    super(driver, syntax, beginSql);
+    this.#driver = driver;
+  }
+
+  /** Whether a migration script ran on this session (its session state may have changed). */
+  get ranScript(): boolean {
+    return this.#ranScript;
+  }
+
+  /**
+   * Inside the session's own transaction the COMMIT checks the count. Outside one (a no-transaction
+   * migration) the script runs in autocommit, so it must end with no transaction open: checked here
+   * after it ran — also after it failed — and rolled back if one is.
+   */
+  override async runScript(sql: string): Promise<void> {
+    this.#ranScript = true;
+    if (this.inTransaction) return super.runScript(sql);
+    let failure: { error: unknown } | undefined;
+    try {
+      await super.runScript(sql);
+    } catch (error) {
+      failure = { error };
+    }
+    const open = await this.#driver.openTransactions();
+    if (open > 0) {
+      await this.#driver.exec('ROLLBACK');
+      if (!failure) {
+        throw new OpenTransactionError(
+          `the script left ${open} transaction(s) open (BEGIN TRANSACTION without COMMIT); it was rolled back and the migration is not recorded`,
+        );
+      }
+    }
+    if (failure) throw failure.error;
+  }
+}
