@@ -4,7 +4,9 @@ import type { Dialect } from '../dialect/dialect.js';
 import { LockTimeoutError, TenantMigrateError, describeError } from '../errors.js';
 import type { FailureInfo, MigratorListener, TenantResult } from '../events.js';
 import type { MigrationFile, Tenant } from '../types.js';
-import { migrateSchema } from './schema-migrator.js';
+import { planSchema } from '../planner/plan.js';
+import { type SchemaMigrationRequest, migrateSchema } from './schema-migrator.js';
+import type { SqlSession } from '../dialect/contracts/driver.js';
 
 export interface TenantRunOptions {
   readonly dialect: Dialect;
@@ -16,6 +18,31 @@ export interface TenantRunOptions {
   /** Attempts for transient errors (deadlock, serialization, connection loss); default 3. */
   readonly maxAttempts?: number;
   readonly emit: MigratorListener;
+}
+
+/**
+ * Make a tenant's schema, meta table and recorded schema name exist. Runs inside its first
+ * migration's transaction (so a failed first migration leaves no empty schema behind), and on the
+ * fast path is folded into that migration's send: write-only statements only, no reads.
+ */
+export async function prepareTenant(dialect: Dialect, session: SqlSession, tenant: Tenant): Promise<void> {
+  await dialect.meta.ensureSchema(session, tenant.schema);
+  await dialect.meta.ensureMetaTable(session, tenant.schema);
+  // Configured `access` roles (docs/security.md): idempotent, in the same transaction.
+  await tenantGrantsOf(dialect)?.(session, tenant.schema);
+  if (tenant.needsBackfill) await dialect.registry.setSchemaName(session, tenant.workspaceId, tenant.schema);
+}
+
+/**
+ * The fast path applies when the dialect can fold, this process planned the tenant, and every
+ * pending migration is transactional (a no-transaction one needs the session lock).
+ */
+function foldable(tenant: Tenant, options: TenantRunOptions): boolean {
+  if (!options.dialect.folded || !tenant.appliedAtPlan) return false;
+  const plan = planSchema(tenant.schema, options.files, tenant.appliedAtPlan, options.to ? { to: options.to } : {});
+  if (plan.state !== 'behind') return false;
+  const byId = new Map(options.files.map((f) => [f.id, f]));
+  return plan.pending.every((id) => !byId.get(id)!.directives.noTransaction);
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -45,10 +72,13 @@ export function failureInfo(err: unknown, dialect: Dialect): FailureInfo {
 }
 
 /**
- * Migrate one tenant: take its lock, create the schema and meta table, re-read what is applied
- * (the plan may be stale: another process may have done it), apply the rest, record a derived
- * schema name, release. Transient failures are retried with exponential backoff and jitter; the
- * result never throws.
+ * Migrate one tenant. Fast path (a planned tenant on a dialect that folds): each pending
+ * migration is one send that takes the tenant lock inside its transaction and checks the meta
+ * table still holds what the plan read. Careful path (otherwise, or when the lock was busy or the
+ * check failed): take the session lock, re-read what is applied (the plan may be stale: another
+ * process may have done it), apply the rest, release. Either way the first migration also creates
+ * the schema and meta table and records a derived schema name ({@link prepareTenant}).
+ * Transient failures are retried with exponential backoff and jitter; the result never throws.
  */
 export async function runTenant(tenant: Tenant, options: TenantRunOptions): Promise<TenantResult> {
   const { dialect, emit } = options;
@@ -65,33 +95,36 @@ export async function runTenant(tenant: Tenant, options: TenantRunOptions): Prom
           { tenant: tenant.schema, workspaceId: tenant.workspaceId },
         );
       };
-      const applied = await dialect.withSession((session) =>
-        holdLock(dialect.locks, session, tenant.schema, options.lockTimeoutMs, async () => {
-          const prepare = async () => {
-            await dialect.meta.ensureSchema(session, tenant.schema);
-            await dialect.meta.ensureMetaTable(session, tenant.schema);
-            // Configured `access` roles (docs/security.md): idempotent, in the same transaction.
-            await tenantGrantsOf(dialect)?.(session, tenant.schema);
-            if (tenant.needsBackfill) await dialect.registry.setSchemaName(session, tenant.workspaceId, tenant.schema);
-          };
-          const result = await migrateSchema({
-            dialect,
-            session,
-            schema: tenant.schema,
-            files: options.files,
-            render: (file) => options.render(file, tenant),
-            runId: options.runId,
-            ...(options.to ? { to: options.to } : {}),
-            prepare,
-            onMigrated: (id, durationMs) =>
-              emit({ type: 'tenant:migrated', workspaceId: tenant.workspaceId, schema: tenant.schema, id, durationMs }),
-          });
-          // Nothing was pending, so prepare() did not run: still make sure schema, meta table and
-          // the recorded name exist (a backfill of an already-built schema, or no tenant files).
-          if (result.applied.length === 0) await prepare();
-          return result.applied;
-        }, busy),
-      );
+      const migrate = (session: SqlSession, extra: Partial<SchemaMigrationRequest>) =>
+        migrateSchema({
+          dialect,
+          session,
+          schema: tenant.schema,
+          files: options.files,
+          render: (file) => options.render(file, tenant),
+          runId: options.runId,
+          ...(options.to ? { to: options.to } : {}),
+          prepare: (s) => prepareTenant(dialect, s, tenant),
+          onMigrated: (id, durationMs) =>
+            emit({ type: 'tenant:migrated', workspaceId: tenant.workspaceId, schema: tenant.schema, id, durationMs }),
+          ...extra,
+        });
+      // Fast path: one round trip per migration, lock and check inside its transaction.
+      const folded = foldable(tenant, options) ? await dialect.withSession((session) => migrate(session, { known: tenant.appliedAtPlan! })) : undefined;
+      const applied = [...(folded?.applied ?? [])];
+      if (!folded || folded.fellBack) {
+        // Careful path: the session lock, then umzug re-reads the meta table under it.
+        const rest = await dialect.withSession((session) =>
+          holdLock(dialect.locks, session, tenant.schema, options.lockTimeoutMs, async () => {
+            const result = await migrate(session, {});
+            // Nothing was pending, so prepare() did not run: still make sure schema, meta table and
+            // the recorded name exist (a backfill of an already-built schema, or no tenant files).
+            if (result.applied.length === 0 && applied.length === 0) await prepareTenant(dialect, session, tenant);
+            return result.applied;
+          }, busy),
+        );
+        applied.push(...rest);
+      }
       const result: TenantResult = {
         workspaceId: tenant.workspaceId,
         schema: tenant.schema,
