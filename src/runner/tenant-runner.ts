@@ -25,9 +25,18 @@ export interface TenantRunOptions {
  * migration's transaction (so a failed first migration leaves no empty schema behind), and on the
  * fast path is folded into that migration's send: write-only statements only, no reads.
  */
-export async function prepareTenant(dialect: Dialect, session: SqlSession, tenant: Tenant): Promise<void> {
-  await dialect.meta.ensureSchema(session, tenant.schema);
-  await dialect.meta.ensureMetaTable(session, tenant.schema);
+export async function prepareTenant(
+  dialect: Dialect,
+  session: SqlSession,
+  tenant: Tenant,
+  options: { readonly structure?: boolean } = {},
+): Promise<void> {
+  // `structure: false`: the folded check has just proved, under the tenant lock, that the meta
+  // table (hence the schema) exists.
+  if (options.structure !== false) {
+    await dialect.meta.ensureSchema(session, tenant.schema);
+    await dialect.meta.ensureMetaTable(session, tenant.schema);
+  }
   // Configured `access` roles (docs/security.md): idempotent, in the same transaction.
   await tenantGrantsOf(dialect)?.(session, tenant.schema);
   if (tenant.needsBackfill) await dialect.registry.setSchemaName(session, tenant.workspaceId, tenant.schema);
@@ -110,7 +119,13 @@ export async function runTenant(tenant: Tenant, options: TenantRunOptions): Prom
           ...extra,
         });
       // Fast path: one round trip per migration, lock and check inside its transaction.
-      const folded = foldable(tenant, options) ? await dialect.withSession((session) => migrate(session, { known: tenant.appliedAtPlan! })) : undefined;
+      const known = tenant.appliedAtPlan;
+      const folded =
+        known && foldable(tenant, options)
+          ? await dialect.withSession((session) =>
+              migrate(session, { known, prepare: (s) => prepareTenant(dialect, s, tenant, { structure: known.length === 0 }) }),
+            )
+          : undefined;
       const applied = [...(folded?.applied ?? [])];
       if (!folded || folded.fellBack) {
         // Careful path: the session lock, then umzug re-reads the meta table under it.

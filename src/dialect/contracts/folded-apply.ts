@@ -7,7 +7,7 @@ import type { SqlSession } from './driver.js';
  * re-reading it, the send itself takes the transaction-scoped tenant lock and checks, under that
  * lock, that the meta table still holds exactly `expected`:
  *
- *   BEGIN; try-lock(tenant, transaction-scoped); prelude; check(meta = expected);
+ *   BEGIN; try-lock(tenant, transaction-scoped) + check(meta = expected); prelude;
  *   <migration script>; INSERT meta row; COMMIT;
  *
  * If the lock is busy or the check fails, nothing was applied and the caller falls back to the
@@ -17,7 +17,11 @@ export interface FoldedMigration {
   readonly schema: string;
   /** What the meta table must hold before this migration (ids and checksums are compared). */
   readonly expected: readonly Pick<AppliedMigration, 'id' | 'checksum'>[];
-  /** Write-only statements run after the lock and before the check (schema, meta table, registry name). */
+  /**
+   * Write-only statements run after the lock and the check, before the script (schema and meta
+   * table for a fresh tenant, grants, registry name). A missing meta table passes the check only
+   * when `expected` is empty, so the prelude must create it then.
+   */
   readonly prelude: readonly string[];
   /** The rendered migration script. */
   readonly script: string;

@@ -10,10 +10,13 @@ const BUSY = 'TM001';
 const STALE = 'TM002';
 const NOW = "(now() at time zone 'utc')";
 
-/** The check's fingerprint of a meta table: md5 of `id:checksum` pairs in byte order of the ids. */
+/**
+ * The check's fingerprint of a meta table: sha256 of `id:checksum` pairs in byte order of the ids
+ * (sha256, not md5: md5() is refused by servers in FIPS mode).
+ */
 export function appliedFingerprint(rows: readonly { readonly id: string; readonly checksum: string }[]): string {
   const sorted = [...rows].sort((a, b) => Buffer.compare(Buffer.from(a.id), Buffer.from(b.id)));
-  return createHash('md5').update(sorted.map((r) => `${r.id}:${r.checksum}`).join(',')).digest('hex');
+  return createHash('sha256').update(sorted.map((r) => `${r.id}:${r.checksum}`).join(',')).digest('hex');
 }
 
 /** A parameter as a PostgreSQL literal (the simple query protocol takes no parameters). */
@@ -77,15 +80,19 @@ export class PostgresFoldedApply implements FoldedApply {
       if (plpgsql.includes('$tm$')) throw new Error('Unexpected $tm$ in a folded check');
       return `DO $tm$BEGIN ${plpgsql} END$tm$;`;
     };
+    // Lock and check first, in one block: the check accepts a missing meta table only when the
+    // plan read none (a fresh tenant; the prelude creates it). Then the prelude, then the script.
+    // The script starts early in the text, which also keeps it inside pg_stat_activity's query.
+    const empty = m.expected.length === 0;
     const head = [
       'BEGIN;',
-      body(`IF NOT pg_try_advisory_xact_lock(hashtextextended(${lit(advisoryKey(m.schema))}, 0)) THEN ${raise(BUSY, 'tenant is locked')}; END IF;`),
-      ...m.prelude.map((s) => `${s};`),
       body(
-        `IF to_regclass(${lit(meta)}) IS NULL THEN ${raise(STALE, 'no meta table')}; ` +
-          `ELSIF (SELECT md5(coalesce(string_agg(id || ':' || checksum, ',' ORDER BY id COLLATE "C"), '')) FROM ${meta}) <> ${lit(appliedFingerprint(m.expected))} ` +
+        `IF NOT pg_try_advisory_xact_lock(hashtextextended(${lit(advisoryKey(m.schema))}, 0)) THEN ${raise(BUSY, 'tenant is locked')}; END IF; ` +
+          `IF to_regclass(${lit(meta)}) IS NULL THEN ${empty ? 'NULL' : `${raise(STALE, 'no meta table')}`}; ` +
+          `ELSIF (SELECT encode(sha256(convert_to(coalesce(string_agg(id || ':' || checksum, ',' ORDER BY id COLLATE "C"), ''), 'UTF8')), 'hex') FROM ${meta}) <> ${lit(appliedFingerprint(m.expected))} ` +
           `THEN ${raise(STALE, 'meta table changed since the plan')}; END IF;`,
       ),
+      ...m.prelude.map((s) => `${s};`),
       '',
     ].join('\n');
     const { row } = m;
