@@ -1,5 +1,6 @@
 /**
- * `npm run bench`: the fleet benchmark (bench/run.ts, every argument forwarded) and then the
+ * `npm run bench`: the fleet benchmark (bench/run.ts, every argument forwarded), the whole-CLI-run
+ * benchmark against raw psql with the scale points (bench/cli.ts, local PostgreSQL) and then the
  * provisioning benchmark (bench/provision.ts, local PostgreSQL only: skipped when --dialects
  * or BENCH_DIALECTS leave postgres out).
  */
@@ -13,6 +14,8 @@ const run = (file: string, argv: string[]) =>
 const fleet = run('./run.ts', args);
 const i = args.indexOf('--dialects');
 const dialects = (i >= 0 ? args[i + 1] : process.env.BENCH_DIALECTS) ?? 'postgres,pglite';
+// Whole CLI runs against raw psql, and the 10,000 / 100,000-tenant scale points (local PostgreSQL).
+const cli = dialects.split(',').includes('postgres') ? run('./cli.ts', []) : 0;
 const provision = dialects.split(',').includes('postgres') ? run('./provision.ts', []) : 0;
 if (!dialects.split(',').includes('postgres')) process.stdout.write('provisioning benchmark skipped: it runs on local PostgreSQL only\n');
-process.exit(fleet || provision);
+process.exit(fleet || cli || provision);

@@ -73,6 +73,24 @@ interface Row {
 }
 const rows: Row[] = [];
 
+/**
+ * Round trips, counted: every pg `client.query` call is one request/response exchange with the
+ * server (a multi-statement simple query included). PGlite is in-process and not counted.
+ */
+let roundTrips = 0;
+const pgQuery = pg.Client.prototype.query;
+pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+  roundTrips++;
+  return (pgQuery as (...a: unknown[]) => unknown).apply(this, args);
+} as typeof pg.Client.prototype.query;
+/** `fn`, and the pg round trips it made (as a note: total and per tenant). */
+async function counted<T>(n: number, fn: () => Promise<T>): Promise<{ value: T; note: string; perTenant: number }> {
+  const before = roundTrips;
+  const value = await fn();
+  const total = roundTrips - before;
+  return { value, note: `${total} round trips (${(total / n).toFixed(2)}/tenant)`, perTenant: total / n };
+}
+
 /** Peak RSS while `fn` runs (sampled every 20 ms). */
 async function measure<T>(fn: () => Promise<T>): Promise<{ value: T; seconds: number; rssMb: number }> {
   let peak = process.memoryUsage().rss;
@@ -355,9 +373,10 @@ async function benchDialect(target: Target) {
       console.error(`${d} warm-up (raw SQL on ${N} throw-away tenants, not a result): ${warm.seconds.toFixed(2)} s`);
       notes.push(`warm-up before (a): raw SQL on ${N} throw-away tenants took ${warm.seconds.toFixed(2)} s (not a result)`);
     }
-    const a = await measure(() => m.up({ concurrency: C }));
+    const ac = await counted(N, () => measure(() => m.up({ concurrency: C })));
+    const a = ac.value;
     if (a.value.tenants.succeeded !== N) throw new Error(`engine migrated ${a.value.tenants.succeeded}/${N}`);
-    push(d, '(a) migrate fresh', `engine, ${workers} worker(s)`, N, a, durations);
+    push(d, '(a) migrate fresh', `engine, ${workers} worker(s)`, N, a, durations, target.name === 'postgres' ? ac.note : undefined);
     const baselines = target.name !== 'mssql';
     if (!baselines) {
       console.error(BASELINES_SKIPPED_MSSQL);
@@ -384,9 +403,10 @@ async function benchDialect(target: Target) {
     durations = [];
     m.on((e) => e.type === 'tenant:done' && durations.push(e.result.durationMs));
     const files3 = (await m.loadFiles()).tenant;
-    const c = await measure(() => m.up({ concurrency: C }));
+    const cc = await counted(N, () => measure(() => m.up({ concurrency: C })));
+    const c = cc.value;
     if (c.value.tenants.succeeded !== N) throw new Error(`engine migrated ${c.value.tenants.succeeded}/${N} in (c)`);
-    push(d, '(c) one new migration', `engine, ${workers} worker(s)`, N, c, durations);
+    push(d, '(c) one new migration', `engine, ${workers} worker(s)`, N, c, durations, target.name === 'postgres' ? cc.note : undefined);
     const rc = await raw(target, m, tenantsOf(rawIds), files3.slice(-1), false);
     push(d, '(c) one new migration', `raw ${target.name === 'mssql' ? 'T-SQL' : 'SQL'}, ${workers} connection(s)`, N, rc, rc.durations);
     if (baselines) {

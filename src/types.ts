@@ -66,6 +66,12 @@ export interface Tenant extends TenantRow {
   readonly schema: string;
   /** True when the registry had no db_schema_name and the name was derived from the GUID. */
   readonly needsBackfill: boolean;
+  /**
+   * The meta rows the plan read for this tenant (a reference into the plan's batched read, not a
+   * copy), when this process planned it. With it the runner answers umzug's `executed()` without a
+   * round trip and checks, inside each migration's transaction, that the meta table still says so.
+   */
+  readonly appliedAtPlan?: readonly AppliedMigration[];
 }
 
 export interface InvalidTenant {

@@ -1,5 +1,6 @@
 import type { DialectName, DialectSyntax } from './dialect-syntax.js';
 import type { DialectCapabilities, Driver, SqlSession } from './contracts/driver.js';
+import type { FoldedApply } from './contracts/folded-apply.js';
 import type { LedgerStore } from './contracts/ledger-store.js';
 import type { Locks } from './contracts/locks.js';
 import type { MetaStore } from './contracts/meta-store.js';
@@ -40,6 +41,12 @@ export interface Dialect {
   readonly registry: Registry;
   readonly workspaces: WorkspaceStore;
   readonly ledger: LedgerStore;
+  /**
+   * Capability: apply one transactional migration of a planned tenant in one round trip (lock and
+   * check inside its transaction). Absent: every tenant takes the careful path (session lock,
+   * re-read, begin/statements/meta row/commit) — SQL Server until its folded send is written.
+   */
+  readonly folded?: FoldedApply;
 
   /** Borrow a session from the pool for the duration of `fn` (the driver's). */
   withSession<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;

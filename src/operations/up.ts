@@ -7,7 +7,7 @@ import { planSchema } from '../planner/plan.js';
 import { type FleetOutcome, runFleet } from '../runner/fleet.js';
 import { type Shard, parseFleetArgs } from '../runner/fleet-options.js';
 import { type OpenedRun, inShard, newWorkerId, openRun, orderTenants, runKeyOf } from '../runner/run-ledger.js';
-import type { InvalidTenant, Tenant } from '../types.js';
+import type { AppliedMigration, InvalidTenant, Tenant } from '../types.js';
 import type { MigrationFiles, OperationContext } from './context.js';
 import { DEFAULT_LEASE_MS, type UpOptions, type UpResult } from './up-options.js';
 
@@ -37,6 +37,8 @@ interface UpRun {
 interface LedgerStep {
   readonly todoCount: number;
   readonly opened: OpenedRun | undefined;
+  /** The plan's meta rows of the tenants to do (none when joining by id): lets runTenant fold. */
+  readonly planned?: ReadonlyMap<string, readonly AppliedMigration[]>;
 }
 
 /**
@@ -93,12 +95,12 @@ export async function up(ctx: OperationContext, options: UpOptions = {}): Promis
     const empty = { total: 0, succeeded: 0, upToDate: 0, failed: 0, skipped: 0 };
     return { runId, master: { applied: prepared.masterApplied, waiting: [...u.afterTenants] }, tenants: empty, results: [], invalid: [], interrupted: false, durationMs: Date.now() - started };
   }
-  const { masterApplied, tenants, invalid, opened } = prepared;
+  const { masterApplied, tenants, invalid, opened, planned } = prepared;
   if (opened) runId = opened.run.runId;
   const opening = await announceRun(u, opened, tenants.length, invalid);
 
   // 5. Fan out over the ledger: claims, leases, batched outcomes.
-  const fleet = opened ? await fanOut(u, opened, tenants) : undefined;
+  const fleet = opened ? await fanOut(u, opened, tenants, planned) : undefined;
   const interrupted = fleet?.stopped === 'interrupted';
   if (interrupted) ctx.emit({ type: 'run:interrupted' });
   const results = fleet?.results ?? [];
@@ -195,7 +197,8 @@ async function planAndOpenRun(u: UpRun, runId: string, tenants: readonly Tenant[
       leaseMs: u.leaseMs,
     },
   });
-  return { todoCount: todo.length, opened };
+  const planned = new Map(todo.map((t) => [t.schema, applied.get(t.schema) ?? []]));
+  return { todoCount: todo.length, opened, planned };
 }
 
 /** Emit `run:opened` (when there is a run) and `tenants:discovered`; returns how the run counts as opened. */
@@ -227,7 +230,7 @@ async function announceRun(
 }
 
 /** Run this worker's share of the ledger run and record how the run ended (when this worker ends it). */
-async function fanOut(u: UpRun, opened: OpenedRun, tenants: readonly Tenant[]) {
+async function fanOut(u: UpRun, opened: OpenedRun, tenants: readonly Tenant[], planned: LedgerStep['planned']) {
   const { dialect, options, ctx } = u;
   const runId = opened.run.runId;
   const runWaves = opened.run.options.waves as string[] | undefined;
@@ -243,7 +246,10 @@ async function fanOut(u: UpRun, opened: OpenedRun, tenants: readonly Tenant[]) {
     workerId: u.workerId,
     files: u.files.tenant,
     render: u.render.tenant,
-    tenants: new Map(tenants.map((t) => [t.schema, t])),
+    tenants: new Map(tenants.map((t) => {
+      const appliedAtPlan = planned?.get(t.schema);
+      return [t.schema, appliedAtPlan ? { ...t, appliedAtPlan } : t];
+    })),
     concurrency,
     waveCount: runWaves && runWaves.length > 0 ? runWaves.length : 1,
     lockTimeoutMs: ctx.config.lockTimeoutMs,

@@ -2,6 +2,7 @@ import { Umzug, type UmzugStorage } from 'umzug';
 import type { SqlSession } from '../dialect/contracts/driver.js';
 import type { Dialect } from '../dialect/dialect.js';
 import { ScriptExecutionError } from '../dialect/contracts/driver.js';
+import type { FoldedOutcome } from '../dialect/contracts/folded-apply.js';
 import { MigrationError, TenantMigrateError } from '../errors.js';
 import { checksumOf } from '../source/index.js';
 import type { AppliedMigration, MigrationFile } from '../types.js';
@@ -25,10 +26,27 @@ export interface SchemaMigrationRequest {
    * failed first migration leaves no empty schema behind and a fresh tenant costs one commit less.
    */
   readonly prepare?: (session: SqlSession) => Promise<void>;
+  /**
+   * Fold: the meta rows the plan read (and no session lock is held). umzug's `executed()` answers
+   * from them, and each migration goes to the dialect's folded send (one round trip: transaction
+   * lock + check + statements + meta row + COMMIT). Every pending migration must be transactional
+   * and the dialect must have `folded`. When the lock is busy or the check fails, migrateSchema
+   * stops and says so in `fellBack`; the caller continues on the careful path.
+   */
+  readonly known?: readonly AppliedMigration[];
 }
 
 export interface SchemaMigrationResult {
   readonly applied: string[];
+  /** Set when a folded run stopped because the tenant was locked or its meta table changed. */
+  readonly fellBack?: FoldedOutcome;
+}
+
+/** Stops umzug when a folded send found the tenant locked or its meta table changed. */
+class FoldFallback extends Error {
+  constructor(readonly outcome: FoldedOutcome) {
+    super(`folded send: ${outcome}`);
+  }
 }
 
 /**
@@ -38,6 +56,8 @@ export interface SchemaMigrationResult {
 class MetaTableStorage implements UmzugStorage {
   readonly rendered = new Map<string, string>();
   readonly started = new Map<string, number>();
+  /** Folded mode: what the meta table holds (the plan's rows, then each folded migration's). */
+  known: Pick<AppliedMigration, 'id' | 'checksum'>[] | undefined;
 
   constructor(
     private readonly req: SchemaMigrationRequest,
@@ -46,12 +66,18 @@ class MetaTableStorage implements UmzugStorage {
 
   async executed(): Promise<string[]> {
     const { dialect, session, schema } = this.req;
+    if (this.req.known) {
+      assertChecksums(schema, this.req.known, this.byId);
+      this.known = [...this.req.known];
+      return this.known.map((a) => a.id);
+    }
     const applied = await dialect.meta.readApplied(session, schema);
     assertChecksums(schema, applied, this.byId);
     return applied.map((a) => a.id);
   }
 
   async logMigration({ name }: { name: string }): Promise<void> {
+    if (this.known) return; // the folded send wrote the meta row with the migration
     const file = this.byId.get(name)!;
     const row: AppliedMigration = {
       id: name,
@@ -108,7 +134,8 @@ export async function migrateSchema(req: SchemaMigrationRequest): Promise<Schema
       up: async () => {
         const sql = req.render(file);
         storage.rendered.set(file.id, sql);
-        await req.session.runScript(sql);
+        if (storage.known) await applyFolded(req, storage.known, file, sql, prelude.splice(0));
+        else await req.session.runScript(sql);
       },
     })),
     storage,
@@ -117,8 +144,19 @@ export async function migrateSchema(req: SchemaMigrationRequest): Promise<Schema
   });
   const applied: string[] = [];
   let prepared = false;
+  const prelude: string[] = [];
   umzug.on('migrating', async ({ name }) => {
     storage.started.set(name, Date.now());
+    if (storage.known) {
+      // Folded: prepare's statements are recorded and sent with the first migration.
+      if (!prepared && req.prepare) {
+        prepared = true;
+        const recorder = req.dialect.folded!.recorder();
+        await req.prepare(recorder.session);
+        prelude.push(...recorder.statements);
+      }
+      return;
+    }
     if (!byId.get(name)!.directives.noTransaction) await req.session.begin();
     if (!prepared && req.prepare) {
       prepared = true;
@@ -135,8 +173,25 @@ export async function migrateSchema(req: SchemaMigrationRequest): Promise<Schema
     return { applied };
   } catch (err) {
     await req.session.rollback().catch(() => undefined);
+    const inner = err instanceof Error && err.cause instanceof FoldFallback ? err.cause : err;
+    if (inner instanceof FoldFallback) return { applied, fellBack: inner.outcome };
     throw toMigrationError(err, req, byId, storage.rendered);
   }
+}
+
+/** One migration as one folded send; on success the meta table holds one row more. */
+async function applyFolded(
+  req: SchemaMigrationRequest,
+  known: Pick<AppliedMigration, 'id' | 'checksum'>[],
+  file: MigrationFile,
+  sql: string,
+  prelude: readonly string[],
+): Promise<void> {
+  if (file.directives.noTransaction) throw new Error(`${file.id} is no-transaction: it cannot be folded`);
+  const row = { id: file.id, checksum: file.checksum, renderedChecksum: checksumOf(sql), runId: req.runId };
+  const outcome = await req.dialect.folded!.apply(req.session, { schema: req.schema, expected: known, prelude, script: sql, row });
+  if (outcome !== 'applied') throw new FoldFallback(outcome);
+  known.push(row);
 }
 
 /** Unwrap umzug's wrapper and give the error its coordinates: schema, migration, batch, template line. */

@@ -4,7 +4,9 @@ import type { Dialect } from '../dialect/dialect.js';
 import { LockTimeoutError, TenantMigrateError, describeError } from '../errors.js';
 import type { FailureInfo, MigratorListener, TenantResult } from '../events.js';
 import type { MigrationFile, Tenant } from '../types.js';
-import { migrateSchema } from './schema-migrator.js';
+import { planSchema } from '../planner/plan.js';
+import { type SchemaMigrationRequest, migrateSchema } from './schema-migrator.js';
+import type { SqlSession } from '../dialect/contracts/driver.js';
 
 export interface TenantRunOptions {
   readonly dialect: Dialect;
@@ -16,6 +18,53 @@ export interface TenantRunOptions {
   /** Attempts for transient errors (deadlock, serialization, connection loss); default 3. */
   readonly maxAttempts?: number;
   readonly emit: MigratorListener;
+}
+
+/**
+ * Make a tenant's schema and meta table exist, with the configured grants. Runs inside its first
+ * migration's transaction (so a failed first migration leaves no empty schema behind), and on the
+ * fast path is folded into that migration's send: write-only statements only, no reads. The
+ * derived schema name is recorded after the commit ({@link recordSchemaName}).
+ */
+export async function prepareTenant(
+  dialect: Dialect,
+  session: SqlSession,
+  tenant: Tenant,
+  options: { readonly structure?: boolean } = {},
+): Promise<void> {
+  // `structure: false`: the folded check has just proved, under the tenant lock, that the meta
+  // table (hence the schema) exists.
+  if (options.structure !== false) {
+    await dialect.meta.ensureSchema(session, tenant.schema);
+    await dialect.meta.ensureMetaTable(session, tenant.schema);
+  }
+  // Configured `access` roles (docs/security.md): idempotent, in the same transaction.
+  await tenantGrantsOf(dialect)?.(session, tenant.schema);
+}
+
+/**
+ * Record a backfilled workspace's derived schema name in its own short statement, once a migration
+ * of the schema has committed — not inside the first migration's transaction: there it would hold a
+ * row lock on the registry row for the whole migration, and on SQL Server without RCSI every
+ * registry scan (discovery, status, plan) and the application's schema-name lookup would wait behind
+ * it. A failed first migration still records nothing; a crash between the commit and this statement
+ * leaves the row NULL and the next run records it (the schema with its meta table is the truth, and
+ * the name is derived from the workspace id). Costs a round trip only for legacy rows being backfilled.
+ */
+async function recordSchemaName(dialect: Dialect, session: SqlSession, tenant: Tenant): Promise<void> {
+  if (tenant.needsBackfill) await dialect.registry.setSchemaName(session, tenant.workspaceId, tenant.schema);
+}
+
+/**
+ * The fast path applies when the dialect can fold, this process planned the tenant, and every
+ * pending migration is transactional (a no-transaction one needs the session lock).
+ */
+function foldable(tenant: Tenant, options: TenantRunOptions): boolean {
+  if (!options.dialect.folded || !tenant.appliedAtPlan) return false;
+  const plan = planSchema(tenant.schema, options.files, tenant.appliedAtPlan, options.to ? { to: options.to } : {});
+  if (plan.state !== 'behind') return false;
+  const byId = new Map(options.files.map((f) => [f.id, f]));
+  return plan.pending.every((id) => !byId.get(id)!.directives.noTransaction);
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -45,10 +94,13 @@ export function failureInfo(err: unknown, dialect: Dialect): FailureInfo {
 }
 
 /**
- * Migrate one tenant: take its lock, create the schema and meta table, re-read what is applied
- * (the plan may be stale: another process may have done it), apply the rest, record a derived
- * schema name, release. Transient failures are retried with exponential backoff and jitter; the
- * result never throws.
+ * Migrate one tenant. Fast path (a planned tenant on a dialect that folds): each pending
+ * migration is one send that takes the tenant lock inside its transaction and checks the meta
+ * table still holds what the plan read. Careful path (otherwise, or when the lock was busy or the
+ * check failed): take the session lock, re-read what is applied (the plan may be stale: another
+ * process may have done it), apply the rest, release. Either way the first migration also creates
+ * the schema and meta table and records a derived schema name ({@link prepareTenant}).
+ * Transient failures are retried with exponential backoff and jitter; the result never throws.
  */
 export async function runTenant(tenant: Tenant, options: TenantRunOptions): Promise<TenantResult> {
   const { dialect, emit } = options;
@@ -65,55 +117,52 @@ export async function runTenant(tenant: Tenant, options: TenantRunOptions): Prom
           { tenant: tenant.schema, workspaceId: tenant.workspaceId },
         );
       };
-      const applied = await dialect.withSession((session) =>
-        holdLock(dialect.locks, session, tenant.schema, options.lockTimeoutMs, async () => {
-          // Schema and meta table are created inside the first migration's transaction: a failed
-          // first migration leaves no empty schema behind.
-          const prepare = async () => {
-            await dialect.meta.ensureSchema(session, tenant.schema);
-            await dialect.meta.ensureMetaTable(session, tenant.schema);
-            // Configured `access` roles (docs/security.md): idempotent, in the same transaction.
-            await tenantGrantsOf(dialect)?.(session, tenant.schema);
-          };
-          // The derived name is recorded in its own short statement once a migration has committed,
-          // not inside the first migration's transaction: there it would hold a row lock on the
-          // registry row for the whole migration, and on SQL Server without RCSI every registry
-          // scan (discovery, status, plan) and the application's schema-name lookup would wait
-          // behind it. A failed first migration still records nothing; a crash between the commit
-          // and this statement leaves the row NULL, and the next run records it (the schema with
-          // its meta table is the truth, and the name is derived from the workspace id).
-          let committed = false;
-          const backfill = async () => {
-            if (tenant.needsBackfill) await dialect.registry.setSchemaName(session, tenant.workspaceId, tenant.schema);
-          };
-          let result: Awaited<ReturnType<typeof migrateSchema>>;
-          try {
-            result = await migrateSchema({
-              dialect,
-              session,
-              schema: tenant.schema,
-              files: options.files,
-              render: (file) => options.render(file, tenant),
-              runId: options.runId,
-              ...(options.to ? { to: options.to } : {}),
-              prepare,
-              onMigrated: (id, durationMs) => {
-                committed = true;
-                emit({ type: 'tenant:migrated', workspaceId: tenant.workspaceId, schema: tenant.schema, id, durationMs });
-              },
-            });
-          } catch (err) {
-            // A later migration failed: the schema exists (earlier ones committed), so record its name.
-            if (committed) await backfill().catch(() => undefined);
-            throw err;
-          }
-          // Nothing was pending, so prepare() did not run: still make sure schema and meta table
-          // exist (a backfill of an already-built schema, or no tenant files).
-          if (result.applied.length === 0) await prepare();
-          await backfill();
-          return result.applied;
-        }, busy),
-      );
+      let committed = false;
+      const migrate = (session: SqlSession, extra: Partial<SchemaMigrationRequest>) =>
+        migrateSchema({
+          dialect,
+          session,
+          schema: tenant.schema,
+          files: options.files,
+          render: (file) => options.render(file, tenant),
+          runId: options.runId,
+          ...(options.to ? { to: options.to } : {}),
+          prepare: (s) => prepareTenant(dialect, s, tenant),
+          onMigrated: (id, durationMs) => {
+            committed = true;
+            emit({ type: 'tenant:migrated', workspaceId: tenant.workspaceId, schema: tenant.schema, id, durationMs });
+          },
+          ...extra,
+        }).catch(async (err: unknown) => {
+          // A later migration failed: the schema exists (earlier ones committed), so record its name.
+          if (committed) await recordSchemaName(dialect, session, tenant).catch(() => undefined);
+          throw err;
+        });
+      // Fast path: one round trip per migration, lock and check inside its transaction.
+      const known = tenant.appliedAtPlan;
+      const folded =
+        known && foldable(tenant, options)
+          ? await dialect.withSession(async (session) => {
+              const r = await migrate(session, { known, prepare: (s) => prepareTenant(dialect, s, tenant, { structure: known.length === 0 }) });
+              if (!r.fellBack) await recordSchemaName(dialect, session, tenant);
+              return r;
+            })
+          : undefined;
+      const applied = [...(folded?.applied ?? [])];
+      if (!folded || folded.fellBack) {
+        // Careful path: the session lock, then umzug re-reads the meta table under it.
+        const rest = await dialect.withSession((session) =>
+          holdLock(dialect.locks, session, tenant.schema, options.lockTimeoutMs, async () => {
+            const result = await migrate(session, {});
+            // Nothing was pending, so prepare() did not run: still make sure schema, meta table and
+            // the recorded name exist (a backfill of an already-built schema, or no tenant files).
+            if (result.applied.length === 0 && applied.length === 0) await prepareTenant(dialect, session, tenant);
+            await recordSchemaName(dialect, session, tenant);
+            return result.applied;
+          }, busy),
+        );
+        applied.push(...rest);
+      }
       const result: TenantResult = {
         workspaceId: tenant.workspaceId,
         schema: tenant.schema,

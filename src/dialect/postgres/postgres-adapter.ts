@@ -1,4 +1,5 @@
 import type { DialectCapabilities, Driver } from '../contracts/driver.js';
+import type { FoldedApply } from '../contracts/folded-apply.js';
 import type { LedgerStore } from '../contracts/ledger-store.js';
 import type { Locks } from '../contracts/locks.js';
 import type { MetaStore } from '../contracts/meta-store.js';
@@ -7,6 +8,7 @@ import type { WorkspaceStore } from '../contracts/workspace-store.js';
 import { type AdapterNames, type Dialect, DriverDelegation } from '../dialect.js';
 import type { DialectName, DialectSyntax } from '../dialect-syntax.js';
 import { PostgresDriver } from './postgres-driver.js';
+import { PostgresFoldedApply } from './postgres-folded-apply.js';
 import { PostgresLedgerStore } from './postgres-ledger-store.js';
 import { PostgresLocks } from './postgres-locks.js';
 import { PostgresMetaStore } from './postgres-meta-store.js';
@@ -39,6 +41,7 @@ export class PostgresAdapter extends DriverDelegation implements Dialect {
   readonly registry: Registry;
   readonly workspaces: WorkspaceStore;
   readonly ledger: LedgerStore;
+  readonly folded: FoldedApply;
 
   constructor(options: PostgresAdapterOptions, driver: Driver = new PostgresDriver(options)) {
     super();
@@ -49,6 +52,7 @@ export class PostgresAdapter extends DriverDelegation implements Dialect {
     this.meta = new PostgresMetaStore(driver, sql, options.names);
     this.registry = new PostgresRegistry(sql, options.names);
     this.workspaces = new PostgresWorkspaceStore(sql);
+    this.folded = new PostgresFoldedApply(options.names);
     this.ledger = new PostgresLedgerStore({ driver, locks: this.locks, meta: this.meta, sql, names: options.names });
   }
 }

@@ -2,6 +2,9 @@ import type { SqlSession } from '../contracts/driver.js';
 import type { Locks } from '../contracts/locks.js';
 import type { PostgresSql } from './postgres-sql.js';
 
+/** The advisory lock's key text; the folded send's transaction lock uses the same one. */
+export const advisoryKey = (key: string) => `tenant-migrate:${key}`;
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -20,7 +23,7 @@ export class PostgresLocks implements Locks {
     const deadline = Date.now() + timeoutMs;
     let wait = 25;
     for (;;) {
-      const [row] = await session.query<{ locked: boolean }>(this.#sql.tryLock, [`tenant-migrate:${key}`]);
+      const [row] = await session.query<{ locked: boolean }>(this.#sql.tryLock, [advisoryKey(key)]);
       if (row?.locked) return true;
       if (Date.now() >= deadline) return false;
       await sleep(Math.min(wait, Math.max(1, deadline - Date.now())));
@@ -29,6 +32,6 @@ export class PostgresLocks implements Locks {
   }
 
   async releaseLock(session: SqlSession, key: string): Promise<void> {
-    await session.query(this.#sql.unlock, [`tenant-migrate:${key}`]);
+    await session.query(this.#sql.unlock, [advisoryKey(key)]);
   }
 }

@@ -23,9 +23,11 @@ export class PostgresMetaStore implements MetaStore {
     this.#names = names;
   }
 
+  // Write-only (no read before the write), so the tenant's prepare step can be folded into the
+  // first migration's send. A DO block rather than CREATE SCHEMA IF NOT EXISTS, which needs the
+  // CREATE privilege on the database even when the schema exists.
   async ensureSchema(session: SqlSession, schema: string): Promise<void> {
-    if (await this.schemaExists(session, schema)) return;
-    await session.query(this.#sql.createSchema(schema));
+    await session.query(this.#sql.ensureSchema(schema));
   }
 
   async schemaExists(session: SqlSession, schema: string): Promise<boolean> {
@@ -37,8 +39,7 @@ export class PostgresMetaStore implements MetaStore {
   }
 
   async ensureMetaTable(session: SqlSession, schema: string): Promise<void> {
-    const rows = await session.query(this.#sql.schemasWithMeta, [this.#names.metaTable, [schema]]);
-    if (rows.length === 0) await session.query(this.#sql.createMetaTable(schema));
+    await session.query(this.#sql.createMetaTable(schema));
   }
 
   async readApplied(session: SqlSession, schema: string): Promise<AppliedMigration[]> {

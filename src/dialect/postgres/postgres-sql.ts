@@ -13,7 +13,8 @@ export function postgresSql(names: AdapterNames) {
     'workspace_id::text AS workspace_id, name, db_schema_name, status, last_seen_utc, created_utc';
 
   return {
-    createSchema: (schema: string) => `CREATE SCHEMA IF NOT EXISTS ${q(schema)}`,
+    ensureSchema: (schema: string) =>
+      `DO $tm$BEGIN IF to_regnamespace(${lit(q(schema))}) IS NULL THEN CREATE SCHEMA ${q(schema)}; END IF; END$tm$`,
     schemaExists: 'SELECT 1 AS found FROM pg_namespace WHERE nspname = $1',
     createMetaTable: (schema: string) => `CREATE TABLE IF NOT EXISTS ${meta(schema)} (
   id varchar(255) NOT NULL PRIMARY KEY,

@@ -1,0 +1,253 @@
+/**
+ * Whole-CLI-run benchmark on local PostgreSQL (issue 13): `node --import tsx bench/cli.ts`.
+ *
+ * Every engine number is one `tenant-migrate …` process, start to exit, timed with /usr/bin/time
+ * (wall clock and peak RSS). The limit is measured in the same run: the same rendered SQL sent by
+ * `psql -f` with no engine, one transaction per schema with its meta rows, the same parallelism
+ * (one psql process per worker, each on its own share of the tenants).
+ *
+ * Scenarios:
+ * - deploy: fresh tenants (`--fresh 400,1000`), then one new migration (an ALTER TABLE) over the
+ *   last of those fleets, engine vs raw psql (fresh database each, dropped afterwards; an
+ *   unmeasured raw warm-up pass first, see docs/benchmarks.md);
+ * - scale: `status --json`, `plan --format json` and a no-op `up --json` over `--scale 10000,100000`
+ *   tenants, each a real schema with its meta table and rows, built once and cached as database
+ *   `tm_bench_<n>` (`--rebuild` drops the cache).
+ *
+ * Flags: --fresh, --scale, --concurrency (4), --only deploy|scale. Prints Markdown rows on stdout.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { MigratorImpl, createMigrator } from '../src/migrator.js';
+import { rendererFor } from '../src/operations/templates.js';
+import type { MigrationFile, Tenant } from '../src/types.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const ADMIN_URL = process.env.BENCH_PG_URL ?? process.env.TM_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const MASTER = 'pmassist_master';
+const NEW_MIGRATION = 'ALTER TABLE {{schema}}.automation_jobs ADD priority {{int}} NOT NULL DEFAULT 0;\n';
+const { values } = parseArgs({
+  options: {
+    fresh: { type: 'string', default: process.env.BENCH_FRESH ?? '400,1000' },
+    scale: { type: 'string', default: process.env.BENCH_SCALE ?? '10000,100000' },
+    concurrency: { type: 'string', default: process.env.BENCH_CONCURRENCY ?? '4' },
+    only: { type: 'string' },
+    rebuild: { type: 'boolean', default: false },
+  },
+  allowPositionals: true,
+  strict: false,
+});
+const C = Number(values.concurrency);
+const list = (s: unknown) => String(s).split(',').map(Number).filter((n) => n > 0);
+const urlOf = (db: string) => Object.assign(new URL(ADMIN_URL), { pathname: `/${db}` }).toString();
+const schemaOf = (id: string) => `ws_${id.replace(/-/g, '')}`;
+const out = (line: string) => process.stdout.write(`${line}\n`);
+
+async function admin<R = Record<string, unknown>>(sql: string, params: unknown[] = [], target = ADMIN_URL): Promise<R[]> {
+  const client = new pg.Client({ connectionString: target });
+  await client.connect();
+  try {
+    return (await client.query(sql, params)).rows as R[];
+  } finally {
+    await client.end();
+  }
+}
+
+function project(url: string): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'tm-bench-cli-'));
+  for (const d of ['master-migrations', 'tenant-migrations', 'templates']) cpSync(path.join(ROOT, d), path.join(dir, d), { recursive: true });
+  writeFileSync(path.join(dir, 'tenant-migrate.config.json'), JSON.stringify({ url, concurrency: C, lockTimeoutMs: 60_000 }));
+  return dir;
+}
+
+/** One CLI process, start to exit: wall seconds, peak RSS (MB), exit code, stdout. */
+function cli(cwd: string, args: string[]) {
+  const run = spawnSync('/usr/bin/time', ['-v', process.execPath, path.join(ROOT, 'bin/tenant-migrate.js'), ...args], {
+    cwd,
+    encoding: 'utf8',
+    maxBuffer: 512 * 1024 * 1024,
+    env: { ...process.env, TM_DATABASE_URL: '', TM_CONFIG: '' },
+  });
+  const field = (name: string) => new RegExp(`${name}: (.*)`).exec(run.stderr)?.[1]?.trim() ?? '0:0';
+  const [min, sec] = field('Elapsed \\(wall clock\\) time \\(h:mm:ss or m:ss\\)').split(':').map(Number) as [number, number];
+  const rssMb = Number(field('Maximum resident set size \\(kbytes\\)')) / 1024;
+  return { seconds: min * 60 + sec, rssMb, code: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+/** `psql -f` per worker, all at once; seconds from the first start to the last exit. */
+async function psqlWorkers(url: string, scripts: string[]): Promise<number> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'tm-bench-psql-'));
+  const files = scripts.map((sql, i) => {
+    const f = path.join(dir, `w${i}.sql`);
+    writeFileSync(f, sql);
+    return f;
+  });
+  const t0 = performance.now();
+  await Promise.all(
+    files.map(
+      (f) =>
+        new Promise<void>((resolve, reject) => {
+          const p = spawn('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url, '-f', f], { stdio: ['ignore', 'ignore', 'inherit'] });
+          p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`psql exited ${code}`))));
+        }),
+    ),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  rmSync(dir, { recursive: true, force: true });
+  return seconds;
+}
+
+const metaDdl = (q: string) =>
+  `CREATE TABLE ${q}.__schema_migrations (id varchar(255) PRIMARY KEY, checksum char(64) NOT NULL, rendered_checksum char(64) NOT NULL, applied_utc timestamp(6) NOT NULL, duration_ms integer NOT NULL, run_id varchar(64));`;
+const metaRows = (q: string, files: readonly MigrationFile[]) =>
+  `INSERT INTO ${q}.__schema_migrations (id, checksum, rendered_checksum, applied_utc, duration_ms, run_id) VALUES ${files.map((f) => `('${f.id}', '${f.checksum}', '${f.checksum}', now(), 1, NULL)`).join(', ')};`;
+
+/** The limit: per tenant one transaction with the rendered SQL and its meta rows, split over C psql workers. */
+function rawScripts(tenants: readonly Tenant[], files: readonly MigrationFile[], render: (f: MigrationFile, t: Tenant) => string, fresh: boolean): string[] {
+  const scripts = Array.from({ length: C }, () => [] as string[]);
+  tenants.forEach((t, i) => {
+    const q = `"${t.schema}"`;
+    const body = files.map((f) => render(f, t)).join('\n');
+    scripts[i % C]!.push(`BEGIN;\n${fresh ? `CREATE SCHEMA ${q};\n${metaDdl(q)}\n` : ''}${body}\n${metaRows(q, files)}\nCOMMIT;`);
+  });
+  return scripts.map((s) => s.join('\n'));
+}
+
+const tenantsOf = (ids: readonly string[]): Tenant[] =>
+  ids.map((id) => ({ workspaceId: id, name: 'bench', dbSchemaName: schemaOf(id), status: 'Active', lastSeenUtc: null, createdUtc: null, schema: schemaOf(id), needsBackfill: false }));
+
+async function register(url: string, ids: readonly string[]) {
+  for (let i = 0; i < ids.length; i += 5000) {
+    const chunk = ids.slice(i, i + 5000);
+    await admin(
+      `INSERT INTO ${MASTER}."Workspace" (workspace_id, name, db_schema_name, status, last_seen_utc, created_utc)
+       SELECT id::uuid, 'bench', sch, 'Active', now(), now() FROM unnest($1::text[], $2::text[]) AS t(id, sch)`,
+      [chunk, chunk.map(schemaOf)],
+      url,
+    );
+  }
+}
+
+const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
+const row = (cells: (string | number)[]) => out(`| ${cells.join(' | ')} |`);
+
+/** Fresh N (engine vs raw), then one new migration over the same N (engine vs raw). */
+async function deploy(n: number, withNewMigration: boolean) {
+  const db = `tm_bench_cli_${randomBytes(3).toString('hex')}`;
+  await admin(`CREATE DATABASE ${db}`);
+  const url = urlOf(db);
+  const dir = project(url);
+  try {
+    const master = cli(dir, ['up', '--json']);
+    if (master.code !== 0) throw new Error(`master up failed: ${master.stderr}`);
+    const m = createMigrator({ url, rootDir: dir }) as MigratorImpl;
+    const files = (await m.loadFiles()).tenant;
+    const render = (await rendererFor(m.context, (await m.adapter()).syntax)).tenant;
+    await m.close();
+    const engineIds = Array.from({ length: n }, () => randomUUID());
+    const raw = tenantsOf(Array.from({ length: n }, () => randomUUID()));
+    await register(url, engineIds);
+    // Warm-up (not a result): the first DDL-heavy pass on a new database is slower for everyone.
+    const warm = await psqlWorkers(url, rawScripts(tenantsOf(Array.from({ length: n }, () => randomUUID())), files, render, true));
+    process.stderr.write(`warm-up raw psql ${n}: ${warm.toFixed(2)} s\n`);
+    const e = cli(dir, ['up', '--json', '--concurrency', String(C)]);
+    const er = JSON.parse(e.stdout) as { tenants: { succeeded: number } };
+    if (e.code !== 0 || er.tenants.succeeded !== n) throw new Error(`engine fresh: exit ${e.code}, ${er.tenants.succeeded}/${n}`);
+    const r = await psqlWorkers(url, rawScripts(raw, files, render, true));
+    row([`fresh tenants, parallelism ${C}`, n, `${e.seconds.toFixed(2)} s`, `${r.toFixed(2)} s`, ratio(e.seconds, r), `${Math.round(e.rssMb)} MB`]);
+    if (!withNewMigration) return;
+    writeFileSync(path.join(dir, 'tenant-migrations/0003_add_job_priority.sql.hbs'), NEW_MIGRATION);
+    const m3 = createMigrator({ url, rootDir: dir }) as MigratorImpl;
+    const newFile = (await m3.loadFiles()).tenant.slice(-1);
+    await m3.close();
+    const e3 = cli(dir, ['up', '--json', '--concurrency', String(C)]);
+    const er3 = JSON.parse(e3.stdout) as { tenants: { succeeded: number } };
+    if (e3.code !== 0 || er3.tenants.succeeded !== n) throw new Error(`engine new migration: exit ${e3.code}, ${er3.tenants.succeeded}/${n}`);
+    const r3 = await psqlWorkers(url, rawScripts(raw, newFile, render, false));
+    row([`one new migration (ALTER TABLE), up-to-date fleet, parallelism ${C}`, n, `${e3.seconds.toFixed(2)} s`, `${r3.toFixed(2)} s`, ratio(e3.seconds, r3), `${Math.round(e3.rssMb)} MB`]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await admin(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+  }
+}
+
+/** A cached database of n up-to-date tenants: real schemas, meta tables and rows (no tenant tables). */
+async function scaleDatabase(n: number): Promise<{ url: string; dir: string }> {
+  const db = `tm_bench_${n}`;
+  const url = urlOf(db);
+  const dir = project(url);
+  const exists = (await admin('SELECT 1 FROM pg_database WHERE datname = $1', [db])).length > 0;
+  const ready =
+    exists && !values.rebuild && (await admin<{ n: string }>(`SELECT count(*) AS n FROM ${MASTER}."Workspace"`, [], url).catch(() => [{ n: '0' }]))[0]!.n === String(n);
+  if (ready) return { url, dir };
+  if (exists) await admin(`DROP DATABASE ${db} WITH (FORCE)`);
+  await admin(`CREATE DATABASE ${db}`);
+  const started = Date.now();
+  if (cli(dir, ['up', '--json']).code !== 0) throw new Error('master up failed');
+  const m = createMigrator({ url, rootDir: dir }) as MigratorImpl;
+  const files = (await m.loadFiles()).tenant;
+  await m.close();
+  const ids = Array.from({ length: n }, () => randomUUID());
+  await register(url, ids);
+  // Rendered DDL in big batches (the drift bench's approach): 250 schemas per statement string.
+  const batches: string[] = [];
+  for (let i = 0; i < n; i += 250) {
+    batches.push(`BEGIN;\n${ids.slice(i, i + 250).map((id) => {
+      const q = `"${schemaOf(id)}"`;
+      return `CREATE SCHEMA ${q};\n${metaDdl(q)}\n${metaRows(q, files)}`;
+    }).join('\n')}\nCOMMIT;`);
+  }
+  let done = 0;
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      for (let b = batches.shift(); b; b = batches.shift()) {
+        await client.query(b);
+        done += 250;
+        process.stderr.write(`\rbuilding ${db}: ${Math.min(done, n)}/${n}`);
+      }
+      await client.end();
+    }),
+  );
+  await admin('VACUUM ANALYZE', [], url);
+  process.stderr.write(`\nbuilt ${db} in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+  return { url, dir };
+}
+
+async function scale(n: number) {
+  const { dir } = await scaleDatabase(n);
+  try {
+    for (const [label, args] of [
+      ['status --json', ['status', '--json']],
+      ['plan --format json', ['plan', '--format', 'json']],
+      ['no-op up --json', ['up', '--json', '--concurrency', String(C)]],
+    ] as const) {
+      const r = cli(dir, [...args]);
+      if (r.code !== 0) throw new Error(`${label} over ${n}: exit ${r.code}: ${r.stderr.slice(0, 2000)}`);
+      row([`${label}, up-to-date fleet`, n, `${r.seconds.toFixed(2)} s`, '–', '–', `${Math.round(r.rssMb)} MB`]);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// The CLI runs compiled JavaScript from dist/ (bin/tenant-migrate.js falls back to tsx when dist/
+// is stale, which would measure the TypeScript compiler): build first.
+if (spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' }).status !== 0) throw new Error('npm run build failed');
+out('| scenario (whole CLI run, local PostgreSQL) | tenants | tenant-migrate | raw psql | ratio | peak RSS (CLI) |');
+out('|---|---:|---:|---:|---:|---:|');
+const help = cli(ROOT, ['--help']);
+row(['`tenant-migrate --help`', '–', `${help.seconds.toFixed(2)} s`, '–', '–', `${Math.round(help.rssMb)} MB`]);
+if (values.only !== 'scale') {
+  const fresh = list(values.fresh);
+  for (const [i, n] of fresh.entries()) await deploy(n, i === fresh.length - 1);
+}
+if (values.only !== 'deploy') for (const n of list(values.scale)) await scale(n);
+out(`\n${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, concurrency ${C}, load average ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ')}`);

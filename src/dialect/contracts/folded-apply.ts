@@ -1,0 +1,48 @@
+import type { AppliedMigration } from '../../types.js';
+import type { SqlSession } from './driver.js';
+
+/**
+ * One transactional migration of one tenant, sent as one round trip (DESIGN.md "Flow of up",
+ * step 5). The plan already read the tenant's meta table; instead of taking a session lock and
+ * re-reading it, the send itself takes the transaction-scoped tenant lock and checks, under that
+ * lock, that the meta table still holds exactly `expected`:
+ *
+ *   BEGIN; try-lock(tenant, transaction-scoped) + check(meta = expected); prelude;
+ *   <migration script>; INSERT meta row; COMMIT;
+ *
+ * If the lock is busy or the check fails, nothing was applied and the caller falls back to the
+ * careful path (session lock, re-read, apply), so the result is still exactly-once.
+ */
+export interface FoldedMigration {
+  readonly schema: string;
+  /** What the meta table must hold before this migration (ids and checksums are compared). */
+  readonly expected: readonly Pick<AppliedMigration, 'id' | 'checksum'>[];
+  /**
+   * Write-only statements run after the lock and the check, before the script (schema and meta
+   * table for a fresh tenant, grants, registry name). A missing meta table passes the check only
+   * when `expected` is empty, so the prelude must create it then.
+   */
+  readonly prelude: readonly string[];
+  /** The rendered migration script. */
+  readonly script: string;
+  /** The meta row; applied time and duration come from the database clock. */
+  readonly row: Pick<AppliedMigration, 'id' | 'checksum' | 'renderedChecksum' | 'runId'>;
+}
+
+/** `busy`: another session holds the tenant's lock; `stale`: the meta table is not what the plan read. */
+export type FoldedOutcome = 'applied' | 'busy' | 'stale';
+
+/** What a dialect that can fold a migration into one send provides (PostgreSQL and PGlite; not yet SQL Server). */
+export interface FoldedApply {
+  /**
+   * A session that records the statements it is given instead of running them (parameters are
+   * inlined as literals with the dialect's quoting), for the prelude. Only write-only statements
+   * belong there: `query` returns no rows, transactions are refused.
+   */
+  recorder(): { readonly session: SqlSession; readonly statements: readonly string[] };
+  /**
+   * Send the migration as one round trip. Returns `applied`, or `busy`/`stale` after rolling
+   * back; a failing statement throws a ScriptExecutionError whose line is relative to `script`.
+   */
+  apply(session: SqlSession, migration: FoldedMigration): Promise<FoldedOutcome>;
+}

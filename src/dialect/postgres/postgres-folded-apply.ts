@@ -1,0 +1,126 @@
+import { createHash } from 'node:crypto';
+import { ScriptExecutionError, type SqlSession } from '../contracts/driver.js';
+import type { FoldedApply, FoldedMigration, FoldedOutcome } from '../contracts/folded-apply.js';
+import type { AdapterNames } from '../dialect.js';
+import { advisoryKey } from './postgres-locks.js';
+import { quotePostgresIdent as q, quotePostgresString as lit } from './postgres-syntax.js';
+
+/** SQLSTATEs the send raises itself (class `TM` is not used by PostgreSQL). */
+const BUSY = 'TM001';
+const STALE = 'TM002';
+const NOW = "(now() at time zone 'utc')";
+
+/**
+ * The check's fingerprint of a meta table: sha256 of `id:checksum` pairs in byte order of the ids
+ * (sha256, not md5: md5() is refused by servers in FIPS mode).
+ */
+export function appliedFingerprint(rows: readonly { readonly id: string; readonly checksum: string }[]): string {
+  const sorted = [...rows].sort((a, b) => Buffer.compare(Buffer.from(a.id), Buffer.from(b.id)));
+  return createHash('sha256').update(sorted.map((r) => `${r.id}:${r.checksum}`).join(',')).digest('hex');
+}
+
+/** A parameter as a PostgreSQL literal (the simple query protocol takes no parameters). */
+export function postgresLiteral(value: unknown): string {
+  if (value === null || value === undefined) return 'NULL';
+  if (typeof value === 'number' || typeof value === 'bigint') {
+    if (typeof value === 'number' && !Number.isFinite(value)) throw new Error(`Cannot inline ${value} as a literal`);
+    return String(value);
+  }
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  if (value instanceof Date) return lit(value.toISOString());
+  if (Array.isArray(value)) return `ARRAY[${value.map(postgresLiteral).join(', ')}]`;
+  return lit(String(value));
+}
+
+/** `$n` placeholders replaced by literals (our own SQL texts only: none has `$n` inside a string). */
+export function inlineParams(sql: string, params: readonly unknown[] = []): string {
+  return sql.replace(/\$(\d+)/g, (_, n: string) => postgresLiteral(params[Number(n) - 1]));
+}
+
+const lineCount = (text: string) => text.split('\n').length - 1;
+
+/**
+ * The folded send on PostgreSQL and PGlite: one multi-statement simple query (pg's
+ * `client.query(text)` without parameters; PGlite's `exec`), values as escaped literals.
+ * The lock is `pg_try_advisory_xact_lock` on the key the session lock uses, so the two exclude
+ * each other and the transaction lock ends with COMMIT or ROLLBACK (or with a killed connection).
+ * https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-MULTI-STATEMENT
+ */
+export class PostgresFoldedApply implements FoldedApply {
+  readonly #names: AdapterNames;
+
+  constructor(names: AdapterNames) {
+    this.#names = names;
+  }
+
+  recorder(): { session: SqlSession; statements: string[] } {
+    const statements: string[] = [];
+    const refuse = async () => {
+      throw new Error('A folded prelude runs inside the migration transaction: it cannot begin, commit or roll back');
+    };
+    const session: SqlSession = {
+      query: async <R>(sql: string, params?: readonly unknown[]) => {
+        statements.push(inlineParams(sql, params));
+        return [] as R[];
+      },
+      runScript: async (sql) => void statements.push(sql),
+      begin: refuse,
+      commit: refuse,
+      rollback: refuse,
+      inTransaction: true,
+    };
+    return { session, statements };
+  }
+
+  /** The text sent: head (BEGIN, lock, prelude, check), the script, tail (meta row, COMMIT). */
+  build(m: FoldedMigration): { head: string; text: string } {
+    const meta = `${q(m.schema)}.${q(this.#names.metaTable)}`;
+    const raise = (code: string, message: string) => `RAISE EXCEPTION ${lit(message)} USING ERRCODE = '${code}'`;
+    const body = (plpgsql: string) => {
+      if (plpgsql.includes('$tm$')) throw new Error('Unexpected $tm$ in a folded check');
+      return `DO $tm$BEGIN ${plpgsql} END$tm$;`;
+    };
+    // Lock and check first, in one block: the check accepts a missing meta table only when the
+    // plan read none (a fresh tenant; the prelude creates it). Then the prelude, then the script.
+    // The script starts early in the text, which also keeps it inside pg_stat_activity's query.
+    const empty = m.expected.length === 0;
+    const head = [
+      'BEGIN;',
+      body(
+        `IF NOT pg_try_advisory_xact_lock(hashtextextended(${lit(advisoryKey(m.schema))}, 0)) THEN ${raise(BUSY, 'tenant is locked')}; END IF; ` +
+          `IF to_regclass(${lit(meta)}) IS NULL THEN ${empty ? 'NULL' : `${raise(STALE, 'no meta table')}`}; ` +
+          `ELSIF (SELECT encode(sha256(convert_to(coalesce(string_agg(id || ':' || checksum, ',' ORDER BY id COLLATE "C"), ''), 'UTF8')), 'hex') FROM ${meta}) <> ${lit(appliedFingerprint(m.expected))} ` +
+          `THEN ${raise(STALE, 'meta table changed since the plan')}; END IF;`,
+      ),
+      ...m.prelude.map((s) => `${s};`),
+      '',
+    ].join('\n');
+    const { row } = m;
+    const tail =
+      `\n;\nINSERT INTO ${meta} (id, checksum, rendered_checksum, applied_utc, duration_ms, run_id) VALUES (` +
+      `${lit(row.id)}, ${lit(row.checksum)}, ${lit(row.renderedChecksum)}, ${NOW}, ` +
+      `(extract(epoch from clock_timestamp() - now()) * 1000)::integer, ${postgresLiteral(row.runId)});\nCOMMIT;`;
+    return { head, text: head + m.script + tail };
+  }
+
+  async apply(session: SqlSession, m: FoldedMigration): Promise<FoldedOutcome> {
+    const { head, text } = this.build(m);
+    try {
+      await session.runScript(text);
+      return 'applied';
+    } catch (err) {
+      // A failed statement leaves the transaction aborted (or the connection gone): end it.
+      await session.query('ROLLBACK').catch(() => undefined);
+      const cause = err instanceof ScriptExecutionError ? err.cause : err;
+      const code = (cause as { code?: unknown } | null)?.code;
+      if (code === BUSY) return 'busy';
+      if (code === STALE) return 'stale';
+      if (!(err instanceof ScriptExecutionError)) throw err;
+      // Lines of the whole text → lines of the script (position is relative to the whole query string).
+      const offset = lineCount(head);
+      const line = err.line !== undefined ? err.line - offset : undefined;
+      const inScript = line !== undefined && line >= 1 && line <= lineCount(m.script) + 1;
+      throw new ScriptExecutionError(err.message, 0, inScript ? line : undefined, inScript ? err.column : undefined, { cause });
+    }
+  }
+}
