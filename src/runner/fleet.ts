@@ -184,7 +184,8 @@ export async function runFleet(options: FleetOptions): Promise<FleetOutcome> {
       // Nothing claimable. While sibling tasks still run tenants, let them finish the wave; the
       // last idle task waits for rows held by other workers (their lease may expire: take-over).
       if (busy > 0) return;
-      await outcomes.flush();
+      // A failed write stays buffered; this loop polls again and the next flush retries it.
+      await outcomes.flush().catch(() => undefined);
       const counts = await ledger.call('countRunTenants', (l) => l.countRunTenants(runId, maxWave));
       if (counts.pending + counts.running === 0) return;
       const run = await ledger.call('getRun', (l) => l.getRun(runId));
@@ -200,8 +201,10 @@ export async function runFleet(options: FleetOptions): Promise<FleetOutcome> {
     for (let wave = 0; wave < options.waveCount; wave++) {
       if (options.waveCount > 1) emit({ type: 'wave:start', wave: wave + 1, waves: options.waveCount });
       await Promise.all(Array.from({ length: Math.max(1, options.concurrency) }, () => task(wave)));
+      // The wave gate below counts failures: this wave's outcomes must be written first (a second
+      // try after a failed one; still failing, the worker stops like any unreachable ledger).
+      if (ledgerFailure === undefined) await outcomes.flush().catch(() => outcomes.flush()).catch((err: unknown) => (ledgerFailure ??= err));
       if (ledgerFailure !== undefined) break;
-      await outcomes.flush();
       if (stopped) break;
       if (wave < options.waveCount - 1) {
         const counts = await ledger.call('countRunTenants', (l) => l.countRunTenants(runId, wave));
