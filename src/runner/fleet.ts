@@ -66,7 +66,9 @@ export async function runFleet(options: FleetOptions): Promise<FleetOutcome> {
   /** A ledger call that failed past its retries: this worker stops taking tenants. */
   let ledgerFailure: unknown;
   let claiming: Promise<number> | undefined;
-  const batch = Math.max(2, options.concurrency * 2);
+  // Claims are ledger round trips on the tenants' critical path: take rows in batches of at
+  // least 16 and claim the next batch while the last few tenants of the queue still run.
+  const batch = Math.max(16, options.concurrency * 4);
   const pollMs = Math.max(50, Math.min(1000, Math.floor(leaseMs / 4)));
 
   const shouldStop = () => {
@@ -171,6 +173,7 @@ export async function runFleet(options: FleetOptions): Promise<FleetOutcome> {
     for (;;) {
       if (shouldStop() || ledgerFailure !== undefined) return;
       const row = queue.shift();
+      if (row && queue.length < options.concurrency && !claiming) void claim(maxWave).catch(() => undefined);
       if (row) {
         busy++;
         try {
