@@ -60,7 +60,7 @@ interface Worker {
 
 describe.each(servers)('chaos on $name', (target) => {
   const fx = useProjectFixture(target, { concurrency: 4, lockTimeoutMs: 4_000 });
-  const { master, table, sleep } = dialectSql(target.name);
+  const { master, table, sleep } = dialectSql(target.name, target.engine);
 
   it(`${TENANTS} tenants, ${KILLS} kills, ${FAULTS} connection faults, ${WORKERS} workers per run → every tenant at target, ledger agrees`, async () => {
     const began = Date.now();

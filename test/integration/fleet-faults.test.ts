@@ -26,7 +26,7 @@ const sleepMs = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe.each(runnableTargets)('fleet faults on $name', (target) => {
   const fx = useProjectFixture(target, { concurrency: 2, lockTimeoutMs: 10_000 });
-  const { master, table, sleep } = dialectSql(target.name);
+  const { master, table, sleep } = dialectSql(target.name, target.engine);
   const cli = (...args: string[]) => runCli(args, { cwd: fx.project.root });
 
   async function seeded(n: number, migrationSleepMs = 0) {
@@ -148,8 +148,8 @@ describe.each(runnableTargets)('fleet faults on $name', (target) => {
       await sleepMs(2_500); // B claims A's tenant, waits on its lock, hands it back (maybe more than once)
       a.kill('SIGCONT');
       const [ra, rb] = await Promise.all([first, second]);
-      expect(ra.code, ra.stderr).toBe(0);
-      expect(rb.code, rb.stderr).toBe(0);
+      expect(ra.code, `${ra.stdout}\n${ra.stderr}`).toBe(0);
+      expect(rb.code, `${rb.stdout}\n${rb.stderr}`).toBe(0);
       const reportB = JSON.parse(rb.stdout);
       expect(reportB.run).toMatchObject({ failed: 0, pending: 0, running: 0 });
       expect(rb.stderr).toContain('"type":"tenant:handed-back"');
@@ -164,7 +164,7 @@ describe.each(runnableTargets)('fleet faults on $name', (target) => {
   it.runIf(servers.includes(target))('a run whose only worker was killed (kill -9) is resumed, not joined: its failed tenant is retried', async () => {
     await seeded(6, 300);
     const order = await withDatabase(fx.db.url, (h) =>
-      h.query<{ db_schema_name: string }>(`SELECT db_schema_name FROM ${master('Workspace')} ORDER BY ${dialectSql(target.name).uuidOrder('workspace_id')}`),
+      h.query<{ db_schema_name: string }>(`SELECT db_schema_name FROM ${master('Workspace')} ORDER BY ${dialectSql(target.name, target.engine).uuidOrder('workspace_id')}`),
     );
     const victim = order[0]!.db_schema_name;
     await withDatabase(fx.db.url, (h) => h.exec(`ALTER TABLE ${table(victim, 'automation_jobs')} ADD priority ${h.types.text}`));
@@ -177,7 +177,7 @@ describe.each(runnableTargets)('fleet faults on $name', (target) => {
     await withDatabase(fx.db.url, (h) => h.exec(`ALTER TABLE ${table(victim, 'automation_jobs')} DROP COLUMN priority`));
     await sleepMs(2_200); // longer than the lease: the dead worker's heartbeat is stale
     const rerun = await cli('up', '--json', '--lease-ms', '1000');
-    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(rerun.code, `${rerun.stdout}\n${rerun.stderr}`).toBe(0);
     const report = JSON.parse(rerun.stdout);
     expect(report).toMatchObject({ ok: true, opening: 'resumed', run: { failed: 0, pending: 0, running: 0 } });
     const rows = await ledgerRows(report.runId);
