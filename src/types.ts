@@ -59,6 +59,11 @@ export interface TenantRow {
   readonly status: TenantStatus;
   readonly lastSeenUtc: Date | null;
   readonly createdUtc: Date | null;
+  /**
+   * Where the workspace's schema lives: a name from config `targets`, or null for the master's own
+   * database (registry column `db_target`, optional; absent = null).
+   */
+  readonly target?: string | null;
 }
 
 /** A tenant whose schema name passed validation and may reach SQL. */
@@ -77,6 +82,7 @@ export interface Tenant extends TenantRow {
 export interface InvalidTenant {
   readonly workspaceId: string;
   readonly dbSchemaName: string | null;
+  readonly target?: string | null;
   readonly reason: string;
 }
 

@@ -32,6 +32,14 @@ const pattern = z.string().refine(
   { message: 'must be a valid regular expression' },
 );
 
+/** Dialect family of a URL, as far as config validation needs it (create-adapter decides the driver). */
+function urlFamily(url: string): 'postgres' | 'mssql' | 'pglite' | undefined {
+  if (/^pglite:/i.test(url)) return 'pglite';
+  if (/^postgres(ql)?:\/\//i.test(url)) return 'postgres';
+  if (/^(mssql|sqlserver):\/\//i.test(url) || /(^|;)\s*(server|data source|address|addr)\s*=/i.test(url)) return 'mssql';
+  return undefined;
+}
+
 /**
  * The configuration file `tenant-migrate.config.json` (or `.js`/`.ts` exporting the same object).
  * Every field has a default; the smallest config is `{}`.
@@ -70,8 +78,19 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * Fleets over several databases (docs/fleet.md): target name → database URL. A workspace's
+     * registry row names its target in `db_target` (none: the master's own database). Every URL must
+     * be of the master's dialect family (PostgreSQL or SQL Server; mixed families and PGlite are refused).
+     * @example { "eu1": "postgres://tm@db-eu1/pmassist", "eu2": "postgres://tm@db-eu2/pmassist" }
+     */
+    targets: z.record(identifier, z.string().min(1)).default({}),
+    /** Targets `workspace add` does not place new workspaces on (they stay migrated). */
+    fullTargets: z.array(identifier).default([]),
     /** Tenants migrated at once (PGlite always runs one at a time). */
     concurrency: z.number().int().min(1).max(512).default(8),
+    /** Tenants migrated at once per target database (default: `concurrency`). */
+    targetConcurrency: z.number().int().min(1).max(512).optional(),
     /** How long to wait for a per-tenant or master lock before giving up (exit code 3). */
     lockTimeoutMs: z.number().int().min(0).default(60_000),
     /**
@@ -109,7 +128,21 @@ export const configSchema = z
     /** Values available to templates as `vars`. */
     vars: z.record(z.string(), z.unknown()).default({}),
   })
-  .strict();
+  .strict()
+  .superRefine((config, ctx) => {
+    const master = urlFamily(config.url ?? 'pglite:');
+    for (const [name, url] of Object.entries(config.targets)) {
+      const family = urlFamily(url);
+      if (family === 'pglite' || master === 'pglite') {
+        ctx.addIssue({ code: 'custom', path: ['targets', name], message: 'targets need a PostgreSQL or SQL Server master and target (PGlite is one in-process database)' });
+      } else if (family !== master) {
+        ctx.addIssue({ code: 'custom', path: ['targets', name], message: `must be a ${master} URL like the master's url (mixed dialect families are not supported)` });
+      }
+    }
+    for (const [i, name] of config.fullTargets.entries()) {
+      if (!(name in config.targets)) ctx.addIssue({ code: 'custom', path: ['fullTargets', i], message: `"${name}" is not a name in targets` });
+    }
+  });
 
 export type ConfigInput = z.input<typeof configSchema>;
 /** The validated configuration with defaults applied, plus where it was resolved from. */

@@ -84,5 +84,6 @@ export function rowToTenant(row: Record<string, unknown>): TenantRow {
     status: String(row.status ?? 'Active'),
     lastSeenUtc: toDate(row.last_seen_utc),
     createdUtc: toDate(row.created_utc),
+    ...(row.db_target == null || String(row.db_target).trim() === '' ? {} : { target: String(row.db_target).trim() }),
   };
 }

@@ -19,7 +19,7 @@ export async function discoverTenants(
     includeArchived,
     ...(ctx.config.registry.query ? { customQuery: ctx.config.registry.query } : {}),
   });
-  return validateTenants(rows, ctx.schemaPattern, ctx.config.registry.schemaPrefix);
+  return validateTenants(rows, ctx.schemaPattern, ctx.config.registry.schemaPrefix, new Set(Object.keys(ctx.config.targets)));
 }
 
 /**

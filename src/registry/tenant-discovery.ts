@@ -28,15 +28,29 @@ export interface DiscoveryResult {
 
 /**
  * Turn registry rows into tenants whose schema names may reach SQL. A row is rejected (reported,
- * never executed) when its stored or derived name fails the pattern, or two rows claim one schema.
+ * never executed) when its stored or derived name fails the pattern, two rows claim one schema, or
+ * its `db_target` is not a name of `targets` (never guessed: the master's database is not a fallback).
  */
-export function validateTenants(rows: readonly TenantRow[], pattern: RegExp, prefix: string): DiscoveryResult {
+export function validateTenants(
+  rows: readonly TenantRow[],
+  pattern: RegExp,
+  prefix: string,
+  targets: ReadonlySet<string> = new Set(),
+): DiscoveryResult {
   const tenants: Tenant[] = [];
   const invalid: InvalidTenant[] = [];
   const seen = new Map<string, string>();
   for (const row of rows) {
     const reject = (reason: string) =>
-      invalid.push({ workspaceId: row.workspaceId, dbSchemaName: row.dbSchemaName, reason });
+      invalid.push({ workspaceId: row.workspaceId, dbSchemaName: row.dbSchemaName, ...(row.target ? { target: row.target } : {}), reason });
+    if (row.target && !targets.has(row.target)) {
+      reject(
+        /^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(row.target)
+          ? `db_target "${row.target}" is not a name in config targets`
+          : `db_target ${JSON.stringify(row.target)} is not a valid target name`,
+      );
+      continue;
+    }
     let schema = row.dbSchemaName;
     const needsBackfill = schema === null || schema === '';
     if (needsBackfill) {
@@ -56,7 +70,7 @@ export function validateTenants(rows: readonly TenantRow[], pattern: RegExp, pre
       continue;
     }
     seen.set(schema!, row.workspaceId);
-    tenants.push({ ...row, schema: schema!, needsBackfill });
+    tenants.push({ ...row, target: row.target ?? null, schema: schema!, needsBackfill });
   }
   return { tenants, invalid };
 }

@@ -76,6 +76,17 @@ describe('config', () => {
     expect(parseConfig({ url: 'pglite:memory' }).url).toBe('pglite:memory');
   });
 
+  it('targets: identifier names, URLs of the dialect family of the master, fullTargets among them', () => {
+    const pg = 'postgres://u@h/db';
+    const config = parseConfig({ url: pg, targets: { eu1: 'postgres://u@h2/db', eu2: 'postgresql://u@h3/db' }, fullTargets: ['eu2'], targetConcurrency: 4 });
+    expect(Object.keys(config.targets)).toEqual(['eu1', 'eu2']);
+    expect(parseConfig({}).targets).toEqual({});
+    expect(() => parseConfig({ url: pg, targets: { 'eu-1': pg } })).toThrow(/targets/);
+    expect(() => parseConfig({ url: pg, targets: { eu1: 'Server=h;Database=d' } })).toThrow(/mixed dialect families/);
+    expect(() => parseConfig({ targets: { eu1: pg } })).toThrow(/PGlite/);
+    expect(() => parseConfig({ url: pg, targets: { eu1: pg }, fullTargets: ['eu3'] })).toThrow(/fullTargets/);
+  });
+
   it('the committed JSON Schema is current (npm run schema rewrites it)', () => {
     const committed = JSON.parse(readFileSync(new URL('../../schema/tenant-migrate.config.schema.json', import.meta.url), 'utf8'));
     expect(committed).toEqual(JSON.parse(JSON.stringify(configJsonSchema())));

@@ -21,6 +21,24 @@ describe('tenant discovery', () => {
     expect(normalizeGuid('123e4567e89b12d3a456426614174000')).toBe('123e4567-e89b-12d3-a456-426614174000');
   });
 
+  it('keeps a known db_target and rejects an unknown or malformed one (never guessed)', () => {
+    const a = '123e4567-e89b-12d3-a456-426614174000';
+    const b = '223e4567-e89b-12d3-a456-426614174000';
+    const c = '323e4567-e89b-12d3-a456-426614174000';
+    const d = '423e4567-e89b-12d3-a456-426614174000';
+    const { tenants, invalid } = validateTenants(
+      [{ ...row(a, null), target: 'eu1' }, { ...row(b, null), target: 'eu9' }, { ...row(c, null), target: "x'; --" }, row(d, null)],
+      PATTERN,
+      'ws_',
+      new Set(['eu1', 'eu2']),
+    );
+    expect(tenants.map((t) => [t.workspaceId, t.target])).toEqual([[a, 'eu1'], [d, null]]);
+    expect(invalid).toEqual([
+      expect.objectContaining({ workspaceId: b, target: 'eu9', reason: 'db_target "eu9" is not a name in config targets' }),
+      expect.objectContaining({ workspaceId: c, reason: expect.stringContaining('not a valid target name') }),
+    ]);
+  });
+
   it('validates stored names, derives missing ones and rejects injection and duplicates', () => {
     const good = '123e4567-e89b-12d3-a456-426614174000';
     const other = '223e4567-e89b-12d3-a456-426614174000';

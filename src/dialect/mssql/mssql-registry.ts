@@ -21,8 +21,14 @@ export class MssqlRegistry implements Registry {
   }
 
   async listTenants(session: SqlSession, options: RegistryQueryOptions): Promise<TenantRow[]> {
-    const text = options.customQuery ?? this.#sql.listTenants(options.includeArchived);
+    const text = options.customQuery ?? this.#sql.listTenants(options.includeArchived, await this.#hasTargetColumn(session));
     return filterCustomRows((await session.query(text)).map(rowToTenant), options);
+  }
+
+  /** The optional `db_target` column (fleets over several databases, docs/fleet.md) is read when it exists. */
+  async #hasTargetColumn(session: SqlSession): Promise<boolean> {
+    const rows = await session.query(this.#sql.registryReady, [this.#names.masterSchema, this.#names.registryTable, 'db_target']);
+    return rows.length > 0;
   }
 
   async getTenant(session: SqlSession, workspaceId: string): Promise<TenantRow | undefined> {

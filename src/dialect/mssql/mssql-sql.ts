@@ -155,8 +155,9 @@ SELECT @result AS result, @@TRANCOUNT AS open_transactions;`,
       'SELECT 1 AS found FROM sys.columns AS c WITH (NOLOCK) JOIN sys.tables AS t WITH (NOLOCK) ON t.object_id = c.object_id ' +
         'JOIN sys.schemas AS s WITH (NOLOCK) ON s.schema_id = t.schema_id WHERE s.name = $1 AND t.name = $2 AND c.name = $3;',
     ),
-    listTenants: (includeArchived: boolean) =>
-      `SELECT ${registryColumns} FROM ${registry}${includeArchived ? '' : " WHERE status = N'Active'"} ` +
+    /** `withTarget`: the registry has the optional `db_target` column (master migration 0004). */
+    listTenants: (includeArchived: boolean, withTarget = false) =>
+      `SELECT ${registryColumns}${withTarget ? ', db_target' : ''} FROM ${registry}${includeArchived ? '' : " WHERE status = N'Active'"} ` +
       'ORDER BY CONVERT(NVARCHAR(36), workspace_id) COLLATE Latin1_General_BIN2;',
     getTenant: `SELECT ${registryColumns} FROM ${registry} WHERE ${byWorkspaceId};`,
     setSchemaName: `UPDATE ${registry} SET db_schema_name = $2 WHERE ${byWorkspaceId} AND (db_schema_name IS NULL OR db_schema_name = $2);`,

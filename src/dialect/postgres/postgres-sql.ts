@@ -51,8 +51,9 @@ export function postgresSql(names: AdapterNames) {
     unlock: "SELECT pg_advisory_unlock(hashtextextended($1, 0)) AS unlocked",
     registryReady:
       'SELECT 1 AS found FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 AND column_name = $3',
-    listTenants: (includeArchived: boolean) =>
-      `SELECT ${registryColumns} FROM ${registry}${includeArchived ? '' : " WHERE status = 'Active'"} ORDER BY workspace_id`,
+    /** `withTarget`: the registry has the optional `db_target` column (master migration 0004). */
+    listTenants: (includeArchived: boolean, withTarget = false) =>
+      `SELECT ${registryColumns}${withTarget ? ', db_target' : ''} FROM ${registry}${includeArchived ? '' : " WHERE status = 'Active'"} ORDER BY workspace_id`,
     getTenant: `SELECT ${registryColumns} FROM ${registry} WHERE workspace_id = $1::uuid`,
     setSchemaName: `UPDATE ${registry} SET db_schema_name = $2 WHERE workspace_id = $1::uuid AND (db_schema_name IS NULL OR db_schema_name = $2)`,
     upsertWorkspace: `INSERT INTO ${registry} (workspace_id, name, db_schema_name, status, last_seen_utc, created_utc)
