@@ -9,6 +9,7 @@ import { LockTimeoutError } from '../errors.js';
 import type { MigratorEvent, MigratorListener } from '../events.js';
 import { loadMigrations } from '../source/index.js';
 import { installTenantGrants } from './grants.js';
+import { TargetSet } from './targets.js';
 import { TemplateEngine } from '../templating/index.js';
 import type { MigrationFile } from '../types.js';
 
@@ -31,12 +32,21 @@ export class OperationContext {
   #engine: Promise<TemplateEngine> | undefined;
 
   readonly #open: () => Promise<Dialect>;
+  /** The master's database plus one lazily opened dialect per config target (docs/fleet.md). */
+  readonly targets: TargetSet;
 
-  /** `openDialect`: how to open the database (default: the dialect the URL selects; tests pass an in-memory one). */
-  constructor(config: Config, openDialect?: () => Promise<Dialect>) {
+  /**
+   * `openDialect`: how to open the database (default: the dialect the URL selects; tests pass an
+   * in-memory one); `openTarget`: the same for a named target (default: its URL from config `targets`).
+   */
+  constructor(config: Config, openDialect?: () => Promise<Dialect>, openTarget?: (name: string) => Promise<Dialect>) {
     this.config = config;
     this.schemaPattern = new RegExp(config.registry.schemaPattern);
-    this.#open = openDialect ?? (() => this.#openFromUrl());
+    this.#open = openDialect ?? (() => this.#openFromUrl(config.url, config.concurrency + 1));
+    const openNamed = openTarget ?? ((name: string) => this.#openFromUrl(config.targets[name]!, (config.targetConcurrency ?? config.concurrency) + 1));
+    this.targets = new TargetSet(Object.keys(config.targets), () => this.dialect(), (name) =>
+      openNamed(name).then((dialect) => installTenantGrants(this.config, dialect)),
+    );
   }
 
   /** Subscribe to events; returns an unsubscribe function. */
@@ -60,12 +70,12 @@ export class OperationContext {
     return this.#dialect;
   }
 
-  #openFromUrl(): Promise<Dialect> {
+  #openFromUrl(url: string, maxConnections: number): Promise<Dialect> {
     return createAdapter({
-      url: this.config.url,
+      url,
       rootDir: this.config.rootDir,
       // One extra connection for master work and the ledger beside the tenant workers.
-      maxConnections: this.config.concurrency + 1,
+      maxConnections,
       names: {
         masterSchema: this.config.masterSchema,
         metaTable: this.config.metaTable,
@@ -118,6 +128,7 @@ export class OperationContext {
   async close(): Promise<void> {
     const dialect = this.#dialect;
     this.#dialect = undefined;
+    await this.targets.close();
     if (dialect) await (await dialect).close();
   }
 }

@@ -74,7 +74,8 @@ export async function tenantsBehind(
   includeInvalid: boolean,
 ): Promise<number> {
   const { tenants, invalid } = await dialect.withSession((s) => discoverTenants(ctx, dialect.registry, s, false));
-  const applied = await dialect.meta.readAppliedMany(tenants.map((t) => t.schema));
+  // Per target database; an unreachable target's tenants count as behind.
+  const { applied } = await ctx.targets.readAppliedMany(tenants);
   const behind = tenants.filter((t) => planSchema(t.schema, files, applied.get(t.schema) ?? []).state !== 'up-to-date').length;
   return behind + (includeInvalid ? invalid.length : 0);
 }

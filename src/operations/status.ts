@@ -5,6 +5,7 @@ import type { InvalidTenant } from '../types.js';
 import type { OperationContext } from './context.js';
 import { discoverTenants } from './discover.js';
 import { afterTenantsIds } from './master.js';
+import { MASTER_TARGET, targetKey } from './targets.js';
 
 export interface StatusResult {
   readonly dialect: DialectName;
@@ -31,10 +32,27 @@ export interface StatusResult {
   };
   readonly invalid: readonly InvalidTenant[];
   readonly plans: readonly SchemaPlan[];
+  /**
+   * Per target database (`(master)`: the master's own), present when config `targets` is not
+   * empty; `unreachable` carries the error of a target whose meta tables could not be read.
+   */
+  readonly targets?: Readonly<Record<string, TargetStatus>>;
+}
+
+export interface TargetStatus {
+  readonly total: number;
+  readonly upToDate: number;
+  readonly behind: number;
+  readonly failed: number;
+  readonly invalid: number;
+  readonly unreachable?: string;
 }
 
 /** Where master and every tenant stand against the files. Reads only (one batched read for the tenants). */
-export async function status(ctx: OperationContext, options: { includeArchived?: boolean } = {}): Promise<StatusResult> {
+export async function status(
+  ctx: OperationContext,
+  options: { includeArchived?: boolean; /** Only tenants on this target (`(master)` allowed). */ dbTarget?: string } = {},
+): Promise<StatusResult> {
   const dialect = await ctx.dialect();
   const files = await ctx.files();
   const schema = ctx.config.masterSchema;
@@ -46,12 +64,30 @@ export async function status(ctx: OperationContext, options: { includeArchived?:
     const activeInvalid = includeArchived
       ? (await discoverTenants(ctx, dialect.registry, session, false)).invalid.length
       : discovered.invalid.length;
-    return { masterApplied, ...discovered, activeInvalid };
+    const keep = <T extends { target?: string | null }>(t: T) => !options.dbTarget || targetKey(t) === options.dbTarget;
+    return { masterApplied, tenants: discovered.tenants.filter(keep), invalid: discovered.invalid.filter(keep), activeInvalid };
   });
   assertChecksums(schema, masterApplied, new Map(files.master.map((f) => [f.id, f])));
   const masterPlan = planSchema(schema, files.master, masterApplied);
-  const applied = await dialect.meta.readAppliedMany(tenants.map((t) => t.schema));
+  const { applied, unreachable } = await ctx.targets.readAppliedMany(tenants, ctx.emit);
   const plans = tenants.map((t) => planSchema(t.schema, files.tenant, applied.get(t.schema) ?? []));
+  let targets: Record<string, TargetStatus> | undefined;
+  if (ctx.targets.names.length > 0) {
+    targets = {};
+    for (const key of [MASTER_TARGET, ...ctx.targets.names]) {
+      if (options.dbTarget && key !== options.dbTarget) continue;
+      const mine = plans.filter((_, i) => targetKey(tenants[i]!) === key);
+      const s = summarizePlans(mine);
+      targets[key] = {
+        total: s.total,
+        upToDate: s.upToDate,
+        behind: s.behind,
+        failed: s.blocked,
+        invalid: invalid.filter((t) => targetKey(t) === key).length,
+        ...(unreachable.has(key) ? { unreachable: unreachable.get(key)! } : {}),
+      };
+    }
+  }
   const summary = summarizePlans(plans);
   const afterTenants = afterTenantsIds(files.master);
   const waiting = masterPlan.pending.filter((id) => afterTenants.has(id));
@@ -78,5 +114,6 @@ export async function status(ctx: OperationContext, options: { includeArchived?:
     },
     invalid,
     plans,
+    ...(targets ? { targets } : {}),
   };
 }

@@ -27,6 +27,19 @@ export interface UpOptions {
   readonly runId?: string;
   /** Lease on a claimed tenant, renewed while the worker lives (default 30 s). */
   readonly leaseMs?: number;
+  /** Only the tenants placed on this target database (a name of config `targets`; CLI `--target`). */
+  readonly dbTarget?: string;
+  /** Tenants in flight per target database (default: config `targetConcurrency`, else `concurrency`). */
+  readonly targetConcurrency?: number;
+}
+
+/** One target database's share of an `up` (this worker's results). */
+export interface TargetCounts {
+  readonly total: number;
+  readonly succeeded: number;
+  readonly upToDate: number;
+  readonly failed: number;
+  readonly skipped: number;
 }
 
 /** Lease on a claimed tenant: how long before a silent worker's tenants are taken over. */
@@ -51,6 +64,11 @@ export interface UpResult {
     readonly skipped: number;
   };
   readonly results: readonly TenantResult[];
+  /**
+   * Per target database (`(master)` = the master's own database): discovered tenants and this
+   * worker's outcomes; present when config `targets` is not empty.
+   */
+  readonly targets?: Readonly<Record<string, TargetCounts>>;
   readonly invalid: readonly InvalidTenant[];
   readonly interrupted: boolean;
   readonly durationMs: number;

@@ -16,6 +16,8 @@ import { discoverTenants } from './discover.js';
 import { checkEngineRights, grantMaster } from './grants.js';
 import { afterTenantsIds, migrateMaster, pendingAfterTenants, tenantsBehind, withMasterLock } from './master.js';
 import { type Renderer, rendererFor } from './templates.js';
+import { groupByTarget } from './targets.js';
+import type { TargetCounts } from './up-options.js';
 
 /** What one `up` call works with, fixed before anything runs. */
 interface UpRun {
@@ -57,6 +59,9 @@ export async function up(ctx: OperationContext, options: UpOptions = {}): Promis
     concurrency: options.concurrency,
     leaseMs: options.leaseMs,
   });
+  if (options.dbTarget !== undefined && !(options.dbTarget in ctx.config.targets)) {
+    throw new TenantMigrateError('USAGE', `--target ${options.dbTarget}: not a name in config targets (${Object.keys(ctx.config.targets).join(', ') || 'none configured'})`, { key: 'target' });
+  }
   const dialect = await ctx.dialect();
   await checkEngineRights(ctx, dialect); // names a missing right before anything changes
   const files = await ctx.files();
@@ -85,7 +90,7 @@ export async function up(ctx: OperationContext, options: UpOptions = {}): Promis
     await grantMaster(ctx, dialect); // registry lookup columns for the configured roles
     // 2. Discover (validated names), this shard only.
     const discovered = await dialect.withSession((s) => discoverTenants(ctx, dialect.registry, s, options.includeArchived));
-    const tenants = discovered.tenants.filter((t) => inShard(t, u.shard));
+    const tenants = discovered.tenants.filter((t) => inShard(t, u.shard) && (!options.dbTarget || t.target === options.dbTarget));
     // 3–4. Plan and open the ledger run (or join one by id).
     await dialect.ledger.ensureLedger();
     const ledger = options.runId ? await joinRun(u, options.runId) : await planAndOpenRun(u, runId, tenants);
@@ -135,6 +140,7 @@ export async function up(ctx: OperationContext, options: UpOptions = {}): Promis
     ...(fleet?.stopped ? { stopped: fleet.stopped } : {}),
     workerId: u.workerId,
     results,
+    ...(ctx.targets.names.length > 0 ? { targets: countsByTarget(tenants, results) } : {}),
     invalid,
     interrupted,
     durationMs: Date.now() - started,
@@ -163,7 +169,8 @@ async function joinRun(u: UpRun, runId: string): Promise<LedgerStep> {
 /** Plan (one batched read of every tenant's applied set), refuse changed files, queue the rest in the ledger. */
 async function planAndOpenRun(u: UpRun, runId: string, tenants: readonly Tenant[]): Promise<LedgerStep> {
   const { options, files } = u;
-  const applied = await u.dialect.meta.readAppliedMany(tenants.map((t) => t.schema));
+  // One batched read per target database; an unreachable target's tenants are planned as pending.
+  const { applied } = await u.ctx.targets.readAppliedMany(tenants, u.ctx.emit);
   const plans = new Map(tenants.map((t) => [t.schema, planSchema(t.schema, files.tenant, applied.get(t.schema) ?? [], options)]));
   const blocked = [...plans.values()].filter((p) => p.state === 'blocked');
   if (blocked.length > 0) {
@@ -182,7 +189,7 @@ async function planAndOpenRun(u: UpRun, runId: string, tenants: readonly Tenant[
   const opened = await openRun({
     ledger: u.dialect.ledger,
     runId,
-    runKey: runKeyOf({ target: u.target, shard: u.shard, includeArchived: options.includeArchived }),
+    runKey: runKeyOf({ target: u.target, shard: u.shard, includeArchived: options.includeArchived, dbTarget: options.dbTarget }),
     target: u.target,
     todo,
     waves: u.waves,
@@ -194,6 +201,7 @@ async function planAndOpenRun(u: UpRun, runId: string, tenants: readonly Tenant[
       ...(options.includeArchived ? { includeArchived: true } : {}),
       ...(options.order ? { order: options.order } : {}),
       ...(options.maxFailures !== undefined ? { maxFailures: options.maxFailures } : {}),
+      ...(options.dbTarget ? { dbTarget: options.dbTarget } : {}),
       leaseMs: u.leaseMs,
     },
   });
@@ -240,8 +248,16 @@ async function fanOut(u: UpRun, opened: OpenedRun, tenants: readonly Tenant[], p
   // and leases lapse (the pool is sized at open, the concurrency per call).
   dialect.driver.ensureCapacity(concurrency + 1);
   const to = (opened.run.options.to as string | undefined) ?? options.to;
+  const perTarget = Math.min(concurrency, options.targetConcurrency ?? ctx.config.targetConcurrency ?? concurrency);
   const ran = await runFleet({
     dialect,
+    // Each tenant on its own database (docs/fleet.md); the ledger stays on the master's.
+    dialectOf: async (tenant) => {
+      const target = await ctx.targets.dialectOf(tenant.target);
+      if (tenant.target) target.driver.ensureCapacity(perTarget + 1);
+      return target;
+    },
+    targetConcurrency: perTarget,
     runId,
     workerId: u.workerId,
     files: u.files.tenant,
@@ -259,7 +275,7 @@ async function fanOut(u: UpRun, opened: OpenedRun, tenants: readonly Tenant[], p
     signal: options.signal,
     emit: ctx.emit,
   });
-  const fleet = await reconcileWithMeta(u, runId, ran, to);
+  const fleet = await reconcileWithMeta(u, runId, ran, to, tenants);
   const c = fleet.counts;
   const left = c.pending + c.running;
   const status: RunStatus | undefined =
@@ -283,14 +299,21 @@ async function fanOut(u: UpRun, opened: OpenedRun, tenants: readonly Tenant[], p
  * run's target — finished by a worker whose claim had lapsed, or by a concurrent provisioning — is
  * recorded succeeded, whoever wrote it, and this worker's result for it becomes "up to date".
  */
-async function reconcileWithMeta(u: UpRun, runId: string, fleet: FleetOutcome, to: string | undefined): Promise<FleetOutcome> {
+async function reconcileWithMeta(
+  u: UpRun,
+  runId: string,
+  fleet: FleetOutcome,
+  to: string | undefined,
+  tenants: readonly Tenant[],
+): Promise<FleetOutcome> {
   const c = fleet.counts;
   if (c.failed === 0 || c.pending + c.running > 0) return fleet;
-  const { ledger, meta } = u.dialect;
+  const { ledger } = u.dialect;
+  const placed = new Map(tenants.map((t) => [t.schema, t.target ?? null]));
   const failed = await ledger.listRunTenants(runId, { status: 'failed', limit: c.failed });
   const toIndex = to ? u.files.tenant.findIndex((f) => f.id === to) : u.files.tenant.length - 1;
   const wanted = u.files.tenant.slice(0, toIndex + 1).map((f) => f.id);
-  const applied = await meta.readAppliedMany(failed.map((r) => r.schema));
+  const { applied } = await u.ctx.targets.readAppliedMany(failed.map((r) => ({ schema: r.schema, target: placed.get(r.schema) ?? null })));
   const atTarget = failed
     .map((r) => r.schema)
     .filter((schema) => {
@@ -308,4 +331,19 @@ async function reconcileWithMeta(u: UpRun, runId: string, fleet: FleetOutcome, t
   });
   const counts: LedgerRunCounts = await ledger.countRunTenants(runId);
   return { ...fleet, results, counts };
+}
+
+/** Discovered tenants and this worker's outcomes per target database (`(master)`: the master's own). */
+function countsByTarget(tenants: readonly Tenant[], results: readonly TenantResult[]): Record<string, TargetCounts> {
+  const bySchema = new Map(results.map((r) => [r.schema, r]));
+  const out: Record<string, TargetCounts> = {};
+  for (const [key, group] of groupByTarget(tenants)) {
+    const count = (s: TenantResult['status']) => group.filter((t) => bySchema.get(t.schema)?.status === s).length;
+    const failed = count('failed');
+    const succeeded = count('succeeded');
+    const skipped = count('skipped');
+    // upToDate: every tenant of the target this worker did not migrate, fail or skip (with several workers, theirs too).
+    out[key] = { total: group.length, succeeded, upToDate: group.length - succeeded - failed - skipped, failed, skipped };
+  }
+  return out;
 }

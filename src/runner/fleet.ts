@@ -3,11 +3,20 @@ import type { LedgerRunCounts, LedgerTenant } from '../dialect/ledger-types.js';
 import { TenantMigrateError } from '../errors.js';
 import type { MigratorListener, TenantResult } from '../events.js';
 import type { MigrationFile, Tenant } from '../types.js';
+import pLimit, { type LimitFunction } from 'p-limit';
 import { LedgerClient, OutcomeBuffer } from './ledger-client.js';
-import { runTenant } from './tenant-runner.js';
+import { failureInfo, runTenant } from './tenant-runner.js';
 
 export interface FleetOptions {
+  /** The master's dialect: the ledger, and the tenants without a target. */
   readonly dialect: Dialect;
+  /**
+   * The dialect of a tenant's target database (docs/fleet.md); default: `dialect`. A rejection
+   * (the target cannot be opened) fails that tenant, never the worker.
+   */
+  readonly dialectOf?: ((tenant: Tenant) => Promise<Dialect>) | undefined;
+  /** Tenants in flight per target database (default: `concurrency`); `concurrency` stays the overall limit. */
+  readonly targetConcurrency?: number | undefined;
   readonly runId: string;
   readonly workerId: string;
   readonly files: readonly MigrationFile[];
@@ -61,6 +70,16 @@ export async function runFleet(options: FleetOptions): Promise<FleetOutcome> {
   const ledger = new LedgerClient(dialect.ledger, dialect.driver, emit);
   const outcomes = new OutcomeBuffer(ledger, runId, workerId);
   const handbacks = new Map<string, number>();
+  // One limiter per target: a slow or large target cannot take every overall slot.
+  const perTarget = new Map<string, LimitFunction>();
+  const limitOf = (tenant: Tenant): LimitFunction | undefined => {
+    const limit = options.targetConcurrency;
+    if (!limit || limit >= options.concurrency) return undefined;
+    const key = tenant.target ?? '';
+    let fn = perTarget.get(key);
+    if (!fn) perTarget.set(key, (fn = pLimit(limit)));
+    return fn;
+  };
   let failures = 0;
   let stopped: FleetStop | undefined;
   /** A ledger call that failed past its retries: this worker stops taking tenants. */
@@ -119,8 +138,18 @@ export async function runFleet(options: FleetOptions): Promise<FleetOutcome> {
       emit({ type: 'tenant:done', result });
     } else {
       let done: TenantResult | undefined;
-      result = await runTenant(tenant, {
-        dialect,
+      const run = async (): Promise<TenantResult> => {
+        let tenantDialect: Dialect;
+        try {
+          tenantDialect = options.dialectOf ? await options.dialectOf(tenant) : dialect;
+        } catch (err) {
+          // The target's pool could not even be created: this tenant fails, the others go on.
+          const failed: TenantResult = { workspaceId: tenant.workspaceId, schema: tenant.schema, status: 'failed', applied: [], durationMs: 0, attempts: 1, error: failureInfo(err, dialect) };
+          done = failed;
+          return failed;
+        }
+        return runTenant(tenant, {
+        dialect: tenantDialect,
         files: options.files,
         render: options.render,
         runId,
@@ -129,7 +158,10 @@ export async function runFleet(options: FleetOptions): Promise<FleetOutcome> {
         ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}),
         // `tenant:done` waits until we know whether the tenant is done or handed back.
         emit: (event) => (event.type === 'tenant:done' ? (done = event.result) : emit(event)),
-      });
+        });
+      };
+      const limit = limitOf(tenant);
+      result = await (limit ? limit(run) : run());
       // The tenant's lock is held elsewhere: another worker that outlived its lease is still on it
       // (its success will be recorded), or provisioning is. Not a failure of the tenant: hand the row
       // back to the run (pending) and let it be claimed again, a few times before giving up.

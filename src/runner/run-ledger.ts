@@ -66,11 +66,18 @@ export function ledgerRows(tenants: readonly Tenant[], waves: readonly string[] 
 }
 
 /** The identity used to decide whether an unfinished run is "the same" run to resume. */
-export function runKeyOf(parts: { target: string; shard?: Shard | undefined; includeArchived?: boolean | undefined }): string {
+export function runKeyOf(parts: {
+  target: string;
+  shard?: Shard | undefined;
+  includeArchived?: boolean | undefined;
+  /** `up --target <name>`: a run limited to one target database is its own run. */
+  dbTarget?: string | undefined;
+}): string {
   return JSON.stringify({
     target: parts.target,
     shard: parts.shard ? `${parts.shard.index}/${parts.shard.count}` : null,
     archived: parts.includeArchived === true,
+    ...(parts.dbTarget ? { dbTarget: parts.dbTarget } : {}),
   });
 }
 

@@ -10,6 +10,7 @@ interface StatusArgs extends GlobalArgs {
   verbose?: boolean;
   run?: string;
   drift?: boolean;
+  target?: string;
 }
 
 /** `status --run [id]`: a run's progress. */
@@ -38,6 +39,7 @@ export function statusJson(status: StatusResult, verbose = false) {
     master: status.master,
     tenants: status.tenants,
     invalid: status.invalid,
+    ...(status.targets ? { targets: status.targets } : {}),
     ...(verbose
       ? { schemas: status.plans.map((p) => ({ schema: p.schema, state: p.state, pending: p.pending, unknownApplied: p.unknownApplied })) }
       : {}),
@@ -57,6 +59,13 @@ export function formatStatus(status: StatusResult): string {
     `tenants: ${tenants.upToDate}/${tenants.total} up to date, ${tenants.behind} behind, ${tenants.failed} failed, ${tenants.invalid} invalid`,
   ];
   for (const [id, n] of Object.entries(tenants.pendingCounts)) lines.push(`  ${id}: pending on ${n} tenant(s)`);
+  for (const [name, t] of Object.entries(status.targets ?? {})) {
+    lines.push(
+      `  target ${name}: ` +
+        (t.unreachable ? `UNREACHABLE (${t.unreachable}), ${t.total} tenant(s)` : `${t.upToDate}/${t.total} up to date, ${t.behind} behind, ${t.failed} failed`) +
+        `, ${t.invalid} invalid`,
+    );
+  }
   for (const bad of status.invalid) lines.push(`  invalid ${bad.workspaceId}: ${bad.reason}`);
   return lines.join('\n');
 }
@@ -69,6 +78,7 @@ export const statusCommand: CommandModule<GlobalArgs, StatusArgs> = {
       .option('include-archived', { type: 'boolean', describe: 'Count Archived workspaces too' })
       .option('verbose', { type: 'boolean', alias: 'v', describe: 'With --json: list every schema' })
       .option('run', { type: 'string', describe: 'Show a ledger run instead (the newest when no id is given)' })
+      .option('target', { type: 'string', describe: 'Only the workspaces placed on this target database ("(master)": the master\'s own)' })
       .option('drift', { type: 'boolean', describe: 'Also fingerprint every tenant schema: how many distinct schemas per version (read-only)' }) as Argv<StatusArgs>,
   handler: command<StatusArgs>(async (argv) => {
     const migrator = await migratorFromArgs(argv);
@@ -80,7 +90,7 @@ export const statusCommand: CommandModule<GlobalArgs, StatusArgs> = {
         else process.stdout.write(`${formatRunStatus(r)}\n`);
         return EXIT.ok;
       }
-      const status = await migrator.status({ includeArchived: argv.includeArchived ?? false });
+      const status = await migrator.status({ includeArchived: argv.includeArchived ?? false, ...(argv.target ? { dbTarget: argv.target } : {}) });
       const fingerprints = argv.drift ? await fingerprintSummary(migrator.context) : undefined;
       if (argv.json) printJson({ ...statusJson(status, argv.verbose), ...(fingerprints ? { fingerprints } : {}) });
       else process.stdout.write(`${formatStatus(status)}\n${fingerprints ? `${formatFingerprintSummary(fingerprints)}\n` : ''}`);

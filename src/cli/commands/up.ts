@@ -16,6 +16,8 @@ interface UpArgs extends GlobalArgs {
   order?: TenantOrder;
   leaseMs?: number;
   events?: boolean;
+  target?: string;
+  targetConcurrency?: number;
 }
 
 export function exitCodeForUp(result: UpResult): number {
@@ -34,6 +36,9 @@ export function formatUpSummary(result: UpResult): string {
       (result.invalid.length ? `, ${result.invalid.length} invalid registry row(s) skipped` : ''),
   ];
   if (t.succeeded === 0 && t.failed === 0 && result.master.applied.length === 0) lines.push('nothing to do: everything is up to date');
+  for (const [name, c] of Object.entries(result.targets ?? {})) {
+    lines.push(`  target ${name}: ${c.total} total, ${c.succeeded} migrated, ${c.upToDate} up to date, ${c.failed} failed, ${c.skipped} skipped`);
+  }
   for (const r of result.results.filter((x) => x.status === 'failed')) {
     lines.push(`  failed ${r.schema}: ${r.error?.message}`);
   }
@@ -56,6 +61,7 @@ export function upJson(result: UpResult) {
     stopped: result.stopped ?? null,
     master: result.master,
     tenants: result.tenants,
+    ...(result.targets ? { targets: result.targets } : {}),
     failed: result.results.filter((r) => r.status === 'failed'),
     invalid: result.invalid,
     interrupted: result.interrupted,
@@ -91,6 +97,8 @@ export async function runUp(argv: UpArgs): Promise<{ result: UpResult; code: num
       ...(argv.waves !== undefined ? { waves: argv.waves } : {}),
       ...(argv.order ? { order: argv.order } : {}),
       ...(argv.leaseMs !== undefined ? { leaseMs: argv.leaseMs } : {}),
+      ...(argv.target !== undefined ? { dbTarget: argv.target } : {}),
+      ...(argv.targetConcurrency !== undefined ? { targetConcurrency: argv.targetConcurrency } : {}),
     });
     reporter?.finish();
     return { result, code: exitCodeForUp(result) };
@@ -116,6 +124,8 @@ export const upCommand: CommandModule<GlobalArgs, UpArgs> = {
       .option('waves', { type: 'string', describe: 'Canary waves, cumulative counts or %, e.g. 1,10%,100%; a failed wave stops the run' })
       .option('order', { choices: TENANT_ORDERS, describe: 'Tenant order: registry, last-seen (least recently seen first), recent, created' })
       .option('lease-ms', { type: 'number', describe: 'Lease on claimed tenants; a silent worker loses them after this (default 30000)' })
+      .option('target', { type: 'string', describe: 'Only the workspaces placed on this target database (a name of config targets)' })
+      .option('target-concurrency', { type: 'number', describe: 'Tenants migrated at once per target database (default: config targetConcurrency, else --concurrency)' })
       // Values are checked in runUp (parseFleetArgs): a bad one exits 2 naming the flag. A yargs
       // .check() error would reach main.ts's fail handler as an exception (exit 1, stack trace).
       .option('events', { type: 'boolean', describe: 'Also write every event as a JSON line on stderr (CI logs)' }) as Argv<UpArgs>,

@@ -1,0 +1,164 @@
+/**
+ * Fleets beyond one database (docs/fleet.md): the master database (registry, ledger, master lock)
+ * and two target databases on the local PostgreSQL server, driven through the real CLI. Fresh up
+ * across targets, per-target reports, one target unreachable (its tenants fail, the others
+ * succeed, a re-run after fixing the URL resumes), `--target`, two concurrent `up`, an unknown
+ * target in the registry.
+ */
+import { mkdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type TestDatabase, type TestProject, createProject, guid, runCli, runnableTargets } from './harness.js';
+
+const postgres = runnableTargets.find((t) => t.name === 'postgres');
+const MASTER = 'pmassist_master';
+const TENANT_IDS = ['0001_create_notes', '0002_add_note_priority'];
+
+async function query<T = Record<string, unknown>>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(sql, params)).rows as T[];
+  } finally {
+    await client.end();
+  }
+}
+
+/** Schemas named ws_… in a database. */
+async function wsSchemas(url: string): Promise<string[]> {
+  const rows = await query<{ s: string }>(url, "SELECT schema_name AS s FROM information_schema.schemata WHERE schema_name LIKE 'ws\\_%' ORDER BY 1");
+  return rows.map((r) => r.s);
+}
+
+const schemaOf = (id: string) => `ws_${id.replace(/-/g, '')}`;
+
+describe.skipIf(!postgres)('fleet over several databases (PostgreSQL)', () => {
+  let master: TestDatabase;
+  let t1: TestDatabase;
+  let t2: TestDatabase;
+  let project: TestProject;
+  /** workspace id → target (null: master's database). */
+  let placement: Map<string, string | null>;
+
+  const cli = (...args: string[]) => runCli(args, { cwd: project.root });
+  const writeConfig = (targets: Record<string, string>, extra: Record<string, unknown> = {}) =>
+    project.write('tenant-migrate.config.json', JSON.stringify({ url: master.url, targets, concurrency: 4, lockTimeoutMs: 20_000, ...extra }));
+
+  beforeEach(async () => {
+    [master, t1, t2] = await Promise.all([postgres!.createDatabase(), postgres!.createDatabase(), postgres!.createDatabase()]);
+    project = createProject({});
+    // Tenant migrations of this test: self-contained (pmassist's 0002 reads master tables, which a
+    // schema in another database cannot; see docs/fleet.md).
+    rmSync(path.join(project.root, 'tenant-migrations'), { recursive: true, force: true });
+    mkdirSync(path.join(project.root, 'tenant-migrations'));
+    project.write('tenant-migrations/0001_create_notes.sql.hbs', 'CREATE TABLE {{table "notes"}} (id {{int}} NOT NULL PRIMARY KEY, body {{nvarchar 200}} NULL);\n');
+    writeConfig({ t1: t1.url, t2: t2.url });
+    // The master step builds the registry (with db_target); then 2 + 3 + 3 workspaces.
+    const first = await cli('up', '--json');
+    expect(first.code, first.stderr).toBe(0);
+    placement = new Map();
+    for (const target of [null, null, 't1', 't1', 't1', 't2', 't2', 't2']) placement.set(guid(), target);
+    for (const [id, target] of placement) {
+      await query(master.url, `INSERT INTO ${MASTER}."Workspace" (workspace_id, name, status, db_target) VALUES ($1, $2, 'Active', $3)`, [id, `w ${id}`, target]);
+    }
+  });
+
+  afterEach(async () => {
+    await Promise.all([master, t1, t2].map((d) => d?.drop()));
+    project?.remove();
+  });
+
+  const idsOn = (target: string | null) => [...placement].filter(([, t]) => t === target).map(([id]) => id);
+
+  it('one up migrates every target with one ledger; each schema lives in its own database; status and up report per target', async () => {
+    const up = await cli('up', '--json');
+    expect(up.code, up.stderr).toBe(0);
+    const report = JSON.parse(up.stdout);
+    expect(report).toMatchObject({ ok: true, opening: 'new', run: { total: 8, succeeded: 8, failed: 0 } });
+    expect(report.targets).toMatchObject({ '(master)': { total: 2, succeeded: 2 }, t1: { total: 3, succeeded: 3 }, t2: { total: 3, succeeded: 3 } });
+
+    expect(await wsSchemas(t1.url)).toEqual(idsOn('t1').map(schemaOf).sort());
+    expect(await wsSchemas(t2.url)).toEqual(idsOn('t2').map(schemaOf).sort());
+    expect(await wsSchemas(master.url)).toEqual(idsOn(null).map(schemaOf).sort());
+    // One ledger, in the master database only.
+    const ledger = await query<{ n: string }>(master.url, `SELECT count(*) AS n FROM ${MASTER}.__tm_run_tenants`);
+    expect(Number(ledger[0]!.n)).toBe(8);
+    for (const db of [t1, t2]) {
+      expect(await query(db.url, `SELECT 1 FROM information_schema.schemata WHERE schema_name = '${MASTER}'`)).toEqual([]);
+    }
+
+    // A new migration: status per target, then up.
+    project.write('tenant-migrations/0002_add_note_priority.sql.hbs', 'ALTER TABLE {{table "notes"}} ADD priority {{int}} NOT NULL DEFAULT 0;\n');
+    const st = await cli('status', '--json');
+    expect(st.code, st.stderr).toBe(0);
+    expect(JSON.parse(st.stdout).targets).toEqual({
+      '(master)': { total: 2, upToDate: 0, behind: 2, failed: 0, invalid: 0 },
+      t1: { total: 3, upToDate: 0, behind: 3, failed: 0, invalid: 0 },
+      t2: { total: 3, upToDate: 0, behind: 3, failed: 0, invalid: 0 },
+    });
+    const text = await cli('status');
+    expect(text.stdout).toContain('target t1: 0/3 up to date, 3 behind');
+
+    // --target limits a run to one target database.
+    const only = await cli('up', '--target', 't1', '--json');
+    expect(only.code, only.stderr).toBe(0);
+    expect(JSON.parse(only.stdout)).toMatchObject({ run: { total: 3, succeeded: 3 } });
+    const after = JSON.parse((await cli('status', '--json')).stdout).targets;
+    expect(after).toMatchObject({ t1: { upToDate: 3, behind: 0 }, t2: { behind: 3 }, '(master)': { behind: 2 } });
+    const rest = await cli('up', '--json');
+    expect(rest.code, rest.stderr).toBe(0);
+    expect(JSON.parse(rest.stdout)).toMatchObject({ ok: true, run: { total: 5, succeeded: 5 } });
+    const meta = await query<{ id: string }>(t2.url, `SELECT id FROM "${schemaOf(idsOn('t2')[0]!)}".__schema_migrations ORDER BY id`);
+    expect(meta.map((r) => r.id)).toEqual(TENANT_IDS);
+
+    const bad = await cli('up', '--target', 'nope');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('not a name in config targets');
+  });
+
+  it('a target that is down fails its tenants only (exit 1); a re-run after fixing its URL resumes the run', async () => {
+    writeConfig({ t1: t1.url, t2: 'postgres://postgres@127.0.0.1:1/nowhere' });
+    const up = await cli('up', '--json');
+    expect(up.code, up.stderr).toBe(1);
+    const report = JSON.parse(up.stdout);
+    expect(report.targets).toMatchObject({ '(master)': { succeeded: 2 }, t1: { succeeded: 3 }, t2: { failed: 3 } });
+    expect(report.failed.map((f: { schema: string }) => f.schema).sort()).toEqual(idsOn('t2').map(schemaOf).sort());
+    expect(report.failed[0]).toMatchObject({ attempts: 3, error: { transient: true } });
+
+    const st = await cli('status', '--json');
+    expect(st.code, st.stderr).toBe(0);
+    expect(JSON.parse(st.stdout).targets.t2).toMatchObject({ total: 3, behind: 3, unreachable: expect.any(String) });
+
+    writeConfig({ t1: t1.url, t2: t2.url });
+    const again = await cli('up', '--json');
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ ok: true, opening: 'resumed', run: { succeeded: 8, failed: 0 } });
+    expect(await wsSchemas(t2.url)).toEqual(idsOn('t2').map(schemaOf).sort());
+  });
+
+  it('two concurrent up split one run across targets; each tenant is migrated once', async () => {
+    const [a, b] = await Promise.all([cli('up', '--json'), cli('up', '--json')]);
+    expect([a.code, b.code], a.stderr + b.stderr).toEqual([0, 0]);
+    const ra = JSON.parse(a.stdout);
+    const rb = JSON.parse(b.stdout);
+    expect(ra.runId).toBe(rb.runId);
+    expect(ra.tenants.succeeded + rb.tenants.succeeded).toBe(8);
+    for (const [id, target] of placement) {
+      const url = target === 't1' ? t1.url : target === 't2' ? t2.url : master.url;
+      const rows = await query(url, `SELECT id FROM "${schemaOf(id)}".__schema_migrations`);
+      expect(rows).toHaveLength(1);
+    }
+  });
+
+  it('a registry row naming an unknown target is reported as invalid and never migrated', async () => {
+    const stray = guid();
+    await query(master.url, `INSERT INTO ${MASTER}."Workspace" (workspace_id, name, status, db_target) VALUES ($1, 'stray', 'Active', 'eu9')`, [stray]);
+    const up = await cli('up', '--json');
+    expect(up.code, up.stderr).toBe(0);
+    const report = JSON.parse(up.stdout);
+    expect(report.invalid).toEqual([expect.objectContaining({ workspaceId: stray, target: 'eu9', reason: expect.stringContaining('not a name in config targets') })]);
+    expect(report.run).toMatchObject({ total: 8, succeeded: 8 });
+    for (const db of [master, t1, t2]) expect(await wsSchemas(db.url)).not.toContain(schemaOf(stray));
+  });
+});
