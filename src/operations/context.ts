@@ -105,15 +105,16 @@ export class OperationContext {
 
   /**
    * Run `fn` on a session holding the lock `key` (a tenant schema, or {@link MASTER_LOCK}); the lock
-   * is released when `fn` ends. A lock still busy after `lockTimeoutMs` is `onBusy()`, by default a
+   * is released when `fn` ends. `target`: the database of the tenant (a name of config `targets`;
+   * none: the master's) — a tenant's lock is taken where its schema lives. A lock still busy after `lockTimeoutMs` is `onBusy()`, by default a
    * LockTimeoutError naming `what`.
    */
   async withLock<T>(
     key: string,
     fn: (session: SqlSession) => Promise<T>,
-    options: { readonly what?: string; readonly onBusy?: () => T | Promise<T> } = {},
+    options: { readonly what?: string; readonly onBusy?: () => T | Promise<T>; readonly target?: string | null | undefined } = {},
   ): Promise<T> {
-    const dialect = await this.dialect();
+    const dialect = await this.targets.dialectOf(options.target);
     const timeoutMs = this.config.lockTimeoutMs;
     const onBusy =
       options.onBusy ??

@@ -49,7 +49,8 @@ export async function baseline(ctx: OperationContext, options: BaselineOptions):
   const lockTimeoutMs = ctx.config.lockTimeoutMs;
 
   const recordOne = async (schema: string, lockKey: string, tenant?: Tenant): Promise<BaselineSchemaResult> =>
-    dialect.withSession(async (session) => {
+    // On the tenant's own database (docs/fleet.md); the meta SQL is the same in every database of the family.
+    (await ctx.targets.dialectOf(tenant?.target)).withSession(async (session) => {
       const who = { schema, ...(tenant && { workspaceId: tenant.workspaceId }) };
       if (!(await dialect.meta.schemaExists(session, schema))) {
         return { ...who, recorded: [], status: 'skipped', reason: `schema ${schema} does not exist (baseline records existing schemas; up creates new ones)` };

@@ -84,7 +84,7 @@ export async function down(ctx: OperationContext, options: DownOptions): Promise
   const applied =
     scope === 'master'
       ? new Map([[masterSchema, await dialect.withSession((s) => dialect.meta.readApplied(s, masterSchema))]])
-      : await dialect.meta.readAppliedMany(targets.map((t) => t.schema));
+      : (await ctx.targets.readAppliedMany(targets.map((t) => ({ schema: t.schema, target: t.tenant?.target ?? null })))).applied;
 
   // Refuse before touching anything: missing down files, changed up files, unknown applied ids above the target.
   const needed = new Set<string>();
@@ -134,7 +134,7 @@ export async function down(ctx: OperationContext, options: DownOptions): Promise
             reverted.push(id);
             options.onReverted?.(target.schema, id);
           }
-        }, { onBusy: busy });
+        }, { onBusy: busy, target: target.tenant?.target ?? null });
         return { ...who, status: reverted.length > 0 ? 'reverted' : 'up-to-date', reverted };
       } catch (err) {
         const error = failureInfo(err, dialect);

@@ -31,6 +31,14 @@ export function planToMarkdown(plan: ReleasePlan): string {
     '',
   );
 
+  if (plan.targets) {
+    out.push('### Per target database', '', '| Target | Tenants | Up to date | To migrate | Blocked | Note |', '|---|---:|---:|---:|---:|---|');
+    for (const [name, t] of Object.entries(plan.targets)) {
+      out.push(`| ${name} | ${t.total} | ${t.upToDate} | ${t.behind} | ${t.blocked} | ${t.unreachable ? cell(`unreachable: ${t.unreachable}`) : ''} |`);
+    }
+    out.push('');
+  }
+
   if (plan.master.pending.length + plan.pending.length > 0) {
     out.push('### Pending migrations', '', '| Migration | Scope | Tenants | Notes |', '|---|---|---:|---|');
     for (const p of plan.master.pending) out.push(`| \`${p.id}\` | master | – | ${notes(p)} |`);

@@ -8,6 +8,9 @@ export function planToText(plan: ReleasePlan): string {
     `master: ${plan.master.pending.length ? `pending ${plan.master.pending.map((p) => p.id).join(', ')}` : 'nothing pending'}`,
     `tenants: ${t.total} total, ${t.upToDate} up to date, ${t.behind} to migrate, ${t.blocked} blocked, ${t.archivedSkipped} archived skipped, ${t.invalid} invalid`,
   ];
+  for (const [name, x] of Object.entries(plan.targets ?? {})) {
+    lines.push(`  target ${name}: ${x.unreachable ? `UNREACHABLE (${x.unreachable}), ` : ''}${x.total} total, ${x.upToDate} up to date, ${x.behind} to migrate, ${x.blocked} blocked`);
+  }
   for (const p of plan.pending) lines.push(`  ${p.id}: ${p.tenants} tenant(s)${p.noTransaction ? ' [no-transaction]' : ''}`);
   if (plan.groups.length > 1) {
     lines.push('groups:');

@@ -6,6 +6,7 @@
  */
 import { describeError } from '../errors.js';
 import type { OperationContext } from '../operations/context.js';
+import { MASTER_TARGET, targetKey } from '../operations/targets.js';
 import { planSchema, type SchemaPlan } from '../planner/plan.js';
 import type { MigrationFile, Tenant } from '../types.js';
 import { contextFor, discoverTenants, selectTenants } from './release-context.js';
@@ -14,7 +15,9 @@ export type ProblemKind =
   | 'render-error'
   | 'checksum-mismatch'
   | 'unknown-applied'
-  | 'invalid-tenant';
+  | 'invalid-tenant'
+  /** A target database (config `targets`) whose meta tables could not be read: its tenants would fail. */
+  | 'target-unreachable';
 
 /** Something the plan found. `error`s would make `up` fail or refuse; `warning`s would not. */
 export interface PlanProblem {
@@ -57,6 +60,18 @@ export interface TenantPlanRow {
   readonly checksumMismatches: readonly string[];
   /** The registry has no db_schema_name yet; `up` would record the derived one. */
   readonly needsBackfill: boolean;
+  /** The target database the schema lives on (absent: the master's own). */
+  readonly target?: string;
+}
+
+/** One target database's share of the plan (`(master)`: the master's own database). */
+export interface TargetPlan {
+  readonly total: number;
+  readonly upToDate: number;
+  readonly behind: number;
+  readonly blocked: number;
+  /** The error when the target's meta tables could not be read. */
+  readonly unreachable?: string;
 }
 
 /** The JSON of `plan --format json` (contract: `version` changes when a field is removed or renamed). */
@@ -91,6 +106,8 @@ export interface ReleasePlan {
   readonly problems: readonly PlanProblem[];
   readonly archived: readonly { readonly workspaceId: string; readonly schema: string }[];
   readonly schemas: readonly TenantPlanRow[];
+  /** Per target database, present when config `targets` is not empty (docs/fleet.md). */
+  readonly targets?: Readonly<Record<string, TargetPlan>>;
 }
 
 export interface PlanOptions {
@@ -163,7 +180,16 @@ export async function buildReleasePlan(ctx: OperationContext, options: PlanOptio
       message: `registry row ${bad.workspaceId}: ${bad.reason} (up skips it; it is never migrated)`,
     });
   }
-  const applied = await dialect.meta.readAppliedMany(active.map((t) => t.schema));
+  const { applied, unreachable } = await ctx.targets.readAppliedMany(active, ctx.emit); // one batched read per target database
+  for (const [target, error] of unreachable) {
+    problems.push({
+      kind: 'target-unreachable',
+      severity: 'error',
+      scope: 'tenant',
+      schemas: active.filter((t) => targetKey(t) === target).map((t) => t.schema),
+      message: `target ${target} could not be read (${error}); up would fail its tenants`,
+    });
+  }
   const plans = active.map((t) => ({ tenant: t, plan: planSchema(t.schema, files.tenant, applied.get(t.schema) ?? []) }));
   const byId = new Map(files.tenant.map((f) => [f.id, f]));
 
@@ -257,7 +283,28 @@ export async function buildReleasePlan(ctx: OperationContext, options: PlanOptio
     problems,
     archived,
     schemas: plans.map(({ tenant, plan }) => tenantRow(tenant, plan)),
+    ...(ctx.targets.names.length > 0 ? { targets: targetPlans(ctx.targets.names, plans, unreachable) } : {}),
   };
+}
+
+function targetPlans(
+  names: readonly string[],
+  plans: readonly { tenant: Tenant; plan: SchemaPlan }[],
+  unreachable: ReadonlyMap<string, string>,
+): Record<string, TargetPlan> {
+  const out: Record<string, TargetPlan> = {};
+  for (const key of [MASTER_TARGET, ...names]) {
+    const mine = plans.filter((p) => targetKey(p.tenant) === key);
+    const count = (state: SchemaPlan['state']) => mine.filter((p) => p.plan.state === state).length;
+    out[key] = {
+      total: mine.length,
+      upToDate: count('up-to-date'),
+      behind: count('behind'),
+      blocked: count('blocked'),
+      ...(unreachable.has(key) ? { unreachable: unreachable.get(key)! } : {}),
+    };
+  }
+  return out;
 }
 
 function tenantRow(tenant: Tenant, plan: SchemaPlan): TenantPlanRow {
@@ -270,5 +317,6 @@ function tenantRow(tenant: Tenant, plan: SchemaPlan): TenantPlanRow {
     unknownApplied: plan.unknownApplied,
     checksumMismatches: plan.checksumMismatches.map((m) => m.id),
     needsBackfill: tenant.needsBackfill,
+    ...(tenant.target ? { target: tenant.target } : {}),
   };
 }

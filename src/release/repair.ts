@@ -39,7 +39,7 @@ export async function repair(ctx: OperationContext, options: { readonly apply?: 
     masterApplied: await dialect.meta.readApplied(s, masterSchema),
     tenants: (await discoverTenants(ctx, dialect.registry, s, true)).tenants,
   }));
-  const tenantApplied = await dialect.meta.readAppliedMany(tenants.map((t) => t.schema));
+  const { applied: tenantApplied } = await ctx.targets.readAppliedMany(tenants, ctx.emit);
 
   const changes: RepairChange[] = [];
   const collect = (scope: MigrationScope, schema: string, rows: typeof masterApplied, tenant?: Tenant) => {
@@ -76,7 +76,7 @@ export async function repair(ctx: OperationContext, options: { readonly apply?: 
         inTransaction(session, async () => {
           for (const c of list) await dialect.meta.updateChecksums(session, schema, c.migrationId, c.fileChecksum, c.renderedChecksum);
         }),
-      { what: schema },
+      { what: schema, target: list[0]!.scope === 'master' ? null : (tenants.find((t) => t.schema === schema)?.target ?? null) },
     );
   }
   return { applied: true, changes };

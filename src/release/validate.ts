@@ -133,7 +133,7 @@ async function fastForwardFindings(ctx: OperationContext, files: Record<Migratio
     masterApplied: await dialect.meta.readApplied(s, masterSchema),
     tenants: (await discoverTenants(ctx, dialect.registry, s, true)).tenants,
   }));
-  const tenantApplied = await dialect.meta.readAppliedMany(tenants.map((t) => t.schema));
+  const { applied: tenantApplied } = await ctx.targets.readAppliedMany(tenants, ctx.emit);
   const findings: ValidateFinding[] = [];
   const report = (scope: MigrationScope, late: Map<string, string[]>) => {
     for (const [id, schemas] of late) {

@@ -151,6 +151,32 @@ describe.skipIf(!postgres)('fleet over several databases (PostgreSQL)', () => {
     }
   });
 
+  it('plan and down work on each tenant where it lives', async () => {
+    project.write('tenant-migrations/0002_add_note_priority.sql.hbs', 'ALTER TABLE {{table "notes"}} ADD priority {{int}} NOT NULL DEFAULT 0;\n');
+    project.write('tenant-migrations/0002_add_note_priority.down.sql.hbs', 'ALTER TABLE {{table "notes"}} DROP COLUMN priority;\n');
+    const first = await cli('up', '--to', '0001_create_notes', '--json');
+    expect(first.code, first.stderr).toBe(0);
+    const plan = await cli('plan', '--format', 'json');
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(JSON.parse(plan.stdout).targets).toEqual({
+      '(master)': { total: 2, upToDate: 0, behind: 2, blocked: 0 },
+      t1: { total: 3, upToDate: 0, behind: 3, blocked: 0 },
+      t2: { total: 3, upToDate: 0, behind: 3, blocked: 0 },
+    });
+    const md = await cli('plan', '--format', 'markdown');
+    expect(md.stdout).toContain('| t2 | 3 | 0 | 3 | 0 |');
+    const up = await cli('up', '--json');
+    expect(up.code, up.stderr).toBe(0);
+
+    const down = await cli('down', '--to', '0001_create_notes', '--json');
+    expect(down.code, down.stdout + down.stderr).toBe(0);
+    for (const [id, target] of placement) {
+      const url = target === 't1' ? t1.url : target === 't2' ? t2.url : master.url;
+      const rows = await query<{ id: string }>(url, `SELECT id FROM "${schemaOf(id)}".__schema_migrations`);
+      expect(rows.map((r) => r.id)).toEqual([TENANT_IDS[0]]);
+    }
+  });
+
   it('a registry row naming an unknown target is reported as invalid and never migrated', async () => {
     const stray = guid();
     await query(master.url, `INSERT INTO ${MASTER}."Workspace" (workspace_id, name, status, db_target) VALUES ($1, 'stray', 'Active', 'eu9')`, [stray]);
