@@ -109,9 +109,9 @@ export class WorkspaceService {
     }
     const tenant = this.#tenant(row);
 
-    // 2. Build the schema under the per-tenant lock `up` takes too.
+    // 2. Build the schema under the per-tenant lock `up` takes too, in the database it lives in.
     const result = await runTenant(tenant, {
-      dialect,
+      dialect: await this.#ctx.targets.dialectOf(tenant.target),
       files,
       render: render.tenant,
       runId: null,
@@ -225,7 +225,7 @@ export class WorkspaceService {
   async showWorkspace(workspaceIdInput: string): Promise<WorkspaceDetails> {
     const info = await this.lookupWorkspace(workspaceIdInput);
     if (!info) throw notFound(this.#guid(workspaceIdInput));
-    const dialect = await this.#ctx.dialect();
+    const dialect = await this.#ctx.targets.dialectOf(info.target);
     const { tenant } = await this.#ctx.files();
     // The planning reads: they never wait behind a migration running on this tenant right now
     // (whose uncommitted rows do not count yet).
@@ -309,14 +309,22 @@ export class WorkspaceService {
   }
 
   #tenant(row: TenantRow): Tenant {
-    const { tenants, invalid } = validateTenants([row], this.#pattern, this.#ctx.config.registry.schemaPrefix);
+    const { tenants, invalid } = validateTenants([row], this.#pattern, this.#ctx.config.registry.schemaPrefix, new Set(this.#ctx.targets.names));
     if (!tenants[0]) throw new TenantMigrateError('INVALID_SCHEMA_NAME', invalid[0]!.reason, { workspaceId: row.workspaceId });
     return tenants[0];
   }
 
   #info(row: TenantRow): WorkspaceInfo {
     const t = this.#tenant(row);
-    return { workspaceId: t.workspaceId, name: t.name, schema: t.schema, status: t.status, lastSeenUtc: t.lastSeenUtc, createdUtc: t.createdUtc };
+    return {
+      workspaceId: t.workspaceId,
+      name: t.name,
+      schema: t.schema,
+      status: t.status,
+      lastSeenUtc: t.lastSeenUtc,
+      createdUtc: t.createdUtc,
+      ...(t.target ? { target: t.target } : {}),
+    };
   }
 }
 

@@ -41,6 +41,8 @@ export interface WorkspaceInfo {
   readonly status: TenantStatus;
   readonly lastSeenUtc: Date | null;
   readonly createdUtc: Date | null;
+  /** The target database the schema lives on (config `targets`, docs/fleet.md); absent: the master's own. */
+  readonly target?: string;
 }
 
 export interface WorkspaceDetails extends WorkspaceInfo {

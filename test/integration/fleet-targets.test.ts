@@ -9,6 +9,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createWorkspaceService } from '../../src/workspaces/workspace-service.js';
 import { type TestDatabase, type TestProject, createProject, guid, runCli, runnableTargets } from './harness.js';
 
 const postgres = runnableTargets.find((t) => t.name === 'postgres');
@@ -175,6 +176,23 @@ describe.skipIf(!postgres)('fleet over several databases (PostgreSQL)', () => {
       const rows = await query<{ id: string }>(url, `SELECT id FROM "${schemaOf(id)}".__schema_migrations`);
       expect(rows.map((r) => r.id)).toEqual([TENANT_IDS[0]]);
     }
+  });
+
+  it('the workspace service finds where a workspace lives and provisions it there', async () => {
+    const up = await cli('up', '--json');
+    expect(up.code, up.stderr).toBe(0);
+    project.write('tenant-migrations/0002_add_note_priority.sql.hbs', 'ALTER TABLE {{table "notes"}} ADD priority {{int}} NOT NULL DEFAULT 0;\n');
+    const service = createWorkspaceService({ url: master.url, rootDir: project.root, targets: { t1: t1.url, t2: t2.url } });
+    try {
+      const id = idsOn('t2')[0]!;
+      expect(await service.lookupWorkspace(id)).toMatchObject({ schema: schemaOf(id), target: 't2' });
+      const result = await service.provisionWorkspace({ workspaceId: id });
+      expect(result).toMatchObject({ outcome: 'existing', applied: [TENANT_IDS[1]] });
+      expect((await service.showWorkspace(id)).applied.map((a) => a.id)).toEqual(TENANT_IDS);
+    } finally {
+      await service.close();
+    }
+    expect(await wsSchemas(master.url)).toEqual(idsOn(null).map(schemaOf).sort());
   });
 
   it('a registry row naming an unknown target is reported as invalid and never migrated', async () => {

@@ -55,7 +55,7 @@ const goldens: Record<string, string> = {
     sql.registryReady,
     sql.listTenants(false),
     sql.listTenants(true),
-    sql.getTenant,
+    sql.getTenant(),
     sql.setSchemaName,
     sql.upsertWorkspace,
     sql.setStatus,

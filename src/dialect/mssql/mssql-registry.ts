@@ -32,7 +32,7 @@ export class MssqlRegistry implements Registry {
   }
 
   async getTenant(session: SqlSession, workspaceId: string): Promise<TenantRow | undefined> {
-    const [row] = await session.query(this.#sql.getTenant, [workspaceId]);
+    const [row] = await session.query(this.#sql.getTenant(await this.#hasTargetColumn(session)), [workspaceId]);
     return row ? rowToTenant(row) : undefined;
   }
 

@@ -159,7 +159,7 @@ SELECT @result AS result, @@TRANCOUNT AS open_transactions;`,
     listTenants: (includeArchived: boolean, withTarget = false) =>
       `SELECT ${registryColumns}${withTarget ? ', db_target' : ''} FROM ${registry}${includeArchived ? '' : " WHERE status = N'Active'"} ` +
       'ORDER BY CONVERT(NVARCHAR(36), workspace_id) COLLATE Latin1_General_BIN2;',
-    getTenant: `SELECT ${registryColumns} FROM ${registry} WHERE ${byWorkspaceId};`,
+    getTenant: (withTarget = false) => `SELECT ${registryColumns}${withTarget ? ', db_target' : ''} FROM ${registry} WHERE ${byWorkspaceId};`,
     setSchemaName: `UPDATE ${registry} SET db_schema_name = $2 WHERE ${byWorkspaceId} AND (db_schema_name IS NULL OR db_schema_name = $2);`,
     /**
      * UPDATE, then INSERT where nothing was updated, in one transaction. No MERGE: Babelfish (Aurora

@@ -54,7 +54,7 @@ export function postgresSql(names: AdapterNames) {
     /** `withTarget`: the registry has the optional `db_target` column (master migration 0004). */
     listTenants: (includeArchived: boolean, withTarget = false) =>
       `SELECT ${registryColumns}${withTarget ? ', db_target' : ''} FROM ${registry}${includeArchived ? '' : " WHERE status = 'Active'"} ORDER BY workspace_id`,
-    getTenant: `SELECT ${registryColumns} FROM ${registry} WHERE workspace_id = $1::uuid`,
+    getTenant: (withTarget = false) => `SELECT ${registryColumns}${withTarget ? ', db_target' : ''} FROM ${registry} WHERE workspace_id = $1::uuid`,
     setSchemaName: `UPDATE ${registry} SET db_schema_name = $2 WHERE workspace_id = $1::uuid AND (db_schema_name IS NULL OR db_schema_name = $2)`,
     upsertWorkspace: `INSERT INTO ${registry} (workspace_id, name, db_schema_name, status, last_seen_utc, created_utc)
 VALUES ($1::uuid, $2, $3, $4, (now() at time zone 'utc'), (now() at time zone 'utc'))
