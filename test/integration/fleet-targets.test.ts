@@ -195,6 +195,33 @@ describe.skipIf(!postgres)('fleet over several databases (PostgreSQL)', () => {
     expect(await wsSchemas(master.url)).toEqual(idsOn(null).map(schemaOf).sort());
   });
 
+  it('kill -9 in the middle of a run over targets, then a re-run: every tenant at target, each migration once', async () => {
+    const up = await cli('up', '--json');
+    expect(up.code, up.stderr).toBe(0);
+    project.write('tenant-migrations/0002_add_note_priority.sql.hbs', 'SELECT pg_sleep(0.7);\nALTER TABLE {{table "notes"}} ADD priority {{int}} NOT NULL DEFAULT 0;\n');
+    const killed = await runCli(['up', '--concurrency', '2', '--lease-ms', '2000'], {
+      cwd: project.root,
+      onSpawn: (child) => {
+        const poll = setInterval(() => {
+          void query<{ n: string }>(master.url, `SELECT count(*) AS n FROM ${MASTER}.__tm_run_tenants WHERE status = 'succeeded'`)
+            .then((r) => {
+              if (Number(r[0]?.n) >= 10) child.kill('SIGKILL'); // 8 of the first run + 2 of this one
+            })
+            .catch(() => undefined);
+        }, 100);
+        child.on('close', () => clearInterval(poll));
+      },
+    });
+    expect(killed.signal).toBe('SIGKILL');
+    const again = await cli('up', '--json', '--lease-ms', '2000');
+    expect(again.code, again.stderr).toBe(0);
+    for (const [id, target] of placement) {
+      const url = target === 't1' ? t1.url : target === 't2' ? t2.url : master.url;
+      const rows = await query<{ id: string }>(url, `SELECT id FROM "${schemaOf(id)}".__schema_migrations ORDER BY id`);
+      expect(rows.map((r) => r.id)).toEqual(TENANT_IDS);
+    }
+  });
+
   it('a registry row naming an unknown target is reported as invalid and never migrated', async () => {
     const stray = guid();
     await query(master.url, `INSERT INTO ${MASTER}."Workspace" (workspace_id, name, status, db_target) VALUES ($1, 'stray', 'Active', 'eu9')`, [stray]);
