@@ -151,7 +151,7 @@ describe.each(runnableTargets)('status of an after-tenants master migration on $
     expect(demo.code, demo.stderr).toBe(0);
     // Contract step: waits until every Active tenant has the new tenant migration.
     fx.project.write(
-      'master-migrations/0004_drop_legacy_marker.sql.hbs',
+      'master-migrations/0005_drop_legacy_marker.sql.hbs',
       '-- tenant-migrate: after-tenants\nCREATE TABLE {{master}}.{{ident "contract_done"}} (id {{int}} NOT NULL);\n',
     );
     fx.project.write('tenant-migrations/0003_add_job_notes.sql.hbs', 'CREATE TABLE {{schema}}.{{ident "job_notes"}} (id {{int}} NOT NULL);\n');
@@ -159,14 +159,14 @@ describe.each(runnableTargets)('status of an after-tenants master migration on $
     const before = await cli('status', '--json');
     expect(before.code, before.stderr).toBe(0);
     const s1 = JSON.parse(before.stdout);
-    expect(s1.master.pending).toEqual(['0004_drop_legacy_marker']);
-    expect(s1.master.waiting).toEqual(['0004_drop_legacy_marker']);
+    expect(s1.master.pending).toEqual(['0005_drop_legacy_marker']);
+    expect(s1.master.waiting).toEqual(['0005_drop_legacy_marker']);
     expect(s1.master.waitingFor).toBe(4);
     expect(s1.master.applied).toEqual(expect.arrayContaining(['0001_initial_layout', '0002_two_level_tenancy']));
     expect(s1.master.applied.every((id: unknown) => typeof id === 'string')).toBe(true);
     expect(s1.tenants).toMatchObject({ total: 4, behind: 4 });
     const text = await cli('status');
-    expect(text.stdout).toContain('0004_drop_legacy_marker waiting for 4 tenant(s)');
+    expect(text.stdout).toContain('0005_drop_legacy_marker waiting for 4 tenant(s)');
 
     // Part of the fleet (a shard holding 1 to 3 of the 4 tenants): it still waits, for the others.
     const verbose = JSON.parse((await cli('status', '--json', '--verbose')).stdout) as { schemas: { schema: string }[] };
@@ -175,19 +175,19 @@ describe.each(runnableTargets)('status of an after-tenants master migration on $
     const partial = partialShard(ids);
     const shard = await cli('up', '--json', '--shard', `${partial.index}/${partial.count}`);
     expect(shard.code, shard.stderr).toBe(0);
-    expect(JSON.parse(shard.stdout)).toMatchObject({ tenants: { total: partial.members, succeeded: partial.members }, master: { applied: [], waiting: ['0004_drop_legacy_marker'] } });
+    expect(JSON.parse(shard.stdout)).toMatchObject({ tenants: { total: partial.members, succeeded: partial.members }, master: { applied: [], waiting: ['0005_drop_legacy_marker'] } });
     const s2 = JSON.parse((await cli('status', '--json')).stdout);
-    expect(s2.master.waiting).toEqual(['0004_drop_legacy_marker']);
+    expect(s2.master.waiting).toEqual(['0005_drop_legacy_marker']);
     expect(s2.master.waitingFor).toBe(4 - partial.members);
-    expect((await cli('status')).stdout).toContain(`0004_drop_legacy_marker waiting for ${4 - partial.members} tenant(s)`);
+    expect((await cli('status')).stdout).toContain(`0005_drop_legacy_marker waiting for ${4 - partial.members} tenant(s)`);
 
     // The rest: the up applies it, nothing waits any more.
     const rest = await cli('up', '--json');
     expect(rest.code, rest.stderr).toBe(0);
-    expect(JSON.parse(rest.stdout).master).toMatchObject({ applied: ['0004_drop_legacy_marker'], waiting: [] });
+    expect(JSON.parse(rest.stdout).master).toMatchObject({ applied: ['0005_drop_legacy_marker'], waiting: [] });
     const s3 = JSON.parse((await cli('status', '--json')).stdout);
     expect(s3.master).toMatchObject({ pending: [], waiting: [], waitingFor: 0 });
-    expect(s3.master.applied).toContain('0004_drop_legacy_marker');
+    expect(s3.master.applied).toContain('0005_drop_legacy_marker');
   });
 });
 
