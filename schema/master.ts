@@ -15,6 +15,8 @@ export default defineSchema({
         db_schema_name: col.nvarchar(128).nullable(),
         last_seen_utc: col.datetime2().nullable(),
         status: col.nvarchar(50).default('Active', 'df_workspace_status'),
+        // master 0004: where the workspace's schema lives (a key of config `targets`; NULL = master's database)
+        db_target: col.nvarchar(128).nullable(),
       },
       primaryKey: { name: 'pk_workspace', columns: ['workspace_id'] },
       checks: [
@@ -24,7 +26,7 @@ export default defineSchema({
           expression: {
             // LIKE: `_` is a wildcard, hence [_]; a binary collation keeps [0-9a-f] lowercase-only;
             // LIKE ignores trailing blanks, hence the DATALENGTH check (35 NVARCHAR chars = 70 bytes).
-            mssql: "db_schema_name IS NULL OR (db_schema_name COLLATE Latin1_General_BIN2 LIKE N'ws[_]' + REPLICATE(N'[0-9a-f]', 32) AND DATALENGTH(db_schema_name) = 70)",
+            mssql: "db_schema_name IS NULL OR (db_schema_name COLLATE Latin1_General_BIN2 LIKE N'ws[_]' + REPLICATE(N'[0-9a-f]', 32) AND LEN(db_schema_name + N'.') = 36)",
             postgres: "db_schema_name IS NULL OR db_schema_name ~ '^ws_[0-9a-f]{32}$'",
           },
         },
