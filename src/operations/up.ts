@@ -5,6 +5,7 @@ import { LockTimeoutError, TenantMigrateError } from '../errors.js';
 import type { TenantResult } from '../events.js';
 import { planSchema } from '../planner/plan.js';
 import { type FleetOutcome, runFleet } from '../runner/fleet.js';
+import { retryTransient } from '../runner/ledger-client.js';
 import { type Shard, parseFleetArgs } from '../runner/fleet-options.js';
 import { type OpenedRun, inShard, newWorkerId, openRun, orderTenants, runKeyOf } from '../runner/run-ledger.js';
 import type { AppliedMigration, InvalidTenant, Tenant } from '../types.js';
@@ -80,7 +81,10 @@ export async function up(ctx: OperationContext, options: UpOptions = {}): Promis
   };
   let runId = options.runId ?? randomUUID();
 
-  const prepared = await withMasterLock(ctx, async () => {
+  // Steps 1–4 are idempotent under the master lock (master migrations and the plan re-read what is
+  // applied; a run half-opened by a failed attempt is found and joined): a transient fault there
+  // (reset connection, failover, deadlock) is retried instead of failing the worker.
+  const prepared = await retryTransient(dialect.driver, 4, () => withMasterLock(ctx, async () => {
     // 1. Master migrations (except after-tenants).
     const masterApplied = await migrateMaster(ctx, dialect, files.master, u.render.master, runId, {
       only: new Set(files.master.filter((f) => !u.afterTenants.has(f.id)).map((f) => f.id)),
@@ -95,7 +99,7 @@ export async function up(ctx: OperationContext, options: UpOptions = {}): Promis
     await dialect.ledger.ensureLedger();
     const ledger = options.runId ? await joinRun(u, options.runId) : await planAndOpenRun(u, runId, tenants);
     return { masterApplied, tenants, invalid: discovered.invalid, ...ledger };
-  });
+  }), (attempt, message) => ctx.emit({ type: 'warning', message: `retrying the master step and planning (attempt ${attempt + 1}) after: ${message}` }));
   if (prepared.stop) {
     const empty = { total: 0, succeeded: 0, upToDate: 0, failed: 0, skipped: 0 };
     return { runId, master: { applied: prepared.masterApplied, waiting: [...u.afterTenants] }, tenants: empty, results: [], invalid: [], interrupted: false, durationMs: Date.now() - started };

@@ -9,6 +9,30 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const LEDGER_ATTEMPTS = 8;
 
 /**
+ * Run `fn`, retrying it with exponential backoff and jitter while it fails with an error the
+ * dialect classifies as transient (deadlock, failover, reset connection), at most `attempts` times.
+ * `fn` must be safe to run again: the callers retry idempotent steps only.
+ */
+export async function retryTransient<T>(
+  driver: Pick<Driver, 'classifyError'>,
+  attempts: number,
+  fn: () => Promise<T>,
+  onRetry: (attempt: number, message: string, delayMs: number) => void,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const cls = driver.classifyError(err);
+      if (!cls.transient || attempt >= attempts) throw err;
+      const delayMs = Math.round(100 * 2 ** (attempt - 1) * (0.5 + Math.random() / 2));
+      onRetry(attempt, cls.message, delayMs);
+      await sleep(delayMs);
+    }
+  }
+}
+
+/**
  * A worker's access to the run ledger, made to survive faults. The ledger is progress and
  * coordination, not the truth (the meta tables are), so a ledger call that meets a transient error
  * (deadlock 1205 between a heartbeat and an outcome write, a failover 40613/40197, a reset
@@ -30,18 +54,10 @@ export class LedgerClient {
   }
 
   /** Run one ledger operation, retrying transient errors. */
-  async call<T>(operation: string, fn: (ledger: LedgerStore) => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fn(this.#ledger);
-      } catch (err) {
-        const cls = this.#driver.classifyError(err);
-        if (!cls.transient || attempt >= LEDGER_ATTEMPTS) throw err;
-        const delayMs = Math.round(100 * 2 ** (attempt - 1) * (0.5 + Math.random() / 2));
-        this.#emit({ type: 'ledger:retry', operation, attempt, message: cls.message, delayMs });
-        await sleep(delayMs);
-      }
-    }
+  call<T>(operation: string, fn: (ledger: LedgerStore) => Promise<T>): Promise<T> {
+    return retryTransient(this.#driver, LEDGER_ATTEMPTS, () => fn(this.#ledger), (attempt, message, delayMs) =>
+      this.#emit({ type: 'ledger:retry', operation, attempt, message, delayMs }),
+    );
   }
 }
 
