@@ -15,7 +15,7 @@ import type { ChildProcess } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { createMigrator } from '../../src/index.js';
 import { parseMssqlUrl } from '../../src/dialect/mssql/mssql-url.js';
-import { runCli, runnableTargets, useProjectFixture } from '../integration/harness.js';
+import { runCli, runnableTargets, useProjectFixture, reportSkipped } from '../integration/harness.js';
 import { dialectSql, withDatabase } from '../integration/sql-helpers.js';
 import { type FaultProxy, seededRandom, startFaultProxy } from '../support/fault-proxy.js';
 
@@ -31,6 +31,7 @@ const BASE_TENANT_IDS = ['0001_create_workspace_tables', '0002_copy_workspace_ex
 
 /** Several processes on one database: server dialects only (PGlite admits one process per directory). */
 const servers = runnableTargets.filter((t) => t.name !== 'pglite');
+if (servers.length === 0) reportSkipped('postgres', 'chaos (needs a database server)');
 
 /** host/port of a database URL and the same URL pointed at the proxy instead. */
 function proxied(url: string): { host: string; port: number; via(port: number): string } {

@@ -9,9 +9,10 @@ import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type MigratorImpl, createMigrator } from '../../src/migrator.js';
 import { createWorkspaceService } from '../../src/workspaces/workspace-service.js';
-import { type DialectTarget, type TestDatabase, type TestProject, createProject, guid, runnableTargets } from './harness.js';
+import { type DialectTarget, type TestDatabase, type TestProject, createProject, guid, runnableTargets, reportSkipped } from './harness.js';
 
 const pgTargets = runnableTargets.filter((t) => t.name === 'postgres' || t.name === 'pglite');
+if (pgTargets.length === 0) reportSkipped('postgres', 'least privilege on PostgreSQL / PGlite');
 const schemaOf = (id: string) => `ws_${id.replace(/-/g, '')}`;
 const q = (name: string) => `"${name}"`;
 

@@ -7,9 +7,10 @@
 import { describe, expect, it } from 'vitest';
 import { createAdapter } from '../../src/dialect/create-adapter.js';
 import { LEDGER_LOCK } from '../../src/dialect/contracts/ledger-store.js';
-import { runnableTargets, useProjectFixture } from './harness.js';
+import { runnableTargets, useProjectFixture, reportSkipped } from './harness.js';
 
 const servers = runnableTargets.filter((t) => t.name !== 'pglite');
+if (servers.length === 0) reportSkipped('postgres', 'ledger creation lock (needs a database server)');
 
 describe.each(servers)('ledger creation lock on $name', (target) => {
   const fx = useProjectFixture(target);

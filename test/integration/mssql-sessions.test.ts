@@ -6,10 +6,11 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MigratorImpl, createMigrator } from '../../src/migrator.js';
-import { guid, runnableTargets, useProjectFixture } from './harness.js';
+import { guid, reportSkipped, runnableTargets, useProjectFixture } from './harness.js';
 import { dialectSql, withDatabase } from './sql-helpers.js';
 
 const mssql = runnableTargets.filter((t) => t.name === 'mssql');
+reportSkipped('mssql', 'SQL Server session hygiene (T-SQL)');
 
 describe.each(mssql)('SQL Server session hygiene on $name ($engine)', (target) => {
   const fx = useProjectFixture(target, { concurrency: 1, lockTimeoutMs: 5000 });
