@@ -27,9 +27,12 @@ export class MssqlRegistry implements Registry {
 
   /** The optional `db_target` column (fleets over several databases, docs/fleet.md) is read when it exists. */
   async #hasTargetColumn(session: SqlSession): Promise<boolean> {
-    const rows = await session.query(this.#sql.registryReady, [this.#names.masterSchema, this.#names.registryTable, 'db_target']);
-    return rows.length > 0;
+    if (this.#targetColumn) return true; // a column, once there, stays (cached: one probe per process)
+    const rows = await session.query(this.#sql.registryColumnExists, [this.#names.masterSchema, this.#names.registryTable, 'db_target']);
+    this.#targetColumn = rows.length > 0;
+    return this.#targetColumn;
   }
+  #targetColumn = false;
 
   async getTenant(session: SqlSession, workspaceId: string): Promise<TenantRow | undefined> {
     const [row] = await session.query(this.#sql.getTenant(await this.#hasTargetColumn(session)), [workspaceId]);

@@ -155,6 +155,13 @@ SELECT @result AS result, @@TRANCOUNT AS open_transactions;`,
       'SELECT 1 AS found FROM sys.columns AS c WITH (NOLOCK) JOIN sys.tables AS t WITH (NOLOCK) ON t.object_id = c.object_id ' +
         'JOIN sys.schemas AS s WITH (NOLOCK) ON s.schema_id = t.schema_id WHERE s.name = $1 AND t.name = $2 AND c.name = $3;',
     ),
+    /**
+     * The same probe with NOLOCK only: it also runs inside provisioning's transaction, where
+     * Babelfish refuses SET TRANSACTION ISOLATION LEVEL ("transaction aborted").
+     */
+    registryColumnExists:
+      'SELECT 1 AS found FROM sys.columns AS c WITH (NOLOCK) JOIN sys.tables AS t WITH (NOLOCK) ON t.object_id = c.object_id ' +
+      'JOIN sys.schemas AS s WITH (NOLOCK) ON s.schema_id = t.schema_id WHERE s.name = $1 AND t.name = $2 AND c.name = $3;',
     /** `withTarget`: the registry has the optional `db_target` column (master migration 0004). */
     listTenants: (includeArchived: boolean, withTarget = false) =>
       `SELECT ${registryColumns}${withTarget ? ', db_target' : ''} FROM ${registry}${includeArchived ? '' : " WHERE status = N'Active'"} ` +
