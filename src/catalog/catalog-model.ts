@@ -107,3 +107,22 @@ export interface MutableTable {
 export function emptyTable(name: string): MutableTable {
   return { name, columns: [], uniques: [], checks: [], foreignKeys: [], indexes: [] };
 }
+
+/**
+ * Tables of many schemas, grouped per schema as a set-based reader meets their rows (every dialect's
+ * introspection fills the same shape): `table(schema, name)` returns the table, created on first use.
+ */
+export function collectTables(schemas: readonly string[]): {
+  readonly tables: Map<string, Map<string, MutableTable>>;
+  readonly table: (schema: string, name: string) => MutableTable;
+} {
+  const tables = new Map<string, Map<string, MutableTable>>(schemas.map((s) => [s, new Map()]));
+  const table = (schema: string, name: string): MutableTable => {
+    let bySchema = tables.get(schema);
+    if (!bySchema) tables.set(schema, (bySchema = new Map()));
+    let t = bySchema.get(name);
+    if (!t) bySchema.set(name, (t = emptyTable(name)));
+    return t;
+  };
+  return { tables, table };
+}

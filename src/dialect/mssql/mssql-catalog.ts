@@ -14,7 +14,7 @@
  */
 import pLimit from 'p-limit';
 import type { SqlSession } from '../dialect-adapter.js';
-import { type Catalog, type MutableTable, type ReferentialAction, SELF_SCHEMA, emptyTable } from '../../catalog/catalog-model.js';
+import { type Catalog, type MutableTable, type ReferentialAction, SELF_SCHEMA, collectTables } from '../../catalog/catalog-model.js';
 import type { CatalogReader, CatalogReaderOptions } from '../../catalog/catalog-reader.js';
 import { replaceSchemaName, stripOuterParens } from '../../catalog/normalize.js';
 import { quoteMssqlString } from './mssql-syntax.js';
@@ -141,14 +141,7 @@ export function mssqlRowsToCatalogs(
   schemas: readonly string[],
   rows: { columns: readonly MssqlColumnRow[]; keys: readonly MssqlKeyRow[]; checks: readonly MssqlCheckRow[]; foreignKeys: readonly MssqlForeignKeyRow[]; indexes: readonly MssqlIndexRow[] },
 ): Map<string, Catalog> {
-  const tables = new Map<string, Map<string, MutableTable>>(schemas.map((s) => [s, new Map()]));
-  const table = (schema: string, name: string): MutableTable => {
-    let bySchema = tables.get(schema);
-    if (!bySchema) tables.set(schema, (bySchema = new Map()));
-    let t = bySchema.get(name);
-    if (!t) bySchema.set(name, (t = emptyTable(name)));
-    return t;
-  };
+  const { tables, table } = collectTables(schemas);
   for (const r of rows.columns) {
     table(r.schema_name, r.table_name).columns.push({
       name: r.column_name,

@@ -14,7 +14,7 @@ import {
   type MutableTable,
   type ReferentialAction,
   SELF_SCHEMA,
-  emptyTable,
+  collectTables,
 } from '../../catalog/catalog-model.js';
 import type { CatalogReader, CatalogReaderOptions } from '../../catalog/catalog-reader.js';
 import { replaceSchemaName, stripOuterParens } from '../../catalog/normalize.js';
@@ -177,14 +177,7 @@ export function pgRowsToCatalogs(
   constraints: readonly PgConstraintRow[],
   indexes: readonly PgIndexRow[],
 ): Map<string, Catalog> {
-  const tables = new Map<string, Map<string, MutableTable>>(schemas.map((s) => [s, new Map()]));
-  const table = (schema: string, name: string): MutableTable => {
-    let bySchema = tables.get(schema);
-    if (!bySchema) tables.set(schema, (bySchema = new Map()));
-    let t = bySchema.get(name);
-    if (!t) bySchema.set(name, (t = emptyTable(name)));
-    return t;
-  };
+  const { tables, table } = collectTables(schemas);
   // attnum → name per (schema, table), to name constraint columns without per-row subqueries.
   const attnames = new Map<string, Map<number, string>>();
   const names = (schema: string, tableName: string, nums: number[] | string | null): string[] => {
