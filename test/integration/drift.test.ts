@@ -5,6 +5,7 @@
  * different versions compared with their own version; a drift process killed with SIGKILL in the
  * middle of its replay leaves a scratch schema that the next run removes.
  */
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { createMigrator } from '../../src/migrator.js';
 import { seedDemo } from '../../src/demo/seed-demo.js';
@@ -148,6 +149,21 @@ describe.each(runnableTargets.filter((t) => t.name === 'postgres'))('drift kille
     expect(killed.signal, `${killed.code} ${killed.stdout} ${killed.stderr}`).toBe('SIGKILL');
     expect(seen).toHaveLength(1);
     expect(await scratch()).toEqual(seen);
+    // The server frees the killed process's lock when it notices the dead connection; until then the
+    // scratch schema still looks owned (and is rightly kept). Wait for its backends to end.
+    const probe = new pg.Client({ connectionString: fx.db.url, application_name: 'tm-test-probe' });
+    await probe.connect();
+    try {
+      for (let i = 0; i < 100; i++) {
+        const { rows } = await probe.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'tenant-migrate'",
+        );
+        if (rows[0]!.n === 0) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      await probe.end();
+    }
     const again = await runCli(['drift', '--json'], { cwd: fx.project.root });
     expect(again.code, again.stderr).toBe(0);
     expect(await scratch()).toEqual([]);
