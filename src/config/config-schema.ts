@@ -85,7 +85,7 @@ export const configSchema = z
      * @example { "eu1": "postgres://tm@db-eu1/pmassist", "eu2": "postgres://tm@db-eu2/pmassist" }
      */
     targets: z.record(identifier, z.string().min(1)).default({}),
-    /** Targets that take no new workspaces (they stay migrated); for the placement rule, which is not built yet (docs/fleet.md). */
+    /** Targets that take no new workspaces (they stay migrated); the placement rule of `workspace add` skips them and naming one is refused (docs/fleet.md). */
     fullTargets: z.array(identifier).default([]),
     /** Tenants migrated at once (PGlite always runs one at a time). */
     concurrency: z.number().int().min(1).max(512).default(8),

@@ -8,10 +8,11 @@ import { type Config, expandRolePattern } from '../config/config-schema.js';
 import { type Access, type RightsNeeded, type TenantRoles, attachTenantGrants } from '../dialect/contracts/access.js';
 import { createAccess } from '../dialect/create-access.js';
 import type { Dialect } from '../dialect/dialect.js';
-import { TenantMigrateError } from '../errors.js';
+import { TenantMigrateError, describeError } from '../errors.js';
 import type { Tenant } from '../types.js';
 import type { OperationContext } from './context.js';
 import { discoverTenants } from './discover.js';
+import { MASTER_TARGET, groupByTarget } from './targets.js';
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
@@ -69,14 +70,25 @@ export async function installTenantGrants(config: Config, dialect: Dialect): Pro
 
 /**
  * Fail early, before anything changes, when the login lacks a right `up` needs; the message names
- * each right. A server that cannot answer (a check query that fails) is not a failure.
+ * each right, and the target database it is missing on (docs/fleet.md). The master's database and
+ * each of `targets` (default: every configured target) are checked. A server that cannot answer
+ * (a target that cannot be opened, a check query that fails) is not a failure: its tenants fail
+ * on their own later.
  */
-export async function checkEngineRights(ctx: OperationContext, dialect: Dialect): Promise<void> {
+export async function checkEngineRights(ctx: OperationContext, dialect: Dialect, targets: readonly string[] = ctx.targets.names): Promise<void> {
   const plan = accessPlan(ctx.config);
-  const access = await createAccess(dialect);
-  const missing = await dialect
-    .withSession((s) => access.missingRights(s, plan?.needed ?? { roles: [], createRoles: false }))
-    .catch(() => [] as string[]);
+  const needed = plan?.needed ?? { roles: [], createRoles: false };
+  const missingOn = async (d: Dialect) => {
+    const access = await createAccess(d);
+    return d.withSession((s) => access.missingRights(s, needed)).catch(() => [] as string[]);
+  };
+  const perTarget = await Promise.all(
+    targets.map(async (name) => {
+      const d = await ctx.targets.dialectOf(name).catch(() => undefined);
+      return d ? (await missingOn(d)).map((m) => `on target ${name}: ${m}`) : [];
+    }),
+  );
+  const missing = [...(await missingOn(dialect)), ...perTarget.flat()];
   if (missing.length > 0) {
     throw new TenantMigrateError(
       'INSUFFICIENT_PRIVILEGE',
@@ -104,7 +116,8 @@ export interface GrantsResult {
 /**
  * `tenant-migrate grants`: apply the configured grants to master and every tenant schema that
  * exists (any status), idempotently — for fleets built before `access` was configured, or after
- * the roles changed. Per-tenant failures are collected, not thrown.
+ * the roles changed. Each tenant is granted in its own database (config `targets`); per-tenant
+ * failures (a target that cannot be reached fails its tenants) are collected, not thrown.
  */
 export async function applyGrants(ctx: OperationContext): Promise<GrantsResult> {
   const plan = accessPlan(ctx.config);
@@ -112,23 +125,35 @@ export async function applyGrants(ctx: OperationContext): Promise<GrantsResult> 
   const dialect = await ctx.dialect();
   await checkEngineRights(ctx, dialect);
   await grantMaster(ctx, dialect);
-  const access = await createAccess(dialect);
   const { tenants } = await dialect.withSession((s) => discoverTenants(ctx, dialect.registry, s, true));
   const failed: { schema: string; message: string }[] = [];
-  const limit = pLimit(Math.max(1, dialect.maxConnections - 1));
   let done = 0;
   await Promise.all(
-    tenants.map((t) =>
-      limit(() =>
-        dialect
-          .withSession(async (s) => {
-            if (!(await dialect.meta.schemaExists(s, t.schema))) return;
-            await access.grantTenant(s, t.schema, plan.rolesFor(t.schema));
-            done++;
-          })
-          .catch((err: unknown) => failed.push({ schema: t.schema, message: err instanceof Error ? err.message : String(err) })),
-      ),
-    ),
+    [...groupByTarget(tenants)].map(async ([key, group]) => {
+      let home: Dialect;
+      let access: Access;
+      try {
+        home = await ctx.targets.dialectOf(key === MASTER_TARGET ? null : key);
+        access = await createAccess(home);
+      } catch (err) {
+        for (const t of group) failed.push({ schema: t.schema, message: `target ${key}: ${describeError(err)}` });
+        return;
+      }
+      const limit = pLimit(Math.max(1, home.maxConnections - 1));
+      await Promise.all(
+        group.map((t) =>
+          limit(() =>
+            home
+              .withSession(async (s) => {
+                if (!(await home.meta.schemaExists(s, t.schema))) return;
+                await access.grantTenant(s, t.schema, plan.rolesFor(t.schema));
+                done++;
+              })
+              .catch((err: unknown) => failed.push({ schema: t.schema, message: describeError(err) })),
+          ),
+        ),
+      );
+    }),
   );
   return { tenants: done, failed };
 }
@@ -160,32 +185,36 @@ const GRANT_CHUNK = 500;
 export async function grantDrift(ctx: OperationContext, dialect: Dialect, tenants: readonly Tenant[], limit = 50): Promise<GrantDrift | undefined> {
   const plan = accessPlan(ctx.config);
   if (!plan) return undefined;
-  const access: Access = await createAccess(dialect);
-  const unavailable = await dialect.withSession((s) => access.grantsUnreadable(s));
-  if (unavailable) return { checkedTenants: 0, driftedTenants: 0, tenants: [], unavailable };
   const drifted: GrantDifference[] = [];
   let driftedTenants = 0;
   let checked = 0;
-  for (let i = 0; i < tenants.length; i += GRANT_CHUNK) {
-    const chunk = tenants.slice(i, i + GRANT_CHUNK).map((t) => t.schema);
-    const roles = new Map(chunk.map((s) => [s, plan.rolesFor(s)]));
-    const names = new Set<string>(plan.masterRoles);
-    for (const r of roles.values()) if (r.workspaceRole) names.add(r.workspaceRole);
-    const read = await dialect.withSession((s) => access.readGrants(s, chunk, [...names]));
-    for (const schema of chunk) {
-      const actual = read.get(schema);
-      // No tables: the schema does not exist yet (or is empty); nothing to compare.
-      if (!actual || actual.tables.length === 0) continue;
-      checked++;
-      const r = roles.get(schema)!;
-      const want = new Set(access.expectedGrants(actual.tables, r));
-      const have = new Set(actual.grants);
-      const label = (line: string) => (r.workspaceRole ? line.replace(new RegExp(`\\b${r.workspaceRole}$`), '{workspaceRole}') : line);
-      const missing = [...want].filter((g) => !have.has(g)).map(label).sort();
-      const extra = [...have].filter((g) => !want.has(g)).map(label).sort();
-      if (missing.length > 0 || extra.length > 0) {
-        driftedTenants++;
-        if (drifted.length < limit) drifted.push({ schema, missing, extra });
+  // Each tenant's grants are read in its own database (config `targets`); `dialect` serves the master's.
+  for (const [key, group] of groupByTarget(tenants)) {
+    const home = key === MASTER_TARGET ? dialect : await ctx.targets.dialectOf(key);
+    const access: Access = await createAccess(home);
+    const unavailable = await home.withSession((s) => access.grantsUnreadable(s));
+    if (unavailable) return { checkedTenants: 0, driftedTenants: 0, tenants: [], unavailable };
+    for (let i = 0; i < group.length; i += GRANT_CHUNK) {
+      const chunk = group.slice(i, i + GRANT_CHUNK).map((t) => t.schema);
+      const roles = new Map(chunk.map((s) => [s, plan.rolesFor(s)]));
+      const names = new Set<string>(plan.masterRoles);
+      for (const r of roles.values()) if (r.workspaceRole) names.add(r.workspaceRole);
+      const read = await home.withSession((s) => access.readGrants(s, chunk, [...names]));
+      for (const schema of chunk) {
+        const actual = read.get(schema);
+        // No tables: the schema does not exist yet (or is empty); nothing to compare.
+        if (!actual || actual.tables.length === 0) continue;
+        checked++;
+        const r = roles.get(schema)!;
+        const want = new Set(access.expectedGrants(actual.tables, r));
+        const have = new Set(actual.grants);
+        const label = (line: string) => (r.workspaceRole ? line.replace(new RegExp(`\\b${r.workspaceRole}$`), '{workspaceRole}') : line);
+        const missing = [...want].filter((g) => !have.has(g)).map(label).sort();
+        const extra = [...have].filter((g) => !want.has(g)).map(label).sort();
+        if (missing.length > 0 || extra.length > 0) {
+          driftedTenants++;
+          if (drifted.length < limit) drifted.push({ schema, missing, extra });
+        }
       }
     }
   }

@@ -135,3 +135,19 @@ export class TargetSet {
     await Promise.all(opened.map((d) => d.then((x) => x.close()).catch(() => undefined)));
   }
 }
+
+/**
+ * The placement rule of a new workspace (docs/fleet.md, "Placement"): among the configured targets
+ * not in `fullTargets`, the one with the fewest workspaces counted by `countPlaced` (Active and
+ * Provisioning); ties go to the name that sorts first (code-unit order), so the choice is the same
+ * on every machine. The master's own database is not a candidate once targets are configured (name
+ * it explicitly). Best effort under concurrency: two provisionings that count at the same moment
+ * may pick the same target.
+ * @returns the target name, or undefined when every target is full.
+ */
+export function placeByRule(names: readonly string[], full: readonly string[], counts: ReadonlyMap<string | null, number>): string | undefined {
+  const open = names.filter((n) => !full.includes(n)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  let best: string | undefined;
+  for (const name of open) if (best === undefined || (counts.get(name) ?? 0) < (counts.get(best) ?? 0)) best = name;
+  return best;
+}

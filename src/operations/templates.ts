@@ -23,7 +23,7 @@ export function contextFor(config: Pick<Config, 'masterSchema' | 'vars'>, syntax
     syntax,
     masterSchema,
     vars,
-    ...(tenant && { tenant: { workspaceId: tenant.workspaceId, schemaName: tenant.schema, workspace: workspaceRecord(tenant) } }),
+    ...(tenant && { tenant: { workspaceId: tenant.workspaceId, schemaName: tenant.schema, workspace: workspaceRecord(tenant), target: tenant.target ?? null } }),
   });
 }
 

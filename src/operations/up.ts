@@ -64,7 +64,8 @@ export async function up(ctx: OperationContext, options: UpOptions = {}): Promis
     throw new TenantMigrateError('USAGE', `--target ${options.dbTarget}: not a name in config targets (${Object.keys(ctx.config.targets).join(', ') || 'none configured'})`, { key: 'target' });
   }
   const dialect = await ctx.dialect();
-  await checkEngineRights(ctx, dialect); // names a missing right before anything changes
+  // Names a missing right (on the master's database and each target this run touches) before anything changes.
+  await checkEngineRights(ctx, dialect, options.dbTarget !== undefined ? [options.dbTarget] : ctx.targets.names);
   const files = await ctx.files();
   const u: UpRun = {
     ctx,

@@ -17,10 +17,26 @@ export interface RenderContext {
   readonly workspaceId: string | null;
   /** The tenant's registry row; empty for master migrations. */
   readonly workspace: Readonly<Record<string, unknown>>;
-  /** Master schema, quoted. */
+  /**
+   * Master schema, quoted. For a tenant on a target database (docs/fleet.md) the master schema is
+   * in another database: rendering `{{master}}`/`{{masterSchema}}` there is a template error (see
+   * {@link MASTER_ELSEWHERE}); guard such reads with `{{#if onMasterDatabase}}`.
+   */
   readonly master: string;
   /** Master schema, raw. */
   readonly masterSchema: string;
+  /**
+   * The tenant's target database (a name of config `targets`); null on the master's own database
+   * and for master migrations.
+   */
+  readonly target: string | null;
+  /**
+   * True when the master schema is in the database this migration runs in: every master migration,
+   * and tenants of the master's own database. False for a tenant on a target database, where a
+   * query cannot reach master tables (PostgreSQL has no cross-database queries; Azure SQL Database none
+   * without elastic query).
+   */
+  readonly onMasterDatabase: boolean;
   readonly dialect: DialectName;
   readonly isMssql: boolean;
   readonly isPostgres: boolean;
@@ -38,8 +54,18 @@ export interface BuildRenderContextOptions {
     readonly workspaceId: string;
     readonly schemaName: string;
     readonly workspace: Record<string, unknown>;
+    /** The tenant's target database; absent/null: the master's own. */
+    readonly target?: string | null;
   };
 }
+
+/**
+ * What `{{master}}` and `{{masterSchema}}` render to for a tenant on a target database: never valid
+ * SQL, and found by the template engine after rendering, which then fails the render naming the
+ * file and the target (a migration that reads master tables must say what to do on a target,
+ * `{{#if onMasterDatabase}}`, instead of silently finding nothing there).
+ */
+export const MASTER_ELSEWHERE = '\u27E6master schema: not in this target database\u27E7';
 
 /**
  * Build the context for one render. Schema names must already be validated: they are quoted
@@ -51,14 +77,17 @@ export interface BuildRenderContextOptions {
  */
 export function buildRenderContext(opts: BuildRenderContextOptions): RenderContext {
   const { syntax, masterSchema, tenant } = opts;
-  const master = syntax.quoteIdent(masterSchema);
+  const target = tenant?.target ?? null;
+  const master = target ? MASTER_ELSEWHERE : syntax.quoteIdent(masterSchema);
   return {
     schema: tenant ? syntax.quoteIdent(tenant.schemaName) : master,
     schemaName: tenant ? tenant.schemaName : masterSchema,
     workspaceId: tenant ? tenant.workspaceId : null,
     workspace: tenant ? tenant.workspace : {},
     master,
-    masterSchema,
+    masterSchema: target ? MASTER_ELSEWHERE : masterSchema,
+    target,
+    onMasterDatabase: !target,
     dialect: syntax.name,
     isMssql: syntax.family === 'mssql',
     isPostgres: syntax.family === 'postgres',

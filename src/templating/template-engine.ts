@@ -4,7 +4,7 @@ import Handlebars from 'handlebars';
 import { TemplateError, type ErrorContext } from '../errors.js';
 import { checksumOf } from '../source/checksum.js';
 import { HelperArgumentError, registerHelpers } from './helpers.js';
-import type { RenderContext } from './render-context.js';
+import { MASTER_ELSEWHERE, type RenderContext } from './render-context.js';
 
 export interface TemplateEngineOptions {
   /** Folder of `*.hbs` partials (`audit_columns.hbs` → `{{> audit_columns}}`). Ignored when missing. */
@@ -90,11 +90,20 @@ export class TemplateEngine {
     const template = this.#compiled(file);
     const ctx: RenderContext =
       Object.keys(this.#vars).length > 0 ? { ...context, vars: { ...this.#vars, ...context.vars } } : context;
+    let out: string;
     try {
-      return template(ctx);
+      out = template(ctx);
     } catch (err) {
       throw toTemplateError(err, file);
     }
+    if (context.target && out.includes(MASTER_ELSEWHERE)) {
+      throw new TemplateError(
+        `${file.path} reads the master schema ({{master}} / {{masterSchema}}), which is not in the database of target ${context.target} ` +
+          `(${context.schemaName}); guard the master read with {{#if onMasterDatabase}} and say what a tenant on a target does instead (docs/fleet.md)`,
+        { file: file.path, key: 'master', tenant: context.schemaName, target: context.target },
+      );
+    }
+    return out;
   }
 
   /** Check that a template parses, without rendering it. */

@@ -6,10 +6,11 @@
 import type { ConfigInput, Config } from '../config/config-schema.js';
 import { inTransaction } from '../dialect/contracts/driver.js';
 import type { Dialect } from '../dialect/dialect.js';
-import { TenantMigrateError } from '../errors.js';
+import { TenantMigrateError, describeError } from '../errors.js';
 import type { FailureInfo } from '../events.js';
 import { MigratorImpl, type Migrator, createMigrator } from '../migrator.js';
 import { OperationContext } from '../operations/context.js';
+import { MASTER_TARGET, placeByRule } from '../operations/targets.js';
 import { type Renderer, rendererFor } from '../operations/templates.js';
 import { planSchema } from '../planner/plan.js';
 import { deriveSchemaName, normalizeGuid, validateTenants } from '../registry/tenant-discovery.js';
@@ -87,16 +88,29 @@ export class WorkspaceService {
     const { dialect, files, render } = await this.#context();
     const { config } = this.#ctx;
 
-    // 1. Register the row as Provisioning unless it exists; learn whether we created it.
-    const { row, created, schemaExisted } = await dialect.withSession(async (session) => {
-      const schemaExisted = await dialect.meta.schemaExists(session, derived);
+    // 1. Register the row as Provisioning unless it exists (on the target the placement picks when
+    //    targets are configured, recorded in the same insert); learn whether we created it.
+    const existing = await dialect.withSession((s) => dialect.registry.getTenant(s, workspaceId));
+    const requested = this.#requestedTarget(input.target);
+    if (existing && requested !== undefined && (existing.target ?? null) !== requested) {
+      throw new TenantMigrateError(
+        'USAGE',
+        `Workspace ${workspaceId} already lives on ${existing.target ?? MASTER_TARGET}, not ${requested ?? MASTER_TARGET}; moving a workspace between targets is not automated (docs/fleet.md)`,
+        { workspaceId, key: 'target', target: existing.target ?? null },
+      );
+    }
+    const target = existing ? (existing.target ?? null) : requested !== undefined ? requested : await this.#place(dialect);
+    const home = await this.#ctx.targets.dialectOf(target);
+    const schemaExisted = await home.withSession((s) => home.meta.schemaExists(s, derived));
+    const { row, created } = await dialect.withSession(async (session) => {
       const created = await dialect.workspaces.insertWorkspace(session, {
         workspaceId,
         name: input.name ?? workspaceId,
         schema: derived,
         status: PROVISIONING,
+        ...(target ? { target } : {}),
       });
-      return { row: await dialect.registry.getTenant(session, workspaceId), created, schemaExisted };
+      return { row: await dialect.registry.getTenant(session, workspaceId), created };
     });
     this.#cache.invalidate(workspaceId);
     if (!row) throw new ProvisionError(`Workspace ${workspaceId} was deleted while it was being provisioned; retry`, { workspaceId });
@@ -123,7 +137,7 @@ export class WorkspaceService {
       if (error.code === 'LOCK_TIMEOUT') {
         throw new TenantMigrateError('LOCK_TIMEOUT', error.message, { workspaceId, tenant: tenant.schema });
       }
-      const cleanup = created && !schemaExisted ? await this.#undo(dialect, workspaceId, tenant.schema) : 'kept';
+      const cleanup = created && !schemaExisted ? await this.#undo(dialect, workspaceId, tenant) : 'kept';
       const where = error.file ? ` at ${error.file}${error.line ? `:${error.line}` : ''}` : error.migrationId ? ` in ${error.migrationId}` : '';
       const after =
         cleanup === 'removed'
@@ -158,6 +172,7 @@ export class WorkspaceService {
     return {
       workspaceId,
       schema: tenant.schema,
+      ...(tenant.target ? { target: tenant.target } : {}),
       outcome: created ? 'created' : row.status === PROVISIONING ? 'resumed' : 'existing',
       applied: result.applied,
       durationMs: Date.now() - started,
@@ -270,23 +285,83 @@ export class WorkspaceService {
     return ready;
   }
 
-  /** Remove the row and schema this call created, under the tenant lock. */
-  async #undo(dialect: Dialect, workspaceId: string, schema: string): Promise<'removed' | 'kept'> {
+  /**
+   * Remove the row and schema this call created, under the tenant lock (taken in the tenant's own
+   * database). On the master's database the row and the schema go in one transaction; on a target
+   * the row (master) is deleted first, only while still Provisioning, then the schema (target).
+   */
+  async #undo(dialect: Dialect, workspaceId: string, tenant: Tenant): Promise<'removed' | 'kept'> {
+    const { schema, target } = tenant;
     try {
+      const home = await this.#ctx.targets.dialectOf(target);
       return await this.#ctx.withLock(
         schema,
-        (session) =>
-          inTransaction(session, async () => {
-            // Only while still Provisioning: never remove a row someone else activated meanwhile.
-            if (!(await dialect.workspaces.deleteWorkspace(session, workspaceId, PROVISIONING))) return 'kept';
-            await dialect.meta.dropSchema(session, schema);
-            return 'removed';
-          }),
-        { onBusy: () => 'kept' },
+        async (session) => {
+          if (!target) {
+            return inTransaction(session, async () => {
+              // Only while still Provisioning: never remove a row someone else activated meanwhile.
+              if (!(await dialect.workspaces.deleteWorkspace(session, workspaceId, PROVISIONING))) return 'kept';
+              await dialect.meta.dropSchema(session, schema);
+              return 'removed';
+            });
+          }
+          if (!(await dialect.withSession((s) => dialect.workspaces.deleteWorkspace(s, workspaceId, PROVISIONING)))) return 'kept';
+          await home.meta.dropSchema(session, schema);
+          return 'removed';
+        },
+        { onBusy: () => 'kept', target },
       );
     } catch {
       return 'kept';
     }
+  }
+
+  /** `ProvisionInput.target` resolved: a configured name, null for the master's own database, undefined when none was given. */
+  #requestedTarget(name: string | undefined): string | null | undefined {
+    if (name === undefined) return undefined;
+    if (name === MASTER_TARGET) return null;
+    const { targets, fullTargets } = this.#ctx.config;
+    if (!(name in targets)) {
+      throw new TenantMigrateError('USAGE', `--target ${name}: not a name in config targets (${Object.keys(targets).join(', ') || 'none configured'}); nothing was created`, {
+        key: 'target',
+        target: name,
+      });
+    }
+    if (fullTargets.includes(name)) {
+      throw new TenantMigrateError('USAGE', `--target ${name}: the target is in config fullTargets and takes no new workspaces; nothing was created`, {
+        key: 'target',
+        target: name,
+      });
+    }
+    return name;
+  }
+
+  /**
+   * Where a new workspace goes when none was named: the master's database without targets, else
+   * {@link placeByRule} over the registry's counts per target (best effort under concurrency).
+   */
+  async #place(dialect: Dialect): Promise<string | null> {
+    const { targets, fullTargets } = this.#ctx.config;
+    const names = Object.keys(targets);
+    if (names.length === 0) return null;
+    let counts: Map<string | null, number>;
+    try {
+      counts = await dialect.withSession((s) => dialect.workspaces.countPlaced(s));
+    } catch (err) {
+      throw new ProvisionError(
+        `Could not count workspaces per target to place a new one (the registry needs the db_target column of master migration 0004_workspace_target): ${describeError(err)}`,
+        {},
+        undefined,
+        err,
+      );
+    }
+    const chosen = placeByRule(names, fullTargets, counts);
+    if (chosen === undefined) {
+      throw new TenantMigrateError('CONFIG_INVALID', `Every target is in config fullTargets (${fullTargets.join(', ')}): nowhere to place a new workspace; name one with --target or add a target. Nothing was created`, {
+        key: 'fullTargets',
+      });
+    }
+    return chosen;
   }
 
   #guid(value: string): string {

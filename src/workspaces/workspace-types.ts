@@ -21,11 +21,19 @@ export interface ProvisionInput {
   readonly name?: string;
   /** Added as OWNER in the member table (kept as is if already a member). */
   readonly ownerUserId?: string;
+  /**
+   * Target database of a new workspace (a name of config `targets`, or `(master)` for the master's
+   * own database). Absent: the placement rule (docs/fleet.md). An unknown or full target is a USAGE
+   * error before anything is created; an existing workspace must already live there.
+   */
+  readonly target?: string;
 }
 
 export interface ProvisionResult {
   readonly workspaceId: string;
   readonly schema: string;
+  /** The target database the schema was built on; absent: the master's own. */
+  readonly target?: string;
   /** created: new row; resumed: a 'Provisioning' row left by an earlier attempt; existing: was Active. */
   readonly outcome: 'created' | 'resumed' | 'existing';
   /** Tenant migrations applied by this call ([] when the workspace was already up to date). */

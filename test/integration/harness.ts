@@ -35,14 +35,14 @@ export interface DialectTarget {
   createDatabase(): Promise<TestDatabase>;
 }
 
-async function postgresReachable(): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: POSTGRES_ADMIN_URL, connectionTimeoutMillis: 3000 });
+async function postgresReachable(adminUrl = POSTGRES_ADMIN_URL): Promise<string | undefined> {
+  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 3000 });
   try {
     await client.connect();
     await client.query('SELECT 1');
     return undefined;
   } catch (err) {
-    return `PostgreSQL not reachable at ${POSTGRES_ADMIN_URL}: ${(err as Error).message}`;
+    return `PostgreSQL not reachable at ${adminUrl}: ${(err as Error).message}`;
   } finally {
     await client.end().catch(() => undefined);
   }
@@ -54,8 +54,8 @@ function withDatabase(url: string, database: string): string {
   return u.toString();
 }
 
-async function adminQuery(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: POSTGRES_ADMIN_URL });
+async function adminQuery(sql: string, adminUrl = POSTGRES_ADMIN_URL): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
   await client.connect();
   try {
     await client.query(sql);
@@ -82,15 +82,38 @@ async function postgresTarget(): Promise<DialectTarget> {
     name: 'postgres',
     engine: 'postgres',
     ...(why ? { skipped: why } : {}),
-    async createDatabase() {
-      const name = `tm_test_${randomBytes(6).toString('hex')}`;
-      await adminQuery(`CREATE DATABASE ${name}`);
-      return {
-        url: withDatabase(POSTGRES_ADMIN_URL, name),
-        drop: () => adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
-      };
-    },
+    createDatabase: () => createPostgresDatabase(POSTGRES_ADMIN_URL),
   };
+}
+
+/** A fresh database `tm_test_<hex>` on the PostgreSQL server of `adminUrl`; `drop()` removes it. */
+async function createPostgresDatabase(adminUrl: string): Promise<TestDatabase> {
+  const name = `tm_test_${randomBytes(6).toString('hex')}`;
+  await adminQuery(`CREATE DATABASE ${name}`, adminUrl);
+  return {
+    url: withDatabase(adminUrl, name),
+    drop: () => adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`, adminUrl),
+  };
+}
+
+/**
+ * A second PostgreSQL server for fleets over several servers (docs/fleet.md): `TM_TEST_PG2_URL`
+ * (an admin URL, e.g. `postgres://postgres@127.0.0.1:5434/postgres`, the cluster `.ci/run` makes).
+ * Unset: skipped with the reason, except in CI (`CI=true`), where its tests run and fail; set but
+ * not answering: an error, never a skip.
+ */
+async function secondPostgresTarget(): Promise<DialectTarget> {
+  const adminUrl = process.env.TM_TEST_PG2_URL;
+  const base = { name: 'postgres' as const, engine: 'postgres' as const };
+  if (!adminUrl) {
+    // In CI the tests run and fail with this message (a skip would hide a broken .ci/run).
+    const required = 'CI=true but TM_TEST_PG2_URL is not set: .ci/run starts the second PostgreSQL server and sets it';
+    if (process.env.CI === 'true') return { ...base, createDatabase: () => Promise.reject(new Error(required)) };
+    return { ...base, skipped: 'TM_TEST_PG2_URL is not set (a second PostgreSQL server, e.g. the cluster .ci/run creates on port 5434)', createDatabase: () => Promise.reject(new Error('skipped')) };
+  }
+  const why = await postgresReachable(adminUrl);
+  if (why) throw new Error(`TM_TEST_PG2_URL is set but ${why}`);
+  return { ...base, createDatabase: () => createPostgresDatabase(adminUrl) };
 }
 
 async function mssqlTarget(): Promise<DialectTarget> {
@@ -129,6 +152,9 @@ export const dialectTargets: DialectTarget[] = [
 for (const t of dialectTargets) {
   if (t.skipped) process.stderr.write(`[tenant-migrate tests] ${t.name} integration suite SKIPPED: ${t.skipped}\n`);
 }
+
+/** The second PostgreSQL server (`TM_TEST_PG2_URL`) when PostgreSQL is selected; `skipped` says why it does not run. */
+export const secondPostgres: DialectTarget | undefined = wanted.includes('postgres') ? await secondPostgresTarget() : undefined;
 
 /** Targets that run here (use with describe.each). */
 export const runnableTargets = dialectTargets.filter((t) => !t.skipped);

@@ -43,7 +43,7 @@ const goldens: Record<string, string> = {
     ledger.finishRun,
     ledger.listRunTenants,
   ].join('\n\n'),
-  'workspace-provisioning.sql': [ws.insertWorkspace, ws.transitionStatus, ws.deleteWorkspace, ws.addMember('WorkspaceMember'), ws.dropSchema].join('\n\n'),
+  'workspace-provisioning.sql': [ws.insertWorkspace(false), ws.insertWorkspace(true), ws.countPlaced, ws.transitionStatus, ws.deleteWorkspace, ws.addMember('WorkspaceMember'), ws.dropSchema].join('\n\n'),
   'create-schema.sql': sql.createSchema(tenant),
   'meta-table.sql': sql.createMetaTable(tenant),
   'meta-table-master.sql': sql.createMetaTable(names.masterSchema),

@@ -7,6 +7,7 @@ interface WorkspaceArgs extends GlobalArgs {
   guid: string;
   name?: string;
   owner?: string;
+  target?: string;
 }
 
 /** Run `fn` with a workspace service over a migrator built from the flags; always closes it. */
@@ -26,6 +27,7 @@ export function workspaceJson(w: WorkspaceDetails) {
     workspaceId: w.workspaceId,
     name: w.name,
     schema: w.schema,
+    target: w.target ?? null,
     status: w.status,
     schemaExists: w.schemaExists,
     lastSeenUtc: iso(w.lastSeenUtc),
@@ -38,7 +40,7 @@ export function workspaceJson(w: WorkspaceDetails) {
 export function formatWorkspace(w: WorkspaceDetails): string {
   const lines = [
     `workspace: ${w.workspaceId}${w.name ? ` (${w.name})` : ''}`,
-    `schema: ${w.schema}${w.schemaExists ? '' : ' (does not exist yet)'}`,
+    `schema: ${w.schema}${w.schemaExists ? '' : ' (does not exist yet)'}${w.target ? ` on target ${w.target}` : ''}`,
     `status: ${w.status}`,
     `last seen: ${iso(w.lastSeenUtc) ?? 'never'}`,
     `applied: ${w.applied.length}${w.pending.length ? `, pending: ${w.pending.length} (${w.pending.join(', ')})` : ', up to date'}`,
@@ -56,19 +58,25 @@ const add: CommandModule<GlobalArgs, WorkspaceArgs> = {
   builder: (y) =>
     guidArg(y)
       .option('name', { type: 'string', describe: 'Display name of a new workspace (default: the GUID)' })
-      .option('owner', { type: 'string', describe: 'User id added as OWNER' }) as Argv<WorkspaceArgs>,
+      .option('owner', { type: 'string', describe: 'User id added as OWNER' })
+      .option('target', {
+        type: 'string',
+        describe: 'Target database of a new workspace (a name of config targets, or "(master)"); default: the one with the fewest workspaces among targets not in fullTargets',
+      })
+      .example('$0 workspace add 3f2b… --target eu2', 'Create the workspace on target eu2') as Argv<WorkspaceArgs>,
   handler: command<WorkspaceArgs>((argv) =>
     withService(argv, async (service) => {
       const result = await service.provisionWorkspace({
         workspaceId: argv.guid,
         ...(argv.name !== undefined ? { name: argv.name } : {}),
         ...(argv.owner !== undefined ? { ownerUserId: argv.owner } : {}),
+        ...(argv.target !== undefined ? { target: argv.target } : {}),
       });
       if (argv.json) printJson({ ok: true, ...result });
       else {
         const what = result.outcome === 'existing' ? 'already provisioned' : result.outcome === 'resumed' ? 'provisioning resumed and completed' : 'provisioned';
         const applied = result.applied.length ? `, applied ${result.applied.join(', ')}` : '';
-        process.stdout.write(`${result.workspaceId}: ${what} as ${result.schema}${applied} (${result.durationMs} ms)\n`);
+        process.stdout.write(`${result.workspaceId}: ${what} as ${result.schema}${result.target ? ` on target ${result.target}` : ''}${applied} (${result.durationMs} ms)\n`);
       }
       return EXIT.ok;
     }),

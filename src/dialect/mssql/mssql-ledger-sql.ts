@@ -168,10 +168,13 @@ export function mssqlWorkspaceSql(masterSchema: string, registryTable: string) {
   const byId = 'workspace_id = TRY_CONVERT(UNIQUEIDENTIFIER, $1)';
   return {
     /** Insert unless present; UPDLOCK+HOLDLOCK make check-and-insert atomic against a racing insert. */
-    insertWorkspace: `INSERT INTO ${registry} (workspace_id, name, db_schema_name, status, last_seen_utc, created_utc)
-SELECT CONVERT(UNIQUEIDENTIFIER, $1), $2, $3, $4, ${NOW}, ${NOW}
+    /** `withTarget`: also record `db_target` ($5; master migration 0004), for a workspace placed on a target. */
+    insertWorkspace: (withTarget: boolean) => `INSERT INTO ${registry} (workspace_id, name, db_schema_name, status, last_seen_utc, created_utc${withTarget ? ', db_target' : ''})
+SELECT CONVERT(UNIQUEIDENTIFIER, $1), $2, $3, $4, ${NOW}, ${NOW}${withTarget ? ', $5' : ''}
 WHERE NOT EXISTS (SELECT 1 FROM ${registry} WITH (UPDLOCK, HOLDLOCK) WHERE ${byId});
 SELECT @@ROWCOUNT AS affected;`,
+    /** Workspaces per target (NULL: the master's database) that count for placement: Active and being provisioned. */
+    countPlaced: `SELECT db_target, COUNT(*) AS n FROM ${registry} WHERE status IN (N'Active', N'Provisioning') GROUP BY db_target;`,
     transitionStatus: `UPDATE ${registry} SET status = $3, last_seen_utc = ${NOW} WHERE ${byId} AND status = $2;
 SELECT @@ROWCOUNT AS affected;`,
     deleteWorkspace: `DELETE FROM ${registry} WHERE ${byId} AND status = $2;

@@ -1,5 +1,5 @@
 import type { SqlSession } from '../contracts/driver.js';
-import type { WorkspaceMemberInsert, WorkspaceStore, WorkspaceUpsert } from '../contracts/workspace-store.js';
+import { type WorkspaceMemberInsert, type WorkspaceStore, type WorkspaceUpsert, placedCounts } from '../contracts/workspace-store.js';
 import { affected } from './mssql-driver.js';
 import { mssqlErrorNumber } from './mssql-errors.js';
 import type { mssqlWorkspaceSql } from './mssql-ledger-sql.js';
@@ -36,11 +36,15 @@ export class MssqlWorkspaceStore implements WorkspaceStore {
    */
   async insertWorkspace(session: SqlSession, row: WorkspaceUpsert): Promise<boolean> {
     try {
-      return affected(await session.query(this.#ws.insertWorkspace, [row.workspaceId, row.name, row.schema, row.status])) > 0;
+      return affected(await session.query(this.#ws.insertWorkspace(!!row.target), [row.workspaceId, row.name, row.schema, row.status, ...(row.target ? [row.target] : [])])) > 0;
     } catch (err) {
       if (!session.inTransaction && DUPLICATE_KEY.has(mssqlErrorNumber(err) ?? 0)) return false;
       throw err;
     }
+  }
+
+  async countPlaced(session: SqlSession): Promise<Map<string | null, number>> {
+    return placedCounts(await session.query<{ db_target: string | null; n: number | string }>(this.#ws.countPlaced));
   }
 
   async transitionWorkspaceStatus(session: SqlSession, workspaceId: string, from: string, to: string): Promise<boolean> {

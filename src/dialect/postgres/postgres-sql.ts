@@ -61,9 +61,12 @@ VALUES ($1::uuid, $2, $3, $4, (now() at time zone 'utc'), (now() at time zone 'u
 ON CONFLICT (workspace_id) DO UPDATE SET name = EXCLUDED.name, db_schema_name = EXCLUDED.db_schema_name,
   status = EXCLUDED.status, last_seen_utc = EXCLUDED.last_seen_utc`,
     setStatus: `UPDATE ${registry} SET status = $2 WHERE workspace_id = $1::uuid`,
-    insertWorkspace: `INSERT INTO ${registry} (workspace_id, name, db_schema_name, status, last_seen_utc, created_utc)
-VALUES ($1::uuid, $2, $3, $4, (now() at time zone 'utc'), (now() at time zone 'utc'))
+    /** `withTarget`: also record `db_target` ($5; master migration 0004), for a workspace placed on a target. */
+    insertWorkspace: (withTarget: boolean) => `INSERT INTO ${registry} (workspace_id, name, db_schema_name, status, last_seen_utc, created_utc${withTarget ? ', db_target' : ''})
+VALUES ($1::uuid, $2, $3, $4, (now() at time zone 'utc'), (now() at time zone 'utc')${withTarget ? ', $5' : ''})
 ON CONFLICT (workspace_id) DO NOTHING RETURNING 1 AS inserted`,
+    /** Workspaces per target (NULL: the master's database) that count for placement: Active and being provisioned. */
+    countPlaced: `SELECT db_target, COUNT(*) AS n FROM ${registry} WHERE status IN ('Active', 'Provisioning') GROUP BY db_target`,
     transitionStatus: `UPDATE ${registry} SET status = $3, last_seen_utc = (now() at time zone 'utc') WHERE workspace_id = $1::uuid AND status = $2 RETURNING 1 AS found`,
     deleteWorkspace: `DELETE FROM ${registry} WHERE workspace_id = $1::uuid AND status = $2 RETURNING 1 AS found`,
     addMember: (table: string) => `INSERT INTO ${master}.${q(table)} (workspace_id, user_id, role, added_utc)

@@ -1,5 +1,5 @@
 import type { SqlSession } from '../contracts/driver.js';
-import type { WorkspaceMemberInsert, WorkspaceStore, WorkspaceUpsert } from '../contracts/workspace-store.js';
+import { type WorkspaceMemberInsert, type WorkspaceStore, type WorkspaceUpsert, placedCounts } from '../contracts/workspace-store.js';
 import type { PostgresSql } from './postgres-sql.js';
 
 /** Registry writes of provisioning and the workspace lifecycle; `RETURNING` tells whether a row matched. */
@@ -21,8 +21,12 @@ export class PostgresWorkspaceStore implements WorkspaceStore {
   }
 
   async insertWorkspace(session: SqlSession, row: WorkspaceUpsert): Promise<boolean> {
-    const rows = await session.query(this.#sql.insertWorkspace, [row.workspaceId, row.name, row.schema, row.status]);
+    const rows = await session.query(this.#sql.insertWorkspace(!!row.target), [row.workspaceId, row.name, row.schema, row.status, ...(row.target ? [row.target] : [])]);
     return rows.length > 0;
+  }
+
+  async countPlaced(session: SqlSession): Promise<Map<string | null, number>> {
+    return placedCounts(await session.query<{ db_target: string | null; n: number | string }>(this.#sql.countPlaced));
   }
 
   async transitionWorkspaceStatus(session: SqlSession, workspaceId: string, from: string, to: string): Promise<boolean> {
