@@ -1,8 +1,9 @@
 /**
  * `npm run bench`: the fleet benchmark (bench/run.ts, every argument forwarded), the whole-CLI-run
  * benchmark against raw psql with the scale points (bench/cli.ts, local PostgreSQL) and then the
- * provisioning benchmark (bench/provision.ts, local PostgreSQL only: skipped when --dialects
- * or BENCH_DIALECTS leave postgres out).
+ * provisioning benchmark (bench/provision.ts) and the fleet over 4 target databases against one
+ * database (bench/targets.ts), both local PostgreSQL only: skipped when --dialects or
+ * BENCH_DIALECTS leave postgres out.
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -17,5 +18,7 @@ const dialects = (i >= 0 ? args[i + 1] : process.env.BENCH_DIALECTS) ?? 'postgre
 // Whole CLI runs against raw psql, and the 10,000 / 100,000-tenant scale points (local PostgreSQL).
 const cli = dialects.split(',').includes('postgres') ? run('./cli.ts', []) : 0;
 const provision = dialects.split(',').includes('postgres') ? run('./provision.ts', []) : 0;
+// 10,000 tenants (BENCH_TARGETS_N) over 4 target databases against one database (local PostgreSQL).
+const targets = dialects.split(',').includes('postgres') ? run('./targets.ts', []) : 0;
 if (!dialects.split(',').includes('postgres')) process.stdout.write('provisioning benchmark skipped: it runs on local PostgreSQL only\n');
-process.exit(fleet || cli || provision);
+process.exit(fleet || cli || provision || targets);

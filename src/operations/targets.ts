@@ -58,6 +58,9 @@ export function onTarget(target: Dialect, master: Dialect): Dialect {
     registry,
     workspaces: target.workspaces,
     ledger: master.ledger,
+    // The fast path folds a migration into one send on the target (its prelude holds only schema,
+    // meta table and grants; the registry name is recorded after the commit, on the master).
+    ...(target.folded ? { folded: target.folded } : {}),
     withSession: (fn) => target.withSession(fn),
     close: () => target.close(),
   };
