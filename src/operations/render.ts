@@ -40,7 +40,8 @@ export async function render(ctx: OperationContext, migrationId: string, options
     (await dialect.registry.registryExists(s)) ? dialect.registry.getTenant(s, workspaceId) : undefined,
   );
   const base = row ?? { workspaceId, name: null, dbSchemaName: null, status: 'Active', lastSeenUtc: null, createdUtc: null };
-  const { tenants, invalid } = validateTenants([base], ctx.schemaPattern, ctx.config.registry.schemaPrefix);
+  // Where it lives (config `targets`) decides `target`/`onMasterDatabase` in its context (docs/fleet.md).
+  const { tenants, invalid } = validateTenants([base], ctx.schemaPattern, ctx.config.registry.schemaPrefix, new Set(ctx.targets.names));
   if (!tenants[0]) throw new TenantMigrateError('INVALID_SCHEMA_NAME', invalid[0]!.reason, { workspaceId });
   return engine.render(file, contextFor(ctx.config, syntax, tenants[0]));
 }

@@ -268,3 +268,31 @@ describe('engine', () => {
     expect(Handlebars.helpers).not.toHaveProperty('nvarchar');
   });
 });
+
+describe('tenants on a target database (docs/fleet.md)', () => {
+  const onTarget = (syntax = syntaxFor('postgres')) =>
+    buildRenderContext({ syntax, masterSchema: 'pmassist_master', tenant: { workspaceId: SAMPLE_WORKSPACE_ID, schemaName: SAMPLE_SCHEMA_NAME, workspace: {}, target: 'eu2' } });
+
+  it('says where the tenant lives: target and onMasterDatabase', () => {
+    expect(postgres).toMatchObject({ target: null, onMasterDatabase: true, master: '"pmassist_master"' });
+    expect(onTarget()).toMatchObject({ target: 'eu2', onMasterDatabase: false });
+  });
+
+  it('refuses {{master}} / {{masterSchema}} for a tenant on a target, naming file, tenant and target', () => {
+    for (const source of ['SELECT * FROM {{master}}.{{ident "Workspace"}};', "SELECT '{{masterSchema}}';"]) {
+      for (const syntax of [syntaxFor('postgres'), syntaxFor('mssql')]) {
+        const err = renderError(engine, source, onTarget(syntax));
+        expect(err.message).toContain('tenant-migrations/0004_x.sql.hbs');
+        expect(err.message).toContain('target eu2');
+        expect(err.message).toContain('onMasterDatabase');
+        expect(err.context).toMatchObject({ file: 'tenant-migrations/0004_x.sql.hbs', tenant: SAMPLE_SCHEMA_NAME, target: 'eu2' });
+      }
+    }
+  });
+
+  it('renders a master read guarded by {{#if onMasterDatabase}} on both, and only on the master database', () => {
+    const source = '{{#if onMasterDatabase}}\nSELECT 1 FROM {{master}}.t;\n{{else}}\n-- nothing on a target\n{{/if}}\n';
+    expect(engine.render(tpl(source), postgres)).toBe('SELECT 1 FROM "pmassist_master".t;\n');
+    expect(engine.render(tpl(source), onTarget())).toBe('-- nothing on a target\n');
+  });
+});
