@@ -91,7 +91,7 @@ export class WorkspaceService {
     // 1. Register the row as Provisioning unless it exists (on the target the placement picks when
     //    targets are configured, recorded in the same insert); learn whether we created it.
     const existing = await dialect.withSession((s) => dialect.registry.getTenant(s, workspaceId));
-    const requested = this.#requestedTarget(input.target);
+    const requested = this.#requestedTarget(input.target, !existing);
     if (existing && requested !== undefined && (existing.target ?? null) !== requested) {
       throw new TenantMigrateError(
         'USAGE',
@@ -316,8 +316,12 @@ export class WorkspaceService {
     }
   }
 
-  /** `ProvisionInput.target` resolved: a configured name, null for the master's own database, undefined when none was given. */
-  #requestedTarget(name: string | undefined): string | null | undefined {
+  /**
+   * `ProvisionInput.target` resolved: a configured name, null for the master's own database,
+   * undefined when none was given. A full target is refused only for a new workspace (`creating`):
+   * one that already lives there is provisioned again where it is.
+   */
+  #requestedTarget(name: string | undefined, creating: boolean): string | null | undefined {
     if (name === undefined) return undefined;
     if (name === MASTER_TARGET) return null;
     const { targets, fullTargets } = this.#ctx.config;
@@ -327,7 +331,7 @@ export class WorkspaceService {
         target: name,
       });
     }
-    if (fullTargets.includes(name)) {
+    if (creating && fullTargets.includes(name)) {
       throw new TenantMigrateError('USAGE', `--target ${name}: the target is in config fullTargets and takes no new workspaces; nothing was created`, {
         key: 'target',
         target: name,

@@ -287,6 +287,8 @@ describe.each(layouts)('fleet over several databases — $title', (layout) => {
     expect(refused.code).toBe(2);
     expect(json(refused).error).toMatchObject({ code: 'USAGE', message: expect.stringContaining('fullTargets') });
     await nothingCreated(full);
+    // A workspace already on the full target is provisioned again where it lives.
+    expect(await add(a, '--target', 't1')).toMatchObject({ outcome: 'existing', target: 't1' });
     const unknown = await cli('workspace', 'add', full, '--target', 'eu9');
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('not a name in config targets');
