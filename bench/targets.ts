@@ -5,9 +5,9 @@
  * - single database: master and every tenant schema in one database;
  * - K target databases: a master database (registry, ledger) and K target databases on the same
  *   local PostgreSQL server, tenants spread round-robin (`db_target`).
- * Two scenarios each, the fleet against the single database measured alternately in the same run:
- * fresh (every tenant created and migrated) and one new migration (an ALTER TABLE over the
- * up-to-date fleet). Same `--concurrency` overall in both; `targetConcurrency` is left at its
+ * Scenarios, the fleet against the single database in the same run: fresh (every tenant created
+ * and migrated), then one new migration (an ALTER TABLE over the up-to-date fleet) twice, with
+ * the order of the two layouts swapped the second time. Same `--concurrency` overall in both; `targetConcurrency` is left at its
  * default (the same value), so the fleet may not exceed the single run's parallelism.
  * Databases are created per run and dropped afterwards (a fresh run cannot reuse a cache).
  *
@@ -26,7 +26,10 @@ import pg from 'pg';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ADMIN_URL = process.env.BENCH_PG_URL ?? process.env.TM_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const MASTER = 'pmassist_master';
-const NEW_MIGRATION = 'ALTER TABLE {{schema}}.automation_jobs ADD priority {{int}} NOT NULL DEFAULT 0;\n';
+const NEW_MIGRATIONS: [string, string][] = [
+  ['0003_add_job_priority.sql.hbs', 'ALTER TABLE {{schema}}.automation_jobs ADD priority {{int}} NOT NULL DEFAULT 0;\n'],
+  ['0004_add_job_owner.sql.hbs', 'ALTER TABLE {{schema}}.automation_jobs ADD owner_id {{nvarchar 64}} NULL;\n'],
+];
 const { values } = parseArgs({
   options: {
     n: { type: 'string', default: process.env.BENCH_TARGETS_N ?? '10000' },
@@ -126,11 +129,16 @@ try {
   const row = (label: string, s: ReturnType<typeof up>, f: ReturnType<typeof up>) =>
     out(`| ${label} | ${N} | ${s.seconds.toFixed(1)} s | ${f.seconds.toFixed(1)} s | ${(f.seconds / s.seconds).toFixed(2)}× | ${s.before}→${s.after} / ${f.before}→${f.after} |`);
   row('fresh (2 tenant migrations each)', up(single, 'fresh'), up(fleet, 'fresh'));
-  for (const l of [single, fleet]) writeFileSync(path.join(l.dir, 'tenant-migrations/0003_add_job_priority.sql.hbs'), NEW_MIGRATION);
-  // The fleet first this time, so neither layout always runs second.
-  const f3 = up(fleet, 'one new migration');
-  const s3 = up(single, 'one new migration');
-  row('one new migration (ALTER TABLE)', s3, f3);
+  // Two new migrations, one after the other: the fleet first for the first, the single database
+  // first for the second, so neither layout always runs second.
+  for (const [i, [file, sql]] of NEW_MIGRATIONS.entries()) {
+    for (const l of [single, fleet]) writeFileSync(path.join(l.dir, `tenant-migrations/${file}`), sql);
+    const [a, b] = i % 2 === 0 ? [fleet, single] : [single, fleet];
+    const first = up(a, `new migration ${file}`);
+    const second = up(b, `new migration ${file}`);
+    const [s3, f3] = a === single ? [first, second] : [second, first];
+    row(`one new migration (${file}, ${a === single ? 'one database' : 'fleet'} first)`, s3, f3);
+  }
   out(`\n${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, PostgreSQL on 127.0.0.1 (all databases on one server), concurrency ${C}`);
 } finally {
   await drop(single);
