@@ -7,7 +7,7 @@
  */
 import type { ModelColumn, ModelDefault, ModelForeignKey, ModelIndex, ModelTable, DialectText } from '../schema-model/model-types.js';
 import { defaultNameOf } from '../schema-model/model-types.js';
-import { type Destructive, type ModelConstraint, type SchemaChange, constraintName, describeChange } from './schema-changes.js';
+import { type Destructive, type ModelConstraint, type RenamedObjectType, type SchemaChange, constraintName, describeChange } from './schema-changes.js';
 
 /** Words both dialects (or one of them) reserve: such column names are quoted with `{{ident}}`. */
 const RESERVED = new Set(
@@ -120,6 +120,18 @@ function dropDefaultMssql(tableName: string, column: string, n: number): string 
   ].join('\n');
 }
 
+/**
+ * Rename a named constraint or index. SQL Server: `sp_rename` with object type INDEX for an index
+ * (`schema.table.index`), OBJECT for a constraint (`schema.constraint`; a key's index is renamed
+ * with it). PostgreSQL: ALTER INDEX … RENAME, ALTER TABLE … RENAME CONSTRAINT (a key's index too).
+ */
+function renameObjectSql(tableName: string, object: RenamedObjectType, from: string, to: string): string {
+  if (object === 'index') {
+    return `{{#if isMssql}}\nEXEC sp_rename N'${table(tableName)}.[${from}]', N'${to}', N'INDEX';\n{{else}}\nALTER INDEX {{schema}}.${ident(from)} RENAME TO ${ident(to)};\n{{/if}}`;
+  }
+  return `{{#if isMssql}}\nEXEC sp_rename N'{{schema}}.[${from}]', N'${to}', N'OBJECT';\n{{else}}\nALTER TABLE ${table(tableName)} RENAME CONSTRAINT ${ident(from)} TO ${ident(to)};\n{{/if}}`;
+}
+
 const mssqlOnly = (sql: string): string => `{{#if isMssql}}\n${sql}\n{{/if}}`;
 const postgresOnly = (sql: string): string => `{{#if isPostgres}}\n${sql}\n{{/if}}`;
 
@@ -175,6 +187,9 @@ export function renderMigration(changes: readonly SchemaChange[], options: Rende
     switch (c.kind) {
       case 'rename-table':
         renames.push(`{{#if isMssql}}\nEXEC sp_rename N'${table(c.from)}', N'${c.to}';\n{{else}}\nALTER TABLE ${table(c.from)} RENAME TO ${ident(c.to)};\n{{/if}}`);
+        break;
+      case 'rename-object':
+        renames.push(renameObjectSql(c.table, c.object, c.from, c.to));
         break;
       case 'rename-column':
         renames.push(

@@ -20,8 +20,12 @@ export const constraintName = (c: ModelConstraint): string =>
 /** `mssql`: only SQL Server needs it (dependents dropped and re-created around ALTER COLUMN). */
 export type Only = { readonly only?: 'mssql' };
 
+/** What a `rename-object` change renames. */
+export type RenamedObjectType = 'primary key' | 'unique' | 'check' | 'foreign key' | 'index';
+
 export type SchemaChange =
   | { readonly kind: 'rename-table'; readonly from: string; readonly to: string }
+  | { readonly kind: 'rename-object'; readonly table: string; readonly object: RenamedObjectType; readonly from: string; readonly to: string }
   | { readonly kind: 'rename-column'; readonly table: string; readonly from: string; readonly to: string }
   | { readonly kind: 'create-table'; readonly table: ModelTable }
   | { readonly kind: 'drop-table'; readonly table: ModelTable }
@@ -62,6 +66,8 @@ export function describeChange(c: SchemaChange): string {
       return `rename table ${c.from} → ${c.to}`;
     case 'rename-column':
       return `rename column ${c.table}.${c.from} → ${c.to}`;
+    case 'rename-object':
+      return `rename ${c.object} ${c.from} → ${c.to} on ${c.table}`;
     case 'create-table':
       return `create table ${c.table.name}`;
     case 'drop-table':

@@ -7,8 +7,10 @@
  */
 import { canonicalJson } from '../catalog/fingerprint.js';
 import type { ModelColumn, ModelForeignKey, ModelIndex, ModelTable, SchemaModel } from '../schema-model/model-types.js';
+import { snapshotModel } from '../schema-model/snapshot.js';
 import {
   type AllowKind,
+  type RenamedObjectType,
   type Destructive,
   type ModelConstraint,
   type SchemaChange,
@@ -21,31 +23,48 @@ export interface DiffOptions {
   readonly allow?: ReadonlySet<AllowKind>;
   /**
    * Renames to apply, instead of the model's `renamedFrom` (the down migration passes the
-   * inverse of the up migration's renames). Keys: new table name; columns: `table.newColumn`.
+   * inverse of the up migration's renames). Keys: new table name; columns: `table.newColumn`;
+   * objects (named constraints and indexes, unique per schema): the new name.
    */
-  readonly renames?: { readonly tables: ReadonlyMap<string, string>; readonly columns: ReadonlyMap<string, string> };
+  readonly renames?: Renames;
 }
 
+export interface Renames {
+  readonly tables: ReadonlyMap<string, string>;
+  readonly columns: ReadonlyMap<string, string>;
+  readonly objects: ReadonlyMap<string, string>;
+}
+
+/** The named constraints and indexes of a table (names are unique per schema on both dialects). */
+const namedObjects = (t: ModelTable): { name: string; renamedFrom?: string; type: RenamedObjectType }[] => [
+  ...(t.primaryKey ? [{ ...t.primaryKey, type: 'primary key' as const }] : []),
+  ...t.uniques.map((u) => ({ ...u, type: 'unique' as const })),
+  ...t.checks.map((c) => ({ ...c, type: 'check' as const })),
+  ...t.foreignKeys.map((f) => ({ ...f, type: 'foreign key' as const })),
+  ...t.indexes.map((i) => ({ ...i, type: 'index' as const })),
+];
+
 /** Renames declared by `renamedFrom` that apply to this snapshot (old name present, new absent). */
-export function declaredRenames(from: SchemaModel, to: SchemaModel): NonNullable<DiffOptions['renames']> {
+export function declaredRenames(from: SchemaModel, to: SchemaModel): Renames {
   const oldTables = new Map(from.tables.map((t) => [t.name, t]));
   const tables = new Map<string, string>();
   const columns = new Map<string, string>();
+  const objects = new Map<string, string>();
+  const oldObjects = new Set(from.tables.flatMap((t) => namedObjects(t).map((o) => o.name)));
   for (const t of to.tables) {
     if (t.renamedFrom && oldTables.has(t.renamedFrom) && !oldTables.has(t.name)) tables.set(t.name, t.renamedFrom);
     const old = oldTables.get(tables.get(t.name) ?? t.name);
     if (!old) continue;
     const oldCols = new Set(old.columns.map((c) => c.name));
     for (const c of t.columns) if (c.renamedFrom && oldCols.has(c.renamedFrom) && !oldCols.has(c.name)) columns.set(`${t.name}.${c.name}`, c.renamedFrom);
+    // A constraint or index renamed on the same (possibly renamed) table, of the same kind.
+    const before = new Map(namedObjects(old).map((o) => [o.name, o.type]));
+    for (const o of namedObjects(t)) if (o.renamedFrom && before.get(o.renamedFrom) === o.type && !oldObjects.has(o.name)) objects.set(o.name, o.renamedFrom);
   }
-  return { tables, columns };
+  return { tables, columns, objects };
 }
 
 const same = (a: unknown, b: unknown): boolean => canonicalJson(a) === canonicalJson(b);
-const stripColumn = (c: ModelColumn): ModelColumn => {
-  const { renamedFrom: _r, ...rest } = c;
-  return rest;
-};
 
 /** Parse a logical type into base + arguments: `nvarchar(max)` → ['nvarchar', 'max']. */
 function parseType(t: string): { base: string; args: string[] } {
@@ -84,15 +103,17 @@ export function isWidening(from: string, to: string): boolean {
 }
 
 /** The snapshot's tables with renamed tables and columns under their new names (references too). */
-function renamedOld(from: SchemaModel, renames: NonNullable<DiffOptions['renames']>): ModelTable[] {
+function renamedOld(from: SchemaModel, renames: Renames): ModelTable[] {
   const tableNew = new Map([...renames.tables].map(([n, o]) => [o, n]));
   const columnNew = new Map<string, string>(); // `newTable.oldColumn` → newColumn
   for (const [key, oldColumn] of renames.columns) {
     const [table, newColumn] = key.split('.') as [string, string];
     columnNew.set(`${table}.${oldColumn}`, newColumn);
   }
+  const objectNew = new Map([...renames.objects].map(([n, o]) => [o, n]));
   const tn = (t: string) => tableNew.get(t) ?? t;
   const cn = (table: string, c: string) => columnNew.get(`${table}.${c}`) ?? c;
+  const on = <T extends { readonly name: string }>(item: T): T => ({ ...item, name: objectNew.get(item.name) ?? item.name });
   return from.tables.map((t) => {
     const name = tn(t.name);
     const cols = (list: readonly string[]) => list.map((c) => cn(name, c));
@@ -100,18 +121,19 @@ function renamedOld(from: SchemaModel, renames: NonNullable<DiffOptions['renames
       ...t,
       name,
       columns: t.columns.map((c) => ({ ...c, name: cn(name, c.name) })),
-      ...(t.primaryKey ? { primaryKey: { ...t.primaryKey, columns: cols(t.primaryKey.columns) } } : {}),
-      uniques: t.uniques.map((u) => ({ ...u, columns: cols(u.columns) })),
+      ...(t.primaryKey ? { primaryKey: on({ ...t.primaryKey, columns: cols(t.primaryKey.columns) }) } : {}),
+      uniques: t.uniques.map((u) => on({ ...u, columns: cols(u.columns) })),
+      checks: t.checks.map(on),
       foreignKeys: t.foreignKeys.map((f) => {
         const refTable = f.references.schema === 'master' ? f.references.table : tn(f.references.table);
         return {
-          ...f,
+          ...on(f),
           columns: cols(f.columns),
           references: { ...f.references, table: refTable, columns: f.references.schema === 'master' ? f.references.columns : f.references.columns.map((c) => cn(refTable, c)) },
         };
       }),
       indexes: t.indexes.map((i) => ({
-        ...i,
+        ...on(i),
         columns: i.columns.map((k) => ({ ...k, column: cn(name, k.column) })),
         ...(i.include ? { include: cols(i.include) } : {}),
       })),
@@ -149,8 +171,9 @@ function uses(table: string, item: ModelConstraint | ModelIndex, column: string,
 }
 
 /** The changes from `from` (snapshot) to `to` (model). */
-export function diffModels(from: SchemaModel, to: SchemaModel, options: DiffOptions = {}): SchemaDiff {
-  const renames = options.renames ?? declaredRenames(from, to);
+export function diffModels(from: SchemaModel, declared: SchemaModel, options: DiffOptions = {}): SchemaDiff {
+  const renames = options.renames ?? declaredRenames(from, declared);
+  const to = snapshotModel(declared); // without renamedFrom: compared item by item with the snapshot
   const allow = options.allow ?? new Set<AllowKind>();
   const old = renamedOld(from, renames);
   const oldByName = new Map(old.map((t) => [t.name, t]));
@@ -163,6 +186,11 @@ export function diffModels(from: SchemaModel, to: SchemaModel, options: DiffOpti
   for (const [key, oldColumn] of renames.columns) {
     const [table, newColumn] = key.split('.') as [string, string];
     changes.push({ kind: 'rename-column', table, from: oldColumn, to: newColumn });
+  }
+  for (const [newName, oldName] of renames.objects) {
+    const t = to.tables.find((x) => namedObjects(x).some((o) => o.name === newName));
+    const o = t && namedObjects(t).find((x) => x.name === newName);
+    if (t && o) changes.push({ kind: 'rename-object', table: t.name, object: o.type, from: oldName, to: newName });
   }
 
   // Constraints and indexes dropped (removed or changed) and added, per table.
@@ -192,7 +220,7 @@ export function diffModels(from: SchemaModel, to: SchemaModel, options: DiffOpti
   for (const t of to.tables) {
     const o = oldByName.get(t.name);
     if (!o) {
-      changes.push({ kind: 'create-table', table: { ...t, columns: t.columns.map(stripColumn) } });
+      changes.push({ kind: 'create-table', table: t });
       continue;
     }
     const oldCols = new Map(o.columns.map((c) => [c.name, c]));
@@ -203,8 +231,7 @@ export function diffModels(from: SchemaModel, to: SchemaModel, options: DiffOpti
         destroy('drop-column', `column ${t.name}.${c.name} is dropped with its data`);
       }
     }
-    for (const raw of t.columns) {
-      const c = stripColumn(raw);
+    for (const c of t.columns) {
       const before = oldCols.get(c.name);
       if (!before) {
         changes.push({ kind: 'add-column', table: t.name, column: c });

@@ -104,9 +104,10 @@ export interface TableInput<C extends Record<string, ColumnBuilder>> {
   /** Columns in creation order. */
   readonly columns: C;
   readonly renamedFrom?: string;
-  readonly primaryKey?: { readonly name: string; readonly columns: readonly Names<C>[] };
-  readonly uniques?: readonly { readonly name: string; readonly columns: readonly Names<C>[] }[];
-  readonly checks?: readonly { readonly name: string; readonly expression: DialectText }[];
+  /** `renamedFrom` on a key, check, foreign key or index: its previous name (`diff` renames it). */
+  readonly primaryKey?: { readonly name: string; readonly columns: readonly Names<C>[]; readonly renamedFrom?: string };
+  readonly uniques?: readonly { readonly name: string; readonly columns: readonly Names<C>[]; readonly renamedFrom?: string }[];
+  readonly checks?: readonly { readonly name: string; readonly expression: DialectText; readonly renamedFrom?: string }[];
   readonly foreignKeys?: readonly {
     readonly name: string;
     readonly columns: readonly Names<C>[];
@@ -114,6 +115,7 @@ export interface TableInput<C extends Record<string, ColumnBuilder>> {
     /** Default `'no action'`. */
     readonly onDelete?: ReferentialAction;
     readonly onUpdate?: ReferentialAction;
+    readonly renamedFrom?: string;
   }[];
   readonly indexes?: readonly {
     readonly name: string;
@@ -122,8 +124,11 @@ export interface TableInput<C extends Record<string, ColumnBuilder>> {
     readonly unique?: boolean;
     readonly where?: DialectText;
     readonly include?: readonly Names<C>[];
+    readonly renamedFrom?: string;
   }[];
 }
+
+const renamed = (item: { readonly renamedFrom?: string }) => (item.renamedFrom ? { renamedFrom: item.renamedFrom } : {});
 
 /** A table of the model. */
 export function table<const C extends Record<string, ColumnBuilder>>(name: string, input: TableInput<C>): ModelTable {
@@ -134,15 +139,16 @@ export function table<const C extends Record<string, ColumnBuilder>>(name: strin
     name,
     ...(input.renamedFrom ? { renamedFrom: input.renamedFrom } : {}),
     columns,
-    ...(input.primaryKey ? { primaryKey: { name: input.primaryKey.name, columns: [...input.primaryKey.columns] } } : {}),
-    uniques: (input.uniques ?? []).map((u) => ({ name: u.name, columns: [...u.columns] })),
-    checks: (input.checks ?? []).map((c) => ({ name: c.name, expression: c.expression })),
+    ...(input.primaryKey ? { primaryKey: { name: input.primaryKey.name, columns: [...input.primaryKey.columns], ...renamed(input.primaryKey) } } : {}),
+    uniques: (input.uniques ?? []).map((u) => ({ name: u.name, columns: [...u.columns], ...renamed(u) })),
+    checks: (input.checks ?? []).map((c) => ({ name: c.name, expression: c.expression, ...renamed(c) })),
     foreignKeys: (input.foreignKeys ?? []).map((f) => ({
       name: f.name,
       columns: [...f.columns],
       references: { ...f.references, columns: [...(f.references?.columns ?? [])] },
       onDelete: f.onDelete ?? 'no action',
       onUpdate: f.onUpdate ?? 'no action',
+      ...renamed(f),
     })),
     indexes: (input.indexes ?? []).map((i) => ({
       name: i.name,
@@ -150,6 +156,7 @@ export function table<const C extends Record<string, ColumnBuilder>>(name: strin
       unique: i.unique ?? false,
       ...(i.where !== undefined ? { where: i.where } : {}),
       ...(i.include && i.include.length > 0 ? { include: [...i.include] } : {}),
+      ...renamed(i),
     })),
   };
 }

@@ -42,18 +42,23 @@ export interface ModelColumn {
   readonly renamedFrom?: string;
 }
 
-export interface ModelKey {
+/** `renamedFrom` on a named constraint or index: its previous name, so `diff` renames it (never guessed). */
+export interface Renamable {
+  readonly renamedFrom?: string;
+}
+
+export interface ModelKey extends Renamable {
   readonly name: string;
   readonly columns: readonly string[];
 }
 
-export interface ModelCheck {
+export interface ModelCheck extends Renamable {
   readonly name: string;
   /** The condition, without the outer `CHECK (…)`. */
   readonly expression: DialectText;
 }
 
-export interface ModelForeignKey {
+export interface ModelForeignKey extends Renamable {
   readonly name: string;
   readonly columns: readonly string[];
   /** A table of the same schema, or (`schema: 'master'`) of the master schema. */
@@ -67,7 +72,7 @@ export interface ModelIndexKey {
   readonly descending?: boolean;
 }
 
-export interface ModelIndex {
+export interface ModelIndex extends Renamable {
   readonly name: string;
   readonly columns: readonly ModelIndexKey[];
   readonly unique: boolean;

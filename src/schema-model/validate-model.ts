@@ -40,7 +40,7 @@ const columnSchema = z
   })
   .strict();
 
-const key = z.object({ name: identifier, columns: z.array(identifier).min(1) }).strict();
+const key = z.object({ name: identifier, columns: z.array(identifier).min(1), renamedFrom: identifier.optional() }).strict();
 
 const tableSchema = z
   .object({
@@ -49,7 +49,7 @@ const tableSchema = z
     columns: z.array(columnSchema).min(1, 'a table needs at least one column'),
     primaryKey: key.optional(),
     uniques: z.array(key),
-    checks: z.array(z.object({ name: identifier, expression: dialectText }).strict()),
+    checks: z.array(z.object({ name: identifier, expression: dialectText, renamedFrom: identifier.optional() }).strict()),
     foreignKeys: z.array(
       z
         .object({
@@ -58,6 +58,7 @@ const tableSchema = z
           references: z.object({ table: identifier, columns: z.array(identifier).min(1), schema: z.literal('master').optional() }).strict(),
           onDelete: action,
           onUpdate: action,
+          renamedFrom: identifier.optional(),
         })
         .strict(),
     ),
@@ -69,6 +70,7 @@ const tableSchema = z
           unique: z.boolean(),
           where: dialectText.optional(),
           include: z.array(identifier).optional(),
+          renamedFrom: identifier.optional(),
         })
         .strict(),
     ),

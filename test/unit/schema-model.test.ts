@@ -122,6 +122,35 @@ describe('snapshot → model diff', () => {
     expect(guessed.refused).toEqual(['drop-table']);
   });
 
+  it('renames constraints and indexes only through renamedFrom, of the same kind', () => {
+    const from = model(jobs({}, { priorityIndex: true }), runs);
+    const renamedJobs = table('jobs', {
+      columns: { job_id: col.uuid().default(sql.newid, 'df_jobs_id'), name: col.nvarchar(200), status: col.nvarchar(20).default('active') },
+      primaryKey: { name: 'pk_job', columns: ['job_id'], renamedFrom: 'pk_jobs' },
+      checks: [{ name: 'ck_job_status', expression: "status IN ('active', 'paused')", renamedFrom: 'ck_jobs_status' }],
+      indexes: [{ name: 'ix_job_status', columns: ['status'], renamedFrom: 'ix_jobs_status' }],
+    });
+    const renamedRuns = table('runs', {
+      columns: { run_id: col.uuid(), job_id: col.uuid(), started_utc: col.datetime2().default(sql.utcnow) },
+      primaryKey: { name: 'pk_runs', columns: ['run_id'] },
+      foreignKeys: [{ name: 'fk_run_job', columns: ['job_id'], references: { table: 'jobs', columns: ['job_id'] }, onDelete: 'cascade', renamedFrom: 'fk_runs_job' }],
+    });
+    expect(words(from, model(renamedJobs, renamedRuns))).toEqual({
+      changes: ['rename primary key pk_jobs → pk_job on jobs', 'rename check ck_jobs_status → ck_job_status on jobs', 'rename index ix_jobs_status → ix_job_status on jobs', 'rename foreign key fk_runs_job → fk_run_job on runs'],
+      refused: [],
+    });
+    // Without renamedFrom: a drop and an add (not destructive, but not a rename either).
+    const plain = words(from, snapshotModel(model(renamedJobs, renamedRuns)));
+    expect(plain.changes).toContain('drop index ix_jobs_status on jobs');
+    expect(plain.changes).toContain('create index ix_job_status on jobs');
+    // renamedFrom naming an object of another kind is not a rename.
+    const wrongKind = table('jobs', { columns: { job_id: col.uuid().default(sql.newid, 'df_jobs_id'), name: col.nvarchar(200), status: col.nvarchar(20).default('active') }, primaryKey: { name: 'pk_jobs', columns: ['job_id'] }, checks: [{ name: 'ck_jobs_status', expression: "status IN ('active', 'paused')" }], indexes: [{ name: 'ix_other', columns: ['status'], renamedFrom: 'ck_jobs_status' }] });
+    expect(words(from, model(wrongKind, runs)).changes).toEqual(['drop index ix_jobs_status on jobs', 'create index ix_other on jobs']);
+    // Once the snapshot has the new name, renamedFrom left in the model is ignored.
+    const after = model(renamedJobs, renamedRuns);
+    expect(words(after, after).changes).toEqual([]);
+  });
+
   it('indexes and keys using an altered column are dropped and re-created around ALTER COLUMN (SQL Server), checks on both', () => {
     const from = model(jobs({}, { priorityIndex: true }), runs);
     const to = model(table('jobs', { ...{}, columns: { job_id: col.uuid().default(sql.newid, 'df_jobs_id'), name: col.nvarchar(200), status: col.nvarchar(40).default('active') }, primaryKey: { name: 'pk_jobs', columns: ['job_id'] }, checks: [{ name: 'ck_jobs_status', expression: "status IN ('active', 'paused')" }], indexes: [{ name: 'ix_jobs_status', columns: ['status'] }] }), runs);
