@@ -64,10 +64,14 @@ function tableSource(t: CatalogTable, masterSchema: string): string {
   for (const c of t.columns) {
     const { call, note } = typeCall(c.type);
     let expr = call;
-    if (c.nullable) expr += '.nullable()';
-    const def = defaultCall(c);
-    if (def) expr += `.default(${def})`;
-    if (c.computed !== undefined) notes.push(`column ${c.name} is computed (${c.computed}): not modelled`);
+    if (c.computed !== undefined) {
+      // Nullable and without a default by definition; SQL Server's PERSISTED is not read back.
+      expr += `.computed(${str(c.computed)})`;
+    } else {
+      if (c.nullable) expr += '.nullable()';
+      const def = defaultCall(c);
+      if (def) expr += `.default(${def})`;
+    }
     out.push(`        ${key(c.name)}: ${expr},${note ? ` // ${note}` : ''}`);
   }
   out.push('      },');

@@ -5,7 +5,7 @@
 import type { ModelCheck, ModelColumn, ModelForeignKey, ModelIndex, ModelKey, ModelTable } from '../schema-model/model-types.js';
 
 /** Destructive or data-dependent change kinds, allowed only by name (`--allow drop-column,…`). */
-export const ALLOW_KINDS = ['drop-table', 'drop-column', 'narrow-type', 'not-null'] as const;
+export const ALLOW_KINDS = ['drop-table', 'drop-column', 'narrow-type', 'not-null', 'identity'] as const;
 export type AllowKind = (typeof ALLOW_KINDS)[number];
 
 export type ModelConstraint =
@@ -39,7 +39,16 @@ export type SchemaChange =
       readonly typeChanged: boolean;
       readonly nullabilityChanged: boolean;
       readonly defaultChanged: boolean;
+      /** IDENTITY added or removed (`identity` ↔ `bigint`; a type change besides is in typeChanged). */
+      readonly identityChanged: boolean;
     }
+  /**
+   * SQL Server cannot add IDENTITY to an existing column: the table is rebuilt (a copy with the
+   * target columns filled under IDENTITY_INSERT, the old table dropped, the copy renamed — what
+   * SSMS's change script does). Its constraints and indexes, and foreign keys referencing it, are
+   * dropped before and re-created after (SQL Server-only drops/adds). PostgreSQL adds the identity in place.
+   */
+  | { readonly kind: 'rebuild-table'; readonly table: ModelTable; readonly column: string; readonly only: 'mssql' }
   | ({ readonly kind: 'drop-constraint'; readonly table: string; readonly constraint: ModelConstraint } & Only)
   | ({ readonly kind: 'add-constraint'; readonly table: string; readonly constraint: ModelConstraint } & Only)
   | ({ readonly kind: 'drop-index'; readonly table: string; readonly index: ModelIndex } & Only)
@@ -73,7 +82,9 @@ export function describeChange(c: SchemaChange): string {
     case 'drop-table':
       return `drop table ${c.table.name}`;
     case 'add-column':
-      return `add column ${c.table}.${c.column.name} ${c.column.type}${c.column.nullable ? ' NULL' : ' NOT NULL'}`;
+      return c.column.computed
+        ? `add computed column ${c.table}.${c.column.name} ${c.column.type}${c.column.computed.persisted ? ' PERSISTED' : ''}`
+        : `add column ${c.table}.${c.column.name} ${c.column.type}${c.column.nullable ? ' NULL' : ' NOT NULL'}`;
     case 'drop-column':
       return `drop column ${c.table}.${c.column.name}`;
     case 'alter-column': {
@@ -81,9 +92,12 @@ export function describeChange(c: SchemaChange): string {
         ...(c.typeChanged ? [`type ${c.from.type} → ${c.to.type}`] : []),
         ...(c.nullabilityChanged ? [c.to.nullable ? 'NULL' : 'NOT NULL'] : []),
         ...(c.defaultChanged ? [c.to.default ? 'default changed' : 'default dropped'] : []),
+        ...(c.identityChanged ? [c.to.type === 'identity' ? 'IDENTITY added' : 'IDENTITY removed'] : []),
       ];
       return `alter column ${c.table}.${c.to.name}: ${parts.join(', ')}`;
     }
+    case 'rebuild-table':
+      return `rebuild table ${c.table.name} to add IDENTITY to ${c.column} (SQL Server only)`;
     case 'drop-constraint':
     case 'add-constraint':
       return `${c.kind === 'drop-constraint' ? 'drop' : 'add'} ${c.constraint.type} ${constraintName(c.constraint)} on ${c.table}${c.only ? ' (SQL Server only)' : ''}`;

@@ -75,6 +75,9 @@ function parseType(t: string): { base: string; args: string[] } {
 
 const len = (a: string | undefined): number => (a === undefined || a === 'max' ? Infinity : Number(a));
 
+/** The stored type: `identity` is a bigint with the IDENTITY property. */
+export const storageType = (type: string): string => (type === 'identity' ? 'bigint' : type);
+
 /** True when every value of `from` fits `to` unchanged (a widening); false for anything else. */
 export function isWidening(from: string, to: string): boolean {
   if (from === to) return true;
@@ -211,6 +214,8 @@ export function diffModels(from: SchemaModel, declared: SchemaModel, options: Di
     changes.push('type' in item ? { kind: 'add-constraint', table, constraint: item, ...(only ? { only } : {}) } : { kind: 'create-index', table, index: item, ...(only ? { only } : {}) });
   };
 
+  /** `table.column` dropped and added again (computed columns): what uses it is dropped first and re-created. */
+  const recreated = new Set<string>();
   for (const t of old) {
     if (!newByName.has(t.name)) {
       changes.push({ kind: 'drop-table', table: t });
@@ -238,12 +243,31 @@ export function diffModels(from: SchemaModel, declared: SchemaModel, options: Di
         if (!c.nullable && !c.default && c.type !== 'identity') destroy('not-null', `column ${t.name}.${c.name} is added NOT NULL without a default to an existing table (rows need a backfill)`);
         continue;
       }
-      const typeChanged = before.type !== c.type;
+      // A computed column (before or after) is dropped and added: there is no ALTER for it.
+      if ((before.computed || c.computed) && !same(before, c)) {
+        changes.push({ kind: 'drop-column', table: t.name, column: before });
+        if (!before.computed) destroy('drop-column', `column ${t.name}.${c.name} becomes computed: its stored values are dropped`);
+        changes.push({ kind: 'add-column', table: t.name, column: c });
+        if (!c.computed && !c.nullable && !c.default) destroy('not-null', `column ${t.name}.${c.name} is no longer computed and is NOT NULL without a default (rows need a backfill)`);
+        recreated.add(`${t.name}.${c.name}`);
+        continue;
+      }
+      const typeChanged = storageType(before.type) !== storageType(c.type);
+      const identityChanged = (before.type === 'identity') !== (c.type === 'identity');
       const nullabilityChanged = before.nullable !== c.nullable;
       const defaultChanged = !same(before.default, c.default) || (c.default !== undefined && (before.defaultName ?? '') !== (c.defaultName ?? ''));
-      if (!typeChanged && !nullabilityChanged && !defaultChanged) continue;
-      changes.push({ kind: 'alter-column', table: t.name, from: before, to: c, typeChanged, nullabilityChanged, defaultChanged });
-      if (typeChanged && !isWidening(before.type, c.type)) destroy('narrow-type', `column ${t.name}.${c.name}: ${before.type} → ${c.type} may not hold every existing value`);
+      if (!typeChanged && !nullabilityChanged && !defaultChanged && !identityChanged) continue;
+      changes.push({ kind: 'alter-column', table: t.name, from: before, to: c, typeChanged, nullabilityChanged, defaultChanged, identityChanged });
+      if (typeChanged && !isWidening(storageType(before.type), storageType(c.type))) destroy('narrow-type', `column ${t.name}.${c.name}: ${before.type} → ${c.type} may not hold every existing value`);
+      if (identityChanged) {
+        destroy(
+          'identity',
+          c.type === 'identity'
+            ? `column ${t.name}.${c.name} gains IDENTITY: SQL Server rebuilds table ${t.name} (copied under IDENTITY_INSERT, values kept), PostgreSQL adds it in place`
+            : `column ${t.name}.${c.name} loses IDENTITY: SQL Server rebuilds the column (values kept), PostgreSQL drops it in place`,
+        );
+        if (c.type === 'identity') changes.push({ kind: 'rebuild-table', table: t, column: c.name, only: 'mssql' });
+      }
       if (nullabilityChanged && !c.nullable && !c.default) destroy('not-null', `column ${t.name}.${c.name} becomes NOT NULL without a default (existing NULLs need a backfill)`);
     }
     // Constraints and indexes by name: removed or changed → drop; new or changed → add.
@@ -259,18 +283,33 @@ export function diffModels(from: SchemaModel, declared: SchemaModel, options: Di
   // uses the column ("ALTER TABLE ALTER COLUMN … failed because one or more objects access this
   // column"): drop them first and re-create them after (PostgreSQL rebuilds them itself).
   const liveTables = old.filter((t) => newByName.has(t.name));
-  for (const change of [...changes]) {
-    if (change.kind !== 'alter-column' || !(change.typeChanged || change.nullabilityChanged)) continue;
-    const column = change.from.name;
+  /** Drop what uses `table.column`: its keys, checks, indexes, and foreign keys (of any table) onto it. */
+  const dropUsers = (table: string, column: string, only: (item: ModelConstraint | ModelIndex) => 'mssql' | undefined) => {
     for (const t of liveTables) {
       for (const c of constraintsOf(t)) {
-        const touched = t.name === change.table ? uses(t.name, c, column, change.table) : c.type === 'foreign key' && uses(t.name, c, column, change.table);
-        // Checks on both dialects: PostgreSQL rewrites a check's stored text when its column changes
-        // type, so re-creating it keeps the catalog what a fresh CREATE makes.
-        if (touched && !dropped.has(constraintName(c))) drop(t.name, c, c.type === 'check' && change.typeChanged ? undefined : 'mssql');
+        const touched = t.name === table ? uses(t.name, c, column, table) : c.type === 'foreign key' && uses(t.name, c, column, table);
+        if (touched && !dropped.has(constraintName(c))) drop(t.name, c, only(c));
       }
-      if (t.name === change.table) for (const i of t.indexes) if (uses(t.name, i, column) && !dropped.has(i.name)) drop(t.name, i, 'mssql');
+      if (t.name === table) for (const i of t.indexes) if (uses(t.name, i, column) && !dropped.has(i.name)) drop(t.name, i, only(i));
     }
+  };
+  for (const change of [...changes]) {
+    // A table rebuilt on SQL Server: all its keys, checks, indexes and the foreign keys into it.
+    if (change.kind === 'rebuild-table') {
+      for (const t of liveTables) {
+        for (const c of constraintsOf(t)) {
+          const into = c.type === 'foreign key' && !c.fk.references.schema && c.fk.references.table === change.table.name;
+          if ((t.name === change.table.name || into) && !dropped.has(constraintName(c))) drop(t.name, c, 'mssql');
+        }
+        if (t.name === change.table.name) for (const i of t.indexes) if (!dropped.has(i.name)) drop(t.name, i, 'mssql');
+      }
+      continue;
+    }
+    if (change.kind === 'drop-column' && recreated.has(`${change.table}.${change.column.name}`)) dropUsers(change.table, change.column.name, () => undefined);
+    if (change.kind !== 'alter-column' || !(change.typeChanged || change.nullabilityChanged || change.identityChanged)) continue;
+    // Checks on both dialects: PostgreSQL rewrites a check's stored text when its column changes
+    // type, so re-creating it keeps the catalog what a fresh CREATE makes.
+    dropUsers(change.table, change.from.name, (c) => ('type' in c && c.type === 'check' && change.typeChanged ? undefined : 'mssql'));
   }
   // A primary or unique key cannot be dropped while a foreign key references it (both dialects).
   for (const [name, item] of [...dropped]) {

@@ -55,6 +55,17 @@ export class ColumnBuilder {
   default(value: DefaultInput, name?: string): ColumnBuilder {
     return new ColumnBuilder({ ...this.#def, default: toDefault(value), ...(name ? { defaultName: name } : {}) });
   }
+  /**
+   * A computed column: SQL Server `AS (expression) [PERSISTED]`, PostgreSQL `GENERATED ALWAYS AS
+   * (expression) STORED` with this column's type (SQL Server infers the type from the expression).
+   * Nullable, without a default.
+   *
+   * @example col.decimal(18, 2).computed('price * quantity', { persisted: true })
+   */
+  computed(expression: DialectText, options: { readonly persisted?: boolean } = {}): ColumnBuilder {
+    const { default: _d, defaultName: _n, ...rest } = this.#def;
+    return new ColumnBuilder({ ...rest, nullable: true, computed: { expression, ...(options.persisted ? { persisted: true } : {}) } });
+  }
   /** The column's previous name, so `diff` renames it (data kept) instead of dropping it. */
   renamedFrom(previousName: string): ColumnBuilder {
     return new ColumnBuilder({ ...this.#def, renamedFrom: previousName });

@@ -40,6 +40,18 @@ export interface ModelColumn {
   readonly defaultName?: string;
   /** The column's previous name: `diff` renames instead of drop + add. Never guessed. */
   readonly renamedFrom?: string;
+  /**
+   * A computed column: SQL Server `name AS (expression) [PERSISTED]` (the type is inferred from
+   * the expression), PostgreSQL `name <type> GENERATED ALWAYS AS (expression) STORED` (always
+   * stored). Nullable (the expression decides), no default. A change is a drop and an add.
+   */
+  readonly computed?: ModelComputed;
+}
+
+export interface ModelComputed {
+  readonly expression: DialectText;
+  /** SQL Server PERSISTED (PostgreSQL's generated columns are always stored). */
+  readonly persisted?: boolean;
 }
 
 /** `renamedFrom` on a named constraint or index: its previous name, so `diff` renames it (never guessed). */

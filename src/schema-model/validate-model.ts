@@ -37,6 +37,7 @@ const columnSchema = z
       .optional(),
     defaultName: identifier.optional(),
     renamedFrom: identifier.optional(),
+    computed: z.object({ expression: dialectText, persisted: z.boolean().optional() }).strict().optional(),
   })
   .strict();
 
@@ -123,6 +124,12 @@ export function semanticIssues(model: SchemaModel): string[] {
     if (t.columns.filter((c) => c.type === 'identity' || c.type.endsWith(' identity')).length > 1) issues.push(`${at}.columns: more than one identity column`);
     for (const c of t.columns) {
       if (c.type === 'identity' && c.default) issues.push(`${at}.columns.${c.name}.default: an identity column has no default`);
+      if (c.type === 'identity' && c.nullable) issues.push(`${at}.columns.${c.name}.nullable: an identity column is NOT NULL`);
+      if (c.computed) {
+        if (c.type === 'identity') issues.push(`${at}.columns.${c.name}.computed: an identity column cannot be computed`);
+        if (c.default) issues.push(`${at}.columns.${c.name}.default: a computed column has no default`);
+        if (!c.nullable) issues.push(`${at}.columns.${c.name}.nullable: a computed column takes its nullability from its expression (leave out NOT NULL; .computed() does)`);
+      }
       if (c.default || c.type === 'identity') objectNames.push([`${at}.columns.${c.name}.defaultName`, c.type === 'identity' ? '' : c.defaultName ?? `df_${t.name}_${c.name}`]);
     }
     if (t.primaryKey) {
