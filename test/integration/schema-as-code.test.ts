@@ -163,6 +163,25 @@ describe.each(runnableTargets)('schema as code on $name', (target) => {
     expect((await cli(root, ['diff', 'again'])).stdout).toContain('No changes');
   });
 
+  it('check --on-server replays in scratch schemas on the database itself, catches a hand-edited migration, leaves no scratch schema', { timeout: 300_000 }, async () => {
+    const root = fx.project.root;
+    copySchema(root);
+    await fleet(fx.db.url, root, 1);
+    const ok = await cli(root, ['check', '--on-server']);
+    expect(ok.stdout).toMatch(/tenant: schema\/tenant\.ts — model, snapshot and migrations agree \(replayed on the \w+ database, in scratch schemas\)/);
+    expect(ok.stdout).toMatch(/master: schema\/master\.ts — model, snapshot and migrations agree/);
+    const file = path.join(root, 'tenant-migrations/0001_create_workspace_tables.sql.hbs');
+    writeFileSync(file, readFileSync(file, 'utf8').replace('kind {{nvarchar 50}} NOT NULL', 'kind {{nvarchar 60}} NOT NULL'));
+    // --url on check means on the server too.
+    const r = await cli(root, ['check', '--url', fx.db.url, '--json'], 2);
+    const result = JSON.parse(r.stdout) as { ok: boolean; replayedOn: string; dialect: string; scopes: { scope: string; differences: { kind: string; name?: string; property?: string }[] }[] };
+    expect(result.ok).toBe(false);
+    expect(result.replayedOn).toBe('server');
+    expect(result.dialect).toBe(target.name);
+    expect(result.scopes.find((s) => s.scope === 'tenant')!.differences).toEqual([expect.objectContaining({ kind: 'column', name: 'kind', property: 'type' })]);
+    await withDatabase(fx.db.url, async (db) => expect(await db.schemasLike('tm_scratch%')).toEqual([]));
+  });
+
   it('pull from a live tenant schema → diff --init → check passes', { timeout: 300_000 }, async () => {
     const root = fx.project.root;
     const [workspace] = await fleet(fx.db.url, root, 1);
