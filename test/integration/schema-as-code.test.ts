@@ -161,6 +161,14 @@ describe.each(runnableTargets)('schema as code on $name', (target) => {
       expect(Number(row!.size_kb)).toBe(4);
     });
     expect((await cli(root, ['diff', 'again'])).stdout).toContain('No changes');
+    // pull reads the identity and the computed column back: the pulled model is what the migrations make.
+    await cli(root, ['pull', '--workspace', workspace!, '--import-from', BUILDERS, '--force']);
+    const pulledModel = readFileSync(path.join(root, 'schema/tenant.ts'), 'utf8');
+    expect(pulledModel).toContain('counter_id: col.identity(),');
+    expect(pulledModel).toMatch(/size_kb: col\.bigint\(\)\.computed\('[^']*size_bytes[^']*1000[^']*'\),/);
+    expect(pulledModel).toContain("name: 'pk_workspace_agent'");
+    await cli(root, ['diff', '--init', '--scope', 'tenant']);
+    await cli(root, ['check', '--scope', 'tenant']);
   });
 
   it('check --on-server replays in scratch schemas on the database itself, catches a hand-edited migration, leaves no scratch schema', { timeout: 300_000 }, async () => {
