@@ -21,7 +21,7 @@ export interface PullSourceOptions {
 const str = (s: string): string => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 const key = (name: string): string => (/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(name) ? name : str(name));
 
-function typeCall(type: string): { call: string; note?: string } {
+function typeCall(type: string, family: Catalog['family']): { call: string; note?: string } {
   if (type === 'identity') return { call: 'col.identity()' };
   let m: RegExpExecArray | null;
   if ((m = /^(nvarchar|varchar|varbinary)\((\d+|max)\)$/.exec(type))) return { call: `col.${m[1]}(${m[2] === 'max' ? "'max'" : m[2]})` };
@@ -29,7 +29,7 @@ function typeCall(type: string): { call: string; note?: string } {
   if ((m = /^decimal\((\d+),(\d+)\)$/.exec(type))) return { call: `col.decimal(${m[1]}, ${m[2]})` };
   if (['uuid', 'text', 'bit', 'int', 'bigint', 'json'].includes(type)) return { call: `col.${type}()` };
   if (/^(mssql|postgres):/.test(type)) return { call: `col.raw(${str(type)})`, note: 'renders on its own dialect only' };
-  return { call: `col.raw(${str(`postgres:${type}`)})`, note: `unmapped type ${type}` };
+  return { call: `col.raw(${str(`${family}:${type}`)})`, note: `unmapped type ${type}` };
 }
 
 function defaultCall(c: CatalogColumn): string | undefined {
@@ -56,13 +56,13 @@ export function portableExpression(expression: string): string {
 /** Generated names for constraints the server named itself. */
 const orName = (name: string | undefined, fallback: string): string => name ?? fallback;
 
-function tableSource(t: CatalogTable, masterSchema: string): string {
+function tableSource(t: CatalogTable, masterSchema: string, family: Catalog['family']): string {
   const out: string[] = [];
   const notes: string[] = [];
   out.push(`    table(${str(t.name)}, {`);
   out.push('      columns: {');
   for (const c of t.columns) {
-    const { call, note } = typeCall(c.type);
+    const { call, note } = typeCall(c.type, family);
     let expr = call;
     if (c.computed !== undefined) {
       // Nullable and without a default by definition; SQL Server's PERSISTED is not read back.
@@ -133,7 +133,7 @@ export function catalogToModelSource(catalog: Catalog, options: PullSourceOption
     'export default defineSchema({',
     `  scope: ${str(options.scope)},`,
     '  tables: [',
-    tables.map((t) => tableSource(t, options.masterSchema)).join('\n\n'),
+    tables.map((t) => tableSource(t, options.masterSchema, catalog.family)).join('\n\n'),
     '  ],',
     '});',
     '',
