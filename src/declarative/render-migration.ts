@@ -116,7 +116,11 @@ export function createIndexSql(tableName: string, i: ModelIndex): string {
 const dropIndexSql = (tableName: string, i: ModelIndex): string =>
   `{{#if isMssql}}\nDROP INDEX ${ident(i.name)} ON ${table(tableName)};\n{{else}}\nDROP INDEX {{schema}}.${ident(i.name)};\n{{/if}}`;
 
-/** SQL Server only: drop a column's default constraint whatever its name (system-named ones too). */
+/**
+ * SQL Server only: drop a column's default constraint whatever its name (system-named ones too).
+ * Not on Babelfish, which cannot drop a default by name (babelfish_extensions issue 4316) and has
+ * no need to: a new default replaces the old one there, and DROP COLUMN drops it with the column.
+ */
 function dropDefaultMssql(tableName: string, column: string, n: number): string {
   const v = `@tm_df_${n}`;
   return [
@@ -124,21 +128,37 @@ function dropDefaultMssql(tableName: string, column: string, n: number): string 
     `    FROM sys.default_constraints AS dc`,
     `    JOIN sys.columns AS c ON c.object_id = dc.parent_object_id AND c.column_id = dc.parent_column_id`,
     `    WHERE dc.parent_object_id = OBJECT_ID(N'${table(tableName)}') AND c.name = N'${column}');`,
-    `IF ${v} IS NOT NULL EXEC (${v});`,
+    `IF ${v} IS NOT NULL AND SERVERPROPERTY('Babelfish') IS NULL EXEC (${v});`,
   ].join('\n');
 }
 
 /**
  * Rename a named constraint or index. SQL Server: `sp_rename` with object type INDEX for an index
  * (`schema.table.index`), OBJECT for a constraint (`schema.constraint`; a key's index is renamed
- * with it). PostgreSQL: ALTER INDEX … RENAME, ALTER TABLE … RENAME CONSTRAINT (a key's index too).
+ * with it). Babelfish supports neither ("renaming object type Index/Constraint" is not supported):
+ * there the object is dropped and created again under the new name (with the foreign keys that
+ * reference a key). PostgreSQL: ALTER INDEX … RENAME, ALTER TABLE … RENAME CONSTRAINT (a key's index too).
  */
-function renameObjectSql(tableName: string, object: RenamedObjectType, from: string, to: string): string {
-  if (object === 'index') {
-    return `{{#if isMssql}}\nEXEC sp_rename N'${table(tableName)}.[${from}]', N'${to}', N'INDEX';\n{{else}}\nALTER INDEX {{schema}}.${ident(from)} RENAME TO ${ident(to)};\n{{/if}}`;
-  }
-  return `{{#if isMssql}}\nEXEC sp_rename N'{{schema}}.[${from}]', N'${to}', N'OBJECT';\n{{else}}\nALTER TABLE ${table(tableName)} RENAME CONSTRAINT ${ident(from)} TO ${ident(to)};\n{{/if}}`;
+function renameObjectSql(c: Extract<SchemaChange, { kind: 'rename-object' }>): string {
+  const { table: tableName, from, to, definition } = c;
+  const isIndex = !('type' in definition);
+  const rename = isIndex ? `EXEC sp_rename N'${table(tableName)}.[${from}]', N'${to}', N'INDEX';` : `EXEC sp_rename N'{{schema}}.[${from}]', N'${to}', N'OBJECT';`;
+  const recreate = [
+    ...c.referencedBy.map((r) => `ALTER TABLE ${table(r.table)} DROP CONSTRAINT ${ident(r.fk.name)};`),
+    isIndex ? `DROP INDEX ${ident(from)} ON ${table(tableName)};` : `ALTER TABLE ${table(tableName)} DROP CONSTRAINT ${ident(from)};`,
+    isIndex ? createIndexSql(tableName, definition) : `ALTER TABLE ${table(tableName)} ADD ${constraintDefinition(definition)};`,
+    ...c.referencedBy.map((r) => `ALTER TABLE ${table(r.table)} ADD ${constraintDefinition({ type: 'foreign key', fk: r.fk })};`),
+  ];
+  const postgres = isIndex ? `ALTER INDEX {{schema}}.${ident(from)} RENAME TO ${ident(to)};` : `ALTER TABLE ${table(tableName)} RENAME CONSTRAINT ${ident(from)} TO ${ident(to)};`;
+  return `{{#if isMssql}}\nIF SERVERPROPERTY('Babelfish') IS NULL\n    ${rename}\nELSE\nBEGIN\n    -- Babelfish cannot rename it: dropped and created again under the new name\n${recreate.map((l) => l.replace(/^/gm, '    ')).join('\n')}\nEND\n{{else}}\n${postgres}\n{{/if}}`;
 }
+
+/**
+ * SQL Server: rename a table. `schema.table` unquoted (model and schema names are plain
+ * identifiers) and object type OBJECT: Babelfish finds no object under a bracketed name and asks
+ * for the object type.
+ */
+const renameTableMssql = (from: string, to: string): string => `EXEC sp_rename N'{{schemaName}}.${from}', N'${to}', N'OBJECT';`;
 
 const mssqlOnly = (sql: string): string => `{{#if isMssql}}\n${sql}\n{{/if}}`;
 const postgresOnly = (sql: string): string => `{{#if isPostgres}}\n${sql}\n{{/if}}`;
@@ -195,10 +215,10 @@ export function renderMigration(changes: readonly SchemaChange[], options: Rende
   for (const c of changes) {
     switch (c.kind) {
       case 'rename-table':
-        renames.push(`{{#if isMssql}}\nEXEC sp_rename N'${table(c.from)}', N'${c.to}';\n{{else}}\nALTER TABLE ${table(c.from)} RENAME TO ${ident(c.to)};\n{{/if}}`);
+        renames.push(`{{#if isMssql}}\n${renameTableMssql(c.from, c.to)}\n{{else}}\nALTER TABLE ${table(c.from)} RENAME TO ${ident(c.to)};\n{{/if}}`);
         break;
       case 'rename-object':
-        renames.push(renameObjectSql(c.table, c.object, c.from, c.to));
+        renames.push(renameObjectSql(c));
         break;
       case 'rename-column':
         renames.push(
@@ -388,7 +408,7 @@ function rebuildTableMssql(t: ModelTable, column: string): string {
     `EXEC (N'INSERT INTO ${table(temp)} (${names}) SELECT ${names} FROM ${table(t.name)}');`,
     `SET IDENTITY_INSERT ${table(temp)} OFF;`,
     `DROP TABLE ${table(t.name)};`,
-    `EXEC sp_rename N'${table(temp)}', N'${t.name}';`,
+    renameTableMssql(temp, t.name),
     ...t.columns.flatMap((c) => (c.default ? [`ALTER TABLE ${table(t.name)} ADD CONSTRAINT ${ident(defaultNameOf(t.name, c))} DEFAULT ${defaultSql(c.default)} FOR ${ident(c.name)};`] : [])),
   ].join('\n');
 }

@@ -25,7 +25,20 @@ export type RenamedObjectType = 'primary key' | 'unique' | 'check' | 'foreign ke
 
 export type SchemaChange =
   | { readonly kind: 'rename-table'; readonly from: string; readonly to: string }
-  | { readonly kind: 'rename-object'; readonly table: string; readonly object: RenamedObjectType; readonly from: string; readonly to: string }
+  | {
+      readonly kind: 'rename-object';
+      readonly table: string;
+      readonly object: RenamedObjectType;
+      readonly from: string;
+      readonly to: string;
+      /**
+       * The object as it is before this migration, under its new name, and the foreign keys that
+       * reference it (a key): Babelfish cannot rename constraints or indexes, so there it is
+       * dropped and created again under the new name.
+       */
+      readonly definition: ModelConstraint | ModelIndex;
+      readonly referencedBy: readonly { readonly table: string; readonly fk: ModelForeignKey }[];
+    }
   | { readonly kind: 'rename-column'; readonly table: string; readonly from: string; readonly to: string }
   | { readonly kind: 'create-table'; readonly table: ModelTable }
   | { readonly kind: 'drop-table'; readonly table: ModelTable }

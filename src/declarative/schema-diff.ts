@@ -191,9 +191,14 @@ export function diffModels(from: SchemaModel, declared: SchemaModel, options: Di
     changes.push({ kind: 'rename-column', table, from: oldColumn, to: newColumn });
   }
   for (const [newName, oldName] of renames.objects) {
-    const t = to.tables.find((x) => namedObjects(x).some((o) => o.name === newName));
-    const o = t && namedObjects(t).find((x) => x.name === newName);
-    if (t && o) changes.push({ kind: 'rename-object', table: t.name, object: o.type, from: oldName, to: newName });
+    const t = old.find((x) => namedObjects(x).some((o) => o.name === newName));
+    if (!t) continue;
+    const definition = [...constraintsOf(t), ...t.indexes].find((x) => ('type' in x ? constraintName(x) : x.name) === newName)!;
+    const key = 'type' in definition && (definition.type === 'primary key' || definition.type === 'unique') ? definition.key : undefined;
+    const referencedBy = key
+      ? old.flatMap((r) => r.foreignKeys.filter((f) => !f.references.schema && f.references.table === t.name && f.references.columns.join(',') === key.columns.join(',')).map((fk) => ({ table: r.name, fk })))
+      : [];
+    changes.push({ kind: 'rename-object', table: t.name, object: 'type' in definition ? definition.type : 'index', from: oldName, to: newName, definition, referencedBy });
   }
 
   // Constraints and indexes dropped (removed or changed) and added, per table.
