@@ -190,7 +190,11 @@ export function diffModels(from: SchemaModel, declared: SchemaModel, options: Di
     const [table, newColumn] = key.split('.') as [string, string];
     changes.push({ kind: 'rename-column', table, from: oldColumn, to: newColumn });
   }
-  for (const [newName, oldName] of renames.objects) {
+  // Foreign keys first: where a renamed key is dropped and re-created with the foreign keys onto it
+  // (Babelfish), those already have their new names.
+  const objectRenames = [...renames.objects].map(([newName, oldName]) => ({ newName, oldName, table: old.find((x) => namedObjects(x).some((o) => o.name === newName)) }));
+  const isFk = (r: (typeof objectRenames)[number]) => r.table?.foreignKeys.some((f) => f.name === r.newName) ?? false;
+  for (const { newName, oldName } of [...objectRenames.filter(isFk), ...objectRenames.filter((r) => !isFk(r))]) {
     const t = old.find((x) => namedObjects(x).some((o) => o.name === newName));
     if (!t) continue;
     const definition = [...constraintsOf(t), ...t.indexes].find((x) => ('type' in x ? constraintName(x) : x.name) === newName)!;

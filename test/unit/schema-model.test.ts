@@ -136,7 +136,8 @@ describe('snapshot → model diff', () => {
       foreignKeys: [{ name: 'fk_run_job', columns: ['job_id'], references: { table: 'jobs', columns: ['job_id'] }, onDelete: 'cascade', renamedFrom: 'fk_runs_job' }],
     });
     expect(words(from, model(renamedJobs, renamedRuns))).toEqual({
-      changes: ['rename primary key pk_jobs → pk_job on jobs', 'rename check ck_jobs_status → ck_job_status on jobs', 'rename index ix_jobs_status → ix_job_status on jobs', 'rename foreign key fk_runs_job → fk_run_job on runs'],
+      // Foreign keys first: on Babelfish a renamed key is re-created with the foreign keys onto it, under their new names.
+      changes: ['rename foreign key fk_runs_job → fk_run_job on runs', 'rename primary key pk_jobs → pk_job on jobs', 'rename check ck_jobs_status → ck_job_status on jobs', 'rename index ix_jobs_status → ix_job_status on jobs'],
       refused: [],
     });
     // Without renamedFrom: a drop and an add (not destructive, but not a rename either).

@@ -3,6 +3,10 @@
  * (columns, key constraints, checks, foreign keys, indexes) for a chunk of schemas, grouped in
  * memory — the shape of sqldef's mssql inspector, never a round trip per schema.
  *
+ * Key columns are found through the key's index: sys.key_constraints.unique_index_id on SQL Server,
+ * the index of the same name on Babelfish (whose unique_index_id is the PostgreSQL index oid, not the
+ * index_id of sys.indexes / sys.index_columns — keys came back without columns there).
+ *
  * Not waiting behind in-flight DDL: SQL Server reads metadata at READ COMMITTED whatever the
  * session's isolation level or lock hints say ("Metadata access, isolation levels, and lock hints":
  * https://learn.microsoft.com/en-us/sql/t-sql/language-elements/transaction-isolation-levels),
@@ -39,7 +43,9 @@ ${where};`,
        kc.is_system_named, col.name AS column_name, ic.key_ordinal
 FROM ${tables}
 JOIN sys.key_constraints AS kc ON kc.parent_object_id = t.object_id
-JOIN sys.index_columns AS ic ON ic.object_id = t.object_id AND ic.index_id = kc.unique_index_id
+JOIN sys.indexes AS ki ON ki.object_id = t.object_id
+  AND (ki.index_id = kc.unique_index_id OR (ki.name = kc.name AND (ki.is_primary_key = 1 OR ki.is_unique_constraint = 1)))
+JOIN sys.index_columns AS ic ON ic.object_id = t.object_id AND ic.index_id = ki.index_id AND ic.is_included_column = 0
 JOIN sys.columns AS col ON col.object_id = ic.object_id AND col.column_id = ic.column_id
 ${where}
 ORDER BY s.name, t.name, kc.name, ic.key_ordinal;`,
