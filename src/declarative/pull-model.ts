@@ -105,6 +105,9 @@ function tableSource(t: CatalogTable, masterSchema: string, family: Catalog['fam
     out.push('      indexes: [');
     for (const i of t.indexes) {
       if (i.method && i.method !== 'btree' && i.method !== 'nonclustered') notes.push(`index ${i.name} is ${i.method}: written as a default index`);
+      // Babelfish stores an index as <name><table><md5> cut to 63 characters; when the cut reaches
+      // into the name itself (the catalog reader could not take the suffix off), the name is lost.
+      if (/^.{31}[0-9a-f]{32}$/.test(i.name)) notes.push(`index ${i.name}: looks shortened by Babelfish (PostgreSQL's 63-character names); give it its real name`);
       const keys = i.keys.map((k) => (k.descending ? `{ column: ${str(k.column)}, descending: true }` : str(k.column))).join(', ');
       const parts = [`name: ${str(i.name)}`, `columns: [${keys}]`];
       if (i.unique) parts.push('unique: true');

