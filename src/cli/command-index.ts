@@ -58,7 +58,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   },
   {
     command: 'check',
-    describe: 'CI: the schema model equals its snapshot and the migrations make it (replayed in PGlite); exit 2 when not',
+    describe: 'CI: the schema model equals its snapshot and the migrations make it (replayed in PGlite, or on the server with --on-server); exit 2 when not',
     load: async () => (await import('./commands/check.js')).checkCommand,
   },
   {

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { type Difference, describeDifference, diffCatalogs } from '../catalog/catalog-diff.js';
 import type { Config } from '../config/config-schema.js';
+import type { Dialect } from '../dialect/dialect.js';
 import { TenantMigrateError } from '../errors.js';
 import { loadMigrations } from '../source/index.js';
 import { TemplateEngine } from '../templating/index.js';
@@ -34,12 +35,21 @@ export interface ScopeCheck {
 
 export interface CheckResult {
   readonly ok: boolean;
+  /** Where the migrations were replayed: an in-memory PGlite (`memory`), or the database's scratch schemas (`--on-server`). */
+  readonly replayedOn: 'memory' | 'server';
+  /** The dialect they were replayed on. */
+  readonly dialect: string;
   readonly scopes: readonly ScopeCheck[];
 }
 
 export interface CheckOptions {
   /** Only this scope (default: every scope whose model file exists). */
   readonly scope?: ModelScope;
+  /**
+   * Replay on this server, in scratch schemas, instead of in PGlite (`check --on-server`): the
+   * real dialect's catalog — how a SQL Server team checks. The caller owns the adapter.
+   */
+  readonly server?: Dialect;
 }
 
 /** Scopes whose model file exists. */
@@ -73,9 +83,14 @@ export async function checkModels(config: Config, options: CheckOptions = {}): P
     loadMigrations({ rootDir, dir: config.tenantMigrationsDir, scope: 'tenant' }),
   ]);
   const engine = await TemplateEngine.create({ rootDir, partialsDir: path.join(config.templatesDir, 'partials'), vars: config.vars });
-  const replayed = await replayCatalogs(config, engine, { master, tenant }, models);
+  const replayed = await replayCatalogs(config, engine, { master, tenant }, models, options.server ? { server: options.server } : {});
   const out: ScopeCheck[] = results.map((r) => ({ ...r, differences: diffCatalogs(replayed.migrations[r.scope], replayed.models[r.scope]!) }));
-  return { ok: out.every((s) => !s.snapshotProblem && s.ungenerated.length === 0 && s.differences.length === 0), scopes: out };
+  return {
+    ok: out.every((s) => !s.snapshotProblem && s.ungenerated.length === 0 && s.differences.length === 0),
+    replayedOn: options.server ? 'server' : 'memory',
+    dialect: options.server ? options.server.name : 'pglite',
+    scopes: out,
+  };
 }
 
 /** The check result in words (exit 2 when not ok). */
@@ -83,7 +98,7 @@ export function formatCheck(result: CheckResult): string {
   const lines: string[] = [];
   for (const s of result.scopes) {
     const ok = !s.snapshotProblem && s.ungenerated.length === 0 && s.differences.length === 0;
-    lines.push(`${s.scope}: ${s.model} — ${ok ? 'model, snapshot and migrations agree' : 'DISAGREE'}`);
+    lines.push(`${s.scope}: ${s.model} — ${ok ? 'model, snapshot and migrations agree' : 'DISAGREE'} (replayed ${result.replayedOn === 'memory' ? 'in an in-memory PGlite' : `on the ${result.dialect} database, in scratch schemas`})`);
     if (s.snapshotProblem) lines.push(`  snapshot: ${s.snapshotProblem}`);
     if (s.ungenerated.length > 0) {
       lines.push(`  the model has changes no migration was generated for (run \`tenant-migrate diff <name> --scope ${s.scope}\`):`);

@@ -58,38 +58,62 @@ export async function openScratchPglite(config: Config): Promise<Dialect> {
   });
 }
 
+/** Master migrations in replay order: after-tenants ones last (they run after the fleet). */
+const masterOrder = (files: readonly MigrationFile[]): MigrationFile[] => [...files.filter((f) => !f.directives.afterTenants), ...files.filter((f) => f.directives.afterTenants)];
+
 /**
- * Replay every master migration (after-tenants ones last) and every tenant migration into an
- * in-memory PGlite, and run each model's CREATE script into a scratch schema; read all back.
+ * Replay every master migration (after-tenants ones last) and every tenant migration, and run each
+ * model's CREATE script into a scratch schema; read all back with the dialect's catalog reader.
+ *
+ * Offline (no `server`): into an in-memory PGlite — the master migrations into the master schema
+ * there, the tenant migrations into a scratch schema. On a server (`check --on-server`: how a SQL
+ * Server team checks on the real dialect): everything into scratch schemas (drift's
+ * `tm_scratch_<pid>_<hex>`, held by a lock, leftovers of dead runs dropped) — the master
+ * migrations rendered with the scratch schema as the master schema, the tenant migrations with the
+ * server's real master schema (which must be migrated: tenant migrations may use its tables).
  */
 export async function replayCatalogs(
   config: Config,
   engine: TemplateEngine,
   files: { readonly master: readonly MigrationFile[]; readonly tenant: readonly MigrationFile[] },
   models: Partial<Record<ModelScope, SchemaModel>>,
+  options: { readonly server?: Dialect } = {},
 ): Promise<ReplayedCatalogs> {
-  const adapter = await openScratchPglite(config);
+  const adapter = options.server ?? (await openScratchPglite(config));
   try {
     const reader = await createCatalogReader(adapter);
     const { masterSchema, vars } = config;
-    const masterContext = buildRenderContext({ syntax: adapter.syntax, masterSchema, vars });
+    const masterContext = (schema: string) => buildRenderContext({ syntax: adapter.syntax, masterSchema: schema, vars });
     const tenantContext = (schema: string, workspaceId: string) =>
       buildRenderContext({ syntax: adapter.syntax, masterSchema, vars, tenant: { workspaceId, schemaName: schema, workspace: { workspace_id: workspaceId, db_schema_name: schema, status: 'Active' } } });
-    const applyMaster = (only: (f: MigrationFile) => boolean) =>
-      adapter.withSession((session) =>
-        migrateSchema({ dialect: adapter, session, schema: masterSchema, files: files.master, render: (f) => engine.render(f, masterContext), runId: null, only: new Set(files.master.filter(only).map((f) => f.id)) }),
-      );
-    await adapter.withSession(async (session) => {
-      await adapter.meta.ensureSchema(session, masterSchema);
-      await adapter.meta.ensureMetaTable(session, masterSchema);
-    });
-    await applyMaster((f) => !f.directives.afterTenants);
-    const last = files.tenant.at(-1)?.id;
-    const tenant = last
-      ? (await replayExpectedCatalogs({ adapter, reader, files: files.tenant, versions: new Set([last]), render: (f, t) => engine.render(f, tenantContext(t.schema, t.workspaceId)) })).get(last)!
-      : { family: 'postgres' as const, tables: [] };
-    await applyMaster((f) => f.directives.afterTenants);
-    const master = withoutEngineTables(await adapter.withSession((s) => reader.readCatalog(s, masterSchema)), config.ledgerPrefix);
+    /** The catalog after replaying `list` into a scratch schema (empty for no files). */
+    const replay = async (list: readonly MigrationFile[], render: (f: MigrationFile, t: { schema: string; workspaceId: string }) => string): Promise<Catalog> => {
+      const last = list.at(-1)?.id;
+      if (!last) return { family: adapter.syntax.family, tables: [] };
+      return (await replayExpectedCatalogs({ adapter, reader, files: list, versions: new Set([last]), render })).get(last)!;
+    };
+    const renderTenant = (f: MigrationFile, t: { schema: string; workspaceId: string }) => engine.render(f, tenantContext(t.schema, t.workspaceId));
+    const renderMaster = (f: MigrationFile, t: { schema: string }) => engine.render(f, masterContext(t.schema));
+
+    let master: Catalog;
+    let tenant: Catalog;
+    if (options.server) {
+      master = withoutEngineTables(await replay(masterOrder(files.master), renderMaster), config.ledgerPrefix);
+      tenant = await replay(files.tenant, renderTenant);
+    } else {
+      const applyMaster = (only: (f: MigrationFile) => boolean) =>
+        adapter.withSession((session) =>
+          migrateSchema({ dialect: adapter, session, schema: masterSchema, files: files.master, render: (f) => engine.render(f, masterContext(masterSchema)), runId: null, only: new Set(files.master.filter(only).map((f) => f.id)) }),
+        );
+      await adapter.withSession(async (session) => {
+        await adapter.meta.ensureSchema(session, masterSchema);
+        await adapter.meta.ensureMetaTable(session, masterSchema);
+      });
+      await applyMaster((f) => !f.directives.afterTenants);
+      tenant = await replay(files.tenant, renderTenant);
+      await applyMaster((f) => f.directives.afterTenants);
+      master = withoutEngineTables(await adapter.withSession((s) => reader.readCatalog(s, masterSchema)), config.ledgerPrefix);
+    }
 
     const out: Partial<Record<ModelScope, Catalog>> = {};
     for (const scope of ['tenant', 'master'] as const) {
@@ -97,12 +121,10 @@ export async function replayCatalogs(
       if (!model) continue;
       const id = '0001_schema_model';
       const file = inMemoryMigration(id, scope, migrationTemplates(emptyModel(scope), model, id, new Set()).up, `${config.model[scope]} (CREATE script)`);
-      const render = (f: MigrationFile, t: { schema: string; workspaceId: string }) =>
-        engine.render(f, scope === 'tenant' ? tenantContext(t.schema, t.workspaceId) : buildRenderContext({ syntax: adapter.syntax, masterSchema: t.schema, vars }));
-      out[scope] = (await replayExpectedCatalogs({ adapter, reader, files: [file], versions: new Set([id]), render })).get(id)!;
+      out[scope] = await replay([file], scope === 'tenant' ? renderTenant : renderMaster);
     }
     return { migrations: { master, tenant }, models: out };
   } finally {
-    await adapter.close();
+    if (!options.server) await adapter.close();
   }
 }

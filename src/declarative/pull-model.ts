@@ -21,7 +21,7 @@ export interface PullSourceOptions {
 const str = (s: string): string => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 const key = (name: string): string => (/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(name) ? name : str(name));
 
-function typeCall(type: string): { call: string; note?: string } {
+function typeCall(type: string, family: Catalog['family']): { call: string; note?: string } {
   if (type === 'identity') return { call: 'col.identity()' };
   let m: RegExpExecArray | null;
   if ((m = /^(nvarchar|varchar|varbinary)\((\d+|max)\)$/.exec(type))) return { call: `col.${m[1]}(${m[2] === 'max' ? "'max'" : m[2]})` };
@@ -29,7 +29,7 @@ function typeCall(type: string): { call: string; note?: string } {
   if ((m = /^decimal\((\d+),(\d+)\)$/.exec(type))) return { call: `col.decimal(${m[1]}, ${m[2]})` };
   if (['uuid', 'text', 'bit', 'int', 'bigint', 'json'].includes(type)) return { call: `col.${type}()` };
   if (/^(mssql|postgres):/.test(type)) return { call: `col.raw(${str(type)})`, note: 'renders on its own dialect only' };
-  return { call: `col.raw(${str(`postgres:${type}`)})`, note: `unmapped type ${type}` };
+  return { call: `col.raw(${str(`${family}:${type}`)})`, note: `unmapped type ${type}` };
 }
 
 function defaultCall(c: CatalogColumn): string | undefined {
@@ -56,18 +56,22 @@ export function portableExpression(expression: string): string {
 /** Generated names for constraints the server named itself. */
 const orName = (name: string | undefined, fallback: string): string => name ?? fallback;
 
-function tableSource(t: CatalogTable, masterSchema: string): string {
+function tableSource(t: CatalogTable, masterSchema: string, family: Catalog['family']): string {
   const out: string[] = [];
   const notes: string[] = [];
   out.push(`    table(${str(t.name)}, {`);
   out.push('      columns: {');
   for (const c of t.columns) {
-    const { call, note } = typeCall(c.type);
+    const { call, note } = typeCall(c.type, family);
     let expr = call;
-    if (c.nullable) expr += '.nullable()';
-    const def = defaultCall(c);
-    if (def) expr += `.default(${def})`;
-    if (c.computed !== undefined) notes.push(`column ${c.name} is computed (${c.computed}): not modelled`);
+    if (c.computed !== undefined) {
+      // Nullable and without a default by definition; SQL Server's PERSISTED is not read back.
+      expr += `.computed(${str(c.computed)})`;
+    } else {
+      if (c.nullable) expr += '.nullable()';
+      const def = defaultCall(c);
+      if (def) expr += `.default(${def})`;
+    }
     out.push(`        ${key(c.name)}: ${expr},${note ? ` // ${note}` : ''}`);
   }
   out.push('      },');
@@ -101,6 +105,9 @@ function tableSource(t: CatalogTable, masterSchema: string): string {
     out.push('      indexes: [');
     for (const i of t.indexes) {
       if (i.method && i.method !== 'btree' && i.method !== 'nonclustered') notes.push(`index ${i.name} is ${i.method}: written as a default index`);
+      // Babelfish stores an index as <name><table><md5> cut to 63 characters; when the cut reaches
+      // into the name itself (the catalog reader could not take the suffix off), the name is lost.
+      if (/^.{31}[0-9a-f]{32}$/.test(i.name)) notes.push(`index ${i.name}: looks shortened by Babelfish (PostgreSQL's 63-character names); give it its real name`);
       const keys = i.keys.map((k) => (k.descending ? `{ column: ${str(k.column)}, descending: true }` : str(k.column))).join(', ');
       const parts = [`name: ${str(i.name)}`, `columns: [${keys}]`];
       if (i.unique) parts.push('unique: true');
@@ -129,7 +136,7 @@ export function catalogToModelSource(catalog: Catalog, options: PullSourceOption
     'export default defineSchema({',
     `  scope: ${str(options.scope)},`,
     '  tables: [',
-    tables.map((t) => tableSource(t, options.masterSchema)).join('\n\n'),
+    tables.map((t) => tableSource(t, options.masterSchema, catalog.family)).join('\n\n'),
     '  ],',
     '});',
     '',

@@ -7,7 +7,8 @@
  */
 import type { ModelColumn, ModelDefault, ModelForeignKey, ModelIndex, ModelTable, DialectText } from '../schema-model/model-types.js';
 import { defaultNameOf } from '../schema-model/model-types.js';
-import { type Destructive, type ModelConstraint, type SchemaChange, constraintName, describeChange } from './schema-changes.js';
+import { storageType } from './schema-diff.js';
+import { type Destructive, type ModelConstraint, type RenamedObjectType, type SchemaChange, constraintName, describeChange } from './schema-changes.js';
 
 /** Words both dialects (or one of them) reserve: such column names are quoted with `{{ident}}`. */
 const RESERVED = new Set(
@@ -69,8 +70,15 @@ export function defaultSql(d: ModelDefault): string {
 }
 
 /** `name TYPE NULL|NOT NULL [CONSTRAINT df DEFAULT x]` */
-function columnDefinition(tableName: string, c: ModelColumn, nullable = c.nullable): string {
-  const def = c.default ? ` CONSTRAINT ${ident(defaultNameOf(tableName, c))} DEFAULT ${defaultSql(c.default)}` : '';
+/** One dialect's text of a {@link DialectText}. */
+const textOf = (text: DialectText, family: 'mssql' | 'postgres'): string => escapeHbs(typeof text === 'string' ? text : text[family]);
+
+function columnDefinition(tableName: string, c: ModelColumn, nullable = c.nullable, withDefault = true): string {
+  if (c.computed) {
+    const { expression, persisted } = c.computed;
+    return `${ident(c.name)} {{#if isMssql}}AS (${textOf(expression, 'mssql')})${persisted ? ' PERSISTED' : ''}{{else}}${typeHelper(c.type)} GENERATED ALWAYS AS (${textOf(expression, 'postgres')}) STORED{{/if}}`;
+  }
+  const def = c.default && withDefault ? ` CONSTRAINT ${ident(defaultNameOf(tableName, c))} DEFAULT ${defaultSql(c.default)}` : '';
   return `${ident(c.name)} ${typeHelper(c.type)} ${nullable ? 'NULL' : 'NOT NULL'}${def}`;
 }
 
@@ -108,7 +116,11 @@ export function createIndexSql(tableName: string, i: ModelIndex): string {
 const dropIndexSql = (tableName: string, i: ModelIndex): string =>
   `{{#if isMssql}}\nDROP INDEX ${ident(i.name)} ON ${table(tableName)};\n{{else}}\nDROP INDEX {{schema}}.${ident(i.name)};\n{{/if}}`;
 
-/** SQL Server only: drop a column's default constraint whatever its name (system-named ones too). */
+/**
+ * SQL Server only: drop a column's default constraint whatever its name (system-named ones too).
+ * Not on Babelfish, which cannot drop a default by name (babelfish_extensions issue 4316) and has
+ * no need to: a new default replaces the old one there, and DROP COLUMN drops it with the column.
+ */
 function dropDefaultMssql(tableName: string, column: string, n: number): string {
   const v = `@tm_df_${n}`;
   return [
@@ -116,9 +128,37 @@ function dropDefaultMssql(tableName: string, column: string, n: number): string 
     `    FROM sys.default_constraints AS dc`,
     `    JOIN sys.columns AS c ON c.object_id = dc.parent_object_id AND c.column_id = dc.parent_column_id`,
     `    WHERE dc.parent_object_id = OBJECT_ID(N'${table(tableName)}') AND c.name = N'${column}');`,
-    `IF ${v} IS NOT NULL EXEC (${v});`,
+    `IF ${v} IS NOT NULL AND SERVERPROPERTY('Babelfish') IS NULL EXEC (${v});`,
   ].join('\n');
 }
+
+/**
+ * Rename a named constraint or index. SQL Server: `sp_rename` with object type INDEX for an index
+ * (`schema.table.index`), OBJECT for a constraint (`schema.constraint`; a key's index is renamed
+ * with it). Babelfish supports neither ("renaming object type Index/Constraint" is not supported):
+ * there the object is dropped and created again under the new name (with the foreign keys that
+ * reference a key). PostgreSQL: ALTER INDEX … RENAME, ALTER TABLE … RENAME CONSTRAINT (a key's index too).
+ */
+function renameObjectSql(c: Extract<SchemaChange, { kind: 'rename-object' }>): string {
+  const { table: tableName, from, to, definition } = c;
+  const isIndex = !('type' in definition);
+  const rename = isIndex ? `EXEC sp_rename N'${table(tableName)}.[${from}]', N'${to}', N'INDEX';` : `EXEC sp_rename N'{{schema}}.[${from}]', N'${to}', N'OBJECT';`;
+  const recreate = [
+    ...c.referencedBy.map((r) => `ALTER TABLE ${table(r.table)} DROP CONSTRAINT ${ident(r.fk.name)};`),
+    isIndex ? `DROP INDEX ${ident(from)} ON ${table(tableName)};` : `ALTER TABLE ${table(tableName)} DROP CONSTRAINT ${ident(from)};`,
+    isIndex ? createIndexSql(tableName, definition) : `ALTER TABLE ${table(tableName)} ADD ${constraintDefinition(definition)};`,
+    ...c.referencedBy.map((r) => `ALTER TABLE ${table(r.table)} ADD ${constraintDefinition({ type: 'foreign key', fk: r.fk })};`),
+  ];
+  const postgres = isIndex ? `ALTER INDEX {{schema}}.${ident(from)} RENAME TO ${ident(to)};` : `ALTER TABLE ${table(tableName)} RENAME CONSTRAINT ${ident(from)} TO ${ident(to)};`;
+  return `{{#if isMssql}}\nIF SERVERPROPERTY('Babelfish') IS NULL\n    ${rename}\nELSE\nBEGIN\n    -- Babelfish cannot rename it: dropped and created again under the new name\n${recreate.map((l) => l.replace(/^/gm, '    ')).join('\n')}\nEND\n{{else}}\n${postgres}\n{{/if}}`;
+}
+
+/**
+ * SQL Server: rename a table. `schema.table` unquoted (model and schema names are plain
+ * identifiers) and object type OBJECT: Babelfish finds no object under a bracketed name and asks
+ * for the object type.
+ */
+const renameTableMssql = (from: string, to: string): string => `EXEC sp_rename N'{{schemaName}}.${from}', N'${to}', N'OBJECT';`;
 
 const mssqlOnly = (sql: string): string => `{{#if isMssql}}\n${sql}\n{{/if}}`;
 const postgresOnly = (sql: string): string => `{{#if isPostgres}}\n${sql}\n{{/if}}`;
@@ -158,6 +198,7 @@ export function renderMigration(changes: readonly SchemaChange[], options: Rende
   const creates: string[] = [];
   const after: string[] = [];
   const adds: string[] = [];
+  const rebuilds: string[] = [];
   let n = 0;
   const marker = (allow: string, what: string) => `-- tenant-migrate diff: DESTRUCTIVE (${allow}, allowed by --allow ${allow}): ${what}`;
 
@@ -174,7 +215,10 @@ export function renderMigration(changes: readonly SchemaChange[], options: Rende
   for (const c of changes) {
     switch (c.kind) {
       case 'rename-table':
-        renames.push(`{{#if isMssql}}\nEXEC sp_rename N'${table(c.from)}', N'${c.to}';\n{{else}}\nALTER TABLE ${table(c.from)} RENAME TO ${ident(c.to)};\n{{/if}}`);
+        renames.push(`{{#if isMssql}}\n${renameTableMssql(c.from, c.to)}\n{{else}}\nALTER TABLE ${table(c.from)} RENAME TO ${ident(c.to)};\n{{/if}}`);
+        break;
+      case 'rename-object':
+        renames.push(renameObjectSql(c));
         break;
       case 'rename-column':
         renames.push(
@@ -183,7 +227,7 @@ export function renderMigration(changes: readonly SchemaChange[], options: Rende
         break;
       case 'drop-column':
         drops.push(
-          `${marker('drop-column', `${c.table}.${c.column.name} and its data`)}\n${c.column.default ? `${mssqlOnly(dropDefaultMssql(c.table, c.column.name, ++n))}\n` : ''}ALTER TABLE ${table(c.table)} DROP COLUMN ${ident(c.column.name)};`,
+          `${c.column.computed ? `-- ${c.table}.${c.column.name} is computed: dropped and added again, no data lost` : marker('drop-column', `${c.table}.${c.column.name} and its data`)}\n${c.column.default ? `${mssqlOnly(dropDefaultMssql(c.table, c.column.name, ++n))}\n` : ''}ALTER TABLE ${table(c.table)} DROP COLUMN ${ident(c.column.name)};`,
         );
         break;
       default:
@@ -210,45 +254,60 @@ export function renderMigration(changes: readonly SchemaChange[], options: Rende
   }
   for (const c of changes) {
     if (c.kind === 'add-column') {
-      const needsBackfill = !c.column.nullable && !c.column.default && c.column.type !== 'identity';
+      const needsBackfill = !c.column.nullable && !c.column.default && c.column.type !== 'identity' && !c.column.computed;
       if (!needsBackfill) {
         creates.push(`ALTER TABLE ${table(c.table)} ADD ${columnDefinition(c.table, c.column)};`);
         continue;
       }
       creates.push(`${marker('not-null', `${c.table}.${c.column.name} is added NULL, backfilled, then made NOT NULL`)}\nALTER TABLE ${table(c.table)} ADD ${columnDefinition(c.table, c.column, true)};`);
       after.push(
-        `-- REVIEW: backfill ${c.table}.${c.column.name} before it becomes NOT NULL, e.g.\n-- UPDATE ${table(c.table)} SET ${ident(c.column.name)} = … WHERE ${ident(c.column.name)} IS NULL;\n${alterNullability(c.table, c.column, false)}`,
+        `-- REVIEW: backfill ${c.table}.${c.column.name} before it becomes NOT NULL, e.g.\n-- UPDATE ${table(c.table)} SET ${ident(c.column.name)} = … WHERE ${ident(c.column.name)} IS NULL;\n{{#if isMssql}}\n${alterColumnMssql(c.table, c.column, true, () => ++n, { dropDefault: false, reAddDefault: false })}\n{{else}}\nALTER TABLE ${table(c.table)} ALTER COLUMN ${ident(c.column.name)} SET NOT NULL;\n{{/if}}`,
       );
     } else if (c.kind === 'alter-column') {
       const { from, to } = c;
+      const identityAdded = c.identityChanged && to.type === 'identity';
+      const identityRemoved = c.identityChanged && from.type === 'identity';
       const typeOrNull = c.typeChanged || c.nullabilityChanged;
       const defaultGone = from.default !== undefined && (c.defaultChanged || c.typeChanged);
+      const defaultReAdded = to.default !== undefined && (defaultGone || !from.default);
       const sql: string[] = [];
       if (c.typeChanged) sql.push(`-- ${c.table}.${to.name}: ${from.type} → ${to.type}`);
+      if (identityAdded) sql.push(`-- ${c.table}.${to.name}: IDENTITY added (SQL Server: the table is rebuilt below)`);
+      if (identityRemoved) sql.push(`-- ${c.table}.${to.name}: IDENTITY removed (SQL Server: the column is rebuilt, values kept)`);
       if (defaultGone) sql.push(mssqlOnly(dropDefaultMssql(c.table, from.name, ++n)));
       if (c.nullabilityChanged && !to.nullable && to.default) {
         sql.push(`UPDATE ${table(c.table)} SET ${ident(to.name)} = ${defaultSql(to.default)} WHERE ${ident(to.name)} IS NULL;`);
       } else if (c.nullabilityChanged && !to.nullable) {
         sql.push(`-- REVIEW: existing NULLs in ${c.table}.${to.name} must be backfilled first, e.g.\n-- UPDATE ${table(c.table)} SET ${ident(to.name)} = … WHERE ${ident(to.name)} IS NULL;`);
       }
-      if (typeOrNull) {
-        const pg: string[] = [];
-        if (c.typeChanged) {
-          const using = baseOf(from.type) !== baseOf(to.type) ? ` USING ${ident(to.name)}::${typeHelper(to.type)}` : '';
-          pg.push(`ALTER TABLE ${table(c.table)} ALTER COLUMN ${ident(to.name)} TYPE ${typeHelper(to.type)}${using};`);
-        }
-        if (c.nullabilityChanged) pg.push(`ALTER TABLE ${table(c.table)} ALTER COLUMN ${ident(to.name)} ${to.nullable ? 'DROP' : 'SET'} NOT NULL;`);
-        sql.push(`{{#if isMssql}}\nALTER TABLE ${table(c.table)} ALTER COLUMN ${ident(to.name)} ${typeHelper(to.type)} ${to.nullable ? 'NULL' : 'NOT NULL'};\n{{else}}\n${pg.join('\n')}\n{{/if}}`);
+      const pg: string[] = [];
+      if (identityRemoved) pg.push(`ALTER TABLE ${table(c.table)} ALTER COLUMN ${ident(to.name)} DROP IDENTITY;`);
+      if (c.typeChanged) {
+        const type = typeHelper(storageType(to.type));
+        const using = baseOf(from.type) !== baseOf(to.type) ? ` USING ${ident(to.name)}::${type}` : '';
+        pg.push(`ALTER TABLE ${table(c.table)} ALTER COLUMN ${ident(to.name)} TYPE ${type}${using};`);
       }
-      if (to.default && (defaultGone || !from.default)) {
-        sql.push(
-          `{{#if isMssql}}\nALTER TABLE ${table(c.table)} ADD CONSTRAINT ${ident(defaultNameOf(c.table, to))} DEFAULT ${defaultSql(to.default)} FOR ${ident(to.name)};\n{{/if}}`,
+      if (c.nullabilityChanged) pg.push(`ALTER TABLE ${table(c.table)} ALTER COLUMN ${ident(to.name)} ${to.nullable ? 'DROP' : 'SET'} NOT NULL;`);
+      if (c.defaultChanged) pg.push(`ALTER TABLE ${table(c.table)} ALTER COLUMN ${ident(to.name)} ${to.default ? `SET DEFAULT ${defaultSql(to.default)}` : 'DROP DEFAULT'};`);
+      if (identityAdded) {
+        // The sequence starts after the values the column already holds.
+        pg.push(
+          `ALTER TABLE ${table(c.table)} ALTER COLUMN ${ident(to.name)} ADD GENERATED BY DEFAULT AS IDENTITY;`,
+          `SELECT setval(pg_get_serial_sequence('${table(c.table)}', '${to.name}'), COALESCE(MAX(${ident(to.name)}), 0) + 1, false) FROM ${table(c.table)};`,
         );
       }
-      if (c.defaultChanged) {
-        sql.push(postgresOnly(`ALTER TABLE ${table(c.table)} ALTER COLUMN ${ident(to.name)} ${to.default ? `SET DEFAULT ${defaultSql(to.default)}` : 'DROP DEFAULT'};`));
-      }
+      const mssql: string[] = [];
+      // The old column's default is in the way of a column rebuild unless already dropped above; put back below unless re-added anyway.
+      const rebuild = { dropDefault: from.default !== undefined && !defaultGone, reAddDefault: !defaultReAdded };
+      if (identityRemoved) mssql.push(rebuildColumnMssql(c.table, to, () => ++n, rebuild));
+      else if (typeOrNull && !identityAdded) mssql.push(alterColumnMssql(c.table, to, c.nullabilityChanged, () => ++n, rebuild));
+      if (defaultReAdded && !identityAdded) mssql.push(`ALTER TABLE ${table(c.table)} ADD CONSTRAINT ${ident(defaultNameOf(c.table, to))} DEFAULT ${defaultSql(to.default!)} FOR ${ident(to.name)};`);
+      if (mssql.length > 0 && pg.length > 0) sql.push(`{{#if isMssql}}\n${mssql.join('\n')}\n{{else}}\n${pg.join('\n')}\n{{/if}}`);
+      else if (mssql.length > 0) sql.push(mssqlOnly(mssql.join('\n')));
+      else if (pg.length > 0) sql.push(postgresOnly(pg.join('\n')));
       creates.push(sql.join('\n'));
+    } else if (c.kind === 'rebuild-table') {
+      rebuilds.push(mssqlOnly(rebuildTableMssql(c.table, c.column)));
     }
   }
   const constraintAdds = changes.filter((c) => c.kind === 'add-constraint' && c.constraint.type !== 'foreign key');
@@ -276,7 +335,7 @@ export function renderMigration(changes: readonly SchemaChange[], options: Rende
     `  Review before committing; edit freely (e.g. add a data backfill). \`tenant-migrate check\` proves it still makes the model.`,
     `--}}`,
   ].join('\n');
-  const phases = [renames, [...rest, ...tableDrops], creates, [...after, ...adds]].filter((p) => p.length > 0).map((p) => p.join('\n\n'));
+  const phases = [renames, [...rest, ...tableDrops], [...creates, ...rebuilds], [...after, ...adds]].filter((p) => p.length > 0).map((p) => p.join('\n\n'));
   return `${header}\n${phases.join('\n\n{{go}}\n\n')}\n`;
 }
 
@@ -285,6 +344,71 @@ const baseOf = (type: string): string => {
   return b === 'nvarchar' || b === 'varchar' || b === 'text' ? 'string' : b;
 };
 
-function alterNullability(tableName: string, c: ModelColumn, nullable: boolean): string {
-  return `{{#if isMssql}}\nALTER TABLE ${table(tableName)} ALTER COLUMN ${ident(c.name)} ${typeHelper(c.type)} ${nullable ? 'NULL' : 'NOT NULL'};\n{{else}}\nALTER TABLE ${table(tableName)} ALTER COLUMN ${ident(c.name)} ${nullable ? 'DROP' : 'SET'} NOT NULL;\n{{/if}}`;
+/**
+ * SQL Server zero value of a type: the temporary default that lets a NOT NULL column be added to a
+ * table with rows before the real values are copied in.
+ */
+function zeroValue(type: string): string {
+  const base = baseOf(storageType(type));
+  if (base === 'uuid') return "'00000000-0000-0000-0000-000000000000'";
+  if (base === 'string' || base === 'json') return "''";
+  if (base === 'datetime2') return "'0001-01-01'";
+  if (base === 'varbinary') return '0x';
+  return '0';
+}
+
+/**
+ * SQL Server: rebuild a column as `to` with its values kept — a new column (NOT NULL ones with a
+ * temporary zero default), filled by UPDATE, the old column dropped, the new one renamed. Used
+ * where ALTER COLUMN cannot do it: removing IDENTITY (SQL Server), and NULL / NOT NULL on
+ * Babelfish, which refuses them in ALTER COLUMN. The column's default constraint goes with the
+ * old column; `reAddDefault` puts it back. The UPDATE runs through EXEC: SQL Server compiles a
+ * batch as a whole and the new column does not exist yet at compile time.
+ */
+function rebuildColumnMssql(tableName: string, to: ModelColumn, next: () => number, options: { dropDefault: boolean; reAddDefault: boolean }): string {
+  const temp = `${to.name}__tm_rebuild`;
+  const type = typeHelper(storageType(to.type));
+  return [
+    ...(options.dropDefault ? [dropDefaultMssql(tableName, to.name, next())] : []),
+    `ALTER TABLE ${table(tableName)} ADD ${ident(temp)} ${type} ${to.nullable ? 'NULL' : `NOT NULL DEFAULT ${zeroValue(to.type)}`};`,
+    `EXEC (N'UPDATE ${table(tableName)} SET ${ident(temp)} = ${ident(to.name)}');`,
+    ...(to.nullable ? [] : [dropDefaultMssql(tableName, temp, next())]),
+    `ALTER TABLE ${table(tableName)} DROP COLUMN ${ident(to.name)};`,
+    `EXEC sp_rename N'${table(tableName)}.[${temp}]', N'${to.name}', N'COLUMN';`,
+    ...(options.reAddDefault && to.default ? [`ALTER TABLE ${table(tableName)} ADD CONSTRAINT ${ident(defaultNameOf(tableName, to))} DEFAULT ${defaultSql(to.default)} FOR ${ident(to.name)};`] : []),
+  ].join('\n');
+}
+
+/**
+ * SQL Server ALTER COLUMN to `to`'s type and nullability. Babelfish (SERVERPROPERTY('Babelfish')
+ * is NULL on SQL Server: an unknown property) refuses NULL / NOT NULL in ALTER COLUMN at parse
+ * time — so SQL Server's statement runs through EXEC — and keeps a column's nullability through a
+ * type change: there a type change is ALTER COLUMN without it, a nullability change a rebuild.
+ */
+function alterColumnMssql(tableName: string, to: ModelColumn, nullabilityChanged: boolean, next: () => number, options: { dropDefault: boolean; reAddDefault: boolean }): string {
+  const type = typeHelper(storageType(to.type));
+  const alter = `ALTER TABLE ${table(tableName)} ALTER COLUMN ${ident(to.name)} ${type}`;
+  const babelfish = nullabilityChanged
+    ? `BEGIN\n    -- Babelfish: the column is rebuilt (values kept)\n${rebuildColumnMssql(tableName, to, next, options).replace(/^/gm, '    ')}\nEND`
+    : `    ${alter}; -- Babelfish keeps the nullability`;
+  return `IF SERVERPROPERTY('Babelfish') IS NULL\n    EXEC (N'${alter} ${to.nullable ? 'NULL' : 'NOT NULL'}');\nELSE\n${babelfish}`;
+}
+
+/** SQL Server: rebuild `t` so that `column` gets IDENTITY (see the `rebuild-table` change). */
+function rebuildTableMssql(t: ModelTable, column: string): string {
+  const temp = `${t.name}__tm_rebuild`;
+  const stored = t.columns.filter((c) => !c.computed);
+  const names = list(stored.map((c) => c.name));
+  return [
+    `-- ${t.name}.${column} gains IDENTITY, which SQL Server cannot add to a column: the table is rebuilt — a copy`,
+    `-- filled under IDENTITY_INSERT (values kept), the old table dropped, the copy renamed; its keys, checks,`,
+    `-- indexes and the foreign keys into it are re-created below.`,
+    `CREATE TABLE ${table(temp)} (\n${t.columns.map((c) => `    ${columnDefinition(t.name, c, c.nullable, false)}`).join(',\n')}\n);`,
+    `SET IDENTITY_INSERT ${table(temp)} ON;`,
+    `EXEC (N'INSERT INTO ${table(temp)} (${names}) SELECT ${names} FROM ${table(t.name)}');`,
+    `SET IDENTITY_INSERT ${table(temp)} OFF;`,
+    `DROP TABLE ${table(t.name)};`,
+    renameTableMssql(temp, t.name),
+    ...t.columns.flatMap((c) => (c.default ? [`ALTER TABLE ${table(t.name)} ADD CONSTRAINT ${ident(defaultNameOf(t.name, c))} DEFAULT ${defaultSql(c.default)} FOR ${ident(c.name)};`] : [])),
+  ].join('\n');
 }

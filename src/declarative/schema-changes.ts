@@ -5,7 +5,7 @@
 import type { ModelCheck, ModelColumn, ModelForeignKey, ModelIndex, ModelKey, ModelTable } from '../schema-model/model-types.js';
 
 /** Destructive or data-dependent change kinds, allowed only by name (`--allow drop-column,…`). */
-export const ALLOW_KINDS = ['drop-table', 'drop-column', 'narrow-type', 'not-null'] as const;
+export const ALLOW_KINDS = ['drop-table', 'drop-column', 'narrow-type', 'not-null', 'identity'] as const;
 export type AllowKind = (typeof ALLOW_KINDS)[number];
 
 export type ModelConstraint =
@@ -20,8 +20,25 @@ export const constraintName = (c: ModelConstraint): string =>
 /** `mssql`: only SQL Server needs it (dependents dropped and re-created around ALTER COLUMN). */
 export type Only = { readonly only?: 'mssql' };
 
+/** What a `rename-object` change renames. */
+export type RenamedObjectType = 'primary key' | 'unique' | 'check' | 'foreign key' | 'index';
+
 export type SchemaChange =
   | { readonly kind: 'rename-table'; readonly from: string; readonly to: string }
+  | {
+      readonly kind: 'rename-object';
+      readonly table: string;
+      readonly object: RenamedObjectType;
+      readonly from: string;
+      readonly to: string;
+      /**
+       * The object as it is before this migration, under its new name, and the foreign keys that
+       * reference it (a key): Babelfish cannot rename constraints or indexes, so there it is
+       * dropped and created again under the new name.
+       */
+      readonly definition: ModelConstraint | ModelIndex;
+      readonly referencedBy: readonly { readonly table: string; readonly fk: ModelForeignKey }[];
+    }
   | { readonly kind: 'rename-column'; readonly table: string; readonly from: string; readonly to: string }
   | { readonly kind: 'create-table'; readonly table: ModelTable }
   | { readonly kind: 'drop-table'; readonly table: ModelTable }
@@ -35,7 +52,16 @@ export type SchemaChange =
       readonly typeChanged: boolean;
       readonly nullabilityChanged: boolean;
       readonly defaultChanged: boolean;
+      /** IDENTITY added or removed (`identity` ↔ `bigint`; a type change besides is in typeChanged). */
+      readonly identityChanged: boolean;
     }
+  /**
+   * SQL Server cannot add IDENTITY to an existing column: the table is rebuilt (a copy with the
+   * target columns filled under IDENTITY_INSERT, the old table dropped, the copy renamed — what
+   * SSMS's change script does). Its constraints and indexes, and foreign keys referencing it, are
+   * dropped before and re-created after (SQL Server-only drops/adds). PostgreSQL adds the identity in place.
+   */
+  | { readonly kind: 'rebuild-table'; readonly table: ModelTable; readonly column: string; readonly only: 'mssql' }
   | ({ readonly kind: 'drop-constraint'; readonly table: string; readonly constraint: ModelConstraint } & Only)
   | ({ readonly kind: 'add-constraint'; readonly table: string; readonly constraint: ModelConstraint } & Only)
   | ({ readonly kind: 'drop-index'; readonly table: string; readonly index: ModelIndex } & Only)
@@ -62,12 +88,16 @@ export function describeChange(c: SchemaChange): string {
       return `rename table ${c.from} → ${c.to}`;
     case 'rename-column':
       return `rename column ${c.table}.${c.from} → ${c.to}`;
+    case 'rename-object':
+      return `rename ${c.object} ${c.from} → ${c.to} on ${c.table}`;
     case 'create-table':
       return `create table ${c.table.name}`;
     case 'drop-table':
       return `drop table ${c.table.name}`;
     case 'add-column':
-      return `add column ${c.table}.${c.column.name} ${c.column.type}${c.column.nullable ? ' NULL' : ' NOT NULL'}`;
+      return c.column.computed
+        ? `add computed column ${c.table}.${c.column.name} ${c.column.type}${c.column.computed.persisted ? ' PERSISTED' : ''}`
+        : `add column ${c.table}.${c.column.name} ${c.column.type}${c.column.nullable ? ' NULL' : ' NOT NULL'}`;
     case 'drop-column':
       return `drop column ${c.table}.${c.column.name}`;
     case 'alter-column': {
@@ -75,9 +105,12 @@ export function describeChange(c: SchemaChange): string {
         ...(c.typeChanged ? [`type ${c.from.type} → ${c.to.type}`] : []),
         ...(c.nullabilityChanged ? [c.to.nullable ? 'NULL' : 'NOT NULL'] : []),
         ...(c.defaultChanged ? [c.to.default ? 'default changed' : 'default dropped'] : []),
+        ...(c.identityChanged ? [c.to.type === 'identity' ? 'IDENTITY added' : 'IDENTITY removed'] : []),
       ];
       return `alter column ${c.table}.${c.to.name}: ${parts.join(', ')}`;
     }
+    case 'rebuild-table':
+      return `rebuild table ${c.table.name} to add IDENTITY to ${c.column} (SQL Server only)`;
     case 'drop-constraint':
     case 'add-constraint':
       return `${c.kind === 'drop-constraint' ? 'drop' : 'add'} ${c.constraint.type} ${constraintName(c.constraint)} on ${c.table}${c.only ? ' (SQL Server only)' : ''}`;

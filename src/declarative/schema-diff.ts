@@ -7,8 +7,10 @@
  */
 import { canonicalJson } from '../catalog/fingerprint.js';
 import type { ModelColumn, ModelForeignKey, ModelIndex, ModelTable, SchemaModel } from '../schema-model/model-types.js';
+import { snapshotModel } from '../schema-model/snapshot.js';
 import {
   type AllowKind,
+  type RenamedObjectType,
   type Destructive,
   type ModelConstraint,
   type SchemaChange,
@@ -21,31 +23,48 @@ export interface DiffOptions {
   readonly allow?: ReadonlySet<AllowKind>;
   /**
    * Renames to apply, instead of the model's `renamedFrom` (the down migration passes the
-   * inverse of the up migration's renames). Keys: new table name; columns: `table.newColumn`.
+   * inverse of the up migration's renames). Keys: new table name; columns: `table.newColumn`;
+   * objects (named constraints and indexes, unique per schema): the new name.
    */
-  readonly renames?: { readonly tables: ReadonlyMap<string, string>; readonly columns: ReadonlyMap<string, string> };
+  readonly renames?: Renames;
 }
 
+export interface Renames {
+  readonly tables: ReadonlyMap<string, string>;
+  readonly columns: ReadonlyMap<string, string>;
+  readonly objects: ReadonlyMap<string, string>;
+}
+
+/** The named constraints and indexes of a table (names are unique per schema on both dialects). */
+const namedObjects = (t: ModelTable): { name: string; renamedFrom?: string; type: RenamedObjectType }[] => [
+  ...(t.primaryKey ? [{ ...t.primaryKey, type: 'primary key' as const }] : []),
+  ...t.uniques.map((u) => ({ ...u, type: 'unique' as const })),
+  ...t.checks.map((c) => ({ ...c, type: 'check' as const })),
+  ...t.foreignKeys.map((f) => ({ ...f, type: 'foreign key' as const })),
+  ...t.indexes.map((i) => ({ ...i, type: 'index' as const })),
+];
+
 /** Renames declared by `renamedFrom` that apply to this snapshot (old name present, new absent). */
-export function declaredRenames(from: SchemaModel, to: SchemaModel): NonNullable<DiffOptions['renames']> {
+export function declaredRenames(from: SchemaModel, to: SchemaModel): Renames {
   const oldTables = new Map(from.tables.map((t) => [t.name, t]));
   const tables = new Map<string, string>();
   const columns = new Map<string, string>();
+  const objects = new Map<string, string>();
+  const oldObjects = new Set(from.tables.flatMap((t) => namedObjects(t).map((o) => o.name)));
   for (const t of to.tables) {
     if (t.renamedFrom && oldTables.has(t.renamedFrom) && !oldTables.has(t.name)) tables.set(t.name, t.renamedFrom);
     const old = oldTables.get(tables.get(t.name) ?? t.name);
     if (!old) continue;
     const oldCols = new Set(old.columns.map((c) => c.name));
     for (const c of t.columns) if (c.renamedFrom && oldCols.has(c.renamedFrom) && !oldCols.has(c.name)) columns.set(`${t.name}.${c.name}`, c.renamedFrom);
+    // A constraint or index renamed on the same (possibly renamed) table, of the same kind.
+    const before = new Map(namedObjects(old).map((o) => [o.name, o.type]));
+    for (const o of namedObjects(t)) if (o.renamedFrom && before.get(o.renamedFrom) === o.type && !oldObjects.has(o.name)) objects.set(o.name, o.renamedFrom);
   }
-  return { tables, columns };
+  return { tables, columns, objects };
 }
 
 const same = (a: unknown, b: unknown): boolean => canonicalJson(a) === canonicalJson(b);
-const stripColumn = (c: ModelColumn): ModelColumn => {
-  const { renamedFrom: _r, ...rest } = c;
-  return rest;
-};
 
 /** Parse a logical type into base + arguments: `nvarchar(max)` → ['nvarchar', 'max']. */
 function parseType(t: string): { base: string; args: string[] } {
@@ -55,6 +74,9 @@ function parseType(t: string): { base: string; args: string[] } {
 }
 
 const len = (a: string | undefined): number => (a === undefined || a === 'max' ? Infinity : Number(a));
+
+/** The stored type: `identity` is a bigint with the IDENTITY property. */
+export const storageType = (type: string): string => (type === 'identity' ? 'bigint' : type);
 
 /** True when every value of `from` fits `to` unchanged (a widening); false for anything else. */
 export function isWidening(from: string, to: string): boolean {
@@ -84,15 +106,17 @@ export function isWidening(from: string, to: string): boolean {
 }
 
 /** The snapshot's tables with renamed tables and columns under their new names (references too). */
-function renamedOld(from: SchemaModel, renames: NonNullable<DiffOptions['renames']>): ModelTable[] {
+function renamedOld(from: SchemaModel, renames: Renames): ModelTable[] {
   const tableNew = new Map([...renames.tables].map(([n, o]) => [o, n]));
   const columnNew = new Map<string, string>(); // `newTable.oldColumn` → newColumn
   for (const [key, oldColumn] of renames.columns) {
     const [table, newColumn] = key.split('.') as [string, string];
     columnNew.set(`${table}.${oldColumn}`, newColumn);
   }
+  const objectNew = new Map([...renames.objects].map(([n, o]) => [o, n]));
   const tn = (t: string) => tableNew.get(t) ?? t;
   const cn = (table: string, c: string) => columnNew.get(`${table}.${c}`) ?? c;
+  const on = <T extends { readonly name: string }>(item: T): T => ({ ...item, name: objectNew.get(item.name) ?? item.name });
   return from.tables.map((t) => {
     const name = tn(t.name);
     const cols = (list: readonly string[]) => list.map((c) => cn(name, c));
@@ -100,18 +124,19 @@ function renamedOld(from: SchemaModel, renames: NonNullable<DiffOptions['renames
       ...t,
       name,
       columns: t.columns.map((c) => ({ ...c, name: cn(name, c.name) })),
-      ...(t.primaryKey ? { primaryKey: { ...t.primaryKey, columns: cols(t.primaryKey.columns) } } : {}),
-      uniques: t.uniques.map((u) => ({ ...u, columns: cols(u.columns) })),
+      ...(t.primaryKey ? { primaryKey: on({ ...t.primaryKey, columns: cols(t.primaryKey.columns) }) } : {}),
+      uniques: t.uniques.map((u) => on({ ...u, columns: cols(u.columns) })),
+      checks: t.checks.map(on),
       foreignKeys: t.foreignKeys.map((f) => {
         const refTable = f.references.schema === 'master' ? f.references.table : tn(f.references.table);
         return {
-          ...f,
+          ...on(f),
           columns: cols(f.columns),
           references: { ...f.references, table: refTable, columns: f.references.schema === 'master' ? f.references.columns : f.references.columns.map((c) => cn(refTable, c)) },
         };
       }),
       indexes: t.indexes.map((i) => ({
-        ...i,
+        ...on(i),
         columns: i.columns.map((k) => ({ ...k, column: cn(name, k.column) })),
         ...(i.include ? { include: cols(i.include) } : {}),
       })),
@@ -149,8 +174,9 @@ function uses(table: string, item: ModelConstraint | ModelIndex, column: string,
 }
 
 /** The changes from `from` (snapshot) to `to` (model). */
-export function diffModels(from: SchemaModel, to: SchemaModel, options: DiffOptions = {}): SchemaDiff {
-  const renames = options.renames ?? declaredRenames(from, to);
+export function diffModels(from: SchemaModel, declared: SchemaModel, options: DiffOptions = {}): SchemaDiff {
+  const renames = options.renames ?? declaredRenames(from, declared);
+  const to = snapshotModel(declared); // without renamedFrom: compared item by item with the snapshot
   const allow = options.allow ?? new Set<AllowKind>();
   const old = renamedOld(from, renames);
   const oldByName = new Map(old.map((t) => [t.name, t]));
@@ -163,6 +189,20 @@ export function diffModels(from: SchemaModel, to: SchemaModel, options: DiffOpti
   for (const [key, oldColumn] of renames.columns) {
     const [table, newColumn] = key.split('.') as [string, string];
     changes.push({ kind: 'rename-column', table, from: oldColumn, to: newColumn });
+  }
+  // Foreign keys first: where a renamed key is dropped and re-created with the foreign keys onto it
+  // (Babelfish), those already have their new names.
+  const objectRenames = [...renames.objects].map(([newName, oldName]) => ({ newName, oldName, table: old.find((x) => namedObjects(x).some((o) => o.name === newName)) }));
+  const isFk = (r: (typeof objectRenames)[number]) => r.table?.foreignKeys.some((f) => f.name === r.newName) ?? false;
+  for (const { newName, oldName } of [...objectRenames.filter(isFk), ...objectRenames.filter((r) => !isFk(r))]) {
+    const t = old.find((x) => namedObjects(x).some((o) => o.name === newName));
+    if (!t) continue;
+    const definition = [...constraintsOf(t), ...t.indexes].find((x) => ('type' in x ? constraintName(x) : x.name) === newName)!;
+    const key = 'type' in definition && (definition.type === 'primary key' || definition.type === 'unique') ? definition.key : undefined;
+    const referencedBy = key
+      ? old.flatMap((r) => r.foreignKeys.filter((f) => !f.references.schema && f.references.table === t.name && f.references.columns.join(',') === key.columns.join(',')).map((fk) => ({ table: r.name, fk })))
+      : [];
+    changes.push({ kind: 'rename-object', table: t.name, object: 'type' in definition ? definition.type : 'index', from: oldName, to: newName, definition, referencedBy });
   }
 
   // Constraints and indexes dropped (removed or changed) and added, per table.
@@ -183,6 +223,8 @@ export function diffModels(from: SchemaModel, to: SchemaModel, options: DiffOpti
     changes.push('type' in item ? { kind: 'add-constraint', table, constraint: item, ...(only ? { only } : {}) } : { kind: 'create-index', table, index: item, ...(only ? { only } : {}) });
   };
 
+  /** `table.column` dropped and added again (computed columns): what uses it is dropped first and re-created. */
+  const recreated = new Set<string>();
   for (const t of old) {
     if (!newByName.has(t.name)) {
       changes.push({ kind: 'drop-table', table: t });
@@ -192,7 +234,7 @@ export function diffModels(from: SchemaModel, to: SchemaModel, options: DiffOpti
   for (const t of to.tables) {
     const o = oldByName.get(t.name);
     if (!o) {
-      changes.push({ kind: 'create-table', table: { ...t, columns: t.columns.map(stripColumn) } });
+      changes.push({ kind: 'create-table', table: t });
       continue;
     }
     const oldCols = new Map(o.columns.map((c) => [c.name, c]));
@@ -203,20 +245,38 @@ export function diffModels(from: SchemaModel, to: SchemaModel, options: DiffOpti
         destroy('drop-column', `column ${t.name}.${c.name} is dropped with its data`);
       }
     }
-    for (const raw of t.columns) {
-      const c = stripColumn(raw);
+    for (const c of t.columns) {
       const before = oldCols.get(c.name);
       if (!before) {
         changes.push({ kind: 'add-column', table: t.name, column: c });
         if (!c.nullable && !c.default && c.type !== 'identity') destroy('not-null', `column ${t.name}.${c.name} is added NOT NULL without a default to an existing table (rows need a backfill)`);
         continue;
       }
-      const typeChanged = before.type !== c.type;
+      // A computed column (before or after) is dropped and added: there is no ALTER for it.
+      if ((before.computed || c.computed) && !same(before, c)) {
+        changes.push({ kind: 'drop-column', table: t.name, column: before });
+        if (!before.computed) destroy('drop-column', `column ${t.name}.${c.name} becomes computed: its stored values are dropped`);
+        changes.push({ kind: 'add-column', table: t.name, column: c });
+        if (!c.computed && !c.nullable && !c.default) destroy('not-null', `column ${t.name}.${c.name} is no longer computed and is NOT NULL without a default (rows need a backfill)`);
+        recreated.add(`${t.name}.${c.name}`);
+        continue;
+      }
+      const typeChanged = storageType(before.type) !== storageType(c.type);
+      const identityChanged = (before.type === 'identity') !== (c.type === 'identity');
       const nullabilityChanged = before.nullable !== c.nullable;
       const defaultChanged = !same(before.default, c.default) || (c.default !== undefined && (before.defaultName ?? '') !== (c.defaultName ?? ''));
-      if (!typeChanged && !nullabilityChanged && !defaultChanged) continue;
-      changes.push({ kind: 'alter-column', table: t.name, from: before, to: c, typeChanged, nullabilityChanged, defaultChanged });
-      if (typeChanged && !isWidening(before.type, c.type)) destroy('narrow-type', `column ${t.name}.${c.name}: ${before.type} → ${c.type} may not hold every existing value`);
+      if (!typeChanged && !nullabilityChanged && !defaultChanged && !identityChanged) continue;
+      changes.push({ kind: 'alter-column', table: t.name, from: before, to: c, typeChanged, nullabilityChanged, defaultChanged, identityChanged });
+      if (typeChanged && !isWidening(storageType(before.type), storageType(c.type))) destroy('narrow-type', `column ${t.name}.${c.name}: ${before.type} → ${c.type} may not hold every existing value`);
+      if (identityChanged) {
+        destroy(
+          'identity',
+          c.type === 'identity'
+            ? `column ${t.name}.${c.name} gains IDENTITY: SQL Server rebuilds table ${t.name} (copied under IDENTITY_INSERT, values kept), PostgreSQL adds it in place`
+            : `column ${t.name}.${c.name} loses IDENTITY: SQL Server rebuilds the column (values kept), PostgreSQL drops it in place`,
+        );
+        if (c.type === 'identity') changes.push({ kind: 'rebuild-table', table: t, column: c.name, only: 'mssql' });
+      }
       if (nullabilityChanged && !c.nullable && !c.default) destroy('not-null', `column ${t.name}.${c.name} becomes NOT NULL without a default (existing NULLs need a backfill)`);
     }
     // Constraints and indexes by name: removed or changed → drop; new or changed → add.
@@ -232,18 +292,33 @@ export function diffModels(from: SchemaModel, to: SchemaModel, options: DiffOpti
   // uses the column ("ALTER TABLE ALTER COLUMN … failed because one or more objects access this
   // column"): drop them first and re-create them after (PostgreSQL rebuilds them itself).
   const liveTables = old.filter((t) => newByName.has(t.name));
-  for (const change of [...changes]) {
-    if (change.kind !== 'alter-column' || !(change.typeChanged || change.nullabilityChanged)) continue;
-    const column = change.from.name;
+  /** Drop what uses `table.column`: its keys, checks, indexes, and foreign keys (of any table) onto it. */
+  const dropUsers = (table: string, column: string, only: (item: ModelConstraint | ModelIndex) => 'mssql' | undefined) => {
     for (const t of liveTables) {
       for (const c of constraintsOf(t)) {
-        const touched = t.name === change.table ? uses(t.name, c, column, change.table) : c.type === 'foreign key' && uses(t.name, c, column, change.table);
-        // Checks on both dialects: PostgreSQL rewrites a check's stored text when its column changes
-        // type, so re-creating it keeps the catalog what a fresh CREATE makes.
-        if (touched && !dropped.has(constraintName(c))) drop(t.name, c, c.type === 'check' && change.typeChanged ? undefined : 'mssql');
+        const touched = t.name === table ? uses(t.name, c, column, table) : c.type === 'foreign key' && uses(t.name, c, column, table);
+        if (touched && !dropped.has(constraintName(c))) drop(t.name, c, only(c));
       }
-      if (t.name === change.table) for (const i of t.indexes) if (uses(t.name, i, column) && !dropped.has(i.name)) drop(t.name, i, 'mssql');
+      if (t.name === table) for (const i of t.indexes) if (uses(t.name, i, column) && !dropped.has(i.name)) drop(t.name, i, only(i));
     }
+  };
+  for (const change of [...changes]) {
+    // A table rebuilt on SQL Server: all its keys, checks, indexes and the foreign keys into it.
+    if (change.kind === 'rebuild-table') {
+      for (const t of liveTables) {
+        for (const c of constraintsOf(t)) {
+          const into = c.type === 'foreign key' && !c.fk.references.schema && c.fk.references.table === change.table.name;
+          if ((t.name === change.table.name || into) && !dropped.has(constraintName(c))) drop(t.name, c, 'mssql');
+        }
+        if (t.name === change.table.name) for (const i of t.indexes) if (!dropped.has(i.name)) drop(t.name, i, 'mssql');
+      }
+      continue;
+    }
+    if (change.kind === 'drop-column' && recreated.has(`${change.table}.${change.column.name}`)) dropUsers(change.table, change.column.name, () => undefined);
+    if (change.kind !== 'alter-column' || !(change.typeChanged || change.nullabilityChanged || change.identityChanged)) continue;
+    // Checks on both dialects: PostgreSQL rewrites a check's stored text when its column changes
+    // type, so re-creating it keeps the catalog what a fresh CREATE makes.
+    dropUsers(change.table, change.from.name, (c) => ('type' in c && c.type === 'check' && change.typeChanged ? undefined : 'mssql'));
   }
   // A primary or unique key cannot be dropped while a foreign key references it (both dialects).
   for (const [name, item] of [...dropped]) {

@@ -55,6 +55,17 @@ export class ColumnBuilder {
   default(value: DefaultInput, name?: string): ColumnBuilder {
     return new ColumnBuilder({ ...this.#def, default: toDefault(value), ...(name ? { defaultName: name } : {}) });
   }
+  /**
+   * A computed column: SQL Server `AS (expression) [PERSISTED]`, PostgreSQL `GENERATED ALWAYS AS
+   * (expression) STORED` with this column's type (SQL Server infers the type from the expression).
+   * Nullable, without a default.
+   *
+   * @example col.decimal(18, 2).computed('price * quantity', { persisted: true })
+   */
+  computed(expression: DialectText, options: { readonly persisted?: boolean } = {}): ColumnBuilder {
+    const { default: _d, defaultName: _n, ...rest } = this.#def;
+    return new ColumnBuilder({ ...rest, nullable: true, computed: { expression, ...(options.persisted ? { persisted: true } : {}) } });
+  }
   /** The column's previous name, so `diff` renames it (data kept) instead of dropping it. */
   renamedFrom(previousName: string): ColumnBuilder {
     return new ColumnBuilder({ ...this.#def, renamedFrom: previousName });
@@ -104,9 +115,10 @@ export interface TableInput<C extends Record<string, ColumnBuilder>> {
   /** Columns in creation order. */
   readonly columns: C;
   readonly renamedFrom?: string;
-  readonly primaryKey?: { readonly name: string; readonly columns: readonly Names<C>[] };
-  readonly uniques?: readonly { readonly name: string; readonly columns: readonly Names<C>[] }[];
-  readonly checks?: readonly { readonly name: string; readonly expression: DialectText }[];
+  /** `renamedFrom` on a key, check, foreign key or index: its previous name (`diff` renames it). */
+  readonly primaryKey?: { readonly name: string; readonly columns: readonly Names<C>[]; readonly renamedFrom?: string };
+  readonly uniques?: readonly { readonly name: string; readonly columns: readonly Names<C>[]; readonly renamedFrom?: string }[];
+  readonly checks?: readonly { readonly name: string; readonly expression: DialectText; readonly renamedFrom?: string }[];
   readonly foreignKeys?: readonly {
     readonly name: string;
     readonly columns: readonly Names<C>[];
@@ -114,6 +126,7 @@ export interface TableInput<C extends Record<string, ColumnBuilder>> {
     /** Default `'no action'`. */
     readonly onDelete?: ReferentialAction;
     readonly onUpdate?: ReferentialAction;
+    readonly renamedFrom?: string;
   }[];
   readonly indexes?: readonly {
     readonly name: string;
@@ -122,8 +135,11 @@ export interface TableInput<C extends Record<string, ColumnBuilder>> {
     readonly unique?: boolean;
     readonly where?: DialectText;
     readonly include?: readonly Names<C>[];
+    readonly renamedFrom?: string;
   }[];
 }
+
+const renamed = (item: { readonly renamedFrom?: string }) => (item.renamedFrom ? { renamedFrom: item.renamedFrom } : {});
 
 /** A table of the model. */
 export function table<const C extends Record<string, ColumnBuilder>>(name: string, input: TableInput<C>): ModelTable {
@@ -134,15 +150,16 @@ export function table<const C extends Record<string, ColumnBuilder>>(name: strin
     name,
     ...(input.renamedFrom ? { renamedFrom: input.renamedFrom } : {}),
     columns,
-    ...(input.primaryKey ? { primaryKey: { name: input.primaryKey.name, columns: [...input.primaryKey.columns] } } : {}),
-    uniques: (input.uniques ?? []).map((u) => ({ name: u.name, columns: [...u.columns] })),
-    checks: (input.checks ?? []).map((c) => ({ name: c.name, expression: c.expression })),
+    ...(input.primaryKey ? { primaryKey: { name: input.primaryKey.name, columns: [...input.primaryKey.columns], ...renamed(input.primaryKey) } } : {}),
+    uniques: (input.uniques ?? []).map((u) => ({ name: u.name, columns: [...u.columns], ...renamed(u) })),
+    checks: (input.checks ?? []).map((c) => ({ name: c.name, expression: c.expression, ...renamed(c) })),
     foreignKeys: (input.foreignKeys ?? []).map((f) => ({
       name: f.name,
       columns: [...f.columns],
       references: { ...f.references, columns: [...(f.references?.columns ?? [])] },
       onDelete: f.onDelete ?? 'no action',
       onUpdate: f.onUpdate ?? 'no action',
+      ...renamed(f),
     })),
     indexes: (input.indexes ?? []).map((i) => ({
       name: i.name,
@@ -150,6 +167,7 @@ export function table<const C extends Record<string, ColumnBuilder>>(name: strin
       unique: i.unique ?? false,
       ...(i.where !== undefined ? { where: i.where } : {}),
       ...(i.include && i.include.length > 0 ? { include: [...i.include] } : {}),
+      ...renamed(i),
     })),
   };
 }

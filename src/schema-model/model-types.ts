@@ -40,20 +40,37 @@ export interface ModelColumn {
   readonly defaultName?: string;
   /** The column's previous name: `diff` renames instead of drop + add. Never guessed. */
   readonly renamedFrom?: string;
+  /**
+   * A computed column: SQL Server `name AS (expression) [PERSISTED]` (the type is inferred from
+   * the expression), PostgreSQL `name <type> GENERATED ALWAYS AS (expression) STORED` (always
+   * stored). Nullable (the expression decides), no default. A change is a drop and an add.
+   */
+  readonly computed?: ModelComputed;
 }
 
-export interface ModelKey {
+export interface ModelComputed {
+  readonly expression: DialectText;
+  /** SQL Server PERSISTED (PostgreSQL's generated columns are always stored). */
+  readonly persisted?: boolean;
+}
+
+/** `renamedFrom` on a named constraint or index: its previous name, so `diff` renames it (never guessed). */
+export interface Renamable {
+  readonly renamedFrom?: string;
+}
+
+export interface ModelKey extends Renamable {
   readonly name: string;
   readonly columns: readonly string[];
 }
 
-export interface ModelCheck {
+export interface ModelCheck extends Renamable {
   readonly name: string;
   /** The condition, without the outer `CHECK (…)`. */
   readonly expression: DialectText;
 }
 
-export interface ModelForeignKey {
+export interface ModelForeignKey extends Renamable {
   readonly name: string;
   readonly columns: readonly string[];
   /** A table of the same schema, or (`schema: 'master'`) of the master schema. */
@@ -67,7 +84,7 @@ export interface ModelIndexKey {
   readonly descending?: boolean;
 }
 
-export interface ModelIndex {
+export interface ModelIndex extends Renamable {
   readonly name: string;
   readonly columns: readonly ModelIndexKey[];
   readonly unique: boolean;

@@ -16,13 +16,20 @@ export interface Snapshot {
   readonly model: SchemaModel;
 }
 
+const unrenamed = <T extends { readonly renamedFrom?: string }>({ renamedFrom: _r, ...item }: T): Omit<T, 'renamedFrom'> => item;
+
 /** The model as a snapshot stores it: no `renamedFrom` (a rename is history, not state). */
 export function snapshotModel(model: SchemaModel): SchemaModel {
   return {
     scope: model.scope,
     tables: model.tables.map(({ renamedFrom: _t, ...t }) => ({
       ...t,
-      columns: t.columns.map(({ renamedFrom: _c, ...c }): ModelColumn => c),
+      columns: t.columns.map((c): ModelColumn => unrenamed(c)),
+      ...(t.primaryKey ? { primaryKey: unrenamed(t.primaryKey) } : {}),
+      uniques: t.uniques.map(unrenamed),
+      checks: t.checks.map(unrenamed),
+      foreignKeys: t.foreignKeys.map(unrenamed),
+      indexes: t.indexes.map(unrenamed),
     })),
   };
 }

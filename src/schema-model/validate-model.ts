@@ -37,10 +37,11 @@ const columnSchema = z
       .optional(),
     defaultName: identifier.optional(),
     renamedFrom: identifier.optional(),
+    computed: z.object({ expression: dialectText, persisted: z.boolean().optional() }).strict().optional(),
   })
   .strict();
 
-const key = z.object({ name: identifier, columns: z.array(identifier).min(1) }).strict();
+const key = z.object({ name: identifier, columns: z.array(identifier).min(1), renamedFrom: identifier.optional() }).strict();
 
 const tableSchema = z
   .object({
@@ -49,7 +50,7 @@ const tableSchema = z
     columns: z.array(columnSchema).min(1, 'a table needs at least one column'),
     primaryKey: key.optional(),
     uniques: z.array(key),
-    checks: z.array(z.object({ name: identifier, expression: dialectText }).strict()),
+    checks: z.array(z.object({ name: identifier, expression: dialectText, renamedFrom: identifier.optional() }).strict()),
     foreignKeys: z.array(
       z
         .object({
@@ -58,6 +59,7 @@ const tableSchema = z
           references: z.object({ table: identifier, columns: z.array(identifier).min(1), schema: z.literal('master').optional() }).strict(),
           onDelete: action,
           onUpdate: action,
+          renamedFrom: identifier.optional(),
         })
         .strict(),
     ),
@@ -69,6 +71,7 @@ const tableSchema = z
           unique: z.boolean(),
           where: dialectText.optional(),
           include: z.array(identifier).optional(),
+          renamedFrom: identifier.optional(),
         })
         .strict(),
     ),
@@ -121,6 +124,12 @@ export function semanticIssues(model: SchemaModel): string[] {
     if (t.columns.filter((c) => c.type === 'identity' || c.type.endsWith(' identity')).length > 1) issues.push(`${at}.columns: more than one identity column`);
     for (const c of t.columns) {
       if (c.type === 'identity' && c.default) issues.push(`${at}.columns.${c.name}.default: an identity column has no default`);
+      if (c.type === 'identity' && c.nullable) issues.push(`${at}.columns.${c.name}.nullable: an identity column is NOT NULL`);
+      if (c.computed) {
+        if (c.type === 'identity') issues.push(`${at}.columns.${c.name}.computed: an identity column cannot be computed`);
+        if (c.default) issues.push(`${at}.columns.${c.name}.default: a computed column has no default`);
+        if (!c.nullable) issues.push(`${at}.columns.${c.name}.nullable: a computed column takes its nullability from its expression (leave out NOT NULL; .computed() does)`);
+      }
       if (c.default || c.type === 'identity') objectNames.push([`${at}.columns.${c.name}.defaultName`, c.type === 'identity' ? '' : c.defaultName ?? `df_${t.name}_${c.name}`]);
     }
     if (t.primaryKey) {

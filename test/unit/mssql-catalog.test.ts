@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isLockTimeout, mssqlCatalogSql, mssqlLogicalType, mssqlRowsToCatalogs, normalizeMssqlExpression } from '../../src/dialect/mssql/mssql-catalog.js';
+import { isLockTimeout, isSystemNamed, mssqlCatalogSql, mssqlLogicalType, mssqlRowsToCatalogs, normalizeMssqlExpression } from '../../src/dialect/mssql/mssql-catalog.js';
 
 const S = 'ws_0123456789abcdef0123456789abcdef';
 const col = (type_name: string, max_length: number, precision = 0, scale = 0, is_identity = false) => ({ type_name, max_length, precision, scale, is_identity });
@@ -62,6 +62,35 @@ describe('sys.* rows → catalogs', () => {
     expect(t.checks).toEqual([{ name: 'ck_jobs', expression: 'id IS NOT NULL NOT VALID' }]);
     expect(t.foreignKeys[0]).toMatchObject({ name: 'fk_jobs_agent', refSchema: '$schema', onDelete: 'set null', onUpdate: 'no action', columns: ['agent_id'] });
     expect(t.indexes).toEqual([{ name: 'ix_jobs', keys: [{ column: 'agent_id', descending: true }], unique: false, filter: 'agent_id IS NOT NULL', include: ['id'] }]);
+  });
+
+  it('Babelfish: keys and foreign keys all say is_system_named = 1 — names kept unless they look generated (SQL Server or PostgreSQL form)', () => {
+    const base = { schema_name: S, table_name: 'runs' };
+    const fk = { ...base, is_system_named: 1, on_delete: 1, on_update: 0, ref_schema: S, ref_table: 'jobs' };
+    const catalogs = mssqlRowsToCatalogs([S], {
+      columns: [],
+      keys: [
+        { ...base, constraint_name: 'pk_runs', constraint_type: 'PK', is_system_named: 1, column_name: 'run_id', key_ordinal: 1 },
+        { ...base, constraint_name: 'runs_name_key', constraint_type: 'UQ', is_system_named: 1, column_name: 'name', key_ordinal: 1 },
+      ],
+      checks: [],
+      foreignKeys: [
+        { ...fk, constraint_name: 'fk_runs_job', column_name: 'job_id', ref_column: 'job_id', constraint_column_id: 1 },
+        { ...fk, constraint_name: 'fk_runs_job', column_name: 'job_rev', ref_column: 'rev', constraint_column_id: 2 },
+        { ...fk, constraint_name: 'runs_agent_id_fkey', column_name: 'agent_id', ref_column: 'agent_id', constraint_column_id: 1 },
+        { ...fk, constraint_name: 'FK__runs__agent__4AB81AF0', column_name: 'agent2_id', ref_column: 'agent_id', constraint_column_id: 1 },
+      ],
+      indexes: [],
+    });
+    const t = catalogs.get(S)!.tables[0]!;
+    expect(t.primaryKey).toEqual({ name: 'pk_runs', columns: ['run_id'] });
+    expect(t.uniques).toEqual([{ columns: ['name'] }]);
+    expect(t.foreignKeys.map((f) => [f.name, f.columns, f.refColumns])).toEqual([
+      ['fk_runs_job', ['job_id', 'job_rev'], ['job_id', 'rev']],
+      [undefined, ['agent_id'], ['agent_id']],
+      [undefined, ['agent2_id'], ['agent_id']],
+    ]);
+    expect(isSystemNamed(0, 'runs_pkey')).toBe(false); // SQL Server's flag says a person chose it
   });
 
   it('filters schemas with quoted literals, the meta table by parameter', () => {

@@ -122,6 +122,36 @@ describe('snapshot → model diff', () => {
     expect(guessed.refused).toEqual(['drop-table']);
   });
 
+  it('renames constraints and indexes only through renamedFrom, of the same kind', () => {
+    const from = model(jobs({}, { priorityIndex: true }), runs);
+    const renamedJobs = table('jobs', {
+      columns: { job_id: col.uuid().default(sql.newid, 'df_jobs_id'), name: col.nvarchar(200), status: col.nvarchar(20).default('active') },
+      primaryKey: { name: 'pk_job', columns: ['job_id'], renamedFrom: 'pk_jobs' },
+      checks: [{ name: 'ck_job_status', expression: "status IN ('active', 'paused')", renamedFrom: 'ck_jobs_status' }],
+      indexes: [{ name: 'ix_job_status', columns: ['status'], renamedFrom: 'ix_jobs_status' }],
+    });
+    const renamedRuns = table('runs', {
+      columns: { run_id: col.uuid(), job_id: col.uuid(), started_utc: col.datetime2().default(sql.utcnow) },
+      primaryKey: { name: 'pk_runs', columns: ['run_id'] },
+      foreignKeys: [{ name: 'fk_run_job', columns: ['job_id'], references: { table: 'jobs', columns: ['job_id'] }, onDelete: 'cascade', renamedFrom: 'fk_runs_job' }],
+    });
+    expect(words(from, model(renamedJobs, renamedRuns))).toEqual({
+      // Foreign keys first: on Babelfish a renamed key is re-created with the foreign keys onto it, under their new names.
+      changes: ['rename foreign key fk_runs_job → fk_run_job on runs', 'rename primary key pk_jobs → pk_job on jobs', 'rename check ck_jobs_status → ck_job_status on jobs', 'rename index ix_jobs_status → ix_job_status on jobs'],
+      refused: [],
+    });
+    // Without renamedFrom: a drop and an add (not destructive, but not a rename either).
+    const plain = words(from, snapshotModel(model(renamedJobs, renamedRuns)));
+    expect(plain.changes).toContain('drop index ix_jobs_status on jobs');
+    expect(plain.changes).toContain('create index ix_job_status on jobs');
+    // renamedFrom naming an object of another kind is not a rename.
+    const wrongKind = table('jobs', { columns: { job_id: col.uuid().default(sql.newid, 'df_jobs_id'), name: col.nvarchar(200), status: col.nvarchar(20).default('active') }, primaryKey: { name: 'pk_jobs', columns: ['job_id'] }, checks: [{ name: 'ck_jobs_status', expression: "status IN ('active', 'paused')" }], indexes: [{ name: 'ix_other', columns: ['status'], renamedFrom: 'ck_jobs_status' }] });
+    expect(words(from, model(wrongKind, runs)).changes).toEqual(['drop index ix_jobs_status on jobs', 'create index ix_other on jobs']);
+    // Once the snapshot has the new name, renamedFrom left in the model is ignored.
+    const after = model(renamedJobs, renamedRuns);
+    expect(words(after, after).changes).toEqual([]);
+  });
+
   it('indexes and keys using an altered column are dropped and re-created around ALTER COLUMN (SQL Server), checks on both', () => {
     const from = model(jobs({}, { priorityIndex: true }), runs);
     const to = model(table('jobs', { ...{}, columns: { job_id: col.uuid().default(sql.newid, 'df_jobs_id'), name: col.nvarchar(200), status: col.nvarchar(40).default('active') }, primaryKey: { name: 'pk_jobs', columns: ['job_id'] }, checks: [{ name: 'ck_jobs_status', expression: "status IN ('active', 'paused')" }], indexes: [{ name: 'ix_jobs_status', columns: ['status'] }] }), runs);
@@ -135,6 +165,66 @@ describe('snapshot → model diff', () => {
     ]);
   });
 
+  it('identity added or removed: refused unless allowed by name; SQL Server rebuilds the table (add) or the column (remove)', () => {
+    const counters = (id: ReturnType<typeof col.int>) =>
+      table('counters', { columns: { counter_id: id, value: col.int() }, primaryKey: { name: 'pk_counters', columns: ['counter_id'] }, indexes: [{ name: 'ix_counters_value', columns: ['value'] }] });
+    const hits = table('hits', {
+      columns: { hit_id: col.uuid(), counter_id: col.bigint() },
+      primaryKey: { name: 'pk_hits', columns: ['hit_id'] },
+      foreignKeys: [{ name: 'fk_hits_counter', columns: ['counter_id'], references: { table: 'counters', columns: ['counter_id'] } }],
+    });
+    const plain = model(counters(col.bigint()), hits);
+    const ident = model(counters(col.identity()), hits);
+    expect(words(plain, ident)).toEqual({
+      changes: [
+        'alter column counters.counter_id: IDENTITY added',
+        'rebuild table counters to add IDENTITY to counter_id (SQL Server only)',
+        'drop primary key pk_counters on counters (SQL Server only)',
+        'drop foreign key fk_hits_counter on hits (SQL Server only)',
+        'drop index ix_counters_value on counters (SQL Server only)',
+        'add primary key pk_counters on counters (SQL Server only)',
+        'create index ix_counters_value on counters (SQL Server only)',
+        'add foreign key fk_hits_counter on hits (SQL Server only)',
+      ],
+      refused: ['identity'],
+    });
+    expect(words(plain, ident, ['identity']).refused).toEqual([]);
+    // Removing it: the column is rebuilt on SQL Server, so what uses it is dropped and re-created there.
+    expect(words(ident, plain)).toEqual({
+      changes: [
+        'alter column counters.counter_id: IDENTITY removed',
+        'drop primary key pk_counters on counters (SQL Server only)',
+        'drop foreign key fk_hits_counter on hits (SQL Server only)',
+        'add primary key pk_counters on counters (SQL Server only)',
+        'add foreign key fk_hits_counter on hits (SQL Server only)',
+      ],
+      refused: ['identity'],
+    });
+    // An identity column is NOT NULL.
+    expect(() => model(counters(col.identity().nullable()))).toThrow(/counter_id.nullable: an identity column is NOT NULL/);
+  });
+
+  it('computed columns: added, changed (dropped and added, with what uses them), and a stored column becoming computed refused as a drop', () => {
+    const items = (total?: ReturnType<typeof col.int>) =>
+      table('items', {
+        columns: { item_id: col.uuid(), price: col.decimal(18, 2), quantity: col.int(), ...(total ? { total } : {}) },
+        primaryKey: { name: 'pk_items', columns: ['item_id'] },
+        indexes: total ? [{ name: 'ix_items_total', columns: ['total' as 'item_id'] }] : [],
+      });
+    const none = model(items());
+    const v1 = model(items(col.decimal(18, 2).computed('price * quantity')));
+    const v2 = model(items(col.decimal(18, 2).computed('price * quantity', { persisted: true })));
+    const stored = model(items(col.decimal(18, 2).nullable()));
+    expect(words(none, v1)).toEqual({ changes: ['add computed column items.total decimal(18,2)', 'create index ix_items_total on items'], refused: [] });
+    expect(words(v1, v2)).toEqual({
+      changes: ['drop column items.total', 'add computed column items.total decimal(18,2) PERSISTED', 'drop index ix_items_total on items', 'create index ix_items_total on items'],
+      refused: [],
+    });
+    expect(words(stored, v1).refused).toEqual(['drop-column']);
+    expect(words(v1, stored)).toEqual({ changes: ['drop column items.total', 'add column items.total decimal(18,2) NULL', 'drop index ix_items_total on items', 'create index ix_items_total on items'], refused: [] });
+    expect(() => model(table('x', { columns: { a: col.int(), b: col.int().computed('a + 1').default(0) } }))).toThrow(/columns.b.default: a computed column has no default/);
+  });
+
   it('type widening rules', () => {
     expect(isWidening('nvarchar(50)', 'nvarchar(max)')).toBe(true);
     expect(isWidening('int', 'bigint')).toBe(true);
@@ -144,6 +234,25 @@ describe('snapshot → model diff', () => {
     expect(isWidening('datetime2', 'datetime2(3)')).toBe(false);
   });
 });
+
+/** Generate snapshot → model, render both files for both dialects, compare with (or write) the golden files. */
+async function matchGolden(id: string, from: SchemaModel, to: SchemaModel, allow: string[]): Promise<void> {
+  const t = migrationTemplates(snapshotModel(from), to, id, new Set(allow as never[]));
+  expect(t.diff.refused).toEqual([]);
+  const engine = await TemplateEngine.create();
+  const files: Record<string, string> = { [`${id}.sql.hbs`]: t.up, [`${id}.down.sql.hbs`]: t.down };
+  for (const dialect of ['mssql', 'postgres'] as const) {
+    const ctx = sampleRenderContext(syntaxFor(dialect), 'pmassist_master');
+    files[`${id}.${dialect}.sql`] = engine.render({ path: 'up', source: t.up, isTemplate: true }, ctx);
+    files[`${id}.down.${dialect}.sql`] = engine.render({ path: 'down', source: t.down, isTemplate: true }, ctx);
+  }
+  if (UPDATE) await mkdir(GOLDEN, { recursive: true });
+  for (const [name, text] of Object.entries(files)) {
+    const file = path.join(GOLDEN, name);
+    if (UPDATE) await writeFile(file, text);
+    else expect(text, name).toBe(await readFile(file, 'utf8'));
+  }
+}
 
 describe('generated migration (golden)', () => {
   const from = model(jobs({ legacy: col.int().nullable() }, { priorityIndex: true }), runs);
@@ -169,20 +278,36 @@ describe('generated migration (golden)', () => {
   );
 
   it('template, down template and both renderings match their golden files', async () => {
-    const t = migrationTemplates(snapshotModel(from), to, '0003_job_changes', new Set(['narrow-type'] as never[]));
-    expect(t.diff.refused).toEqual([]);
-    const engine = await TemplateEngine.create();
-    const files: Record<string, string> = { '0003_job_changes.sql.hbs': t.up, '0003_job_changes.down.sql.hbs': t.down };
-    for (const dialect of ['mssql', 'postgres'] as const) {
-      const ctx = sampleRenderContext(syntaxFor(dialect), 'pmassist_master');
-      files[`0003_job_changes.${dialect}.sql`] = engine.render({ path: 'up', source: t.up, isTemplate: true }, ctx);
-      files[`0003_job_changes.down.${dialect}.sql`] = engine.render({ path: 'down', source: t.down, isTemplate: true }, ctx);
-    }
-    if (UPDATE) await mkdir(GOLDEN, { recursive: true });
-    for (const [name, text] of Object.entries(files)) {
-      const file = path.join(GOLDEN, name);
-      if (UPDATE) await writeFile(file, text);
-      else expect(text, name).toBe(await readFile(file, 'utf8'));
-    }
+    await matchGolden('0003_job_changes', from, to, ['narrow-type']);
+  });
+
+  it('identity added and removed, a computed column, renamed constraints and indexes: template, down and renderings match their golden files', async () => {
+    const before = model(
+      jobs({}, { priorityIndex: true }),
+      runs,
+      table('counters', { columns: { counter_id: col.bigint(), label: col.nvarchar(50).default('none') }, primaryKey: { name: 'pk_counters', columns: ['counter_id'] } }),
+      table('events', { columns: { event_id: col.identity(), kind: col.nvarchar(20) }, primaryKey: { name: 'pk_events', columns: ['event_id'] } }),
+    );
+    const after = model(
+      table('jobs', {
+        columns: {
+          job_id: col.uuid().default(sql.newid, 'df_jobs_id'),
+          name: col.nvarchar(200),
+          status: col.nvarchar(20).default('active'),
+          name_length: col.int().computed({ mssql: 'LEN(name)', postgres: 'length(name)' }, { persisted: true }),
+        },
+        primaryKey: { name: 'pk_jobs', columns: ['job_id'] },
+        checks: [{ name: 'ck_jobs_state', expression: "status IN ('active', 'paused')", renamedFrom: 'ck_jobs_status' }],
+        indexes: [{ name: 'ix_jobs_state', columns: ['status'], renamedFrom: 'ix_jobs_status' }],
+      }),
+      table('runs', {
+        columns: { run_id: col.uuid(), job_id: col.uuid(), started_utc: col.datetime2().default(sql.utcnow) },
+        primaryKey: { name: 'pk_runs', columns: ['run_id'] },
+        foreignKeys: [{ name: 'fk_runs_jobs', columns: ['job_id'], references: { table: 'jobs', columns: ['job_id'] }, onDelete: 'cascade', renamedFrom: 'fk_runs_job' }],
+      }),
+      table('counters', { columns: { counter_id: col.identity(), label: col.nvarchar(50).default('none') }, primaryKey: { name: 'pk_counters', columns: ['counter_id'] } }),
+      table('events', { columns: { event_id: col.bigint(), kind: col.nvarchar(20) }, primaryKey: { name: 'pk_events', columns: ['event_id'] } }),
+    );
+    await matchGolden('0004_identity_computed_renames', before, after, ['identity']);
   });
 });

@@ -3,6 +3,10 @@
  * (columns, key constraints, checks, foreign keys, indexes) for a chunk of schemas, grouped in
  * memory — the shape of sqldef's mssql inspector, never a round trip per schema.
  *
+ * Key columns are found through the key's index: sys.key_constraints.unique_index_id on SQL Server,
+ * the index of the same name on Babelfish (whose unique_index_id is the PostgreSQL index oid, not the
+ * index_id of sys.indexes / sys.index_columns — keys came back without columns there).
+ *
  * Not waiting behind in-flight DDL: SQL Server reads metadata at READ COMMITTED whatever the
  * session's isolation level or lock hints say ("Metadata access, isolation levels, and lock hints":
  * https://learn.microsoft.com/en-us/sql/t-sql/language-elements/transaction-isolation-levels),
@@ -39,7 +43,9 @@ ${where};`,
        kc.is_system_named, col.name AS column_name, ic.key_ordinal
 FROM ${tables}
 JOIN sys.key_constraints AS kc ON kc.parent_object_id = t.object_id
-JOIN sys.index_columns AS ic ON ic.object_id = t.object_id AND ic.index_id = kc.unique_index_id
+JOIN sys.indexes AS ki ON ki.object_id = t.object_id
+  AND (ki.index_id = kc.unique_index_id OR (ki.name = kc.name AND (ki.is_primary_key = 1 OR ki.is_unique_constraint = 1)))
+JOIN sys.index_columns AS ic ON ic.object_id = t.object_id AND ic.index_id = ki.index_id AND ic.is_included_column = 0
 JOIN sys.columns AS col ON col.object_id = ic.object_id AND col.column_id = ic.column_id
 ${where}
 ORDER BY s.name, t.name, kc.name, ic.key_ordinal;`,
@@ -134,6 +140,19 @@ function stripInnerLiteralParens(s: string): string {
   return s.replace(/\((\d+(?:\.\d+)?|'(?:[^']|'')*'|\(\d+\))\)/g, (_m, inner: string) => stripOuterParens(inner));
 }
 
+/**
+ * Was the constraint named by the server? SQL Server's is_system_named says so, and a name it
+ * generated has the form `PK__jobs__3213E83F…` (`PK|UQ|FK|CK|DF`, `__`, the table and maybe a
+ * column, `__`, hex). Babelfish reports is_system_named = 1 for every key and foreign key
+ * (sys.key_constraints / sys.foreign_keys are views over pg_constraint with a constant 1), so the
+ * name must also look generated: SQL Server's form, or PostgreSQL's (`jobs_pkey`, `runs_job_id_fkey`,
+ * `jobs_name_key`, `jobs_status_check`, with a number on collision), which Babelfish gives a
+ * constraint created without a name.
+ */
+export function isSystemNamed(flag: Bit, name: string): boolean {
+  return Boolean(flag) && (/^(?:PK|UQ|FK|CK|DF)__.*__[0-9A-Fa-f]{8,}$/.test(name) || /_(?:pkey|fkey|key|check)\d*$/.test(name));
+}
+
 // sys.foreign_keys.*_referential_action: 0 NO_ACTION, 1 CASCADE, 2 SET_NULL, 3 SET_DEFAULT.
 const ACTIONS: readonly ReferentialAction[] = ['no action', 'cascade', 'set null', 'set default'];
 
@@ -160,7 +179,7 @@ export function mssqlRowsToCatalogs(
       last = k;
       cols = [];
       const t = table(r.schema_name, r.table_name);
-      const c = { ...(r.is_system_named ? {} : { name: r.constraint_name }), columns: cols };
+      const c = { ...(isSystemNamed(r.is_system_named, r.constraint_name) ? {} : { name: r.constraint_name }), columns: cols };
       if (r.constraint_type.trim() === 'PK') t.primaryKey = c;
       else t.uniques.push(c);
     }
@@ -169,7 +188,7 @@ export function mssqlRowsToCatalogs(
   for (const r of rows.checks) {
     const flags = r.is_disabled ? ' (disabled)' : r.is_not_trusted ? ' NOT VALID' : '';
     table(r.schema_name, r.table_name).checks.push({
-      ...(r.is_system_named ? {} : { name: r.constraint_name }),
+      ...(isSystemNamed(r.is_system_named, r.constraint_name) ? {} : { name: r.constraint_name }),
       expression: `${normalizeMssqlExpression(r.definition, r.schema_name)}${flags}`,
     });
   }
@@ -182,7 +201,7 @@ export function mssqlRowsToCatalogs(
       cols = [];
       refCols = [];
       table(r.schema_name, r.table_name).foreignKeys.push({
-        ...(r.is_system_named ? {} : { name: r.constraint_name }),
+        ...(isSystemNamed(r.is_system_named, r.constraint_name) ? {} : { name: r.constraint_name }),
         columns: cols,
         refSchema: r.ref_schema === r.schema_name ? SELF_SCHEMA : r.ref_schema,
         refTable: r.ref_table,

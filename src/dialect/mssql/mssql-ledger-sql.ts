@@ -195,6 +195,8 @@ WHERE NOT EXISTS (SELECT 1 FROM ${master}.${q(table)} WITH (UPDLOCK, HOLDLOCK) W
      *    by kind, then newest first (an object can only reference what existed when it was created;
      *    Babelfish, whose views are PostgreSQL views with hard dependencies, reports no rows in
      *    sys.sql_expression_dependencies, so this last key is what orders it there);
+     *    Sequences with IF EXISTS: Babelfish lists an IDENTITY column's PostgreSQL sequence
+     *    (`<table>_<column>_seq`) as one, and DROP TABLE has already dropped it;
      * 4. user-defined types (tables and routines use them), then the schema.
      * The statements are numbered by an IDENTITY in ORDER BY order (guaranteed for INSERT … SELECT,
      * unlike `SELECT @s += … ORDER BY`) and run one by one. Names are quoted server-side with
@@ -227,7 +229,7 @@ BEGIN
   )
   INSERT INTO @drops (stmt)
   SELECT N'DROP ' + CASE o.type WHEN 'V' THEN N'VIEW' WHEN 'P' THEN N'PROCEDURE' WHEN 'SN' THEN N'SYNONYM' WHEN 'U' THEN N'TABLE'
-      WHEN 'SO' THEN N'SEQUENCE' ELSE N'FUNCTION' END + N' ' + QUOTENAME($1) + N'.' + QUOTENAME(o.name) + N';'
+      WHEN 'SO' THEN N'SEQUENCE IF EXISTS' ELSE N'FUNCTION' END + N' ' + QUOTENAME($1) + N'.' + QUOTENAME(o.name) + N';'
   FROM objs AS o JOIN (SELECT object_id, MAX(depth) AS depth FROM chain GROUP BY object_id) AS x ON x.object_id = o.object_id
   ORDER BY x.depth,
     CASE o.type WHEN 'V' THEN 0 WHEN 'P' THEN 0 WHEN 'SN' THEN 0 WHEN 'U' THEN 2 WHEN 'SO' THEN 3 ELSE 1 END,
