@@ -75,7 +75,7 @@ export async function tenantsBehind(
 ): Promise<number> {
   const { tenants, invalid } = await dialect.withSession((s) => discoverTenants(ctx, dialect.registry, s, false));
   // Per target database; an unreachable target's tenants count as behind.
-  const { applied } = await ctx.targets.readAppliedMany(tenants);
+  const { applied } = await ctx.targets.readPlanned(tenants, files);
   const behind = tenants.filter((t) => planSchema(t.schema, files, applied.get(t.schema) ?? []).state !== 'up-to-date').length;
   return behind + (includeInvalid ? invalid.length : 0);
 }

@@ -33,7 +33,7 @@ export interface SchemaMigrationRequest {
    * and the dialect must have `folded`. When the lock is busy or the check fails, migrateSchema
    * stops and says so in `fellBack`; the caller continues on the careful path.
    */
-  readonly known?: readonly AppliedMigration[];
+  readonly known?: readonly Pick<AppliedMigration, 'id' | 'checksum'>[];
 }
 
 export interface SchemaMigrationResult {
@@ -98,7 +98,7 @@ class MetaTableStorage implements UmzugStorage {
 /** Refuse to build on an applied migration whose file changed since. */
 export function assertChecksums(
   schema: string,
-  applied: readonly AppliedMigration[],
+  applied: readonly Pick<AppliedMigration, 'id' | 'checksum'>[],
   byId: ReadonlyMap<string, MigrationFile>,
 ): void {
   for (const row of applied) {
