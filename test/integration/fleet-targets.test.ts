@@ -85,8 +85,13 @@ describe.skipIf(!postgres)('fleet over several databases (PostgreSQL)', () => {
     // One ledger, in the master database only.
     const ledger = await query<{ n: string }>(master.url, `SELECT count(*) AS n FROM ${MASTER}.__tm_run_tenants`);
     expect(Number(ledger[0]!.n)).toBe(8);
-    for (const db of [t1, t2]) {
-      expect(await query(db.url, `SELECT 1 FROM information_schema.schemata WHERE schema_name = '${MASTER}'`)).toEqual([]);
+    // A target holds its tenants' applied-version summary (docs/fleet.md) in a schema named like the
+    // master schema, and nothing else there: no registry, no ledger. Each row matches its meta table.
+    for (const [db, name] of [[t1, 't1'], [t2, 't2']] as const) {
+      const tables = await query<{ t: string }>(db.url, `SELECT table_name AS t FROM information_schema.tables WHERE table_schema = '${MASTER}' ORDER BY 1`);
+      expect(tables.map((r) => r.t)).toEqual(['__tm_schema_versions']);
+      const rows = await query<{ schema_name: string; applied_count: number }>(db.url, `SELECT schema_name, applied_count FROM ${MASTER}.__tm_schema_versions ORDER BY 1`);
+      expect(rows).toEqual(idsOn(name).map(schemaOf).sort().map((s) => ({ schema_name: s, applied_count: 1 })));
     }
 
     // A new migration: status per target, then up.

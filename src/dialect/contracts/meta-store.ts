@@ -47,13 +47,52 @@ export interface MetaStore {
  * A meta-table change and the summary row's refresh in one transaction: the caller's when one is
  * open (a transactional migration), else one of their own (a no-transaction migration's meta row).
  */
-export async function withSummary(store: MetaStore, session: SqlSession, schema: string, change: () => Promise<void>): Promise<void> {
+export async function withSummary(
+  store: Pick<MetaStore, 'refreshSummary'>,
+  session: SqlSession,
+  schema: string,
+  change: () => Promise<void>,
+): Promise<void> {
   const both = async () => {
     await change();
     await store.refreshSummary(session, schema);
   };
   if (session.inTransaction) await both();
   else await inTransaction(session, both);
+}
+
+/** The SQL texts of the meta-row writes (`$1…` parameters in the order of {@link MetaRowWrites}). */
+export interface MetaWriteSql {
+  insertApplied(schema: string): string;
+  deleteApplied(schema: string): string;
+  updateChecksums(schema: string): string;
+}
+
+/**
+ * The three meta-row writes, each followed by the summary refresh on the same session
+ * ({@link withSummary}), over a dialect's SQL texts. `appliedUtc`: how the dialect's driver takes a
+ * timestamp parameter.
+ */
+export abstract class MetaRowWrites {
+  constructor(
+    private readonly writeSql: MetaWriteSql,
+    private readonly appliedUtc: (d: Date) => unknown,
+  ) {}
+
+  abstract refreshSummary(session: SqlSession, schema: string): Promise<void>;
+
+  async insertApplied(session: SqlSession, schema: string, row: AppliedMigration): Promise<void> {
+    const params = [row.id, row.checksum, row.renderedChecksum, this.appliedUtc(row.appliedUtc), Math.round(row.durationMs), row.runId];
+    await withSummary(this, session, schema, async () => void (await session.query(this.writeSql.insertApplied(schema), params)));
+  }
+
+  async deleteApplied(session: SqlSession, schema: string, id: string): Promise<void> {
+    await withSummary(this, session, schema, async () => void (await session.query(this.writeSql.deleteApplied(schema), [id])));
+  }
+
+  async updateChecksums(session: SqlSession, schema: string, id: string, checksum: string, rendered: string): Promise<void> {
+    await withSummary(this, session, schema, async () => void (await session.query(this.writeSql.updateChecksums(schema), [id, checksum, rendered])));
+  }
 }
 
 /** Sort each schema's applied rows by id (the order the batched reads promise). */

@@ -1,6 +1,6 @@
 import type { AppliedMigration } from '../../types.js';
 import type { Driver, SqlSession } from '../contracts/driver.js';
-import { type MetaStore, sortAppliedLists, withSummary } from '../contracts/meta-store.js';
+import { MetaRowWrites, type MetaStore, sortAppliedLists } from '../contracts/meta-store.js';
 import { type SchemaSummary, summaryOf } from '../../planner/applied-summary.js';
 import type { AdapterNames } from '../dialect.js';
 import { rowToApplied } from '../row-mapping.js';
@@ -9,13 +9,14 @@ import { mssqlErrorNumber } from './mssql-errors.js';
 import { LOCK_TIMEOUT_ERROR, META_READ_BATCH, type MssqlSql } from './mssql-sql.js';
 
 /** Schemas and meta tables on SQL Server. */
-export class MssqlMetaStore implements MetaStore {
+export class MssqlMetaStore extends MetaRowWrites implements MetaStore {
   readonly #driver: Driver;
   readonly #sql: MssqlSql;
   readonly #ws: ReturnType<typeof mssqlWorkspaceSql>;
   readonly #names: AdapterNames;
 
   constructor(driver: Driver, statements: MssqlSql, workspaceStatements: ReturnType<typeof mssqlWorkspaceSql>, names: AdapterNames) {
+    super(statements, (d) => d);
     this.#driver = driver;
     this.#sql = statements;
     this.#ws = workspaceStatements;
@@ -80,27 +81,6 @@ export class MssqlMetaStore implements MetaStore {
       for (let i = 0; i < withMeta.length; i += META_READ_BATCH) await read(withMeta.slice(i, i + META_READ_BATCH));
     });
     return sortAppliedLists(result);
-  }
-
-  async insertApplied(session: SqlSession, schema: string, row: AppliedMigration): Promise<void> {
-    await withSummary(this, session, schema, async () => {
-      await session.query(this.#sql.insertApplied(schema), [
-        row.id,
-        row.checksum,
-        row.renderedChecksum,
-        row.appliedUtc,
-        Math.round(row.durationMs),
-        row.runId,
-      ]);
-    });
-  }
-
-  async deleteApplied(session: SqlSession, schema: string, id: string): Promise<void> {
-    await withSummary(this, session, schema, async () => void (await session.query(this.#sql.deleteApplied(schema), [id])));
-  }
-
-  async updateChecksums(session: SqlSession, schema: string, id: string, checksum: string, rendered: string): Promise<void> {
-    await withSummary(this, session, schema, async () => void (await session.query(this.#sql.updateChecksums(schema), [id, checksum, rendered])));
   }
 
   async ensureSummary(session: SqlSession): Promise<void> {

@@ -1,7 +1,7 @@
 import pLimit from 'p-limit';
 import type { AppliedMigration } from '../../types.js';
 import type { Driver, SqlSession } from '../contracts/driver.js';
-import { type MetaStore, sortAppliedLists, withSummary } from '../contracts/meta-store.js';
+import { MetaRowWrites, type MetaStore, sortAppliedLists } from '../contracts/meta-store.js';
 import type { SchemaSummary } from '../../planner/applied-summary.js';
 import type { AdapterNames } from '../dialect.js';
 import { rowToApplied } from '../row-mapping.js';
@@ -13,12 +13,13 @@ export const META_READ_BATCH = 200;
 export const META_READ_PARALLEL = 4;
 
 /** Schemas and meta tables on PostgreSQL (and PGlite). */
-export class PostgresMetaStore implements MetaStore {
+export class PostgresMetaStore extends MetaRowWrites implements MetaStore {
   readonly #driver: Driver;
   readonly #sql: PostgresSql;
   readonly #names: AdapterNames;
 
   constructor(driver: Driver, sql: PostgresSql, names: AdapterNames) {
+    super(sql, (d) => d.toISOString());
     this.#driver = driver;
     this.#sql = sql;
     this.#names = names;
@@ -72,27 +73,6 @@ export class PostgresMetaStore implements MetaStore {
       ),
     );
     return sortAppliedLists(result);
-  }
-
-  async insertApplied(session: SqlSession, schema: string, row: AppliedMigration): Promise<void> {
-    await withSummary(this, session, schema, async () => {
-      await session.query(this.#sql.insertApplied(schema), [
-        row.id,
-        row.checksum,
-        row.renderedChecksum,
-        row.appliedUtc.toISOString(),
-        Math.round(row.durationMs),
-        row.runId,
-      ]);
-    });
-  }
-
-  async deleteApplied(session: SqlSession, schema: string, id: string): Promise<void> {
-    await withSummary(this, session, schema, async () => void (await session.query(this.#sql.deleteApplied(schema), [id])));
-  }
-
-  async updateChecksums(session: SqlSession, schema: string, id: string, checksum: string, rendered: string): Promise<void> {
-    await withSummary(this, session, schema, async () => void (await session.query(this.#sql.updateChecksums(schema), [id, checksum, rendered])));
   }
 
   async ensureSummary(session: SqlSession): Promise<void> {
