@@ -1,7 +1,7 @@
 import { ScriptExecutionError, type SqlSession } from '../contracts/driver.js';
 import type { FoldedApply, FoldedMigration, FoldedOutcome } from '../contracts/folded-apply.js';
 import type { AdapterNames } from '../dialect.js';
-import { appliedFingerprint } from '../../planner/applied-summary.js';
+import { appliedFingerprint, summaryOf } from '../../planner/applied-summary.js';
 import { advisoryKey } from './postgres-locks.js';
 import { type PostgresSql, appliedDigest } from './postgres-sql.js';
 import { quotePostgresIdent as q, quotePostgresString as lit } from './postgres-syntax.js';
@@ -94,7 +94,7 @@ export class PostgresFoldedApply implements FoldedApply {
       `\n;\nINSERT INTO ${meta} (id, checksum, rendered_checksum, applied_utc, duration_ms, run_id) VALUES (` +
       `${lit(row.id)}, ${lit(row.checksum)}, ${lit(row.renderedChecksum)}, ${NOW}, ` +
       `(extract(epoch from clock_timestamp() - now()) * 1000)::integer, ${postgresLiteral(row.runId)});\n` +
-      `${this.#sql.refreshSummary(m.schema)};\nCOMMIT;`;
+      `${this.#sql.upsertSummary(summaryOf(m.schema, [...m.expected, row]))};\nCOMMIT;`;
     return { head, text: head + m.script + tail };
   }
 

@@ -1,3 +1,4 @@
+import type { SchemaSummary } from '../../planner/applied-summary.js';
 import type { AdapterNames } from '../dialect.js';
 import { quotePostgresIdent as q, quotePostgresString as lit } from './postgres-syntax.js';
 
@@ -75,6 +76,18 @@ ON CONFLICT (schema_name) DO NOTHING`,
       `DO $tm$BEGIN IF to_regclass(${lit(summary)}) IS NOT NULL THEN
 INSERT INTO ${summary} AS v (schema_name, applied_count, last_id, applied_digest, updated_utc)
 SELECT ${lit(schema)}, count(*), max(id COLLATE "C"), ${appliedDigest}, ${NOW} FROM ${meta(schema)}
+ON CONFLICT (schema_name) DO UPDATE SET applied_count = EXCLUDED.applied_count, last_id = EXCLUDED.last_id,
+  applied_digest = EXCLUDED.applied_digest, updated_utc = EXCLUDED.updated_utc;
+END IF; END$tm$`,
+    /**
+     * The folded send's summary row, computed by the engine: its check has just proved, under the
+     * tenant lock, that the meta table holds what the plan read, and it adds one row — so the row
+     * is known without aggregating the meta table again.
+     */
+    upsertSummary: (row: SchemaSummary) =>
+      `DO $tm$BEGIN IF to_regclass(${lit(summary)}) IS NOT NULL THEN
+INSERT INTO ${summary} AS v (schema_name, applied_count, last_id, applied_digest, updated_utc)
+VALUES (${lit(row.schema)}, ${row.count}, ${row.lastId === null ? 'NULL' : lit(row.lastId)}, ${lit(row.digest)}, ${NOW})
 ON CONFLICT (schema_name) DO UPDATE SET applied_count = EXCLUDED.applied_count, last_id = EXCLUDED.last_id,
   applied_digest = EXCLUDED.applied_digest, updated_utc = EXCLUDED.updated_utc;
 END IF; END$tm$`,
