@@ -222,8 +222,18 @@ async function scaleDatabase(n: number): Promise<{ url: string; dir: string }> {
 }
 
 async function scale(n: number) {
-  const { dir } = await scaleDatabase(n);
+  const { url, dir } = await scaleDatabase(n);
   try {
+    // A fleet built before the applied-version summary (or by the builder above, which writes meta
+    // tables only): the first `up` of this version creates the summary table and backfills it from
+    // the meta tables it has to read. Measured once, as the upgrade cost; the rows below use it.
+    const [summary] = await admin<{ present: boolean }>(`SELECT to_regclass('${MASTER}.__tm_schema_versions') IS NOT NULL AS present`, [], url);
+    const rows = summary?.present ? Number((await admin<{ n: string }>(`SELECT count(*) AS n FROM ${MASTER}.__tm_schema_versions`, [], url))[0]!.n) : 0;
+    if (rows < n) {
+      const first = cli(dir, ['up', '--json', '--concurrency', String(C)]);
+      if (first.code !== 0) throw new Error(`first up over ${n}: exit ${first.code}: ${first.stderr.slice(0, 2000)}`);
+      row([`first \`up\` of this version: creates the applied-version summary, backfills ${n - rows} row(s) from the meta tables`, n, `${first.seconds.toFixed(2)} s`, '–', '–', `${Math.round(first.rssMb)} MB`]);
+    }
     for (const [label, args] of [
       ['status --json', ['status', '--json']],
       ['plan --format json', ['plan', '--format', 'json']],

@@ -24,7 +24,7 @@ export type { RenderOptions, RunStatusResult, StatusResult, UpOptions, UpResult 
 export interface Migrator {
   readonly config: Config;
   up(options?: UpOptions): Promise<UpResult>;
-  status(options?: { includeArchived?: boolean; dbTarget?: string }): Promise<StatusResult>;
+  status(options?: { includeArchived?: boolean; dbTarget?: string; verify?: boolean }): Promise<StatusResult>;
   render(migrationId: string, options?: RenderOptions): Promise<string>;
   /** Compare every tenant schema with what its applied migrations make (see docs/drift.md). */
   drift(options?: DriftOptions): Promise<DriftReport>;
@@ -95,7 +95,7 @@ export class MigratorImpl implements Migrator {
     return up(this.context, options);
   }
 
-  status(options: { includeArchived?: boolean; dbTarget?: string } = {}): Promise<StatusResult> {
+  status(options: { includeArchived?: boolean; dbTarget?: string; verify?: boolean } = {}): Promise<StatusResult> {
     return status(this.context, options);
   }
 

@@ -76,7 +76,7 @@ export interface Tenant extends TenantRow {
    * copy), when this process planned it. With it the runner answers umzug's `executed()` without a
    * round trip and checks, inside each migration's transaction, that the meta table still says so.
    */
-  readonly appliedAtPlan?: readonly AppliedMigration[];
+  readonly appliedAtPlan?: readonly Pick<AppliedMigration, 'id' | 'checksum'>[];
 }
 
 export interface InvalidTenant {

@@ -23,7 +23,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   },
   {
     command: 'status',
-    describe: 'Show applied and pending migrations for master and all tenants (changes nothing)',
+    describe: 'Show applied and pending migrations for master and all tenants (changes no migration state; fills in missing applied-version summary rows)',
     load: async () => (await import('./commands/status.js')).statusCommand,
   },
   {
@@ -95,7 +95,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   },
   {
     command: 'repair',
-    describe: 'Store the current checksums of applied migrations whose files were edited on purpose (lists only, unless --yes)',
+    describe: 'Store the current checksums of applied migrations whose files were edited on purpose, and rebuild stale applied-version summary rows (lists only, unless --yes)',
     load: async () => (await import('./commands/repair.js')).repairCommand,
   },
   {

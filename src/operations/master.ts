@@ -1,7 +1,7 @@
 import type { Dialect } from '../dialect/dialect.js';
 import { LockTimeoutError } from '../errors.js';
 import { planSchema } from '../planner/plan.js';
-import { migrateSchema } from '../runner/schema-migrator.js';
+import { assertChecksums, migrateSchema } from '../runner/schema-migrator.js';
 import type { MigrationFile } from '../types.js';
 import { MASTER_LOCK, type OperationContext } from './context.js';
 import { discoverTenants } from './discover.js';
@@ -34,10 +34,17 @@ export async function migrateMaster(
   return dialect.withSession(async (session) => {
     await dialect.meta.ensureSchema(session, schema);
     await dialect.meta.ensureMetaTable(session, schema);
-    const pending = planSchema(schema, files, await dialect.meta.readApplied(session, schema)).pending.filter(
+    const applied = await dialect.meta.readApplied(session, schema);
+    // An edited applied master migration is refused here too when nothing is pending (umzug is then not run).
+    assertChecksums(schema, applied, new Map(files.map((f) => [f.id, f])));
+    const pending = planSchema(schema, files, applied).pending.filter(
       (id) => !options.only || options.only.has(id),
     );
     ctx.emit({ type: 'master:start', pending });
+    if (pending.length === 0 && (!options.to || files.some((f) => f.id === options.to))) {
+      ctx.emit({ type: 'master:done', applied: [], waiting: [] });
+      return [];
+    }
     const result = await migrateSchema({
       dialect,
       session,
@@ -75,7 +82,7 @@ export async function tenantsBehind(
 ): Promise<number> {
   const { tenants, invalid } = await dialect.withSession((s) => discoverTenants(ctx, dialect.registry, s, false));
   // Per target database; an unreachable target's tenants count as behind.
-  const { applied } = await ctx.targets.readAppliedMany(tenants);
+  const { applied } = await ctx.targets.readPlanned(tenants, files);
   const behind = tenants.filter((t) => planSchema(t.schema, files, applied.get(t.schema) ?? []).state !== 'up-to-date').length;
   return behind + (includeInvalid ? invalid.length : 0);
 }

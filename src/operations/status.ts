@@ -37,6 +37,13 @@ export interface StatusResult {
    * empty; `unreachable` carries the error of a target whose meta tables could not be read.
    */
   readonly targets?: Readonly<Record<string, TargetStatus>>;
+  /**
+   * `verify`: every meta table was read and compared with the applied-version summary
+   * (docs/fleet.md). `missing`: no summary row (planning reads the meta table); `stale`: a row that
+   * differs from the meta table. Absent without `verify`: `readFromMeta` says how many schemas
+   * planning had to read from their meta tables.
+   */
+  readonly summary: { readonly verified: boolean; readonly readFromMeta: number; readonly missing?: readonly string[]; readonly stale?: readonly string[] };
 }
 
 export interface TargetStatus {
@@ -51,7 +58,11 @@ export interface TargetStatus {
 /** Where master and every tenant stand against the files. Reads only (one batched read for the tenants). */
 export async function status(
   ctx: OperationContext,
-  options: { includeArchived?: boolean; /** Only tenants on this target (`(master)` allowed). */ dbTarget?: string } = {},
+  options: {
+    includeArchived?: boolean;
+    /** Only tenants on this target (`(master)` allowed). */ dbTarget?: string;
+    /** Read every meta table and compare it with the summary (slow: what planning avoids). */ verify?: boolean;
+  } = {},
 ): Promise<StatusResult> {
   const dialect = await ctx.dialect();
   const files = await ctx.files();
@@ -69,7 +80,14 @@ export async function status(
   });
   assertChecksums(schema, masterApplied, new Map(files.master.map((f) => [f.id, f])));
   const masterPlan = planSchema(schema, files.master, masterApplied);
-  const { applied, unreachable } = await ctx.targets.readAppliedMany(tenants, ctx.emit);
+  const read = options.verify
+    ? await ctx.targets.verifySummaries(tenants, ctx.emit)
+    : await ctx.targets.readPlanned(tenants, files.tenant, { emit: ctx.emit });
+  const { applied, unreachable } = read;
+  const summaryCheck =
+    'stale' in read
+      ? { verified: true, readFromMeta: tenants.length, missing: read.missing, stale: read.stale }
+      : { verified: false, readFromMeta: read.fromMeta };
   const plans = tenants.map((t) => planSchema(t.schema, files.tenant, applied.get(t.schema) ?? []));
   let targets: Record<string, TargetStatus> | undefined;
   if (ctx.targets.names.length > 0) {
@@ -115,5 +133,6 @@ export async function status(
     invalid,
     plans,
     ...(targets ? { targets } : {}),
+    summary: summaryCheck,
   };
 }

@@ -3,7 +3,8 @@ import type { Registry } from '../dialect/contracts/registry.js';
 import type { Dialect } from '../dialect/dialect.js';
 import { describeError } from '../errors.js';
 import type { MigratorListener } from '../events.js';
-import type { AppliedMigration } from '../types.js';
+import { type AppliedRef, type SchemaSummary, SummaryDecoder, sameSummary, summaryOf } from '../planner/applied-summary.js';
+import type { AppliedMigration, MigrationFile } from '../types.js';
 
 /** The master's own database in reports and groupings (a registry row without `db_target`). */
 export const MASTER_TARGET = '(master)';
@@ -109,17 +110,94 @@ export class TargetSet {
    * does not fail the others: its tenants are reported in `unreachable` (with the error) and get no
    * applied rows, so they are planned as pending and fail (or succeed) one by one in the fan-out.
    */
-  async readAppliedMany(
+  readAppliedMany(
     tenants: readonly Placed[],
     emit?: MigratorListener,
   ): Promise<{ applied: Map<string, AppliedMigration[]>; unreachable: Map<string, string> }> {
-    const applied = new Map<string, AppliedMigration[]>();
+    return this.#perTarget(tenants, emit, (dialect, schemas) => dialect.meta.readAppliedMany(schemas));
+  }
+
+  /**
+   * The planning read (`status`, `plan`, `up`): per database, the applied-version summary decodes to
+   * each schema's applied list without opening its meta table; a schema with no usable row (none
+   * yet, or a state that is not "the first k files", see SummaryDecoder) is read from its meta table,
+   * and a missing row is backfilled from what was read. `ensure`: create the summary table first
+   * (`up`, which may create tables). Unreachable targets as in {@link readAppliedMany}.
+   */
+  async readPlanned(
+    tenants: readonly Placed[],
+    files: readonly MigrationFile[],
+    options: { readonly emit?: MigratorListener | undefined; readonly ensure?: boolean } = {},
+  ): Promise<{ applied: Map<string, AppliedRef[]>; unreachable: Map<string, string>; fromMeta: number }> {
+    const decoder = new SummaryDecoder(files);
+    let fromMeta = 0;
+    let warned = false;
+    const result = await this.#perTarget(tenants, options.emit, async (dialect, schemas) => {
+      if (options.ensure) await dialect.withSession((s) => dialect.meta.ensureSummary(s));
+      const summaries = await dialect.meta.readSummaries(schemas);
+      const applied = new Map<string, AppliedRef[]>();
+      const rest: string[] = [];
+      for (const schema of schemas) {
+        const row = summaries?.get(schema);
+        const decoded = row && decoder.decode(row);
+        if (decoded) applied.set(schema, decoded);
+        else rest.push(schema);
+      }
+      if (rest.length === 0) return applied;
+      fromMeta += rest.length;
+      const read = await dialect.meta.readAppliedMany(rest);
+      for (const [schema, rows] of read) applied.set(schema, rows);
+      if (summaries) {
+        const backfill = rest.filter((s) => !summaries.has(s) && (read.get(s)?.length ?? 0) > 0).map((s) => summaryOf(s, read.get(s)!));
+        await dialect.meta.backfillSummaries(backfill).catch((err: unknown) => {
+          // A login that may read but not write (a read-only `status`): planning is still right.
+          if (!warned) options.emit?.({ type: 'warning', message: `applied-version summary not backfilled (${describeError(err)}); planning reads those meta tables until an \`up\` does` });
+          warned = true;
+        });
+      }
+      return applied;
+    });
+    return { ...result, fromMeta };
+  }
+
+  /**
+   * `status --verify`: every schema's meta table read (the truth) and compared with its summary row.
+   * `missing`: meta rows but no summary row (planning falls back and backfills); `stale`: a row that
+   * differs from the meta table (written by hand, or by an older version's `down`); `repair --yes`
+   * rebuilds both kinds.
+   */
+  async verifySummaries(
+    tenants: readonly Placed[],
+    emit?: MigratorListener,
+  ): Promise<{ applied: Map<string, AppliedMigration[]>; unreachable: Map<string, string>; missing: string[]; stale: string[] }> {
+    const missing: string[] = [];
+    const stale: string[] = [];
+    const result = await this.#perTarget(tenants, emit, async (dialect, schemas) => {
+      const [read, summaries] = await Promise.all([dialect.meta.readAppliedMany(schemas), dialect.meta.readSummaries(schemas)]);
+      for (const [schema, rows] of read) {
+        const row: SchemaSummary | undefined = summaries?.get(schema);
+        if (!row) {
+          if (rows.length > 0) missing.push(schema);
+        } else if (!sameSummary(row, summaryOf(schema, rows))) stale.push(schema);
+      }
+      return read;
+    });
+    return { ...result, missing, stale };
+  }
+
+  /** `fn` once per database over its tenants' schemas; an unreachable target's tenants get no rows. */
+  async #perTarget<T>(
+    tenants: readonly Placed[],
+    emit: MigratorListener | undefined,
+    fn: (dialect: Dialect, schemas: string[]) => Promise<Map<string, T[]>>,
+  ): Promise<{ applied: Map<string, T[]>; unreachable: Map<string, string> }> {
+    const applied = new Map<string, T[]>();
     const unreachable = new Map<string, string>();
     await Promise.all(
       [...groupByTarget(tenants)].map(async ([key, group]) => {
         try {
           const dialect = await this.dialectOf(key === MASTER_TARGET ? null : key);
-          const read = await dialect.meta.readAppliedMany(group.map((t) => t.schema));
+          const read = await fn(dialect, group.map((t) => t.schema));
           for (const [schema, rows] of read) applied.set(schema, rows);
         } catch (err) {
           if (key === MASTER_TARGET) throw err; // the master's database down fails the whole command

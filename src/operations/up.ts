@@ -8,7 +8,8 @@ import { type FleetOutcome, runFleet } from '../runner/fleet.js';
 import { retryTransient } from '../runner/ledger-client.js';
 import { type Shard, parseFleetArgs } from '../runner/fleet-options.js';
 import { type OpenedRun, inShard, newWorkerId, openRun, orderTenants, runKeyOf } from '../runner/run-ledger.js';
-import type { AppliedMigration, InvalidTenant, Tenant } from '../types.js';
+import type { AppliedRef } from '../planner/applied-summary.js';
+import type { InvalidTenant, Tenant } from '../types.js';
 import type { MigrationFiles, OperationContext } from './context.js';
 import { DEFAULT_LEASE_MS, type UpOptions, type UpResult } from './up-options.js';
 
@@ -41,7 +42,7 @@ interface LedgerStep {
   readonly todoCount: number;
   readonly opened: OpenedRun | undefined;
   /** The plan's meta rows of the tenants to do (none when joining by id): lets runTenant fold. */
-  readonly planned?: ReadonlyMap<string, readonly AppliedMigration[]>;
+  readonly planned?: ReadonlyMap<string, readonly AppliedRef[]>;
 }
 
 /**
@@ -174,8 +175,9 @@ async function joinRun(u: UpRun, runId: string): Promise<LedgerStep> {
 /** Plan (one batched read of every tenant's applied set), refuse changed files, queue the rest in the ledger. */
 async function planAndOpenRun(u: UpRun, runId: string, tenants: readonly Tenant[]): Promise<LedgerStep> {
   const { options, files } = u;
-  // One batched read per target database; an unreachable target's tenants are planned as pending.
-  const { applied } = await u.ctx.targets.readAppliedMany(tenants, u.ctx.emit);
+  // Per target database: the applied-version summary (created here if missing), meta tables only
+  // where it has no usable row; an unreachable target's tenants are planned as pending.
+  const { applied } = await u.ctx.targets.readPlanned(tenants, files.tenant, { emit: u.ctx.emit, ensure: true });
   const plans = new Map(tenants.map((t) => [t.schema, planSchema(t.schema, files.tenant, applied.get(t.schema) ?? [], options)]));
   const blocked = [...plans.values()].filter((p) => p.state === 'blocked');
   if (blocked.length > 0) {

@@ -27,7 +27,7 @@ export interface SchemaPlan {
 export function planSchema(
   schema: string,
   files: readonly MigrationFile[],
-  applied: readonly AppliedMigration[],
+  applied: readonly Pick<AppliedMigration, 'id' | 'checksum'>[],
   options: { readonly to?: string } = {},
 ): SchemaPlan {
   const byId = new Map(applied.map((a) => [a.id, a]));

@@ -180,7 +180,7 @@ export async function buildReleasePlan(ctx: OperationContext, options: PlanOptio
       message: `registry row ${bad.workspaceId}: ${bad.reason} (up skips it; it is never migrated)`,
     });
   }
-  const { applied, unreachable } = await ctx.targets.readAppliedMany(active, ctx.emit); // one batched read per target database
+  const { applied, unreachable } = await ctx.targets.readPlanned(active, files.tenant, { emit: ctx.emit }); // summary first, per target database
   for (const [target, error] of unreachable) {
     problems.push({
       kind: 'target-unreachable',

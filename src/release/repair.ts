@@ -1,6 +1,7 @@
 /**
  * `repair`: accept on purpose edits of applied migrations (a comment, whitespace) by storing the
- * files' current checksums. Without `apply` it only lists what it would change. Each change says
+ * files' current checksums, and rebuild applied-version summary rows (docs/fleet.md) that are
+ * missing or differ from their meta tables. Without `apply` it only lists what it would change. Each change says
  * whether the SQL the template renders to for that schema is the same as what ran (`renderedSame`):
  * when it is not, the database was built from different SQL and a new migration is the safer fix.
  */
@@ -27,6 +28,8 @@ export interface RepairChange {
 export interface RepairResult {
   readonly applied: boolean;
   readonly changes: readonly RepairChange[];
+  /** Tenant schemas whose summary row is missing or stale (rebuilt from the meta table with `apply`). */
+  readonly summaries: { readonly missing: readonly string[]; readonly stale: readonly string[] };
 }
 
 /** Find (and with `apply`, store) checksum changes in master and every tenant, Archived included. */
@@ -39,7 +42,8 @@ export async function repair(ctx: OperationContext, options: { readonly apply?: 
     masterApplied: await dialect.meta.readApplied(s, masterSchema),
     tenants: (await discoverTenants(ctx, dialect.registry, s, true)).tenants,
   }));
-  const { applied: tenantApplied } = await ctx.targets.readAppliedMany(tenants, ctx.emit);
+  const { applied: tenantApplied, missing, stale } = await ctx.targets.verifySummaries(tenants, ctx.emit);
+  const summaries = { missing, stale };
 
   const changes: RepairChange[] = [];
   const collect = (scope: MigrationScope, schema: string, rows: typeof masterApplied, tenant?: Tenant) => {
@@ -64,7 +68,7 @@ export async function repair(ctx: OperationContext, options: { readonly apply?: 
   };
   collect('master', masterSchema, masterApplied);
   for (const tenant of tenants) collect('tenant', tenant.schema, tenantApplied.get(tenant.schema) ?? [], tenant);
-  if (!options.apply || changes.length === 0) return { applied: false, changes };
+  if (!options.apply || changes.length + missing.length + stale.length === 0) return { applied: false, changes, summaries };
 
   const bySchema = new Map<string, RepairChange[]>();
   for (const c of changes) bySchema.set(c.schema, [...(bySchema.get(c.schema) ?? []), c]);
@@ -79,5 +83,19 @@ export async function repair(ctx: OperationContext, options: { readonly apply?: 
       { what: schema, target: list[0]!.scope === 'master' ? null : (tenants.find((t) => t.schema === schema)?.target ?? null) },
     );
   }
-  return { applied: true, changes };
+  // Summary rows: recomputed from the meta table under the tenant lock (a migration running now
+  // writes its own row in its transaction; the lock keeps this recompute from racing it).
+  const placed = new Map(tenants.map((t) => [t.schema, t.target ?? null]));
+  const rebuild = [...missing, ...stale];
+  const ensured = new Set<string | null>();
+  for (const schema of rebuild) {
+    const target = placed.get(schema) ?? null;
+    const dialectOf = await ctx.targets.dialectOf(target);
+    if (!ensured.has(target)) {
+      await dialectOf.withSession((s) => dialectOf.meta.ensureSummary(s));
+      ensured.add(target);
+    }
+    await ctx.withLock(schema, (session) => dialectOf.meta.refreshSummary(session, schema), { what: schema, target });
+  }
+  return { applied: true, changes, summaries };
 }

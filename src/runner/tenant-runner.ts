@@ -157,6 +157,9 @@ export async function runTenant(tenant: Tenant, options: TenantRunOptions): Prom
             // Nothing was pending, so prepare() did not run: still make sure schema, meta table and
             // the recorded name exist (a backfill of an already-built schema, or no tenant files).
             if (result.applied.length === 0 && applied.length === 0) await prepareTenant(dialect, session, tenant);
+            // Nothing applied here: the plan (or the applied-version summary it read) was stale. Make
+            // the summary row what the meta table says, under the lock, so the next plan is right.
+            if (result.applied.length === 0) await dialect.meta.refreshSummary(session, tenant.schema);
             await recordSchemaName(dialect, session, tenant);
             return result.applied;
           }, busy),

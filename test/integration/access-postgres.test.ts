@@ -125,6 +125,11 @@ describe.each(pgTargets)('least privilege on $name', (target: DialectTarget) => 
     await denied(roles.app, `SELECT * FROM pmassist_master."WorkspaceMember"`);
     await denied(roles.app, `UPDATE pmassist_master."Workspace" SET status = 'Archived'`);
     await denied(roles.app, `SELECT * FROM pmassist_master.__tm_runs`);
+    // The applied-version summary (created by the next up): planning trusts it, so no role of the application may write it.
+    await m.up();
+    await denied(roles.app, `UPDATE pmassist_master.__tm_schema_versions SET applied_count = 0`);
+    await denied(roles.app, `INSERT INTO pmassist_master.__tm_schema_versions (schema_name, applied_count, applied_digest) VALUES ('x', 0, 'x')`);
+    await denied(roles.ro, `DELETE FROM pmassist_master.__tm_schema_versions`);
     await denied(roles.app, `SELECT * FROM pmassist_master.__schema_migrations`);
     await denied(roles.app, `SELECT * FROM ${q(a)}.__schema_migrations`);
     await denied(roles.app, `INSERT INTO ${q(a)}.__schema_migrations (id) VALUES ('x')`);

@@ -151,7 +151,16 @@ describe.each(layouts)('fleet over several databases — $title', (layout) => {
     expect(await wsSchemas(master.url)).toEqual(idsOn(null).map(schemaOf).sort());
     // One ledger, in the master database only.
     expect(await withDatabase(master.url, (h) => h.count(h.master('__tm_run_tenants')))).toBe(8);
-    for (const db of [t1, t2]) expect(await withDatabase(db.url, (h) => h.schemaExists(MASTER))).toBe(false);
+    // A target holds its tenants' applied-version summary (docs/fleet.md) in a schema named like the
+    // master schema, and nothing else there: no registry, no ledger. Each row matches its meta table.
+    for (const [db, name] of [[t1, 't1'], [t2, 't2']] as const) {
+      await withDatabase(db.url, async (h) => {
+        const tables = await h.query<{ t: string }>(`SELECT table_name AS t FROM information_schema.tables WHERE table_schema = '${MASTER}' ORDER BY 1`);
+        expect(tables.map((r) => r.t)).toEqual(['__tm_schema_versions']);
+        const rows = await h.query<{ schema_name: string; applied_count: number }>(`SELECT schema_name, applied_count FROM ${h.master('__tm_schema_versions')} ORDER BY 1`);
+        expect(rows.map((r) => ({ schema_name: r.schema_name, applied_count: Number(r.applied_count) }))).toEqual(idsOn(name).map(schemaOf).sort().map((s) => ({ schema_name: s, applied_count: 1 })));
+      });
+    }
 
     // A new migration: status per target, then up.
     project.write('tenant-migrations/0002_add_note_priority.sql.hbs', 'ALTER TABLE {{table "notes"}} ADD priority {{int}} NOT NULL DEFAULT 0;\n');

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type TestDatabase, type TestProject, createProject, runCli, runnableTargets, useProjectFixture } from './harness.js';
 import { type SqlHelpers, dialectSql, withDatabase } from './sql-helpers.js';
+import { summaryOf } from '../../src/planner/applied-summary.js';
 
 const ADD_PRIORITY = 'ALTER TABLE {{table "automation_jobs"}} ADD priority {{int}} NULL;\n';
 const DROP_PRIORITY = 'ALTER TABLE {{table "automation_jobs"}} DROP COLUMN priority;\n';
@@ -101,6 +102,11 @@ describe.each(runnableTargets)('release tooling on $name', (target) => {
     project.write('tenant-migrations/0005_broken.sql.hbs', 'SELECT {{nope}};\n');
     const original = readFileSync(path.join(project.root, 'tenant-migrations/0002_copy_workspace_external_links.sql.hbs'), 'utf8');
     await query(db, `UPDATE ${table(plan.schemas[1]!.schema, '__schema_migrations')} SET checksum = $1 WHERE id = $2`, ['0'.repeat(64), '0002_copy_workspace_external_links']);
+    // As if that tenant had been migrated from another version of the file: the engine would have
+    // written that checksum into its applied-version summary row too (docs/fleet.md).
+    const tampered = plan.schemas[1]!.schema;
+    const rows = summaryOf(tampered, await query<{ id: string; checksum: string }>(db, `SELECT id, checksum FROM ${table(tampered, '__schema_migrations')}`));
+    await query(db, `UPDATE ${master('__tm_schema_versions')} SET applied_digest = $2 WHERE schema_name = $1`, [tampered, rows.digest]);
     const out = path.join(project.root, 'plan.md');
     const md = await cli('plan', '--format', 'markdown', '--out', out);
     expect(md.code).toBe(2);

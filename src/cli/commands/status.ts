@@ -11,6 +11,7 @@ interface StatusArgs extends GlobalArgs {
   run?: string;
   drift?: boolean;
   target?: string;
+  verify?: boolean;
 }
 
 /** `status --run [id]`: a run's progress. */
@@ -40,6 +41,7 @@ export function statusJson(status: StatusResult, verbose = false) {
     tenants: status.tenants,
     invalid: status.invalid,
     ...(status.targets ? { targets: status.targets } : {}),
+    summary: status.summary,
     ...(verbose
       ? { schemas: status.plans.map((p) => ({ schema: p.schema, state: p.state, pending: p.pending, unknownApplied: p.unknownApplied })) }
       : {}),
@@ -67,18 +69,31 @@ export function formatStatus(status: StatusResult): string {
     );
   }
   for (const bad of status.invalid) lines.push(`  invalid ${bad.workspaceId}: ${bad.reason}`);
+  const { summary } = status;
+  if (summary.verified) {
+    const stale = summary.stale ?? [];
+    const missing = summary.missing ?? [];
+    lines.push(
+      stale.length + missing.length === 0
+        ? `applied-version summary: matches every meta table (${summary.readFromMeta} read)`
+        : `applied-version summary: ${stale.length} stale, ${missing.length} missing row(s); \`tenant-migrate repair --yes\` rebuilds them`,
+    );
+    for (const schema of stale.slice(0, 20)) lines.push(`  stale ${schema}`);
+    if (stale.length > 20) lines.push(`  … and ${stale.length - 20} more`);
+  }
   return lines.join('\n');
 }
 
 export const statusCommand: CommandModule<GlobalArgs, StatusArgs> = {
   command: 'status',
-  describe: 'Show applied and pending migrations for master and all tenants (changes nothing)',
+  describe: 'Show applied and pending migrations for master and all tenants (changes no migration state; fills in missing applied-version summary rows)',
   builder: (y: Argv<GlobalArgs>) =>
     y
       .option('include-archived', { type: 'boolean', describe: 'Count Archived workspaces too' })
       .option('verbose', { type: 'boolean', alias: 'v', describe: 'With --json: list every schema' })
       .option('run', { type: 'string', describe: 'Show a ledger run instead (the newest when no id is given)' })
       .option('target', { type: 'string', describe: 'Only the workspaces placed on this target database ("(master)": the master\'s own)' })
+      .option('verify', { type: 'boolean', describe: 'Read every meta table and compare it with the applied-version summary (exit 4 when a row is stale)' })
       .option('drift', { type: 'boolean', describe: 'Also fingerprint every tenant schema: how many distinct schemas per version (read-only)' }) as Argv<StatusArgs>,
   handler: command<StatusArgs>(async (argv) => {
     const migrator = await migratorFromArgs(argv);
@@ -90,11 +105,15 @@ export const statusCommand: CommandModule<GlobalArgs, StatusArgs> = {
         else process.stdout.write(`${formatRunStatus(r)}\n`);
         return EXIT.ok;
       }
-      const status = await migrator.status({ includeArchived: argv.includeArchived ?? false, ...(argv.target ? { dbTarget: argv.target } : {}) });
+      const status = await migrator.status({
+        includeArchived: argv.includeArchived ?? false,
+        ...(argv.target ? { dbTarget: argv.target } : {}),
+        ...(argv.verify ? { verify: true } : {}),
+      });
       const fingerprints = argv.drift ? await fingerprintSummary(migrator.context) : undefined;
       if (argv.json) printJson({ ...statusJson(status, argv.verbose), ...(fingerprints ? { fingerprints } : {}) });
       else process.stdout.write(`${formatStatus(status)}\n${fingerprints ? `${formatFingerprintSummary(fingerprints)}\n` : ''}`);
-      return EXIT.ok;
+      return (status.summary.stale?.length ?? 0) > 0 ? EXIT.drift : EXIT.ok;
     } finally {
       await migrator.close();
     }

@@ -1,9 +1,16 @@
+import type { SchemaSummary } from '../../planner/applied-summary.js';
 import type { AppliedMigration } from '../../types.js';
-import type { SqlSession } from './driver.js';
+import { type SqlSession, inTransaction } from './driver.js';
 
 /**
  * Schemas and their meta tables (`__schema_migrations`): the truth of what is applied where.
  * umzug's storage in src/runner/schema-migrator.ts is written over this contract.
+ *
+ * Beside them, each database has the applied-version summary (src/planner/applied-summary.ts,
+ * docs/fleet.md): `insertApplied`, `deleteApplied` and `updateChecksums` recompute the schema's
+ * summary row from its meta table on the same session, inside the caller's transaction (or in
+ * one of their own with the meta change when there is none), and `dropSchema` deletes it. A
+ * database without the summary table (before the first `up` of this version) skips the summary.
  */
 export interface MetaStore {
   ensureSchema(session: SqlSession, schema: string): Promise<void>;
@@ -25,6 +32,67 @@ export interface MetaStore {
   insertApplied(session: SqlSession, schema: string, row: AppliedMigration): Promise<void>;
   deleteApplied(session: SqlSession, schema: string, id: string): Promise<void>;
   updateChecksums(session: SqlSession, schema: string, id: string, checksum: string, renderedChecksum: string): Promise<void>;
+
+  /** Create this database's summary table (and the schema named like the master schema) if missing. */
+  ensureSummary(session: SqlSession): Promise<void>;
+  /** Summary rows of these schemas (absent: no row); undefined when the database has no summary table. */
+  readSummaries(schemas: readonly string[]): Promise<Map<string, SchemaSummary> | undefined>;
+  /** Insert rows for schemas that have none (never overwrites a row: one written meanwhile is newer). */
+  backfillSummaries(rows: readonly SchemaSummary[]): Promise<void>;
+  /** Recompute `schema`'s summary row from its meta table on `session` (the caller holds the tenant lock). */
+  refreshSummary(session: SqlSession, schema: string): Promise<void>;
+}
+
+/**
+ * A meta-table change and the summary row's refresh in one transaction: the caller's when one is
+ * open (a transactional migration), else one of their own (a no-transaction migration's meta row).
+ */
+export async function withSummary(
+  store: Pick<MetaStore, 'refreshSummary'>,
+  session: SqlSession,
+  schema: string,
+  change: () => Promise<void>,
+): Promise<void> {
+  const both = async () => {
+    await change();
+    await store.refreshSummary(session, schema);
+  };
+  if (session.inTransaction) await both();
+  else await inTransaction(session, both);
+}
+
+/** The SQL texts of the meta-row writes (`$1…` parameters in the order of {@link MetaRowWrites}). */
+export interface MetaWriteSql {
+  insertApplied(schema: string): string;
+  deleteApplied(schema: string): string;
+  updateChecksums(schema: string): string;
+}
+
+/**
+ * The three meta-row writes, each followed by the summary refresh on the same session
+ * ({@link withSummary}), over a dialect's SQL texts. `appliedUtc`: how the dialect's driver takes a
+ * timestamp parameter.
+ */
+export abstract class MetaRowWrites {
+  constructor(
+    private readonly writeSql: MetaWriteSql,
+    private readonly appliedUtc: (d: Date) => unknown,
+  ) {}
+
+  abstract refreshSummary(session: SqlSession, schema: string): Promise<void>;
+
+  async insertApplied(session: SqlSession, schema: string, row: AppliedMigration): Promise<void> {
+    const params = [row.id, row.checksum, row.renderedChecksum, this.appliedUtc(row.appliedUtc), Math.round(row.durationMs), row.runId];
+    await withSummary(this, session, schema, async () => void (await session.query(this.writeSql.insertApplied(schema), params)));
+  }
+
+  async deleteApplied(session: SqlSession, schema: string, id: string): Promise<void> {
+    await withSummary(this, session, schema, async () => void (await session.query(this.writeSql.deleteApplied(schema), [id])));
+  }
+
+  async updateChecksums(session: SqlSession, schema: string, id: string, checksum: string, rendered: string): Promise<void> {
+    await withSummary(this, session, schema, async () => void (await session.query(this.writeSql.updateChecksums(schema), [id, checksum, rendered])));
+  }
 }
 
 /** Sort each schema's applied rows by id (the order the batched reads promise). */

@@ -9,6 +9,7 @@ import type { DialectCapabilities, Driver, ErrorClassification, SqlSession } fro
 import type { LedgerStore } from '../contracts/ledger-store.js';
 import type { Locks } from '../contracts/locks.js';
 import { type MetaStore, sortAppliedLists } from '../contracts/meta-store.js';
+import { type SchemaSummary, summaryOf } from '../../planner/applied-summary.js';
 import { type Registry, type RegistryQueryOptions, filterCustomRows } from '../contracts/registry.js';
 import type { WorkspaceStore } from '../contracts/workspace-store.js';
 import type { AdapterNames, Dialect } from '../dialect.js';
@@ -64,6 +65,22 @@ export class MemoryLocks implements Locks {
 export class MemoryMetaStore implements MetaStore {
   /** schema → applied rows, or undefined when the schema has no meta table. */
   readonly schemas = new Map<string, AppliedMigration[] | undefined>();
+  /** The applied-version summary; undefined until ensureSummary (like a database before `up`). */
+  summaries: Map<string, SchemaSummary> | undefined;
+  async ensureSummary() {
+    this.summaries ??= new Map();
+  }
+  async readSummaries(schemas: readonly string[]) {
+    const all = this.summaries;
+    return all && new Map(schemas.flatMap((s) => (all.has(s) ? [[s, all.get(s)!] as const] : [])));
+  }
+  async backfillSummaries(rows: readonly SchemaSummary[]) {
+    for (const row of rows) if (this.summaries && !this.summaries.has(row.schema)) this.summaries.set(row.schema, row);
+  }
+  async refreshSummary(_s: SqlSession, schema: string) {
+    const rows = this.schemas.get(schema);
+    if (this.summaries && rows) this.summaries.set(schema, summaryOf(schema, rows));
+  }
   async ensureSchema(_s: SqlSession, schema: string) {
     if (!this.schemas.has(schema)) this.schemas.set(schema, undefined);
   }
@@ -72,6 +89,7 @@ export class MemoryMetaStore implements MetaStore {
   }
   async dropSchema(_s: SqlSession, schema: string) {
     this.schemas.delete(schema);
+    this.summaries?.delete(schema);
   }
   async ensureMetaTable(_s: SqlSession, schema: string) {
     this.schemas.set(schema, this.schemas.get(schema) ?? []);
@@ -87,14 +105,17 @@ export class MemoryMetaStore implements MetaStore {
     if (!rows) throw new Error(`No meta table in ${schema}`);
     if (rows.some((r) => r.id === row.id)) throw new Error(`${row.id} is already applied in ${schema}`);
     rows.push(row);
+    await this.refreshSummary(_s, schema);
   }
   async deleteApplied(_s: SqlSession, schema: string, id: string) {
     const rows = this.schemas.get(schema);
     if (rows) this.schemas.set(schema, rows.filter((r) => r.id !== id));
+    await this.refreshSummary(_s, schema);
   }
   async updateChecksums(_s: SqlSession, schema: string, id: string, checksum: string, renderedChecksum: string) {
     const rows = this.schemas.get(schema) ?? [];
     this.schemas.set(schema, rows.map((r) => (r.id === id ? { ...r, checksum, renderedChecksum } : r)));
+    await this.refreshSummary(_s, schema);
   }
 }
 

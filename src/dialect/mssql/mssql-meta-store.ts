@@ -1,6 +1,7 @@
 import type { AppliedMigration } from '../../types.js';
 import type { Driver, SqlSession } from '../contracts/driver.js';
-import { type MetaStore, sortAppliedLists } from '../contracts/meta-store.js';
+import { MetaRowWrites, type MetaStore, sortAppliedLists } from '../contracts/meta-store.js';
+import { type SchemaSummary, summaryOf } from '../../planner/applied-summary.js';
 import type { AdapterNames } from '../dialect.js';
 import { rowToApplied } from '../row-mapping.js';
 import type { mssqlWorkspaceSql } from './mssql-ledger-sql.js';
@@ -8,13 +9,14 @@ import { mssqlErrorNumber } from './mssql-errors.js';
 import { LOCK_TIMEOUT_ERROR, META_READ_BATCH, type MssqlSql } from './mssql-sql.js';
 
 /** Schemas and meta tables on SQL Server. */
-export class MssqlMetaStore implements MetaStore {
+export class MssqlMetaStore extends MetaRowWrites implements MetaStore {
   readonly #driver: Driver;
   readonly #sql: MssqlSql;
   readonly #ws: ReturnType<typeof mssqlWorkspaceSql>;
   readonly #names: AdapterNames;
 
   constructor(driver: Driver, statements: MssqlSql, workspaceStatements: ReturnType<typeof mssqlWorkspaceSql>, names: AdapterNames) {
+    super(statements, (d) => d);
     this.#driver = driver;
     this.#sql = statements;
     this.#ws = workspaceStatements;
@@ -37,6 +39,7 @@ export class MssqlMetaStore implements MetaStore {
 
   async dropSchema(session: SqlSession, schema: string): Promise<void> {
     await session.query(this.#ws.dropSchema, [schema]);
+    await session.query(this.#sql.deleteSummary, [schema]);
   }
 
   async ensureMetaTable(session: SqlSession, schema: string): Promise<void> {
@@ -80,22 +83,46 @@ export class MssqlMetaStore implements MetaStore {
     return sortAppliedLists(result);
   }
 
-  async insertApplied(session: SqlSession, schema: string, row: AppliedMigration): Promise<void> {
-    await session.query(this.#sql.insertApplied(schema), [
-      row.id,
-      row.checksum,
-      row.renderedChecksum,
-      row.appliedUtc,
-      Math.round(row.durationMs),
-      row.runId,
-    ]);
+  async ensureSummary(session: SqlSession): Promise<void> {
+    for (const statement of this.#sql.ensureSummary) {
+      try {
+        await session.query(statement);
+      } catch (err) {
+        // Created by another process between the check and CREATE (2714 there is already an object).
+        if (!(await this.#summaryExists(session))) throw err;
+      }
+    }
   }
 
-  async deleteApplied(session: SqlSession, schema: string, id: string): Promise<void> {
-    await session.query(this.#sql.deleteApplied(schema), [id]);
+  async #summaryExists(session: SqlSession): Promise<boolean> {
+    const [row] = await session.query<{ found: number }>(this.#sql.summaryExists);
+    return Number(row?.found) === 1;
   }
 
-  async updateChecksums(session: SqlSession, schema: string, id: string, checksum: string, rendered: string): Promise<void> {
-    await session.query(this.#sql.updateChecksums(schema), [id, checksum, rendered]);
+  async readSummaries(schemas: readonly string[]): Promise<Map<string, SchemaSummary> | undefined> {
+    return this.#driver.withSession(async (session) => {
+      if (!(await this.#summaryExists(session))) return undefined;
+      const wanted = new Set(schemas);
+      const rows = await session.query<{ schema_name: string; applied_count: number; last_id: string | null; applied_digest: string }>(this.#sql.selectSummaries);
+      return new Map(
+        rows
+          .filter((r) => wanted.has(r.schema_name))
+          .map((r) => [r.schema_name, { schema: r.schema_name, count: Number(r.applied_count), lastId: r.last_id, digest: r.applied_digest }]),
+      );
+    });
+  }
+
+  async backfillSummaries(rows: readonly SchemaSummary[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.#driver.withSession(async (session) => {
+      for (const r of rows) await session.query(this.#sql.insertSummaryIfMissing, [r.schema, r.count, r.lastId, r.digest]);
+    });
+  }
+
+  async refreshSummary(session: SqlSession, schema: string): Promise<void> {
+    if (schema === this.#names.masterSchema) return;
+    const rows = await session.query<{ id: string; checksum: string }>(this.#sql.selectAppliedRefs(schema));
+    const s = summaryOf(schema, rows);
+    await session.query(this.#sql.upsertSummary, [schema, s.count, s.lastId, s.digest]);
   }
 }

@@ -80,6 +80,8 @@ export function mssqlSql(names: AdapterNames) {
   const master = q(names.masterSchema);
   const registry = `${master}.${q(names.registryTable)}`;
   const meta = (schema: string) => `${q(schema)}.${q(names.metaTable)}`;
+  const summary = `${master}.${q(`${names.ledgerPrefix}schema_versions`)}`;
+  const summaryId = `OBJECT_ID(${lit(summary)}, N'U')`;
   const metaColumns = 'id, checksum, rendered_checksum, applied_utc, duration_ms, run_id';
   // UNIQUEIDENTIFIER comes back upper-case from tedious; the contract is the lower-case text form.
   const registryColumns =
@@ -135,6 +137,41 @@ CREATE TABLE ${meta(schema)} (
     insertApplied: (schema: string) => `INSERT INTO ${meta(schema)} (${metaColumns}) VALUES ($1, $2, $3, $4, $5, $6);`,
     deleteApplied: (schema: string) => `DELETE FROM ${meta(schema)} WHERE id = $1;`,
     updateChecksums: (schema: string) => `UPDATE ${meta(schema)} SET checksum = $2, rendered_checksum = $3 WHERE id = $1;`,
+
+    /**
+     * The applied-version summary (docs/fleet.md): one row per tenant schema, in a schema named like
+     * the master schema in every database. Its digest is computed by the engine from the meta rows it
+     * reads in the same transaction (no STRING_AGG/HASHBYTES: one text for SQL Server and Babelfish).
+     */
+    ensureSummary: [
+      `IF SCHEMA_ID(${lit(names.masterSchema)}) IS NULL EXEC(${lit(`CREATE SCHEMA ${master}`)});`,
+      `IF ${summaryId} IS NULL
+CREATE TABLE ${summary} (
+  schema_name NVARCHAR(128) NOT NULL PRIMARY KEY,
+  applied_count INT NOT NULL,
+  last_id NVARCHAR(255) NULL,
+  applied_digest CHAR(64) NOT NULL,
+  updated_utc DATETIME2 NOT NULL DEFAULT SYSUTCDATETIME()
+);`,
+    ],
+    summaryExists: `SELECT CASE WHEN ${summaryId} IS NULL THEN 0 ELSE 1 END AS found;`,
+    /**
+     * Every row (no list of names travels to the server); READPAST skips the row of a tenant being
+     * migrated right now, which is then read from its meta table like a tenant without a row.
+     */
+    selectSummaries: `SELECT schema_name, applied_count, last_id, applied_digest FROM ${summary} WITH (READPAST);`,
+    /** One schema's row, written under the tenant lock (UPDLOCK + HOLDLOCK: a concurrent backfill waits). */
+    upsertSummary: `IF ${summaryId} IS NOT NULL
+BEGIN
+  UPDATE ${summary} WITH (UPDLOCK, HOLDLOCK) SET applied_count = $2, last_id = $3, applied_digest = $4, updated_utc = SYSUTCDATETIME() WHERE schema_name = $1;
+  IF @@ROWCOUNT = 0 INSERT INTO ${summary} (schema_name, applied_count, last_id, applied_digest) VALUES ($1, $2, $3, $4);
+END;`,
+    /** Backfill of one row: only when there is none. */
+    insertSummaryIfMissing: `IF NOT EXISTS (SELECT 1 FROM ${summary} WITH (UPDLOCK, HOLDLOCK) WHERE schema_name = $1)
+  INSERT INTO ${summary} (schema_name, applied_count, last_id, applied_digest) VALUES ($1, $2, $3, $4);`,
+    deleteSummary: `IF ${summaryId} IS NOT NULL DELETE FROM ${summary} WHERE schema_name = $1;`,
+    /** The meta rows the summary is computed from, inside the writer's transaction. */
+    selectAppliedRefs: (schema: string) => `SELECT id, checksum FROM ${meta(schema)};`,
 
     /**
      * Session-owned application lock: held across the several transactions of a tenant and

@@ -52,7 +52,7 @@ export class PostgresAdapter extends DriverDelegation implements Dialect {
     this.meta = new PostgresMetaStore(driver, sql, options.names);
     this.registry = new PostgresRegistry(sql, options.names);
     this.workspaces = new PostgresWorkspaceStore(sql);
-    this.folded = new PostgresFoldedApply(options.names);
+    this.folded = new PostgresFoldedApply(options.names, sql);
     this.ledger = new PostgresLedgerStore({ driver, locks: this.locks, meta: this.meta, sql, names: options.names });
   }
 }

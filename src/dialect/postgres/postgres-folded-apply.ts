@@ -1,23 +1,15 @@
-import { createHash } from 'node:crypto';
 import { ScriptExecutionError, type SqlSession } from '../contracts/driver.js';
 import type { FoldedApply, FoldedMigration, FoldedOutcome } from '../contracts/folded-apply.js';
 import type { AdapterNames } from '../dialect.js';
+import { appliedFingerprint, summaryOf } from '../../planner/applied-summary.js';
 import { advisoryKey } from './postgres-locks.js';
+import { type PostgresSql, appliedDigest } from './postgres-sql.js';
 import { quotePostgresIdent as q, quotePostgresString as lit } from './postgres-syntax.js';
 
 /** SQLSTATEs the send raises itself (class `TM` is not used by PostgreSQL). */
 const BUSY = 'TM001';
 const STALE = 'TM002';
 const NOW = "(now() at time zone 'utc')";
-
-/**
- * The check's fingerprint of a meta table: sha256 of `id:checksum` pairs in byte order of the ids
- * (sha256, not md5: md5() is refused by servers in FIPS mode).
- */
-export function appliedFingerprint(rows: readonly { readonly id: string; readonly checksum: string }[]): string {
-  const sorted = [...rows].sort((a, b) => Buffer.compare(Buffer.from(a.id), Buffer.from(b.id)));
-  return createHash('sha256').update(sorted.map((r) => `${r.id}:${r.checksum}`).join(',')).digest('hex');
-}
 
 /** A parameter as a PostgreSQL literal (the simple query protocol takes no parameters). */
 export function postgresLiteral(value: unknown): string {
@@ -48,9 +40,11 @@ const lineCount = (text: string) => text.split('\n').length - 1;
  */
 export class PostgresFoldedApply implements FoldedApply {
   readonly #names: AdapterNames;
+  readonly #sql: PostgresSql;
 
-  constructor(names: AdapterNames) {
+  constructor(names: AdapterNames, sql: PostgresSql) {
     this.#names = names;
+    this.#sql = sql;
   }
 
   recorder(): { session: SqlSession; statements: string[] } {
@@ -72,7 +66,7 @@ export class PostgresFoldedApply implements FoldedApply {
     return { session, statements };
   }
 
-  /** The text sent: head (BEGIN, lock, prelude, check), the script, tail (meta row, COMMIT). */
+  /** The text sent: head (BEGIN, lock, prelude, check), the script, tail (meta row, summary row, COMMIT). */
   build(m: FoldedMigration): { head: string; text: string } {
     const meta = `${q(m.schema)}.${q(this.#names.metaTable)}`;
     const raise = (code: string, message: string) => `RAISE EXCEPTION ${lit(message)} USING ERRCODE = '${code}'`;
@@ -89,7 +83,7 @@ export class PostgresFoldedApply implements FoldedApply {
       body(
         `IF NOT pg_try_advisory_xact_lock(hashtextextended(${lit(advisoryKey(m.schema))}, 0)) THEN ${raise(BUSY, 'tenant is locked')}; END IF; ` +
           `IF to_regclass(${lit(meta)}) IS NULL THEN ${empty ? 'NULL' : `${raise(STALE, 'no meta table')}`}; ` +
-          `ELSIF (SELECT encode(sha256(convert_to(coalesce(string_agg(id || ':' || checksum, ',' ORDER BY id COLLATE "C"), ''), 'UTF8')), 'hex') FROM ${meta}) <> ${lit(appliedFingerprint(m.expected))} ` +
+          `ELSIF (SELECT ${appliedDigest} FROM ${meta}) <> ${lit(appliedFingerprint(m.expected))} ` +
           `THEN ${raise(STALE, 'meta table changed since the plan')}; END IF;`,
       ),
       ...m.prelude.map((s) => `${s};`),
@@ -99,7 +93,8 @@ export class PostgresFoldedApply implements FoldedApply {
     const tail =
       `\n;\nINSERT INTO ${meta} (id, checksum, rendered_checksum, applied_utc, duration_ms, run_id) VALUES (` +
       `${lit(row.id)}, ${lit(row.checksum)}, ${lit(row.renderedChecksum)}, ${NOW}, ` +
-      `(extract(epoch from clock_timestamp() - now()) * 1000)::integer, ${postgresLiteral(row.runId)});\nCOMMIT;`;
+      `(extract(epoch from clock_timestamp() - now()) * 1000)::integer, ${postgresLiteral(row.runId)});\n` +
+      `${this.#sql.upsertSummary(summaryOf(m.schema, [...m.expected, row]))};\nCOMMIT;`;
     return { head, text: head + m.script + tail };
   }
 

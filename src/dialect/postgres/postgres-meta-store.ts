@@ -1,7 +1,8 @@
 import pLimit from 'p-limit';
 import type { AppliedMigration } from '../../types.js';
 import type { Driver, SqlSession } from '../contracts/driver.js';
-import { type MetaStore, sortAppliedLists } from '../contracts/meta-store.js';
+import { MetaRowWrites, type MetaStore, sortAppliedLists } from '../contracts/meta-store.js';
+import type { SchemaSummary } from '../../planner/applied-summary.js';
 import type { AdapterNames } from '../dialect.js';
 import { rowToApplied } from '../row-mapping.js';
 import type { PostgresSql } from './postgres-sql.js';
@@ -12,12 +13,13 @@ export const META_READ_BATCH = 200;
 export const META_READ_PARALLEL = 4;
 
 /** Schemas and meta tables on PostgreSQL (and PGlite). */
-export class PostgresMetaStore implements MetaStore {
+export class PostgresMetaStore extends MetaRowWrites implements MetaStore {
   readonly #driver: Driver;
   readonly #sql: PostgresSql;
   readonly #names: AdapterNames;
 
   constructor(driver: Driver, sql: PostgresSql, names: AdapterNames) {
+    super(sql, (d) => d.toISOString());
     this.#driver = driver;
     this.#sql = sql;
     this.#names = names;
@@ -36,6 +38,7 @@ export class PostgresMetaStore implements MetaStore {
 
   async dropSchema(session: SqlSession, schema: string): Promise<void> {
     await session.query(this.#sql.dropSchema(schema));
+    await session.query(this.#sql.deleteSummary(schema));
   }
 
   async ensureMetaTable(session: SqlSession, schema: string): Promise<void> {
@@ -72,22 +75,38 @@ export class PostgresMetaStore implements MetaStore {
     return sortAppliedLists(result);
   }
 
-  async insertApplied(session: SqlSession, schema: string, row: AppliedMigration): Promise<void> {
-    await session.query(this.#sql.insertApplied(schema), [
-      row.id,
-      row.checksum,
-      row.renderedChecksum,
-      row.appliedUtc.toISOString(),
-      Math.round(row.durationMs),
-      row.runId,
-    ]);
+  async ensureSummary(session: SqlSession): Promise<void> {
+    for (const statement of this.#sql.ensureSummary) {
+      try {
+        await session.query(statement);
+      } catch (err) {
+        // Two processes creating it at once (a unique violation on the catalog): it exists now.
+        if ((err as { code?: string }).code !== '23505') throw err;
+      }
+    }
   }
 
-  async deleteApplied(session: SqlSession, schema: string, id: string): Promise<void> {
-    await session.query(this.#sql.deleteApplied(schema), [id]);
+  async readSummaries(schemas: readonly string[]): Promise<Map<string, SchemaSummary> | undefined> {
+    return this.#driver.withSession(async (session) => {
+      const [found] = await session.query<{ found: boolean }>(this.#sql.summaryExists);
+      if (!found?.found) return undefined;
+      const rows = await session.query<{ schema_name: string; applied_count: number; last_id: string | null; applied_digest: string }>(
+        this.#sql.selectSummaries,
+        [schemas],
+      );
+      return new Map(rows.map((r) => [r.schema_name, { schema: r.schema_name, count: Number(r.applied_count), lastId: r.last_id, digest: r.applied_digest }]));
+    });
   }
 
-  async updateChecksums(session: SqlSession, schema: string, id: string, checksum: string, rendered: string): Promise<void> {
-    await session.query(this.#sql.updateChecksums(schema), [id, checksum, rendered]);
+  async backfillSummaries(rows: readonly SchemaSummary[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.#driver.withSession((session) =>
+      session.query(this.#sql.backfillSummaries, [rows.map((r) => r.schema), rows.map((r) => r.count), rows.map((r) => r.lastId), rows.map((r) => r.digest)]),
+    );
+  }
+
+  async refreshSummary(session: SqlSession, schema: string): Promise<void> {
+    // The master schema's own meta table is read directly by every command: no row for it.
+    if (schema !== this.#names.masterSchema) await session.query(this.#sql.refreshSummary(schema));
   }
 }

@@ -1,3 +1,4 @@
+import type { SchemaSummary } from '../../planner/applied-summary.js';
 import type { AdapterNames } from '../dialect.js';
 import { quotePostgresIdent as q, quotePostgresString as lit } from './postgres-syntax.js';
 
@@ -9,6 +10,7 @@ export function postgresSql(names: AdapterNames) {
   const master = q(names.masterSchema);
   const registry = `${master}.${q(names.registryTable)}`;
   const meta = (schema: string) => `${q(schema)}.${q(names.metaTable)}`;
+  const summary = `${master}.${q(summaryTableName(names))}`;
   const registryColumns =
     'workspace_id::text AS workspace_id, name, db_schema_name, status, last_seen_utc, created_utc';
 
@@ -46,6 +48,51 @@ export function postgresSql(names: AdapterNames) {
     deleteApplied: (schema: string) => `DELETE FROM ${meta(schema)} WHERE id = $1`,
     updateChecksums: (schema: string) =>
       `UPDATE ${meta(schema)} SET checksum = $2, rendered_checksum = $3 WHERE id = $1`,
+    /**
+     * The applied-version summary (docs/fleet.md): one row per tenant schema, in a schema named like
+     * the master schema in every database (in a target database it holds only this table).
+     */
+    ensureSummary: [
+      `DO $tm$BEGIN IF to_regnamespace(${lit(master)}) IS NULL THEN CREATE SCHEMA ${master}; END IF; END$tm$`,
+      `CREATE TABLE IF NOT EXISTS ${summary} (
+  schema_name varchar(128) NOT NULL PRIMARY KEY,
+  applied_count integer NOT NULL,
+  last_id varchar(255) NULL,
+  applied_digest char(64) NOT NULL,
+  updated_utc timestamp(6) NOT NULL DEFAULT (now() at time zone 'utc')
+)`,
+    ],
+    summaryExists: `SELECT to_regclass(${lit(summary)}) IS NOT NULL AS found`,
+    selectSummaries: `SELECT schema_name, applied_count, last_id, applied_digest FROM ${summary} WHERE schema_name = ANY($1::text[])`,
+    /** Backfill: rows for schemas that have none; an existing row (written by a migration meanwhile) wins. */
+    backfillSummaries: `INSERT INTO ${summary} (schema_name, applied_count, last_id, applied_digest)
+SELECT s, c, l, d FROM unnest($1::text[], $2::int[], $3::text[], $4::text[]) AS t(s, c, l, d)
+ON CONFLICT (schema_name) DO NOTHING`,
+    /**
+     * Recompute one schema's summary row from its meta table (no parameters: it is also folded into
+     * the one-send migration). A database without the summary table (created by `up`) is skipped.
+     */
+    refreshSummary: (schema: string) =>
+      `DO $tm$BEGIN IF to_regclass(${lit(summary)}) IS NOT NULL THEN
+INSERT INTO ${summary} AS v (schema_name, applied_count, last_id, applied_digest, updated_utc)
+SELECT ${lit(schema)}, count(*), max(id COLLATE "C"), ${appliedDigest}, ${NOW} FROM ${meta(schema)}
+ON CONFLICT (schema_name) DO UPDATE SET applied_count = EXCLUDED.applied_count, last_id = EXCLUDED.last_id,
+  applied_digest = EXCLUDED.applied_digest, updated_utc = EXCLUDED.updated_utc;
+END IF; END$tm$`,
+    /**
+     * The folded send's summary row, computed by the engine: its check has just proved, under the
+     * tenant lock, that the meta table holds what the plan read, and it adds one row — so the row
+     * is known without aggregating the meta table again.
+     */
+    upsertSummary: (row: SchemaSummary) =>
+      `DO $tm$BEGIN IF to_regclass(${lit(summary)}) IS NOT NULL THEN
+INSERT INTO ${summary} AS v (schema_name, applied_count, last_id, applied_digest, updated_utc)
+VALUES (${lit(row.schema)}, ${row.count}, ${row.lastId === null ? 'NULL' : lit(row.lastId)}, ${lit(row.digest)}, ${NOW})
+ON CONFLICT (schema_name) DO UPDATE SET applied_count = EXCLUDED.applied_count, last_id = EXCLUDED.last_id,
+  applied_digest = EXCLUDED.applied_digest, updated_utc = EXCLUDED.updated_utc;
+END IF; END$tm$`,
+    deleteSummary: (schema: string) =>
+      `DO $tm$BEGIN IF to_regclass(${lit(summary)}) IS NOT NULL THEN DELETE FROM ${summary} WHERE schema_name = ${lit(schema)}; END IF; END$tm$`,
     /** Advisory locks take a bigint; hashtextextended gives a stable 64-bit hash of the key. */
     tryLock: "SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked",
     unlock: "SELECT pg_advisory_unlock(hashtextextended($1, 0)) AS unlocked",
@@ -80,6 +127,15 @@ VALUES ($1::uuid, $2, $3, (now() at time zone 'utc')) ON CONFLICT (workspace_id,
 export type PostgresSql = ReturnType<typeof postgresSql>;
 
 const NOW = "(now() at time zone 'utc')";
+
+/** The summary table's name (in the master schema; tenant-migrate's own tables share the ledger prefix). */
+export const summaryTableName = (names: AdapterNames) => `${names.ledgerPrefix}schema_versions`;
+
+/**
+ * appliedFingerprint (src/planner/applied-summary.ts) of the meta table in FROM, in SQL: sha256 of
+ * the `id:checksum` pairs in byte order, joined by commas.
+ */
+export const appliedDigest = `encode(sha256(convert_to(coalesce(string_agg(id || ':' || checksum, ',' ORDER BY id COLLATE "C"), ''), 'UTF8')), 'hex')`;
 
 /**
  * The run ledger. Leases use the server clock. Claims use `FOR UPDATE SKIP LOCKED` so concurrent
