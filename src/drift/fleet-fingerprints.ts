@@ -48,22 +48,34 @@ export async function fingerprintFleet(
 ): Promise<FleetFingerprints> {
   const schemas = tenants.map((t) => t.schema);
   const fileIds = files.map((f) => f.id);
-  const applied = await adapter.meta.readAppliedMany(schemas);
   const reader = await createCatalogReader(adapter);
-  const groups = new Map<string, FingerprintGroup>();
+  // The applied versions and the catalogs are independent reads: run them side by side.
+  const applied = adapter.meta.readAppliedMany(schemas);
+  applied.catch(() => undefined); // awaited below; a failure is thrown there
   const catalogs = new Map<string, Catalog>();
+  // A reader hands schemas with equal catalogs the same object: fingerprint each object once.
+  const printed = new WeakMap<Catalog, string>();
+  const printOf = new Map<string, string>();
   let done = 0;
   const busy: string[] = [];
   await reader.readCatalogs(schemas, (schema, catalog) => {
-    const fp = fingerprint(catalog);
-    const { version, gap } = versionOf((applied.get(schema) ?? []).map((a) => a.id), fileIds);
+    let fp = printed.get(catalog);
+    if (fp === undefined) printed.set(catalog, (fp = fingerprint(catalog)));
+    printOf.set(schema, fp);
+    if (!catalogs.has(fp)) catalogs.set(fp, catalog);
+    if (++done % 500 === 0 || done === schemas.length) options.onProgress?.(done, schemas.length);
+  }, (schema) => busy.push(schema));
+  const appliedBySchema = await applied;
+  const groups = new Map<string, FingerprintGroup>();
+  for (const schema of schemas) {
+    const fp = printOf.get(schema);
+    if (fp === undefined) continue; // busy (SQL Server): not read
+    const { version, gap } = versionOf((appliedBySchema.get(schema) ?? []).map((a) => a.id), fileIds);
     const key = `${version ?? ''}\u0000${fp}`;
     let group = groups.get(key);
     if (!group) groups.set(key, (group = { version, fingerprint: fp, schemas: [], gaps: [] }));
     group.schemas.push(schema);
     if (gap) group.gaps.push(schema);
-    if (!catalogs.has(fp)) catalogs.set(fp, catalog);
-    if (++done % 500 === 0 || done === schemas.length) options.onProgress?.(done, schemas.length);
-  }, (schema) => busy.push(schema));
+  }
   return { groups: [...groups.values()], catalogs, tenants: schemas.length, busy };
 }
