@@ -136,7 +136,7 @@ describe.each(runnableTargets.filter((t) => t.name !== 'mssql'))('fleet catalog 
       const adapter = await m.adapter();
       const { PostgresCatalogReader } = await import('../../src/dialect/postgres/postgres-catalog.js');
       // Chunks of 2: representatives are shared across chunks read on several sessions.
-      const reader = new PostgresCatalogReader(adapter, { metaTable: adapter.names.metaTable, chunkSize: 2 });
+      const reader = new PostgresCatalogReader(adapter, { metaTable: adapter.names.metaTable, chunkSize: 2, digestChunkSize: 2 });
       const fleetRead = new Map<string, Catalog>();
       await reader.readCatalogs(schemas, (schema, catalog) => fleetRead.set(schema, catalog));
       expect([...fleetRead.keys()].sort()).toEqual(schemas);
