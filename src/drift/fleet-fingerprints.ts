@@ -7,7 +7,9 @@ import type { Catalog } from '../catalog/catalog-model.js';
 import { fingerprint } from '../catalog/fingerprint.js';
 import { createCatalogReader } from '../dialect/create-catalog-reader.js';
 import type { Dialect } from '../dialect/dialect.js';
-import type { MigrationFile, Tenant } from '../types.js';
+import type { OperationContext } from '../operations/context.js';
+import { MASTER_TARGET, type Placed, groupByTarget } from '../operations/targets.js';
+import type { MigrationFile } from '../types.js';
 
 export interface FingerprintGroup {
   readonly version: string | null;
@@ -42,7 +44,7 @@ export function versionOf(applied: readonly string[], fileIds: readonly string[]
 
 export async function fingerprintFleet(
   adapter: Dialect,
-  tenants: readonly Tenant[],
+  tenants: readonly Placed[],
   files: readonly MigrationFile[],
   options: FingerprintOptions = {},
 ): Promise<FleetFingerprints> {
@@ -78,4 +80,50 @@ export async function fingerprintFleet(
     if (gap) group.gaps.push(schema);
   }
   return { groups: [...groups.values()], catalogs, tenants: schemas.length, busy };
+}
+
+/**
+ * The same over a fleet spread across databases (config `targets`, docs/fleet.md): each tenant is
+ * read in its own database, and the groups of all databases are merged by (version, fingerprint) —
+ * fingerprints are schema-relative, so equal schemas in two databases of one family print alike.
+ * Progress counts over the whole fleet. `byTarget` keeps each database's own result.
+ */
+export async function fingerprintPlaced(
+  ctx: OperationContext,
+  tenants: readonly Placed[],
+  files: readonly MigrationFile[],
+  options: FingerprintOptions = {},
+): Promise<FleetFingerprints & { readonly byTarget: ReadonlyMap<string, FleetFingerprints> }> {
+  const byTarget = new Map<string, FleetFingerprints>();
+  let before = 0;
+  for (const [key, group] of groupByTarget(tenants)) {
+    const dialect = await ctx.targets.dialectOf(key === MASTER_TARGET ? null : key);
+    const offset = before;
+    const progress = options.onProgress;
+    byTarget.set(key, await fingerprintFleet(dialect, group, files, progress ? { onProgress: (done) => progress(offset + done, tenants.length) } : {}));
+    before += group.length;
+  }
+  return { ...mergeFingerprints([...byTarget.values()]), byTarget };
+}
+
+/** Several databases' fingerprints as one fleet's: groups with the same (version, fingerprint) joined. */
+export function mergeFingerprints(parts: readonly FleetFingerprints[]): FleetFingerprints {
+  if (parts.length === 1) return parts[0]!;
+  const groups = new Map<string, FingerprintGroup>();
+  const catalogs = new Map<string, Catalog>();
+  for (const part of parts) {
+    for (const g of part.groups) {
+      const key = `${g.version ?? ''}\u0000${g.fingerprint}`;
+      const have = groups.get(key);
+      if (have) groups.set(key, { ...have, schemas: [...have.schemas, ...g.schemas], gaps: [...have.gaps, ...g.gaps] });
+      else groups.set(key, g);
+    }
+    for (const [fp, catalog] of part.catalogs) if (!catalogs.has(fp)) catalogs.set(fp, catalog);
+  }
+  return {
+    groups: [...groups.values()],
+    catalogs,
+    tenants: parts.reduce((n, p) => n + p.tenants, 0),
+    busy: parts.flatMap((p) => p.busy),
+  };
 }

@@ -1,0 +1,117 @@
+/**
+ * `plan`'s drift hint reads catalogs in proportion to the plan's work: a plan with nothing to do
+ * reads no catalog at all; with a new migration it reads the tenants to migrate and names the one
+ * altered by hand; a one-workspace plan reads that tenant plus a few peers. Counted at the dialect
+ * (catalog queries sent) and by the check itself (schemas introspected) — not timed.
+ */
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load-config.js';
+import { seedDemo } from '../../src/demo/seed-demo.js';
+import { createAdapter } from '../../src/dialect/create-adapter.js';
+import type { SqlSession } from '../../src/dialect/contracts/driver.js';
+import { PEERS, planDriftCheck } from '../../src/drift/plan-drift-check.js';
+import { MigratorImpl } from '../../src/migrator.js';
+import { OperationContext } from '../../src/operations/context.js';
+import { buildReleasePlan } from '../../src/release/plan.js';
+import { runCli, runnableTargets, useProjectFixture } from './harness.js';
+import { MASTER, sqlHelpers, withDatabase } from './sql-helpers.js';
+
+describe.each(runnableTargets)('plan drift check on $name', (target) => {
+  const fx = useProjectFixture(target, { concurrency: 4 });
+
+  /** A migrator whose dialect counts the catalog-column queries sent (the reader's, full or digest). */
+  function countingMigrator() {
+    const counter = { catalogQueries: 0 };
+    const cfg = parseConfig({ url: fx.db.url, rootDir: fx.project.root, concurrency: 4 });
+    const ctx = new OperationContext(cfg, async () => {
+      const dialect = await createAdapter({
+        url: cfg.url,
+        rootDir: cfg.rootDir,
+        maxConnections: cfg.concurrency + 1,
+        names: { masterSchema: cfg.masterSchema, metaTable: cfg.metaTable, registryTable: cfg.registry.table, ledgerPrefix: cfg.ledgerPrefix },
+      });
+      const inner = dialect.withSession.bind(dialect);
+      const counted = (session: SqlSession): SqlSession =>
+        new Proxy(session, {
+          get(obj, key) {
+            const value: unknown = Reflect.get(obj, key, obj);
+            if (key !== 'query') return typeof value === 'function' ? value.bind(obj) : value;
+            return (sql: string, params?: readonly unknown[]) => {
+              // Columns are read by both the digest and the full queries (pg_attribute / sys.columns).
+              if (/pg_catalog\.pg_attribute|sys\.columns/.test(sql)) counter.catalogQueries++;
+              return obj.query(sql, params);
+            };
+          },
+        });
+      Object.assign(dialect, { withSession: <T>(fn: (s: SqlSession) => Promise<T>) => inner((s) => fn(counted(s))) });
+      return dialect;
+    });
+    return { m: new MigratorImpl(ctx), counter };
+  }
+
+  const pendingOf = (plan: Awaited<ReturnType<typeof buildReleasePlan>>) => plan.schemas.filter((t) => t.pending.length > 0);
+
+  it('reads no catalog for a plan with nothing to do, the tenants to migrate otherwise', async () => {
+    const { m, counter } = countingMigrator();
+    try {
+      await m.up({ masterTo: '0001_initial_layout' });
+      await seedDemo(await m.adapter(), MASTER, 6);
+      await m.up();
+      const noop = await buildReleasePlan(m.context);
+      expect(pendingOf(noop)).toEqual([]);
+      expect(await planDriftCheck(m.context, pendingOf(noop))).toEqual({ introspected: 0, suspects: [] });
+      expect(counter.catalogQueries).toBe(0);
+
+      const schemas = noop.schemas.map((t) => t.schema).sort();
+      // Through the migrator's own adapter: a PGlite directory is open in one place at a time.
+      const adapter = await m.adapter();
+      const sql = sqlHelpers(target.name, (text, params) => adapter.withSession((s) => s.query(text, params)), target.engine);
+      await sql.exec(`ALTER TABLE ${sql.table(schemas[2]!, 'automation_jobs')} ADD ${sql.isMssql ? 'priority INT NULL' : 'COLUMN priority integer NULL'}`);
+      fx.project.write('tenant-migrations/0003_add_note.sql.hbs', 'ALTER TABLE {{table "workspace_agents"}} ADD note {{nvarchar 100}} NULL;\n');
+      const all = await buildReleasePlan(m.context);
+      expect(pendingOf(all)).toHaveLength(6);
+      const check = await planDriftCheck(m.context, pendingOf(all));
+      expect(check).toEqual({ introspected: 6, suspects: [schemas[2]] });
+      expect(counter.catalogQueries).toBeGreaterThan(0);
+
+      // One workspace: that tenant and up to PEERS others of its database, no more.
+      const one = await buildReleasePlan(m.context, { workspaceId: schemas[2]!.slice(3) });
+      const fleet = (await buildReleasePlan(m.context)).schemas;
+      const alone = await planDriftCheck(m.context, pendingOf(one), fleet);
+      expect(alone).toEqual({ introspected: Math.min(6, 1 + PEERS), suspects: [schemas[2]] });
+
+      // After the deploy the plan is a no-op again and reads nothing.
+      await m.up();
+      const before = counter.catalogQueries;
+      const done = await buildReleasePlan(m.context);
+      expect(await planDriftCheck(m.context, pendingOf(done))).toEqual({ introspected: 0, suspects: [] });
+      expect(counter.catalogQueries).toBe(before);
+    } finally {
+      await m.close();
+    }
+  });
+
+  it('the CLI warns about the altered tenant to migrate; --no-drift-check skips the check', async () => {
+    const { m } = countingMigrator();
+    let altered: string;
+    try {
+      await m.up({ masterTo: '0001_initial_layout' });
+      await seedDemo(await m.adapter(), MASTER, 3);
+      await m.up();
+      altered = (await m.status()).plans.map((p) => p.schema).sort()[0]!;
+    } finally {
+      await m.close();
+    }
+    await withDatabase(fx.db.url, (sql) => sql.exec(`ALTER TABLE ${sql.table(altered, 'automation_jobs')} ADD ${sql.isMssql ? 'priority INT NULL' : 'COLUMN priority integer NULL'}`));
+    const quiet = await runCli(['plan'], { cwd: fx.project.root });
+    expect(quiet.code, quiet.stderr).toBe(0);
+    expect(quiet.stderr).not.toContain('warning:');
+    fx.project.write('tenant-migrations/0003_add_note.sql.hbs', 'ALTER TABLE {{table "workspace_agents"}} ADD note {{nvarchar 100}} NULL;\n');
+    const warned = await runCli(['plan'], { cwd: fx.project.root });
+    expect(warned.code, warned.stderr).toBe(0);
+    expect(warned.stderr).toContain(`warning: 1 tenant(s) to migrate have a schema unlike the others at their version (e.g. ${altered})`);
+    const skipped = await runCli(['plan', '--no-drift-check'], { cwd: fx.project.root });
+    expect(skipped.code, skipped.stderr).toBe(0);
+    expect(skipped.stderr).not.toContain('warning:');
+  });
+});
