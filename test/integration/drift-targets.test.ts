@@ -5,26 +5,11 @@
  * database — shown by a migration that makes a different schema in target t2 (its tenants are not
  * drift) — and the report names the target of the one tenant altered by hand; `--target` limits it.
  */
-import { mkdirSync, rmSync } from 'node:fs';
-import path from 'node:path';
-import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type TestDatabase, type TestProject, createProject, guid, runCli, runnableTargets } from './harness.js';
+import { type TestDatabase, type TestProject, runCli, runnableTargets } from './harness.js';
+import { createTargetFleet, query, schemaOf } from './target-fleet.js';
 
 const postgres = runnableTargets.find((t) => t.name === 'postgres');
-const MASTER = 'pmassist_master';
-
-async function query<T = Record<string, unknown>>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query(sql, params)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
-
-const schemaOf = (id: string) => `ws_${id.replace(/-/g, '')}`;
 const databaseOf = (url: string) => new URL(url).pathname.slice(1);
 
 describe.skipIf(!postgres)('drift over several databases (PostgreSQL)', () => {
@@ -36,25 +21,13 @@ describe.skipIf(!postgres)('drift over several databases (PostgreSQL)', () => {
   const cli = (...args: string[]) => runCli(args, { cwd: project.root });
 
   beforeEach(async () => {
-    [master, t1, t2] = await Promise.all([postgres!.createDatabase(), postgres!.createDatabase(), postgres!.createDatabase()]);
-    project = createProject({});
-    rmSync(path.join(project.root, 'tenant-migrations'), { recursive: true, force: true });
-    mkdirSync(path.join(project.root, 'tenant-migrations'));
-    project.write('tenant-migrations/0001_create_notes.sql.hbs', 'CREATE TABLE {{table "notes"}} (id {{int}} NOT NULL PRIMARY KEY, body {{nvarchar 200}} NULL);\n');
+    ({ master, t1, t2, project, placement } = await createTargetFleet(postgres!));
     // A migration that makes another schema in target t2's database than elsewhere: only a
     // comparison with an expected schema built on t2 itself finds t2's tenants in line.
     project.write(
       'tenant-migrations/0002_t2_archive.sql.hbs',
       `DO $$ BEGIN IF current_database() = '${databaseOf(t2.url)}' THEN ALTER TABLE {{table "notes"}} ADD archived_at {{datetime2}} NULL; END IF; END $$;\n`,
     );
-    project.write('tenant-migrate.config.json', JSON.stringify({ url: master.url, targets: { t1: t1.url, t2: t2.url }, concurrency: 4, lockTimeoutMs: 20_000 }));
-    const first = await cli('up', '--json');
-    expect(first.code, first.stderr).toBe(0);
-    placement = new Map();
-    for (const target of [null, null, 't1', 't1', 't1', 't2', 't2', 't2']) placement.set(guid(), target);
-    for (const [id, target] of placement) {
-      await query(master.url, `INSERT INTO ${MASTER}."Workspace" (workspace_id, name, status, db_target) VALUES ($1, $2, 'Active', $3)`, [id, `w ${id}`, target]);
-    }
     const up = await cli('up', '--json');
     expect(up.code, up.stderr).toBe(0);
   });

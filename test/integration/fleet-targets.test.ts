@@ -5,34 +5,13 @@
  * succeed, a re-run after fixing the URL resumes), `--target`, two concurrent `up`, an unknown
  * target in the registry.
  */
-import { mkdirSync, rmSync } from 'node:fs';
-import path from 'node:path';
-import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createWorkspaceService } from '../../src/workspaces/workspace-service.js';
-import { type TestDatabase, type TestProject, createProject, guid, runCli, runnableTargets } from './harness.js';
+import { type TestDatabase, type TestProject, guid, runCli, runnableTargets } from './harness.js';
+import { MASTER, createTargetFleet, query, schemaOf, writeTargetConfig, wsSchemas } from './target-fleet.js';
 
 const postgres = runnableTargets.find((t) => t.name === 'postgres');
-const MASTER = 'pmassist_master';
 const TENANT_IDS = ['0001_create_notes', '0002_add_note_priority'];
-
-async function query<T = Record<string, unknown>>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query(sql, params)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
-
-/** Schemas named ws_… in a database. */
-async function wsSchemas(url: string): Promise<string[]> {
-  const rows = await query<{ s: string }>(url, "SELECT schema_name AS s FROM information_schema.schemata WHERE schema_name LIKE 'ws\\_%' ORDER BY 1");
-  return rows.map((r) => r.s);
-}
-
-const schemaOf = (id: string) => `ws_${id.replace(/-/g, '')}`;
 
 describe.skipIf(!postgres)('fleet over several databases (PostgreSQL)', () => {
   let master: TestDatabase;
@@ -43,26 +22,10 @@ describe.skipIf(!postgres)('fleet over several databases (PostgreSQL)', () => {
   let placement: Map<string, string | null>;
 
   const cli = (...args: string[]) => runCli(args, { cwd: project.root });
-  const writeConfig = (targets: Record<string, string>, extra: Record<string, unknown> = {}) =>
-    project.write('tenant-migrate.config.json', JSON.stringify({ url: master.url, targets, concurrency: 4, lockTimeoutMs: 20_000, ...extra }));
+  const writeConfig = (targets: Record<string, string>, extra: Record<string, unknown> = {}) => writeTargetConfig({ master, project }, targets, extra);
 
   beforeEach(async () => {
-    [master, t1, t2] = await Promise.all([postgres!.createDatabase(), postgres!.createDatabase(), postgres!.createDatabase()]);
-    project = createProject({});
-    // Tenant migrations of this test: self-contained (pmassist's 0002 reads master tables, which a
-    // schema in another database cannot; see docs/fleet.md).
-    rmSync(path.join(project.root, 'tenant-migrations'), { recursive: true, force: true });
-    mkdirSync(path.join(project.root, 'tenant-migrations'));
-    project.write('tenant-migrations/0001_create_notes.sql.hbs', 'CREATE TABLE {{table "notes"}} (id {{int}} NOT NULL PRIMARY KEY, body {{nvarchar 200}} NULL);\n');
-    writeConfig({ t1: t1.url, t2: t2.url });
-    // The master step builds the registry (with db_target); then 2 + 3 + 3 workspaces.
-    const first = await cli('up', '--json');
-    expect(first.code, first.stderr).toBe(0);
-    placement = new Map();
-    for (const target of [null, null, 't1', 't1', 't1', 't2', 't2', 't2']) placement.set(guid(), target);
-    for (const [id, target] of placement) {
-      await query(master.url, `INSERT INTO ${MASTER}."Workspace" (workspace_id, name, status, db_target) VALUES ($1, $2, 'Active', $3)`, [id, `w ${id}`, target]);
-    }
+    ({ master, t1, t2, project, placement } = await createTargetFleet(postgres!));
   });
 
   afterEach(async () => {

@@ -5,15 +5,13 @@
  * (catalog queries sent) and by the check itself (schemas introspected) — not timed.
  */
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/load-config.js';
 import { seedDemo } from '../../src/demo/seed-demo.js';
-import { createAdapter } from '../../src/dialect/create-adapter.js';
 import type { SqlSession } from '../../src/dialect/contracts/driver.js';
 import { PEERS, planDriftCheck } from '../../src/drift/plan-drift-check.js';
-import { MigratorImpl } from '../../src/migrator.js';
-import { OperationContext } from '../../src/operations/context.js';
 import { buildReleasePlan } from '../../src/release/plan.js';
+import type { MigratorImpl } from '../../src/migrator.js';
 import { runCli, runnableTargets, useProjectFixture } from './harness.js';
+import { patchedMigrator } from './patched-migrator.js';
 import { MASTER, sqlHelpers, withDatabase } from './sql-helpers.js';
 
 describe.each(runnableTargets)('plan drift check on $name', (target) => {
@@ -22,31 +20,35 @@ describe.each(runnableTargets)('plan drift check on $name', (target) => {
   /** A migrator whose dialect counts the catalog-column queries sent (the reader's, full or digest). */
   function countingMigrator() {
     const counter = { catalogQueries: 0 };
-    const cfg = parseConfig({ url: fx.db.url, rootDir: fx.project.root, concurrency: 4 });
-    const ctx = new OperationContext(cfg, async () => {
-      const dialect = await createAdapter({
-        url: cfg.url,
-        rootDir: cfg.rootDir,
-        maxConnections: cfg.concurrency + 1,
-        names: { masterSchema: cfg.masterSchema, metaTable: cfg.metaTable, registryTable: cfg.registry.table, ledgerPrefix: cfg.ledgerPrefix },
-      });
-      const inner = dialect.withSession.bind(dialect);
-      const counted = (session: SqlSession): SqlSession =>
-        new Proxy(session, {
-          get(obj, key) {
-            const value: unknown = Reflect.get(obj, key, obj);
-            if (key !== 'query') return typeof value === 'function' ? value.bind(obj) : value;
-            return (sql: string, params?: readonly unknown[]) => {
-              // Columns are read by both the digest and the full queries (pg_attribute / sys.columns).
-              if (/pg_catalog\.pg_attribute|sys\.columns/.test(sql)) counter.catalogQueries++;
-              return obj.query(sql, params);
-            };
-          },
-        });
-      Object.assign(dialect, { withSession: <T>(fn: (s: SqlSession) => Promise<T>) => inner((s) => fn(counted(s))) });
-      return dialect;
-    });
-    return { m: new MigratorImpl(ctx), counter };
+    const m = patchedMigrator(
+      fx.db.url,
+      fx.project.root,
+      (dialect) => {
+        const inner = dialect.withSession.bind(dialect);
+        const counted = (session: SqlSession): SqlSession =>
+          new Proxy(session, {
+            get(obj, key) {
+              const value: unknown = Reflect.get(obj, key, obj);
+              if (key !== 'query') return typeof value === 'function' ? value.bind(obj) : value;
+              return (sql: string, params?: readonly unknown[]) => {
+                // Columns are read by both the digest and the full queries (pg_attribute / sys.columns).
+                if (/pg_catalog\.pg_attribute|sys\.columns/.test(sql)) counter.catalogQueries++;
+                return obj.query(sql, params);
+              };
+            },
+          });
+        Object.assign(dialect, { withSession: <T>(fn: (s: SqlSession) => Promise<T>) => inner((s) => fn(counted(s))) });
+      },
+      { concurrency: 4 },
+    );
+    return { m, counter };
+  }
+
+  /** The master migrations, `n` demo workspaces, and every tenant migrated. */
+  async function seededFleet(m: MigratorImpl, n: number): Promise<void> {
+    await m.up({ masterTo: '0001_initial_layout' });
+    await seedDemo(await m.adapter(), MASTER, n);
+    await m.up();
   }
 
   const pendingOf = (plan: Awaited<ReturnType<typeof buildReleasePlan>>) => plan.schemas.filter((t) => t.pending.length > 0);
@@ -54,9 +56,7 @@ describe.each(runnableTargets)('plan drift check on $name', (target) => {
   it('reads no catalog for a plan with nothing to do, the tenants to migrate otherwise', async () => {
     const { m, counter } = countingMigrator();
     try {
-      await m.up({ masterTo: '0001_initial_layout' });
-      await seedDemo(await m.adapter(), MASTER, 6);
-      await m.up();
+      await seededFleet(m, 6);
       const noop = await buildReleasePlan(m.context);
       expect(pendingOf(noop)).toEqual([]);
       expect(await planDriftCheck(m.context, pendingOf(noop))).toEqual({ introspected: 0, suspects: [] });
@@ -95,9 +95,7 @@ describe.each(runnableTargets)('plan drift check on $name', (target) => {
     const { m } = countingMigrator();
     let altered: string;
     try {
-      await m.up({ masterTo: '0001_initial_layout' });
-      await seedDemo(await m.adapter(), MASTER, 3);
-      await m.up();
+      await seededFleet(m, 3);
       altered = (await m.status()).plans.map((p) => p.schema).sort()[0]!;
     } finally {
       await m.close();
