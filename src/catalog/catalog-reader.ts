@@ -32,6 +32,8 @@ export interface CatalogReaderOptions {
    * of one schema per distinct digest (PostgreSQL). Default: the fleet split over the sessions, 500–2,500.
    */
   readonly digestChunkSize?: number;
+  /** False: read every schema in full, no digests (the benchmark's baseline). Default true. */
+  readonly digests?: boolean;
   /** Sessions used at once (default 4, capped by the pool). */
   readonly parallel?: number;
 }

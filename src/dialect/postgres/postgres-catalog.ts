@@ -436,7 +436,7 @@ export class PostgresCatalogReader implements CatalogReader {
     let shared = 0;
     const readChunk = async (session: SqlSession, chunk: readonly string[]): Promise<void> => {
       // Digests pay off when schemas share them; if the fleet so far hardly does, read directly.
-      if (digested >= size && shared < digested / 2) {
+      if (this.#options.digests === false || (digested >= size && shared < digested / 2)) {
         await this.#readFull(session, chunk, (schema, catalog) => onCatalog(schema, catalog));
         return;
       }
