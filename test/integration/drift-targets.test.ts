@@ -78,6 +78,12 @@ describe.skipIf(!postgres)('drift over several databases (PostgreSQL)', () => {
     expect(md.stdout).toContain('| `t1` | 3 | 1 | 0 |');
     expect(md.stdout).toContain('on target `t1`');
 
+    // status --drift reads each tenant where it lives too: at 0002, 4 unaltered tenants of (master)
+    // and t1 share one fingerprint; t2's 3 (with archived_at) and the altered one differ.
+    const st = await cli('status', '--drift', '--json');
+    expect(st.code, st.stderr).toBe(0);
+    expect(JSON.parse(st.stdout).fingerprints).toMatchObject([{ version: '0002_t2_archive', tenants: 8, fingerprints: 3, common: { tenants: 4 }, outlierCount: 4 }]);
+
     const onlyT2 = await cli('drift', '--target', 't2', '--json');
     expect(onlyT2.code, onlyT2.stderr).toBe(0);
     expect(JSON.parse(onlyT2.stdout)).toMatchObject({ tenants: 3, driftedTenants: 0, targets: { t2: { tenants: 3 } } });
