@@ -5,16 +5,19 @@
  * tenant tables — each tenant's rendered 0001+0002 SQL run in batches, meta rows recorded, 5
  * tenants altered by hand — then times the whole CLI run `tenant-migrate drift --json` with
  * /usr/bin/time (wall time and peak RSS of the CLI process). `--fresh` rebuilds the cache.
+ * Baseline in the same run: the catalog read in-process by digest and in full (the reader without
+ * digests), alternately, best of two each, and their ratio; the load average is printed beside them.
  * Exit 1 when the report does not name exactly the 5 altered tenants.
  */
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
+import { PostgresCatalogReader } from '../src/dialect/postgres/postgres-catalog.js';
 import { MigratorImpl, createMigrator } from '../src/migrator.js';
 import { discoverTenants } from '../src/operations/discover.js';
 import { rendererFor } from '../src/operations/templates.js';
@@ -119,7 +122,42 @@ const seconds = min * 60 + sec;
 const report = JSON.parse(run.stdout) as { driftedTenants: number; tenants: number; groups: { state: string; sampleTenants: string[] }[]; durationMs: number };
 const found = report.groups.filter((g) => g.state === 'drifted').flatMap((g) => g.sampleTenants).sort();
 const exact = JSON.stringify(found) === JSON.stringify([...altered].sort());
+
+// Baseline in the same run: the fleet's catalog read in-process, by digest (what drift does) and in
+// full (every schema's rows read and fingerprinted: the reader before digests), alternately.
+const reads: { digest: number[]; full: number[] } = { digest: [], full: [] };
+const bm = createMigrator({ url, rootDir: project, concurrency: 4 }) as MigratorImpl;
+try {
+  const adapter = await bm.adapter();
+  const schemas = (await adapter.withSession((s) => discoverTenants(bm.context, adapter.registry, s))).tenants.map((t) => t.schema);
+  for (let round = 0; round < 2; round++) {
+    for (const digests of [true, false]) {
+      const reader = new PostgresCatalogReader(adapter, { metaTable: adapter.names.metaTable, digests });
+      const started = performance.now();
+      await reader.readCatalogs(schemas, () => undefined);
+      reads[digests ? 'digest' : 'full'].push((performance.now() - started) / 1000);
+    }
+  }
+} finally {
+  await bm.close();
+}
+const best = (xs: number[]) => Math.min(...xs);
 rmSync(project, { recursive: true, force: true });
-const line = { bench: 'drift', tenants: report.tenants, exitCode: run.status, seconds, inProcessSeconds: report.durationMs / 1000, peakRssMb: Math.round(rssMb), drifted: report.driftedTenants, exact, cpus: cpus().length };
-process.stdout.write(`| drift, whole CLI run (local PostgreSQL) | ${n.toLocaleString('en-US')} | ${seconds.toFixed(2)} s | ${Math.round(rssMb)} MB | ${report.driftedTenants} drifted found (${exact ? 'exactly the 5 altered' : 'MISMATCH'}) |\n${JSON.stringify(line)}\n`);
+const line = {
+  bench: 'drift',
+  tenants: report.tenants,
+  exitCode: run.status,
+  seconds,
+  inProcessSeconds: report.durationMs / 1000,
+  peakRssMb: Math.round(rssMb),
+  drifted: report.driftedTenants,
+  exact,
+  catalogReadSeconds: { digest: reads.digest.map((x) => +x.toFixed(2)), full: reads.full.map((x) => +x.toFixed(2)), ratio: +(best(reads.digest) / best(reads.full)).toFixed(2) },
+  cpus: cpus().length,
+  loadAverage: loadavg().map((x) => +x.toFixed(2)),
+};
+process.stdout.write(
+  `| drift, whole CLI run (local PostgreSQL) | ${n.toLocaleString('en-US')} | ${seconds.toFixed(2)} s | ${Math.round(rssMb)} MB | ${report.driftedTenants} drifted found (${exact ? 'exactly the 5 altered' : 'MISMATCH'}) |\n` +
+    `catalog read in-process, best of 2: by digest ${best(reads.digest).toFixed(2)} s, in full ${best(reads.full).toFixed(2)} s (ratio ${line.catalogReadSeconds.ratio}); load average ${line.loadAverage.join(' ')}\n${JSON.stringify(line)}\n`,
+);
 process.exit(exact && run.status === 4 ? 0 : 1);

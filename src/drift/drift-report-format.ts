@@ -3,7 +3,7 @@
  * incident ticket, JSON for machines. Pure functions; the CLI prints what they return.
  */
 import { type Difference, describeDifference } from '../catalog/catalog-diff.js';
-import type { DriftGroup, DriftReport } from './drift-report.js';
+import type { DriftGroup, DriftReport, DriftTargetSummary } from './drift-report.js';
 
 export type DriftFormat = 'text' | 'json' | 'markdown';
 
@@ -38,29 +38,48 @@ function grantLines(r: DriftReport, bullet: string): string[] {
   return lines;
 }
 
-export function formatDriftText(r: DriftReport): string {
-  const lines = [headline(r)];
-  for (const g of r.groups) {
+/** The non-ok groups: header line (tenants, version, fingerprint, sample), note, differences. */
+function groupLines(groups: readonly DriftGroup[], indent: string): string[] {
+  const lines: string[] = [];
+  for (const g of groups) {
     if (g.state === 'ok') continue;
     lines.push('');
     const at = g.version ?? 'no migrations';
     if (g.state === 'unknown-version') {
-      lines.push(`${plural(g.tenantCount, 'tenant')} at ${at} (not in the migration files, not compared): ${sampleText(g)}`);
+      lines.push(`${indent}${plural(g.tenantCount, 'tenant')} at ${at} (not in the migration files, not compared): ${sampleText(g)}`);
       continue;
     }
-    lines.push(`${plural(g.tenantCount, 'tenant')} at ${at}, fingerprint ${shortPrint(g.fingerprint)}: ${sampleText(g)}`);
-    if (g.note) lines.push(`  note: ${g.note}`);
-    for (const d of g.differences) lines.push(`  - ${describeDifference(d)}`);
+    lines.push(`${indent}${plural(g.tenantCount, 'tenant')} at ${at}, fingerprint ${shortPrint(g.fingerprint)}: ${sampleText(g)}`);
+    if (g.note) lines.push(`${indent}  note: ${g.note}`);
+    for (const d of g.differences) lines.push(`${indent}  - ${describeDifference(d)}`);
   }
+  return lines;
+}
+
+/** One line per target database: how many of its tenants differ. */
+function targetLine(name: string, t: DriftTargetSummary): string {
+  const state = t.driftedTenants === 0 ? `no drift in ${plural(t.tenants, 'tenant')}` : `${t.driftedTenants} of ${plural(t.tenants, 'tenant')} differ`;
+  return `target ${name}: ${state}${t.busyTenants > 0 ? `, ${t.busyTenants} not compared` : ''}`;
+}
+
+export function formatDriftText(r: DriftReport): string {
+  const lines = [headline(r)];
+  if (r.targets) {
+    // Each tenant was compared in its own database: the groups under the database they live in.
+    for (const [name, t] of Object.entries(r.targets)) {
+      lines.push('', targetLine(name, t), ...groupLines(r.groups.filter((g) => g.target === name), '  '));
+    }
+  } else lines.push(...groupLines(r.groups, ''));
   const ok = r.groups.filter((g) => g.state === 'ok');
   if (ok.length > 0 && r.driftedTenants > 0) {
-    lines.push('', `In line: ${ok.map((g) => `${plural(g.tenantCount, 'tenant')} at ${g.version ?? 'no migrations'}`).join(', ')}.`);
+    lines.push('', `In line: ${ok.map((g) => `${plural(g.tenantCount, 'tenant')} at ${g.version ?? 'no migrations'}${g.target ? ` on ${g.target}` : ''}`).join(', ')}.`);
   }
   if (r.busyTenants.length > 0) {
     lines.push('', `Not compared (a migration held their catalog; run drift again): ${r.busyTenants.slice(0, 10).join(', ')}${r.busyTenants.length > 10 ? ` and ${r.busyTenants.length - 10} more` : ''}`);
   }
   if (r.grants) lines.push('', ...grantLines(r, '  '));
-  lines.push('', `Expected schemas from ${r.expectedFrom === 'offline-pglite' ? 'an offline PGlite replay' : 'a scratch-schema replay on the server'} of ${plural(r.versions.length, 'version')}; ${(r.durationMs / 1000).toFixed(1)} s.`);
+  const where = r.expectedFrom === 'offline-pglite' ? 'an offline PGlite replay' : `a scratch-schema replay on ${r.targets ? 'each database' : 'the server'}`;
+  lines.push('', `Expected schemas from ${where} of ${plural(r.versions.length, 'version')}; ${(r.durationMs / 1000).toFixed(1)} s.`);
   return lines.join('\n');
 }
 
@@ -86,14 +105,21 @@ function mdChange(d: Difference): string {
 
 export function formatDriftMarkdown(r: DriftReport): string {
   const lines = [`### Schema drift`, '', headline(r), ''];
-  lines.push('| Version | Tenants | Fingerprint | State | Sample |', '|---|---:|---|---|---|');
+  if (r.targets) {
+    lines.push('| Target | Tenants | Drifted | Not compared |', '|---|---:|---:|---:|');
+    for (const [name, t] of Object.entries(r.targets)) lines.push(`| ${code(name)} | ${t.tenants} | ${t.driftedTenants} | ${t.busyTenants} |`);
+    lines.push('');
+  }
+  const targetCell = (g: DriftGroup) => (r.targets ? ` ${code(g.target ?? '')} |` : '');
+  lines.push(`|${r.targets ? ' Target |' : ''} Version | Tenants | Fingerprint | State | Sample |`, `|${r.targets ? '---|' : ''}---|---:|---|---|---|`);
   for (const g of r.groups) {
-    lines.push(`| ${code(g.version ?? '—')} | ${g.tenantCount} | ${code(shortPrint(g.fingerprint))} | ${g.state} | ${mdCell(sampleText(g))} |`);
+    lines.push(`|${targetCell(g)} ${code(g.version ?? '—')} | ${g.tenantCount} | ${code(shortPrint(g.fingerprint))} | ${g.state} | ${mdCell(sampleText(g))} |`);
   }
   if (r.busyTenants.length > 0) lines.push('', `Not compared (a migration held their catalog): ${r.busyTenants.length} tenant(s).`);
   for (const g of r.groups) {
     if (g.state !== 'drifted') continue;
-    lines.push('', `#### ${plural(g.tenantCount, 'tenant')} at ${code(g.version ?? 'no migrations')} — fingerprint ${code(shortPrint(g.fingerprint))}`, '');
+    const on = g.target ? ` on target ${code(g.target)}` : '';
+    lines.push('', `#### ${plural(g.tenantCount, 'tenant')} at ${code(g.version ?? 'no migrations')}${on} — fingerprint ${code(shortPrint(g.fingerprint))}`, '');
     lines.push(`Tenants: ${mdCell(sampleText(g))}`, '');
     if (g.note) lines.push(`> ${g.note}`, '');
     lines.push('| Object | Change | Expected | Actual |', '|---|---|---|---|');

@@ -21,6 +21,16 @@ export interface DriftGroup {
   readonly differences: readonly Difference[];
   /** E.g. applied migrations that are not a prefix of the files (compared with the prefix). */
   readonly note?: string;
+  /** The database the tenants live in (a name of config `targets`, or `(master)`), when targets are configured. */
+  readonly target?: string;
+}
+
+/** One target database's share of the report (with config `targets`). */
+export interface DriftTargetSummary {
+  readonly tenants: number;
+  readonly driftedTenants: number;
+  /** Tenants not compared because in-flight DDL held their catalog (SQL Server). */
+  readonly busyTenants: number;
 }
 
 export interface DriftReport {
@@ -36,6 +46,11 @@ export interface DriftReport {
   readonly groups: readonly DriftGroup[];
   /** Tenants not compared because in-flight DDL held their catalog (SQL Server); run drift again. */
   readonly busyTenants: readonly string[];
+  /**
+   * Per target database (config `targets`, docs/fleet.md; `(master)` for the master's own): each
+   * tenant is read in its own database and compared with the expected schema built on that database.
+   */
+  readonly targets?: Readonly<Record<string, DriftTargetSummary>>;
   /**
    * Only with `access` configured (docs/security.md): tenants whose grants differ from the configured
    * roles. Kept apart from the fingerprint, so fleets without `access` fingerprint exactly as before.

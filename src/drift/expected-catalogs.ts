@@ -54,9 +54,13 @@ export async function replayExpectedCatalogs(req: ReplayRequest): Promise<Map<st
   return out;
 }
 
-/** Replay on the migrator's own server, in a scratch schema. */
-export async function expectedOnServer(ctx: OperationContext, files: readonly MigrationFile[], versions: ReadonlySet<string>): Promise<Map<string, Catalog>> {
-  const adapter = await ctx.dialect();
+/** Replay on a database of the fleet (the master's, or a target's: `adapter`), in a scratch schema there. */
+export async function expectedOnServer(
+  ctx: OperationContext,
+  adapter: Dialect,
+  files: readonly MigrationFile[],
+  versions: ReadonlySet<string>,
+): Promise<Map<string, Catalog>> {
   const render = await rendererFor(ctx, adapter.syntax);
   return replayExpectedCatalogs({ adapter, reader: await createCatalogReader(adapter), files, versions, render: render.tenant });
 }

@@ -6,8 +6,8 @@
  */
 import type { OperationContext } from '../operations/context.js';
 import { discoverTenants } from '../operations/discover.js';
-import type { Tenant } from '../types.js';
-import { fingerprintFleet } from './fleet-fingerprints.js';
+import type { MigrationFile, Tenant } from '../types.js';
+import { type FingerprintGroup, type FleetFingerprints, fingerprintPlaced } from './fleet-fingerprints.js';
 
 export interface VersionFingerprints {
   readonly version: string | null;
@@ -27,10 +27,14 @@ export async function fingerprintSummary(
   const adapter = await ctx.dialect();
   const files = await ctx.files();
   const tenants = options.tenants ?? (await adapter.withSession((s) => discoverTenants(ctx, adapter.registry, s))).tenants;
-  const fleet = await fingerprintFleet(adapter, tenants, files.tenant);
-  const byVersion = new Map<string | null, typeof fleet.groups>();
+  return summarizeByVersion(await fingerprintPlaced(ctx, tenants, files.tenant), files.tenant, options.sampleSize);
+}
+
+/** Groups → one row per version, most common fingerprint first, the others as outliers. */
+export function summarizeByVersion(fleet: FleetFingerprints, files: readonly MigrationFile[], sampleSize = 5): VersionFingerprints[] {
+  const byVersion = new Map<string | null, FingerprintGroup[]>();
   for (const g of fleet.groups) byVersion.set(g.version, [...(byVersion.get(g.version) ?? []), g]);
-  const order = new Map(files.tenant.map((f, i) => [f.id, i]));
+  const order = new Map(files.map((f, i) => [f.id, i]));
   return [...byVersion.entries()]
     .sort(([a], [b]) => (a === null ? -1 : (order.get(a) ?? 1e9)) - (b === null ? -1 : (order.get(b) ?? 1e9)))
     .map(([version, groups]) => {
@@ -41,7 +45,7 @@ export async function fingerprintSummary(
         tenants: groups.reduce((n, g) => n + g.schemas.length, 0),
         fingerprints: groups.length,
         common: { fingerprint: sorted[0]!.fingerprint, tenants: sorted[0]!.schemas.length },
-        outliers: others.slice(0, options.sampleSize ?? 5),
+        outliers: others.slice(0, sampleSize),
         outlierCount: others.length,
       };
     });

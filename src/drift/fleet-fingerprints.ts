@@ -7,7 +7,9 @@ import type { Catalog } from '../catalog/catalog-model.js';
 import { fingerprint } from '../catalog/fingerprint.js';
 import { createCatalogReader } from '../dialect/create-catalog-reader.js';
 import type { Dialect } from '../dialect/dialect.js';
-import type { MigrationFile, Tenant } from '../types.js';
+import type { OperationContext } from '../operations/context.js';
+import { MASTER_TARGET, type Placed, groupByTarget } from '../operations/targets.js';
+import type { MigrationFile } from '../types.js';
 
 export interface FingerprintGroup {
   readonly version: string | null;
@@ -42,28 +44,86 @@ export function versionOf(applied: readonly string[], fileIds: readonly string[]
 
 export async function fingerprintFleet(
   adapter: Dialect,
-  tenants: readonly Tenant[],
+  tenants: readonly Placed[],
   files: readonly MigrationFile[],
   options: FingerprintOptions = {},
 ): Promise<FleetFingerprints> {
   const schemas = tenants.map((t) => t.schema);
   const fileIds = files.map((f) => f.id);
-  const applied = await adapter.meta.readAppliedMany(schemas);
   const reader = await createCatalogReader(adapter);
-  const groups = new Map<string, FingerprintGroup>();
+  // The applied versions and the catalogs are independent reads: run them side by side.
+  const applied = adapter.meta.readAppliedMany(schemas);
+  applied.catch(() => undefined); // awaited below; a failure is thrown there
   const catalogs = new Map<string, Catalog>();
+  // A reader hands schemas with equal catalogs the same object: fingerprint each object once.
+  const printed = new WeakMap<Catalog, string>();
+  const printOf = new Map<string, string>();
   let done = 0;
   const busy: string[] = [];
   await reader.readCatalogs(schemas, (schema, catalog) => {
-    const fp = fingerprint(catalog);
-    const { version, gap } = versionOf((applied.get(schema) ?? []).map((a) => a.id), fileIds);
+    let fp = printed.get(catalog);
+    if (fp === undefined) printed.set(catalog, (fp = fingerprint(catalog)));
+    printOf.set(schema, fp);
+    if (!catalogs.has(fp)) catalogs.set(fp, catalog);
+    if (++done % 500 === 0 || done === schemas.length) options.onProgress?.(done, schemas.length);
+  }, (schema) => busy.push(schema));
+  const appliedBySchema = await applied;
+  const groups = new Map<string, FingerprintGroup>();
+  for (const schema of schemas) {
+    const fp = printOf.get(schema);
+    if (fp === undefined) continue; // busy (SQL Server): not read
+    const { version, gap } = versionOf((appliedBySchema.get(schema) ?? []).map((a) => a.id), fileIds);
     const key = `${version ?? ''}\u0000${fp}`;
     let group = groups.get(key);
     if (!group) groups.set(key, (group = { version, fingerprint: fp, schemas: [], gaps: [] }));
     group.schemas.push(schema);
     if (gap) group.gaps.push(schema);
-    if (!catalogs.has(fp)) catalogs.set(fp, catalog);
-    if (++done % 500 === 0 || done === schemas.length) options.onProgress?.(done, schemas.length);
-  }, (schema) => busy.push(schema));
+  }
   return { groups: [...groups.values()], catalogs, tenants: schemas.length, busy };
+}
+
+/**
+ * The same over a fleet spread across databases (config `targets`, docs/fleet.md): each tenant is
+ * read in its own database, and the groups of all databases are merged by (version, fingerprint) —
+ * fingerprints are schema-relative, so equal schemas in two databases of one family print alike.
+ * Progress counts over the whole fleet. `byTarget` keeps each database's own result.
+ */
+export async function fingerprintPlaced(
+  ctx: OperationContext,
+  tenants: readonly Placed[],
+  files: readonly MigrationFile[],
+  options: FingerprintOptions = {},
+): Promise<FleetFingerprints & { readonly byTarget: ReadonlyMap<string, FleetFingerprints> }> {
+  const byTarget = new Map<string, FleetFingerprints>();
+  let before = 0;
+  for (const [key, group] of groupByTarget(tenants)) {
+    const dialect = await ctx.targets.dialectOf(key === MASTER_TARGET ? null : key);
+    const offset = before;
+    const progress = options.onProgress;
+    byTarget.set(key, await fingerprintFleet(dialect, group, files, progress ? { onProgress: (done) => progress(offset + done, tenants.length) } : {}));
+    before += group.length;
+  }
+  return { ...mergeFingerprints([...byTarget.values()]), byTarget };
+}
+
+/** Several databases' fingerprints as one fleet's: groups with the same (version, fingerprint) joined. */
+export function mergeFingerprints(parts: readonly FleetFingerprints[]): FleetFingerprints {
+  if (parts.length === 1) return parts[0]!;
+  const groups = new Map<string, FingerprintGroup>();
+  const catalogs = new Map<string, Catalog>();
+  for (const part of parts) {
+    for (const g of part.groups) {
+      const key = `${g.version ?? ''}\u0000${g.fingerprint}`;
+      const have = groups.get(key);
+      if (have) groups.set(key, { ...have, schemas: [...have.schemas, ...g.schemas], gaps: [...have.gaps, ...g.gaps] });
+      else groups.set(key, g);
+    }
+    for (const [fp, catalog] of part.catalogs) if (!catalogs.has(fp)) catalogs.set(fp, catalog);
+  }
+  return {
+    groups: [...groups.values()],
+    catalogs,
+    tenants: parts.reduce((n, p) => n + p.tenants, 0),
+    busy: parts.flatMap((p) => p.busy),
+  };
 }

@@ -10,6 +10,8 @@ import { describe, expect, it } from 'vitest';
 import { createMigrator } from '../../src/migrator.js';
 import { seedDemo } from '../../src/demo/seed-demo.js';
 import { describeDifference } from '../../src/catalog/catalog-diff.js';
+import type { Catalog } from '../../src/catalog/catalog-model.js';
+import { canonicalize } from '../../src/catalog/fingerprint.js';
 import { runCli, runnableTargets, useProjectFixture } from './harness.js';
 import { MASTER, type SqlHelpers, withDatabase } from './sql-helpers.js';
 
@@ -111,6 +113,43 @@ describe.each(runnableTargets)('drift on $name', (target) => {
       expect(report.groups.every((g) => g.state === 'ok')).toBe(true);
       expect([...versions].every((v) => v === '0002_copy_workspace_external_links' || v === '0003_add_job_priority')).toBe(true);
       expect(report.versions).toEqual([...versions].sort());
+    } finally {
+      await m.close();
+    }
+  });
+});
+
+describe.each(runnableTargets.filter((t) => t.name !== 'mssql'))('fleet catalog read by digest on $name', (target) => {
+  const fx = useProjectFixture(target, { concurrency: 4 });
+
+  it('gives every schema exactly the catalog a read of that schema alone gives', async () => {
+    const schemas = await fleet(fx.db.url, fx.project.root, 9);
+    const s = (i: number) => schemas[i]!;
+    await withDatabase(fx.db.url, async (sql) => {
+      for (const statement of alterations(sql, schemas)) await sql.exec(statement);
+      // Tenants 5 and 6 get the same default, a literal naming tenant 5's schema: equal stored rows,
+      // so equal digests — but normalization makes `$schema.x` of it in tenant 5 only.
+      for (const i of [5, 6]) await sql.exec(`ALTER TABLE ${sql.table(s(i), 'automation_jobs')} ALTER COLUMN status SET DEFAULT '${s(5)}.x'`);
+    });
+    const m = createMigrator({ url: fx.db.url, rootDir: fx.project.root });
+    try {
+      const adapter = await m.adapter();
+      const { PostgresCatalogReader } = await import('../../src/dialect/postgres/postgres-catalog.js');
+      // Chunks of 2: representatives are shared across chunks read on several sessions.
+      const reader = new PostgresCatalogReader(adapter, { metaTable: adapter.names.metaTable, chunkSize: 2, digestChunkSize: 2 });
+      const fleetRead = new Map<string, Catalog>();
+      await reader.readCatalogs(schemas, (schema, catalog) => fleetRead.set(schema, catalog));
+      expect([...fleetRead.keys()].sort()).toEqual(schemas);
+      for (const schema of schemas) {
+        const alone = await adapter.withSession((session) => reader.readCatalog(session, schema));
+        // Row order is not part of the model: compare canonical forms (what fingerprints hash).
+        expect(canonicalize(fleetRead.get(schema)!), schema).toEqual(canonicalize(alone));
+      }
+      const report = await m.drift();
+      const bySchema = new Map(report.groups.flatMap((g) => g.sampleTenants.map((x) => [x, g] as const)));
+      expect(bySchema.get(s(5))!.differences.map(describeDifference)).toEqual(["column automation_jobs.status: default is '$schema.x', expected 'active'"]);
+      expect(bySchema.get(s(6))!.differences.map(describeDifference)).toEqual([`column automation_jobs.status: default is '${s(5)}.x', expected 'active'`]);
+      expect(report.driftedTenants).toBe(7);
     } finally {
       await m.close();
     }

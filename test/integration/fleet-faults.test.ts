@@ -11,13 +11,10 @@
 import type { ChildProcess } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { createAdapter } from '../../src/dialect/create-adapter.js';
 import type { Dialect } from '../../src/dialect/dialect.js';
-import { parseConfig } from '../../src/config/load-config.js';
-import { MigratorImpl } from '../../src/migrator.js';
-import { OperationContext } from '../../src/operations/context.js';
 import type { MigratorEvent } from '../../src/events.js';
 import { runCli, runnableTargets, useProjectFixture } from './harness.js';
+import { patchedMigrator } from './patched-migrator.js';
 import { dialectSql, withDatabase } from './sql-helpers.js';
 
 const servers = runnableTargets.filter((t) => t.name !== 'pglite');
@@ -40,18 +37,7 @@ describe.each(runnableTargets)('fleet faults on $name', (target) => {
 
   /** A migrator over a real dialect whose ledger store is wrapped by `patch` (fault injection). */
   async function migratorWith(patch: (dialect: Dialect) => void, config: Record<string, unknown> = {}) {
-    const cfg = parseConfig({ url: fx.db.url, rootDir: fx.project.root, concurrency: 2, lockTimeoutMs: 10_000, ...config });
-    const ctx = new OperationContext(cfg, async () => {
-      const dialect = await createAdapter({
-        url: cfg.url,
-        rootDir: cfg.rootDir,
-        maxConnections: cfg.concurrency + 1,
-        names: { masterSchema: cfg.masterSchema, metaTable: cfg.metaTable, registryTable: cfg.registry.table, ledgerPrefix: cfg.ledgerPrefix },
-      });
-      patch(dialect);
-      return dialect;
-    });
-    return new MigratorImpl(ctx);
+    return patchedMigrator(fx.db.url, fx.project.root, patch, { concurrency: 2, lockTimeoutMs: 10_000, ...config });
   }
 
   /** An error the dialect classifies as transient: a deadlock (PostgreSQL 40P01, SQL Server 1205). */

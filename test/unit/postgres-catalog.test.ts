@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isPgGeneratedName, normalizePgExpression, pgLogicalType, pgRowsToCatalogs } from '../../src/dialect/postgres/postgres-catalog.js';
+import { isPgGeneratedName, normalizePgExpression, pgLogicalType, pgRowsToCatalogs, shareableFor } from '../../src/dialect/postgres/postgres-catalog.js';
 import { postgresTypes } from '../../src/dialect/postgres/postgres-syntax.js';
 
 const S = 'ws_0123456789abcdef0123456789abcdef';
@@ -72,5 +72,17 @@ describe('pg_catalog rows → catalogs', () => {
     expect(isPgGeneratedName('jobs', 'jobs_pkey')).toBe(true);
     expect(isPgGeneratedName('jobs', 'jobs_status_check1')).toBe(true);
     expect(isPgGeneratedName('jobs', 'ck_jobs_status')).toBe(false);
+  });
+});
+
+describe('sharing a catalog between schemas with equal digests', () => {
+  const other = 'ws_ffffffffffffffffffffffffffffffff';
+  it('shares when no expression names either schema', () => {
+    expect(shareableFor({ schema: S, expressions: ["'active'::character varying", 'gen_random_uuid()'] }, other)).toBe(true);
+    expect(shareableFor({ schema: S, expressions: [] }, other)).toBe(true);
+  });
+  it('does not share when an expression contains the representative\'s or the other schema\'s name', () => {
+    expect(shareableFor({ schema: S, expressions: [`'${S}.x'::text`] }, other)).toBe(false);
+    expect(shareableFor({ schema: S, expressions: [`'${other}.x'::text`] }, other)).toBe(false);
   });
 });

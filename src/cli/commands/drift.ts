@@ -12,6 +12,7 @@ interface DriftArgs extends GlobalArgs {
   shard?: string;
   includeArchived?: boolean;
   offline?: boolean;
+  target?: string;
 }
 
 /** `\r`-rewritten progress line on a TTY stderr; nothing otherwise. */
@@ -39,6 +40,7 @@ export const driftCommand: CommandModule<GlobalArgs, DriftArgs> = {
       .option('workspace', { type: 'string', describe: 'Only this workspace GUID' })
       .option('shard', { type: 'string', describe: 'Only the tenants of shard i/n, e.g. 1/4' })
       .option('include-archived', { type: 'boolean', describe: 'Archived workspaces too' })
+      .option('target', { type: 'string', describe: 'Only the workspaces placed on this target database (a name of config targets, or "(master)")' })
       .option('offline', { type: 'boolean', describe: 'Build the expected schemas in an in-memory PGlite instead of a scratch schema (PostgreSQL only)' })
       .example('$0 drift', 'Report drifted tenants; exit 4 when there are any')
       .example('$0 drift --format markdown --out drift.md', 'A report to paste into a pull request or ticket') as unknown as Argv<DriftArgs>,
@@ -52,6 +54,7 @@ export const driftCommand: CommandModule<GlobalArgs, DriftArgs> = {
         ...(argv.shard ? { shard: argv.shard } : {}),
         ...(argv.includeArchived ? { includeArchived: true } : {}),
         ...(argv.offline ? { offline: true } : {}),
+        ...(argv.target !== undefined ? { target: argv.target } : {}),
         onProgress: progress.update,
       });
       progress.end();
