@@ -138,4 +138,20 @@ describe('drift report formats', () => {
     expect(md).toContain('| `t.c\\|x` | extra |  | `int NULL` |');
     expect(md).toContain('| `0001_a` | 10 | `aaaaaaaaaaaa` | ok | ws_3 and 9 more |');
   });
+
+  it('with targets, groups the report by the database the tenants live in', () => {
+    const [drifted, ok] = report.groups as [DriftReport['groups'][number], DriftReport['groups'][number]];
+    const placed: DriftReport = {
+      ...report,
+      groups: [{ ...drifted, target: 't1' }, { ...ok, target: '(master)' }],
+      targets: { '(master)': { tenants: 10, driftedTenants: 0, busyTenants: 0 }, t1: { tenants: 2, driftedTenants: 2, busyTenants: 0 } },
+    };
+    const text = formatDriftText(placed);
+    expect(text).toContain('target (master): no drift in 10 tenants\n\ntarget t1: 2 of 2 tenants differ\n\n  2 tenants at 0001_a, fingerprint ffffffffffff: ws_1, ws_2\n    - column t.c|x');
+    expect(text).toContain('In line: 10 tenants at 0001_a on (master).');
+    const md = formatDriftMarkdown(placed);
+    expect(md).toContain('| `t1` | 2 | 2 | 0 |');
+    expect(md).toContain('| `(master)` | `0001_a` | 10 | `aaaaaaaaaaaa` | ok | ws_3 and 9 more |');
+    expect(md).toContain('#### 2 tenants at `0001_a` on target `t1` — fingerprint `ffffffffffff`');
+  });
 });

@@ -410,16 +410,18 @@ export class PostgresCatalogReader implements CatalogReader {
     }
   }
 
-  /** Digest per schema: the three kinds' digests joined (a schema without tables: ''). */
+  /** Digest per schema: the three kinds' digests in fixed places (`-`: no row of that kind). */
   async #digests(session: SqlSession, schemas: readonly string[]): Promise<Map<string, string>> {
     const params = [schemas, this.#options.metaTable];
-    const out = new Map<string, string>(schemas.map((s) => [s, '']));
-    for (const sql of [PG_COLUMNS_DIGEST_SQL, PG_CONSTRAINTS_DIGEST_SQL, PG_INDEXES_DIGEST_SQL]) {
+    const slots = new Map<string, string[]>(schemas.map((s) => [s, ['-', '-', '-']]));
+    const kinds = [PG_COLUMNS_DIGEST_SQL, PG_CONSTRAINTS_DIGEST_SQL, PG_INDEXES_DIGEST_SQL];
+    for (const [i, sql] of kinds.entries()) {
       for (const r of await session.query<{ schema_name: string; digest: string | null }>(sql, params)) {
-        out.set(r.schema_name, `${out.get(r.schema_name)}${r.digest ?? '-'}/`);
+        const slot = slots.get(r.schema_name);
+        if (slot) slot[i] = r.digest ?? '-';
       }
     }
-    return out;
+    return new Map([...slots].map(([schema, digests]) => [schema, digests.join('/')]));
   }
 
   async readCatalogs(schemas: readonly string[], onCatalog: (schema: string, catalog: Catalog) => void): Promise<void> {
