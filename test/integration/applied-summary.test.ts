@@ -234,7 +234,9 @@ describe.each(runnableTargets)('applied-version summary on $name', (target) => {
     await expectSummaryIsMeta();
   });
 
-  it.runIf(target.name !== 'pglite')('kill -9 in the middle of a run leaves every summary row equal to its meta table; the re-run finishes and keeps them equal', async () => {
+  // PGlite admits one process per data directory: a killed worker and a re-run beside it cannot be staged there.
+  const killTest = target.name === 'pglite' ? it.skip : it;
+  killTest(`kill -9 in the middle of a run leaves every summary row equal to its meta table; the re-run finishes and keeps them equal${target.name === 'pglite' ? ' — SKIPPED on PGlite: one process per data directory' : ''}`, async () => {
     const demo = await cli('demo', '--workspaces', '30', '--json');
     expect(demo.code, demo.stderr).toBe(0);
     const sleep = dialectSql(target.name, target.engine).sleep(40);
