@@ -103,5 +103,9 @@ describe('sys.* rows → catalogs', () => {
     expect(isLockTimeout({ number: 1222 })).toBe(true);
     expect(isLockTimeout({ cause: { originalError: { info: { number: 1222 } } } })).toBe(true);
     expect(isLockTimeout({ number: 208 })).toBe(false);
+    // Babelfish reports PostgreSQL's lock timeout unmapped (seen when drift read catalogs beside other DDL there).
+    expect(isLockTimeout({ number: 33557097, message: 'canceling statement due to lock timeout' })).toBe(true);
+    expect(isLockTimeout({ originalError: { info: { number: 33557097 }, message: 'canceling statement due to lock timeout' } })).toBe(true);
+    expect(isLockTimeout({ number: 33557097, message: 'relation "x" does not exist' })).toBe(false);
   });
 });

@@ -21,6 +21,7 @@ import type { SqlSession } from '../dialect-adapter.js';
 import { type Catalog, type MutableTable, type ReferentialAction, SELF_SCHEMA, collectTables } from '../../catalog/catalog-model.js';
 import type { CatalogReader, CatalogReaderOptions } from '../../catalog/catalog-reader.js';
 import { replaceSchemaName, stripOuterParens } from '../../catalog/normalize.js';
+import { isMssqlLockTimeout } from './mssql-errors.js';
 import { quoteMssqlString } from './mssql-syntax.js';
 
 /** `IN (N'ws_…', …)`: names validated against the tenant pattern before they get here, then quoted. */
@@ -244,11 +245,8 @@ export function mssqlRowsToCatalogs(
   return out;
 }
 
-/** Error 1222: "Lock request time out period exceeded" (SET LOCK_TIMEOUT). */
-export function isLockTimeout(err: unknown): boolean {
-  const e = err as { number?: number; originalError?: { info?: { number?: number } }; cause?: unknown };
-  return e?.number === 1222 || e?.originalError?.info?.number === 1222 || (e?.cause !== undefined && isLockTimeout(e.cause));
-}
+/** A lock request that gave up under SET LOCK_TIMEOUT (1222, or Babelfish's unmapped form). */
+export const isLockTimeout = (err: unknown): boolean => isMssqlLockTimeout(err);
 
 export interface MssqlSessionSource {
   withSession<T>(fn: (session: SqlSession) => Promise<T>): Promise<T>;

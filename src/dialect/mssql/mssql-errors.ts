@@ -116,6 +116,24 @@ export const BABELFISH_UNMAPPED_ERROR = 33557097;
 /** Unmapped PostgreSQL errors that are worth a retry: serialization failure (40001), lock timeout (55P03). */
 const BABELFISH_TRANSIENT_MESSAGES = /could not serialize access|canceling statement due to lock timeout|could not obtain lock/i;
 
+/** PostgreSQL's lock timeout (55P03) as Babelfish reports it, unmapped. */
+const BABELFISH_LOCK_TIMEOUT_MESSAGE = /canceling statement due to lock timeout|could not obtain lock/i;
+
+/**
+ * A lock request that gave up under `SET LOCK_TIMEOUT`: SQL Server's error 1222, or Babelfish's
+ * unmapped PostgreSQL lock timeout (number 33557097 with PostgreSQL's message) — also when wrapped
+ * (mssql's RequestError keeps the server error as originalError; ours as cause).
+ */
+export function isMssqlLockTimeout(err: unknown, seen = new Set<unknown>()): boolean {
+  if (err === null || typeof err !== 'object' || seen.has(err)) return false;
+  seen.add(err);
+  const e = err as MssqlLikeError;
+  const number = serverNumber(err);
+  if (number === 1222) return true;
+  if (number === BABELFISH_UNMAPPED_ERROR && BABELFISH_LOCK_TIMEOUT_MESSAGE.test(String(e.message))) return true;
+  return isMssqlLockTimeout(e.originalError, seen) || isMssqlLockTimeout(e.cause, seen);
+}
+
 function isTransient(err: unknown, seen: Set<unknown>): boolean {
   if (err === null || typeof err !== 'object' || seen.has(err)) return false;
   seen.add(err);

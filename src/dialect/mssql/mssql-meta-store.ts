@@ -5,8 +5,8 @@ import { type SchemaSummary, summaryOf } from '../../planner/applied-summary.js'
 import type { AdapterNames } from '../dialect.js';
 import { rowToApplied } from '../row-mapping.js';
 import type { mssqlWorkspaceSql } from './mssql-ledger-sql.js';
-import { mssqlErrorNumber } from './mssql-errors.js';
-import { LOCK_TIMEOUT_ERROR, META_READ_BATCH, type MssqlSql } from './mssql-sql.js';
+import { isMssqlLockTimeout } from './mssql-errors.js';
+import { META_READ_BATCH, type MssqlSql } from './mssql-sql.js';
 
 /** Schemas and meta tables on SQL Server. */
 export class MssqlMetaStore extends MetaRowWrites implements MetaStore {
@@ -71,7 +71,7 @@ export class MssqlMetaStore extends MetaRowWrites implements MetaStore {
           const rows = await session.query(this.#sql.selectAppliedMany(chunk));
           for (const row of rows) result.get(String(row.schema_name))?.push(rowToApplied(row));
         } catch (err) {
-          if (mssqlErrorNumber(err) !== LOCK_TIMEOUT_ERROR) throw err;
+          if (!isMssqlLockTimeout(err)) throw err;
           if (chunk.length === 1) return; // its meta table is not committed yet: nothing applied
           const half = Math.ceil(chunk.length / 2);
           await read(chunk.slice(0, half));

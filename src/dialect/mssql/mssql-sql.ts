@@ -68,12 +68,10 @@ function dirtyCatalogRead(select: string): string {
 /**
  * Prefix of the planning reads of meta rows: no lock waits at all. READPAST skips rows an
  * in-flight migration inserted; a meta table whose CREATE is still uncommitted holds a schema
- * lock that READPAST cannot skip, so the read fails at once with 1222 instead of waiting, and the
+ * lock that READPAST cannot skip, so the read fails at once with 1222 (Babelfish: its unmapped lock timeout; isMssqlLockTimeout) instead of waiting, and the
  * caller narrows the batch down to that schema (see MssqlMetaStore#readAppliedMany).
  */
 export const NO_LOCK_WAIT = 'SET LOCK_TIMEOUT 0;';
-/** SQL Server's "Lock request time out period exceeded". */
-export const LOCK_TIMEOUT_ERROR = 1222;
 
 export function mssqlSql(names: AdapterNames) {
   const q = mssqlIdent;
