@@ -44,7 +44,7 @@ export interface Dialect {
   /**
    * Capability: apply one transactional migration of a planned tenant in one round trip (lock and
    * check inside its transaction). Absent: every tenant takes the careful path (session lock,
-   * re-read, begin/statements/meta row/commit) — SQL Server until its folded send is written.
+   * re-read, begin/statements/meta row/commit). PostgreSQL, PGlite and SQL Server all have it.
    */
   readonly folded?: FoldedApply;
 

@@ -29,10 +29,14 @@ export interface FoldedMigration {
   readonly row: Pick<AppliedMigration, 'id' | 'checksum' | 'renderedChecksum' | 'runId'>;
 }
 
-/** `busy`: another session holds the tenant's lock; `stale`: the meta table is not what the plan read. */
-export type FoldedOutcome = 'applied' | 'busy' | 'stale';
+/**
+ * `busy`: another session holds the tenant's lock; `stale`: the meta table is not what the plan read;
+ * `unfoldable`: the script kept the send from finishing (SQL Server: a top-level RETURN ends the batch
+ * before the meta row). Nothing was applied in any of these; the careful path takes over.
+ */
+export type FoldedOutcome = 'applied' | 'busy' | 'stale' | 'unfoldable';
 
-/** What a dialect that can fold a migration into one send provides (PostgreSQL and PGlite; not yet SQL Server). */
+/** What a dialect that can fold a migration into one send provides (PostgreSQL, PGlite, SQL Server). */
 export interface FoldedApply {
   /**
    * A session that records the statements it is given instead of running them (parameters are

@@ -1,7 +1,9 @@
 import type { DialectCapabilities } from '../contracts/driver.js';
 import { type AdapterNames, type Dialect, DriverDelegation } from '../dialect.js';
 import type { DialectName, DialectSyntax } from '../dialect-syntax.js';
+import type { FoldedApply } from '../contracts/folded-apply.js';
 import { MssqlDriver } from './mssql-driver.js';
+import { MssqlFoldedApply } from './mssql-folded-apply.js';
 import { mssqlWorkspaceSql } from './mssql-ledger-sql.js';
 import { MssqlLedgerStore } from './mssql-ledger-store.js';
 import { MssqlLocks } from './mssql-locks.js';
@@ -41,6 +43,7 @@ export class MssqlAdapter extends DriverDelegation implements Dialect {
   readonly registry: MssqlRegistry;
   readonly workspaces: MssqlWorkspaceStore;
   readonly ledger: MssqlLedgerStore;
+  readonly folded: FoldedApply;
 
   constructor(options: MssqlAdapterOptions) {
     super();
@@ -53,5 +56,6 @@ export class MssqlAdapter extends DriverDelegation implements Dialect {
     this.registry = new MssqlRegistry(statements, options.names);
     this.workspaces = new MssqlWorkspaceStore(statements, workspaceStatements);
     this.ledger = new MssqlLedgerStore({ driver: this.driver, locks: this.locks, meta: this.meta, names: options.names });
+    this.folded = new MssqlFoldedApply(options.names, statements);
   }
 }

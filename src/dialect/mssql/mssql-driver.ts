@@ -142,6 +142,15 @@ export class MssqlDriver implements Driver {
         }
         await pinned.request().batch(text === 'ROLLBACK' ? this.#sql.rollback : text);
       },
+      batch: async (text) => {
+        ranBatches = true;
+        knownOpen = undefined;
+        const sets = ((await pinned.request().batch(text)).recordsets ?? []) as unknown as Record<string, unknown>[][];
+        const rows = sets.at(-1) ?? [];
+        const reported = rows[0]?.open_transactions;
+        if (typeof reported === 'number') knownOpen = reported;
+        return rows;
+      },
       openTransactions,
       errorPosition: () => undefined,
       errorLine: mssqlErrorLine,

@@ -23,8 +23,11 @@ export class MssqlMetaStore extends MetaRowWrites implements MetaStore {
     this.#names = names;
   }
 
+  /**
+   * Write-only (no read before the write; `createSchema` is idempotent), so a tenant's prepare step
+   * can be folded into its first migration's send.
+   */
   async ensureSchema(session: SqlSession, schema: string): Promise<void> {
-    if (await this.schemaExists(session, schema)) return;
     try {
       await session.query(this.#sql.createSchema(schema));
     } catch (err) {

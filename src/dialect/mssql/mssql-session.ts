@@ -5,6 +5,8 @@ import { DriverSession, type SessionDriver } from '../sql-session.js';
 export interface MssqlSessionDriver extends SessionDriver {
   /** `@@TRANCOUNT` on the server, in one round trip. */
   openTransactions(): Promise<number>;
+  /** Run one batch as it is and return the rows of its last result set. */
+  batch(sql: string): Promise<Record<string, unknown>[]>;
 }
 
 /**
@@ -39,6 +41,16 @@ export class MssqlSession extends DriverSession {
   /** Whether a migration script ran on this session (its session state may have changed). */
   get ranScript(): boolean {
     return this.#ranScript;
+  }
+
+  /**
+   * One batch sent as it is, outside the session's transaction bookkeeping: the folded send, which
+   * opens and commits its own transaction in the text and reports `@@TRANCOUNT` in its last result
+   * set. Counts as a script (the connection is reset before it goes back to the pool).
+   */
+  sendBatch(sql: string): Promise<Record<string, unknown>[]> {
+    this.#ranScript = true;
+    return this.#driver.batch(sql);
   }
 
   /**

@@ -248,8 +248,40 @@ export type MssqlSql = ReturnType<typeof mssqlSql>;
  * @example rewritePlaceholders("SELECT '$1', $1") // "SELECT '$1', @p1"
  */
 export function rewritePlaceholders(sql: string): string {
+  return replacePlaceholders(sql, (n) => `@p${n}`);
+}
+
+/** `$n` outside strings, quoted identifiers and comments, replaced by `fn(n)`. */
+function replacePlaceholders(sql: string, fn: (n: number) => string): string {
   return sql.replace(
     /'(?:[^']|'')*'|\[(?:[^\]]|\]\])*\]|"(?:[^"]|"")*"|--[^\n]*|\/\*[\s\S]*?\*\/|\$(\d+)/g,
-    (match, n: string | undefined) => (n === undefined ? match : `@p${n}`),
+    (match, n: string | undefined) => (n === undefined ? match : fn(Number(n))),
   );
+}
+
+/**
+ * A parameter as a T-SQL literal, typed as {@link bindInput} would bind it (for texts sent as one
+ * batch, where parameters cannot travel: the folded send).
+ *
+ * @example mssqlLiteral("it's") // "N'it''s'"
+ */
+export function mssqlLiteral(value: unknown): string {
+  if (value === null || value === undefined) return 'NULL';
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new Error(`Cannot inline ${value} as a literal`);
+    return Number.isInteger(value) ? String(value) : `CAST(${value} AS FLOAT)`;
+  }
+  if (typeof value === 'bigint') return `CAST(${value} AS BIGINT)`;
+  if (typeof value === 'boolean') return value ? 'CAST(1 AS BIT)' : 'CAST(0 AS BIT)';
+  if (value instanceof Date) return `CONVERT(DATETIME2(7), ${lit(value.toISOString())}, 127)`;
+  if (Buffer.isBuffer(value)) return `0x${value.toString('hex')}`;
+  return lit(typeof value === 'string' ? value : JSON.stringify(value));
+}
+
+/** `$n` placeholders replaced by {@link mssqlLiteral}s (our own SQL texts). */
+export function inlineMssqlParams(sql: string, params: readonly unknown[] = []): string {
+  return replacePlaceholders(sql, (n) => {
+    if (n < 1 || n > params.length) throw new Error(`No value for placeholder $${n}`);
+    return mssqlLiteral(params[n - 1]);
+  });
 }

@@ -1,0 +1,237 @@
+import { ScriptExecutionError, type SqlSession } from '../contracts/driver.js';
+import type { FoldedApply, FoldedMigration, FoldedOutcome } from '../contracts/folded-apply.js';
+import type { ScriptBatch } from '../dialect-syntax.js';
+import type { AdapterNames } from '../dialect.js';
+import { summaryOf } from '../../planner/applied-summary.js';
+import { mssqlErrorLine, mssqlErrorNumber } from './mssql-errors.js';
+import { MssqlSession, OpenTransactionError } from './mssql-session.js';
+import { type MssqlSql, inlineMssqlParams, lockResource, mssqlIdent, mssqlLiteral } from './mssql-sql.js';
+import { splitGoBatches } from './go-splitter.js';
+import { quoteMssqlString as lit } from './mssql-syntax.js';
+
+/** Error numbers the send raises itself (user-defined range, ≥ 50000). */
+const BUSY = 50_001;
+const STALE = 50_002;
+
+/**
+ * A batch's first statement must be the only statement of its batch (CREATE/ALTER of a procedure,
+ * function, view or trigger, CREATE SCHEMA, CREATE DEFAULT/RULE: "must be the first statement in a
+ * query batch"), so nothing may be put in front of it, and its body runs to the end of the batch,
+ * so nothing may be put after it either.
+ * https://learn.microsoft.com/en-us/sql/t-sql/statements/create-procedure-transact-sql#limitations-and-restrictions
+ */
+const MUST_STAND_ALONE = /^(?:create|alter|create\s+or\s+alter)\s+(?:proc|procedure|function|view|trigger|schema|default|rule)\b/i;
+/**
+ * Statements that may follow other statements in a batch. A batch starting with anything else — a
+ * bare procedure name (`sp_rename …` without EXEC is only valid first in a batch) or something we do
+ * not know — is sent on its own, which is always correct, only one round trip dearer.
+ */
+const MAY_FOLLOW =
+  /^(?:alter|create|drop|insert|update|delete|merge|exec|execute|if|declare|set|select|print|truncate|grant|revoke|deny|begin|while|with|raiserror|throw|waitfor|dbcc|enable|disable|open|close|fetch|deallocate|;)(?![\w@#$])/i;
+
+/** The batch's text with leading whitespace and comments (`--`, nested block comments) removed. */
+export function leadingCode(sql: string): string {
+  let i = 0;
+  for (;;) {
+    while (i < sql.length && /\s/.test(sql[i]!)) i++;
+    if (sql.startsWith('--', i)) {
+      const end = sql.indexOf('\n', i);
+      if (end < 0) return '';
+      i = end + 1;
+    } else if (sql.startsWith('/*', i)) {
+      let depth = 0;
+      while (i < sql.length) {
+        if (sql.startsWith('/*', i)) (depth++, (i += 2));
+        else if (sql.startsWith('*/', i)) {
+          depth--;
+          i += 2;
+          if (depth === 0) break;
+        } else i++;
+      }
+      if (depth > 0) return '';
+    } else return sql.slice(i);
+  }
+}
+
+/** Whether our own statements may be put in front of (`head`) or after (`tail`) this script batch. */
+export function mayJoin(batch: ScriptBatch, where: 'head' | 'tail'): boolean {
+  if (batch.repeat !== 1) return false;
+  const code = leadingCode(batch.sql);
+  if (code === '' || MUST_STAND_ALONE.test(code)) return false;
+  return where === 'tail' || MAY_FOLLOW.test(code);
+}
+
+/** One request of the send: its text, and where the script's lines sit inside it. */
+interface OutgoingBatch {
+  /** Lines of our own statements before the script's text (0 when the batch is only ours or only script). */
+  readonly headLines: number;
+  /** Script line of the batch's first script line; undefined for a batch of our own statements only. */
+  readonly scriptStart: number | undefined;
+  /** Index of the script's GO batch it carries (0 for a batch of our own statements). */
+  readonly scriptBatch: number;
+  /** Text; the tail is added when the batch is sent (it carries the measured duration). */
+  readonly sql: string;
+  readonly withTail: boolean;
+}
+
+const lineCount = (text: string) => text.split('\n').length - 1;
+
+/**
+ * The folded send on SQL Server (DESIGN.md "Flow of up", step 5), in as few batches as the script
+ * allows — for the usual migration (no procedure or view, no `GO`) one request:
+ *
+ *   SET XACT_ABORT ON; BEGIN TRANSACTION;
+ *   sp_getapplock @LockOwner = 'Transaction', @LockTimeout = 0   → busy: ROLLBACK; THROW 50001
+ *   meta table ≠ what the plan read                              → stale: ROLLBACK; THROW 50002
+ *   <prelude: schema, meta table, grants — fresh tenants only>
+ *   <the script's first GO batch>
+ *   …each further GO batch as its own request…
+ *   <last batch> INSERT meta row; upsert summary row; COMMIT; SELECT @@TRANCOUNT
+ *
+ * The transaction-owned applock uses the same resource as the session lock of the careful path, so
+ * the two exclude each other; COMMIT, ROLLBACK or a dropped connection release it. XACT_ABORT makes
+ * any error roll back the whole transaction, so a failure applies nothing. A batch that must stand
+ * alone (CREATE PROCEDURE/VIEW/…, see {@link MUST_STAND_ALONE}) is sent alone, the head and the tail
+ * then travel in their own batches. The meta table check compares ids and checksums with a VALUES
+ * list (no STRING_AGG/HASHBYTES: one text for SQL Server 2016+ and Babelfish).
+ * https://learn.microsoft.com/en-us/sql/relational-databases/system-stored-procedures/sp-getapplock-transact-sql
+ */
+export class MssqlFoldedApply implements FoldedApply {
+  readonly #names: AdapterNames;
+  readonly #sql: MssqlSql;
+
+  constructor(names: AdapterNames, statements: MssqlSql) {
+    this.#names = names;
+    this.#sql = statements;
+  }
+
+  recorder(): { session: SqlSession; statements: string[] } {
+    const statements: string[] = [];
+    const refuse = async () => {
+      throw new Error('A folded prelude runs inside the migration transaction: it cannot begin, commit or roll back');
+    };
+    const session: SqlSession = {
+      query: async <R>(sql: string, params?: readonly unknown[]) => {
+        statements.push(inlineMssqlParams(sql, params));
+        return [] as R[];
+      },
+      runScript: async (sql) => void statements.push(sql),
+      begin: refuse,
+      commit: refuse,
+      rollback: refuse,
+      inTransaction: true,
+    };
+    return { session, statements };
+  }
+
+  #meta(schema: string): string {
+    return `${mssqlIdent(schema)}.${mssqlIdent(this.#names.metaTable)}`;
+  }
+
+  /** BEGIN, the transaction lock and the check, then the prelude. Ends with a newline. */
+  head(m: FoldedMigration): string {
+    const meta = this.#meta(m.schema);
+    const fail = (code: number, message: string) => `BEGIN ROLLBACK TRANSACTION; THROW ${code}, ${lit(message)}, 1; END`;
+    const n = m.expected.length;
+    const same =
+      n === 0
+        ? `(SELECT COUNT(*) FROM ${meta}) = 0`
+        : `(SELECT COUNT(*) FROM ${meta}) = ${n} AND (SELECT COUNT(*) FROM ${meta} AS m JOIN (VALUES ${m.expected
+            .map((a) => `(${lit(a.id)}, ${lit(a.checksum)})`)
+            .join(', ')}) AS v (id, checksum) ON m.id = v.id AND m.checksum = v.checksum) = ${n}`;
+    const resource = lit(lockResource(m.schema));
+    return [
+      'SET XACT_ABORT ON; BEGIN TRANSACTION;',
+      `DECLARE @tm_started DATETIME2 = SYSUTCDATETIME(), @tm_lock INT, @tm_resource NVARCHAR(255) = CASE WHEN SERVERPROPERTY('Babelfish') IS NULL THEN ${resource} ELSE LEFT(${resource} + N'@' + DB_NAME(), 255) END;`,
+      "EXEC @tm_lock = sp_getapplock @Resource = @tm_resource, @LockMode = N'Exclusive', @LockOwner = N'Transaction', @LockTimeout = 0, @DbPrincipal = N'public';",
+      `IF @tm_lock < 0 ${fail(BUSY, 'tenant is locked')};`,
+      `IF OBJECT_ID(${lit(meta)}, N'U') IS NULL ${n === 0 ? 'SET @tm_lock = @tm_lock' : fail(STALE, 'no meta table')}`,
+      `ELSE IF NOT (${same}) ${fail(STALE, 'meta table changed since the plan')};`,
+      ...m.prelude.map((s) => s.trimEnd().replace(/;?$/, ';')),
+      '',
+    ].join('\n');
+  }
+
+  /** The meta row, the summary row, COMMIT and the transaction count the driver checks. */
+  tail(m: FoldedMigration, durationMs: string): string {
+    const { row } = m;
+    const s = summaryOf(m.schema, [...m.expected, row]);
+    return [
+      '',
+      `INSERT INTO ${this.#meta(m.schema)} (id, checksum, rendered_checksum, applied_utc, duration_ms, run_id) VALUES (` +
+        `${lit(row.id)}, ${lit(row.checksum)}, ${lit(row.renderedChecksum)}, SYSUTCDATETIME(), ${durationMs}, ${mssqlLiteral(row.runId)});`,
+      inlineMssqlParams(this.#sql.upsertSummary, [s.schema, s.count, s.lastId, s.digest]),
+      'COMMIT TRANSACTION; SELECT @@TRANCOUNT AS open_transactions;',
+    ].join('\n');
+  }
+
+  /** The requests of one send (the tail's duration is filled in when the last one goes). */
+  plan(m: FoldedMigration): OutgoingBatch[] {
+    const head = this.head(m);
+    const script = splitGoBatches(m.script);
+    const out: OutgoingBatch[] = [];
+    let first = 0;
+    if (script.length > 0 && mayJoin(script[0]!, 'head')) {
+      out.push({ headLines: lineCount(head), scriptStart: script[0]!.startLine, scriptBatch: 0, sql: head + script[0]!.sql, withTail: false });
+      first = 1;
+    } else out.push({ headLines: 0, scriptStart: undefined, scriptBatch: 0, sql: head, withTail: false });
+    for (const [n, batch] of script.entries()) {
+      if (n < first) continue;
+      for (let i = 0; i < batch.repeat; i++) out.push({ headLines: 0, scriptStart: batch.startLine, scriptBatch: n, sql: batch.sql, withTail: false });
+    }
+    const last = out.at(-1)!;
+    const lastBatch = script.at(-1);
+    const joinable = last.scriptStart === undefined || (lastBatch !== undefined && mayJoin(lastBatch, 'tail'));
+    if (joinable) out[out.length - 1] = { ...last, withTail: true };
+    else out.push({ headLines: 0, scriptStart: undefined, scriptBatch: Math.max(0, script.length - 1), sql: '', withTail: true });
+    return out;
+  }
+
+  async apply(session: SqlSession, m: FoldedMigration): Promise<FoldedOutcome> {
+    if (!(session instanceof MssqlSession)) throw new Error('The SQL Server folded send needs a session of the SQL Server driver');
+    const batches = this.plan(m);
+    const started = Date.now();
+    let index = 0;
+    try {
+      let rows: Record<string, unknown>[] = [];
+      for (const [i, b] of batches.entries()) {
+        index = i;
+        // Alone with the head, the duration is the server's own; otherwise the time since the first request.
+        const duration = i === 0 ? 'DATEDIFF(MILLISECOND, @tm_started, SYSUTCDATETIME())' : String(Date.now() - started);
+        rows = await session.sendBatch(b.withTail ? b.sql + this.tail(m, duration) : b.sql);
+      }
+      const open = rows[0]?.open_transactions;
+      if (typeof open !== 'number') {
+        // The tail did not run: the script ended its batch early (a top-level RETURN) or swallowed
+        // the tail (an unterminated block comment). Nothing is committed; the careful path sends the
+        // script and the meta row separately.
+        await this.#rollback(session);
+        return 'unfoldable';
+      }
+      if (open > 0) {
+        await this.#rollback(session);
+        throw new OpenTransactionError(
+          `the migration left ${open} nested transaction(s) open (BEGIN TRANSACTION without COMMIT): nothing was committed`,
+        );
+      }
+      return 'applied';
+    } catch (err) {
+      if (err instanceof OpenTransactionError) throw err;
+      await this.#rollback(session);
+      const number = mssqlErrorNumber(err);
+      if (number === BUSY) return 'busy';
+      if (number === STALE) return 'stale';
+      const b = batches[index]!;
+      const line = mssqlErrorLine(err);
+      const scriptLine = line !== undefined && b.scriptStart !== undefined && line > b.headLines ? b.scriptStart + line - b.headLines - 1 : undefined;
+      const inScript = scriptLine !== undefined && scriptLine <= lineCount(m.script) + 1;
+      const message = err instanceof Error ? err.message : String(err);
+      throw new ScriptExecutionError(message, b.scriptBatch, inScript ? scriptLine : undefined, undefined, { cause: err });
+    }
+  }
+
+  /** XACT_ABORT has usually rolled back already; this ends what is left (a THROW ends only the batch). */
+  async #rollback(session: MssqlSession): Promise<void> {
+    await session.sendBatch(this.#sql.rollback).catch(() => undefined);
+  }
+}
