@@ -66,7 +66,7 @@ describe('SQL Server folded send: batches', () => {
     const fresh = folded.head(migration('', []));
     expect(fresh).toContain(`IF OBJECT_ID(N'[${schema}].[__schema_migrations]', N'U') IS NULL SET @tm_lock = @tm_lock`);
     expect(fresh).toContain(`(SELECT COUNT(*) FROM [${schema}].[__schema_migrations]) = 0`);
-    expect(folded.head(migration(''))).toContain("THROW 50002, N'no meta table', 1;");
+    expect(folded.head(migration(''))).toContain("THROW 50002, N'no meta table', 1\nELSE IF");
   });
 });
 
