@@ -132,9 +132,7 @@ export class MssqlFoldedApply implements FoldedApply {
   head(m: FoldedMigration): string {
     const meta = this.#meta(m.schema);
     // THROW under XACT_ABORT ends the batch and rolls the transaction back (and with it the
-    // transaction-owned applock); apply() then ends what is left. No ROLLBACK in front of it: on
-    // Babelfish 4.2 a batch with ROLLBACK inside these IFs and a table hint further on (the summary
-    // upsert's UPDLOCK) took ~48 ms instead of ~3 ms to run (measured, one session, no contention).
+    // transaction-owned applock); apply() then ends what is left, so no ROLLBACK is needed here.
     const fail = (code: number, message: string) => `THROW ${code}, ${lit(message)}, 1`;
     const n = m.expected.length;
     const same =
