@@ -4,7 +4,8 @@
  * For each dialect (PostgreSQL when reachable, PGlite): (a) migrate N fresh tenants, (b) no-op
  * status of N (and of STATUS_N tenants on PostgreSQL), (c) one new migration to N tenants — each
  * with the engine and, in the same run, two baselines on their own tenants: the rendered SQL over
- * one connection per worker with no engine ("raw", the limit), and a naive sequential per-schema
+ * one connection per worker with no engine, each migration with its meta row ("raw", the limit),
+ * and a naive sequential per-schema
  * umzug loop. Plus planning of PLAN_N synthetic tenants (pure, in memory) for memory flatness.
  * Prints a Markdown table; `--write` also writes docs/benchmarks.md.
  *
@@ -17,8 +18,8 @@
  * TM_BENCH_MSSQL_URL; ADO `Server=…;…` strings work too). The login needs CREATE DATABASE: the bench
  * runs in a fresh `tm_bench_…` database that it drops afterwards. The raw baseline there is T-SQL over
  * the mssql package: per schema one connection of C runs `SET XACT_ABORT ON; BEGIN TRANSACTION`, the
- * CREATE SCHEMA, the same rendered batches (split on GO) and COMMIT — one transaction per schema, no
- * meta table, no locks, no ledger. The naive-umzug baseline drives pg clients and is skipped there
+ * CREATE SCHEMA and meta table, the same rendered batches (split on GO), the meta rows and COMMIT —
+ * one transaction per schema, no locks, no checks, no ledger. The naive-umzug baseline drives pg clients and is skipped there
  * (said so on stderr and under the table). BENCH_MSSQL_STATUS_N overrides the status N on SQL Server.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -30,6 +31,10 @@ import sql from 'mssql';
 import pg from 'pg';
 import { Umzug } from 'umzug';
 import { createMssqlDatabase } from '../src/dialect/mssql/mssql-admin.js';
+import { inlineMssqlParams, mssqlSql } from '../src/dialect/mssql/mssql-sql.js';
+import { inlineParams } from '../src/dialect/postgres/postgres-folded-apply.js';
+import { postgresSql } from '../src/dialect/postgres/postgres-sql.js';
+import { checksumOf } from '../src/source/index.js';
 import { mssqlSyntax, quoteMssqlIdent, quoteMssqlString } from '../src/dialect/mssql/mssql-syntax.js';
 import { parseMssqlUrl, redactMssqlUrl, toMssqlConfig } from '../src/dialect/mssql/mssql-url.js';
 import { MigratorImpl, createMigrator } from '../src/migrator.js';
@@ -223,16 +228,25 @@ async function registerTenants(m: MigratorImpl, ids: readonly string[], status =
   });
 }
 
-/** Raw: the engine's rendered SQL, one transaction per migration, no meta table, no locks, no ledger. */
+/**
+ * Raw: the engine's rendered SQL, one transaction per migration with its meta row (the meta table
+ * created with the schema, by the engine's own DDL), no locks, no checks, no summary, no ledger.
+ */
 async function rawBaseline(target: Target, m: MigratorImpl, tenants: Tenant[], files: MigrationFile[], create: boolean) {
   const exec = await executors(target, m, C);
-  const render = await rendererFor(m.context, (await m.adapter()).syntax);
+  const adapter = await m.adapter();
+  const render = await rendererFor(m.context, adapter.syntax);
+  const statements = postgresSql(adapter.names);
   const durations: number[] = [];
   const r = await measure(() =>
     limitAll(tenants, exec.workers, async (t, w) => {
       const t0 = performance.now();
-      if (create) await exec.run(w, `CREATE SCHEMA "${t.schema}"`);
-      for (const f of files) await exec.run(w, `BEGIN;\n${render.tenant(f, t)}\n;COMMIT;`);
+      if (create) await exec.run(w, `CREATE SCHEMA "${t.schema}";\n${statements.createMetaTable(t.schema)}`);
+      for (const f of files) {
+        const sql = render.tenant(f, t);
+        const row = inlineParams(statements.insertApplied(t.schema), [f.id, f.checksum, checksumOf(sql), new Date(), 1, null]);
+        await exec.run(w, `BEGIN;\n${sql}\n;${row};COMMIT;`);
+      }
       durations.push(performance.now() - t0);
     }),
   );
@@ -243,8 +257,9 @@ async function rawBaseline(target: Target, m: MigratorImpl, tenants: Tenant[], f
 /**
  * Raw T-SQL: the engine's rendered batches over the mssql package, C connections (one pool of one
  * connection per worker, so a transaction spans that worker's batches), one transaction per schema:
- * SET XACT_ABORT ON; BEGIN TRANSACTION; CREATE SCHEMA (EXEC: it must be alone in its batch); every
- * batch of every file (split on GO like the engine); COMMIT. No meta table, no locks, no ledger.
+ * SET XACT_ABORT ON; BEGIN TRANSACTION; CREATE SCHEMA (EXEC: it must be alone in its batch) and the
+ * meta table (the engine's DDL); every batch of every file (split on GO like the engine); the meta
+ * rows and COMMIT. No locks, no checks, no summary, no ledger.
  */
 async function rawMssqlBaseline(target: Target, m: MigratorImpl, tenants: Tenant[], files: MigrationFile[], create: boolean) {
   const config = toMssqlConfig(parseMssqlUrl(target.url), { poolMax: 1, requestTimeoutMs: 0 });
@@ -253,22 +268,27 @@ async function rawMssqlBaseline(target: Target, m: MigratorImpl, tenants: Tenant
     pool.on('error', () => undefined);
     return pool.connect();
   }));
-  const render = await rendererFor(m.context, (await m.adapter()).syntax);
+  const adapter = await m.adapter();
+  const render = await rendererFor(m.context, adapter.syntax);
+  const statements = mssqlSql(adapter.names);
   const durations: number[] = [];
   const r = await measure(() =>
     limitAll(tenants, C, async (t, w) => {
       const pool = pools[w]!;
       const t0 = performance.now();
       await pool.request().batch(
-        `SET XACT_ABORT ON; BEGIN TRANSACTION;${create ? ` EXEC(${quoteMssqlString(`CREATE SCHEMA ${quoteMssqlIdent(t.schema)}`)});` : ''}`,
+        `SET XACT_ABORT ON; BEGIN TRANSACTION;${create ? ` EXEC(${quoteMssqlString(`CREATE SCHEMA ${quoteMssqlIdent(t.schema)}`)});\n${statements.createMetaTable(t.schema)}` : ''}`,
       );
       try {
+        const rows: string[] = [];
         for (const f of files) {
-          for (const batch of mssqlSyntax.splitBatches(render.tenant(f, t))) {
+          const sql = render.tenant(f, t);
+          for (const batch of mssqlSyntax.splitBatches(sql)) {
             for (let i = 0; i < batch.repeat; i++) await pool.request().batch(batch.sql);
           }
+          rows.push(inlineMssqlParams(statements.insertApplied(t.schema), [f.id, f.checksum, checksumOf(sql), new Date(), 1, null]));
         }
-        await pool.request().batch('COMMIT TRANSACTION;');
+        await pool.request().batch(`${rows.join('\n')}\nCOMMIT TRANSACTION;`);
       } catch (err) {
         await pool.request().batch('IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;').catch(() => undefined);
         throw err;
