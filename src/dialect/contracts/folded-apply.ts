@@ -50,3 +50,26 @@ export interface FoldedApply {
    */
   apply(session: SqlSession, migration: FoldedMigration): Promise<FoldedOutcome>;
 }
+
+/**
+ * The {@link FoldedApply.recorder} both dialects use: a session that records each statement with
+ * its parameters inlined by `inline` (the dialect's literal quoting) and returns no rows.
+ */
+export function recordingSession(inline: (sql: string, params?: readonly unknown[]) => string): { session: SqlSession; statements: string[] } {
+  const statements: string[] = [];
+  const refuse = async () => {
+    throw new Error('A folded prelude runs inside the migration transaction: it cannot begin, commit or roll back');
+  };
+  const session: SqlSession = {
+    query: async <R>(sql: string, params?: readonly unknown[]) => {
+      statements.push(inline(sql, params));
+      return [] as R[];
+    },
+    runScript: async (sql) => void statements.push(sql),
+    begin: refuse,
+    commit: refuse,
+    rollback: refuse,
+    inTransaction: true,
+  };
+  return { session, statements };
+}

@@ -1,5 +1,5 @@
 import { ScriptExecutionError, type SqlSession } from '../contracts/driver.js';
-import type { FoldedApply, FoldedMigration, FoldedOutcome } from '../contracts/folded-apply.js';
+import { type FoldedApply, type FoldedMigration, type FoldedOutcome, recordingSession } from '../contracts/folded-apply.js';
 import type { ScriptBatch } from '../dialect-syntax.js';
 import type { AdapterNames } from '../dialect.js';
 import { summaryOf } from '../../planner/applied-summary.js';
@@ -106,22 +106,7 @@ export class MssqlFoldedApply implements FoldedApply {
   }
 
   recorder(): { session: SqlSession; statements: string[] } {
-    const statements: string[] = [];
-    const refuse = async () => {
-      throw new Error('A folded prelude runs inside the migration transaction: it cannot begin, commit or roll back');
-    };
-    const session: SqlSession = {
-      query: async <R>(sql: string, params?: readonly unknown[]) => {
-        statements.push(inlineMssqlParams(sql, params));
-        return [] as R[];
-      },
-      runScript: async (sql) => void statements.push(sql),
-      begin: refuse,
-      commit: refuse,
-      rollback: refuse,
-      inTransaction: true,
-    };
-    return { session, statements };
+    return recordingSession(inlineMssqlParams);
   }
 
   #meta(schema: string): string {

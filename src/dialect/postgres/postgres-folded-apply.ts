@@ -1,5 +1,5 @@
 import { ScriptExecutionError, type SqlSession } from '../contracts/driver.js';
-import type { FoldedApply, FoldedMigration, FoldedOutcome } from '../contracts/folded-apply.js';
+import { type FoldedApply, type FoldedMigration, type FoldedOutcome, recordingSession } from '../contracts/folded-apply.js';
 import type { AdapterNames } from '../dialect.js';
 import { appliedFingerprint, summaryOf } from '../../planner/applied-summary.js';
 import { advisoryKey } from './postgres-locks.js';
@@ -48,22 +48,7 @@ export class PostgresFoldedApply implements FoldedApply {
   }
 
   recorder(): { session: SqlSession; statements: string[] } {
-    const statements: string[] = [];
-    const refuse = async () => {
-      throw new Error('A folded prelude runs inside the migration transaction: it cannot begin, commit or roll back');
-    };
-    const session: SqlSession = {
-      query: async <R>(sql: string, params?: readonly unknown[]) => {
-        statements.push(inlineParams(sql, params));
-        return [] as R[];
-      },
-      runScript: async (sql) => void statements.push(sql),
-      begin: refuse,
-      commit: refuse,
-      rollback: refuse,
-      inTransaction: true,
-    };
-    return { session, statements };
+    return recordingSession(inlineParams);
   }
 
   /** The text sent: head (BEGIN, lock, prelude, check), the script, tail (meta row, summary row, COMMIT). */
