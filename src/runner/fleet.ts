@@ -252,6 +252,10 @@ export async function runFleet(options: FleetOptions): Promise<FleetOutcome> {
     }
   } finally {
     clearInterval(heartbeat);
+    // A claim still in flight (the prefetch started while the last tenants ran) lands its rows in
+    // the queue when it returns: wait for it, or those rows stay `running` under this worker's name
+    // until their lease lapses (seen: SIGINT on SQL Server left 16 rows running).
+    await claiming?.catch(() => undefined);
     // Claimed but never started: give them back so a resumed run or another worker takes them.
     const unstarted = queue.splice(0).map((r) => r.schema);
     await outcomes.flush().catch((err) => (ledgerFailure ??= err));
