@@ -125,6 +125,7 @@ describe('toMssqlConfig', () => {
       requestTimeout: 1000,
       connectionTimeout: 2000,
       pool: { max: 8, min: 0, idleTimeoutMillis: 30_000 },
+      validateConnection: 'socket',
       options: { encrypt: true, trustServerCertificate: false, appName: 'tenant-migrate', useUTC: true },
     });
   });

@@ -70,6 +70,11 @@ export function toMssqlConfig(settings: MssqlConnectionSettings, overrides: { po
     server: settings.server,
     options,
     pool: { max: overrides.poolMax ?? settings.poolMax ?? 10, min: 0, idleTimeoutMillis: 30_000 },
+    // mssql validates a pooled connection on every checkout with a `SELECT 1` round trip by default;
+    // a session is taken per tenant, so that was one more round trip per tenant (and per ledger
+    // call). 'socket' checks the login state and the socket instead; a connection that died anyway
+    // fails its first request with a transient error, which the tenant's retry covers.
+    validateConnection: 'socket',
   };
   // tedious ignores the port for a named instance (the SQL Browser service resolves it)
   if (settings.port !== undefined && settings.instanceName === undefined) config.port = settings.port;
