@@ -73,6 +73,19 @@ function dirtyCatalogRead(select: string): string {
  */
 export const NO_LOCK_WAIT = 'SET LOCK_TIMEOUT 0;';
 
+/**
+ * Whether column $3 of table $2 in schema $1 exists. SQL Server: catalog views with NOLOCK (never
+ * waits behind uncommitted DDL, see dirtyCatalogRead). Babelfish: INFORMATION_SCHEMA.COLUMNS — its
+ * sys.columns view is built over every database of the cluster (one PostgreSQL database holds them
+ * all) and took 0.6–1.8 s against 16–26 ms with 1,000 tenant schemas present (measured, Babelfish
+ * 4.2); its catalogs are MVCC, so nothing there waits either.
+ */
+const COLUMN_PROBE = `IF SERVERPROPERTY('Babelfish') IS NOT NULL
+  SELECT 1 AS found FROM INFORMATION_SCHEMA.COLUMNS WHERE TABLE_SCHEMA = $1 AND TABLE_NAME = $2 AND COLUMN_NAME = $3;
+ELSE
+  SELECT 1 AS found FROM sys.columns AS c WITH (NOLOCK) JOIN sys.tables AS t WITH (NOLOCK) ON t.object_id = c.object_id
+  JOIN sys.schemas AS s WITH (NOLOCK) ON s.schema_id = t.schema_id WHERE s.name = $1 AND t.name = $2 AND c.name = $3;`;
+
 export function mssqlSql(names: AdapterNames) {
   const q = mssqlIdent;
   const master = q(names.masterSchema);
@@ -186,17 +199,12 @@ IF APPLOCK_MODE(N'public', @resource, N'Session') <> N'NoLock'
   EXEC @result = sp_releaseapplock @Resource = @resource, @LockOwner = N'Session', @DbPrincipal = N'public';
 SELECT @result AS result, @@TRANCOUNT AS open_transactions;`,
 
-    registryReady: dirtyCatalogRead(
-      'SELECT 1 AS found FROM sys.columns AS c WITH (NOLOCK) JOIN sys.tables AS t WITH (NOLOCK) ON t.object_id = c.object_id ' +
-        'JOIN sys.schemas AS s WITH (NOLOCK) ON s.schema_id = t.schema_id WHERE s.name = $1 AND t.name = $2 AND c.name = $3;',
-    ),
+    registryReady: dirtyCatalogRead(COLUMN_PROBE),
     /**
      * The same probe with NOLOCK only: it also runs inside provisioning's transaction, where
      * Babelfish refuses SET TRANSACTION ISOLATION LEVEL ("transaction aborted").
      */
-    registryColumnExists:
-      'SELECT 1 AS found FROM sys.columns AS c WITH (NOLOCK) JOIN sys.tables AS t WITH (NOLOCK) ON t.object_id = c.object_id ' +
-      'JOIN sys.schemas AS s WITH (NOLOCK) ON s.schema_id = t.schema_id WHERE s.name = $1 AND t.name = $2 AND c.name = $3;',
+    registryColumnExists: COLUMN_PROBE,
     /** `withTarget`: the registry has the optional `db_target` column (master migration 0004). */
     listTenants: (includeArchived: boolean, withTarget = false) =>
       `SELECT ${registryColumns}${withTarget ? ', db_target' : ''} FROM ${registry}${includeArchived ? '' : " WHERE status = N'Active'"} ` +
