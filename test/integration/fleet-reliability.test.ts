@@ -178,8 +178,9 @@ describe.each(servers)('fleet processes on $name', (target) => {
   it('two concurrent up: each tenant done by exactly one of them, both exit 0', async () => {
     await seeded(30);
     const [a, b] = await Promise.all([cli(['up', '--json']), cli(['up', '--json'])]);
-    expect(a.code, a.stderr).toBe(0);
-    expect(b.code, b.stderr).toBe(0);
+    // With --json the error is in the report on stdout, not on stderr.
+    expect(a.code, `${a.stderr}\n${a.stdout}`).toBe(0);
+    expect(b.code, `${b.stderr}\n${b.stdout}`).toBe(0);
     const ra = JSON.parse(a.stdout);
     const rb = JSON.parse(b.stdout);
     await expectAllAtTarget();
