@@ -5,7 +5,7 @@ import type { AdapterNames } from '../dialect.js';
 import { summaryOf } from '../../planner/applied-summary.js';
 import { mssqlErrorLine, mssqlErrorNumber } from './mssql-errors.js';
 import { MssqlSession, OpenTransactionError } from './mssql-session.js';
-import { type MssqlSql, inlineMssqlParams, lockResource, mssqlIdent, mssqlLiteral } from './mssql-sql.js';
+import { type MssqlSql, applockResource, inlineMssqlParams, lockResource, mssqlIdent, mssqlLiteral } from './mssql-sql.js';
 import { splitGoBatches } from './go-splitter.js';
 import { quoteMssqlString as lit } from './mssql-syntax.js';
 
@@ -129,7 +129,7 @@ export class MssqlFoldedApply implements FoldedApply {
     const resource = lit(lockResource(m.schema));
     return [
       'SET XACT_ABORT ON; BEGIN TRANSACTION;',
-      `DECLARE @tm_started DATETIME2 = SYSUTCDATETIME(), @tm_lock INT, @tm_resource NVARCHAR(255) = CASE WHEN SERVERPROPERTY('Babelfish') IS NULL THEN ${resource} ELSE LEFT(${resource} + N'@' + DB_NAME(), 255) END;`,
+      `DECLARE @tm_started DATETIME2 = SYSUTCDATETIME(), @tm_lock INT, @tm_resource NVARCHAR(255) = ${applockResource(resource)};`,
       "EXEC @tm_lock = sp_getapplock @Resource = @tm_resource, @LockMode = N'Exclusive', @LockOwner = N'Transaction', @LockTimeout = 0, @DbPrincipal = N'public';",
       `IF @tm_lock < 0 ${fail(BUSY, 'tenant is locked')};`,
       // No semicolon before ELSE.

@@ -14,15 +14,17 @@ export const LOCK_RESOURCE_PREFIX = 'tenant-migrate:';
 export const META_READ_BATCH = 250;
 
 /**
- * The applock resource of `$1` in this database. SQL Server scopes application locks to the
+ * The applock resource for the lock name `value` (an SQL expression) in this database; the session lock and the folded send use it. SQL Server scopes application locks to the
  * database; Babelfish implements them as PostgreSQL advisory locks, which are cluster-wide, so two
  * databases on one Babelfish/Aurora cluster would make each other wait for `tenant-migrate:__master__`
  * (measured: a lock held in one database times out a request for it in another). There the
  * resource is qualified with the database name; on SQL Server it is unchanged, so processes of an
  * earlier version still exclude this one.
  */
-const APPLOCK_RESOURCE =
-  "@resource NVARCHAR(255) = CASE WHEN SERVERPROPERTY('Babelfish') IS NULL THEN $1 ELSE LEFT($1 + N'@' + DB_NAME(), 255) END";
+export function applockResource(value: string): string {
+  return `CASE WHEN SERVERPROPERTY('Babelfish') IS NULL THEN ${value} ELSE LEFT(${value} + N'@' + DB_NAME(), 255) END`;
+}
+const APPLOCK_RESOURCE = `@resource NVARCHAR(255) = ${applockResource('$1')}`;
 
 /** sp_getapplock @Resource is NVARCHAR(255). */
 const MAX_LOCK_RESOURCE = 255;
