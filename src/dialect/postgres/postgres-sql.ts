@@ -200,10 +200,11 @@ SELECT $1, s, w, q, v, 'pending' FROM unnest($2::text[], $3::text[], $4::int[], 
 ON CONFLICT (run_id, schema_name) DO NOTHING`,
     requeueRunTenants: `UPDATE ${tenants} SET status = 'pending', claimed_by = NULL, lease_until = NULL
 WHERE run_id = $1 AND status IN ('failed', 'skipped')`,
-    claimTenants: `UPDATE ${tenants} AS t
-SET status = 'running', claimed_by = $2, lease_until = ${NOW} + make_interval(secs => $4::float8 / 1000),
-    attempts = t.attempts + 1, started_utc = ${NOW}, error = NULL
-FROM (
+    // The claimable rows are picked once, in a MATERIALIZED CTE: as a subquery in FROM the planner may
+    // put the LIMIT … FOR UPDATE SKIP LOCKED scan on the inner side of a nested loop and rescan it
+    // per outer row, and each rescan skips the rows the previous one locked — one claim of n then
+    // took every eligible row of the run.
+    claimTenants: `WITH c AS MATERIALIZED (
   SELECT schema_name FROM ${tenants}
   WHERE run_id = $1 AND wave <= $5
     AND EXISTS (SELECT 1 FROM ${runs} r WHERE r.run_id = $1 AND r.status = 'running')
@@ -211,7 +212,11 @@ FROM (
   ORDER BY seq
   LIMIT $3
   FOR UPDATE SKIP LOCKED
-) AS c
+)
+UPDATE ${tenants} AS t
+SET status = 'running', claimed_by = $2, lease_until = ${NOW} + make_interval(secs => $4::float8 / 1000),
+    attempts = t.attempts + 1, started_utc = ${NOW}, error = NULL
+FROM c
 WHERE t.run_id = $1 AND t.schema_name = c.schema_name
 RETURNING ${tenantColumns.split(', ').map((c) => `t.${c}`).join(', ')}`,
     renewLease: `UPDATE ${tenants} SET lease_until = ${NOW} + make_interval(secs => $3::float8 / 1000)
