@@ -165,8 +165,8 @@ class _UnixHTTPConnection(http.client.HTTPConnection):
 class ProvisioningClient:
     """Client of ``tenant-migrate serve``: standard library only, safe to share between threads.
 
-    Each thread keeps one connection alive (a request costs one local round trip, no TCP or Node
-    start-up). Address: ``socket_path`` (Unix socket), or ``base_url`` (``http://127.0.0.1:7070``)
+    Connections are kept alive and reused (up to ``max_idle`` idle ones): a request costs one
+    local round trip, no connection set-up and no Node start-up. Address: ``socket_path`` (Unix socket), or ``base_url`` (``http://127.0.0.1:7070``)
     with ``token``; by default from ``TM_SERVICE_SOCKET``, ``TM_SERVICE_URL``, ``TM_SERVICE_TOKEN``.
     ``timeout``: seconds a request may take (provisioning may wait for a schema lock held by a
     running ``up``: keep it above the engine's ``lockTimeoutMs``).
@@ -178,6 +178,7 @@ class ProvisioningClient:
         base_url: Optional[str] = None,
         token: Optional[str] = None,
         timeout: float = 120.0,
+        max_idle: int = 8,
     ) -> None:
         if socket_path is None and base_url is None:
             socket_path = os.environ.get("TM_SERVICE_SOCKET")
@@ -190,7 +191,9 @@ class ProvisioningClient:
             raise ValueError(f"base_url must be http://host:port (a loopback or socket service), not {base_url!r}")
         self._token = token if token is not None else os.environ.get("TM_SERVICE_TOKEN")
         self._timeout = timeout
-        self._local = threading.local()
+        self._max_idle = max_idle
+        self._idle: list = []
+        self._lock = threading.Lock()
 
     # The four routes of docs/workspace-api.md.
 
@@ -214,17 +217,30 @@ class ProvisioningClient:
         return self._request("GET", "/v1/health")
 
     def close(self) -> None:
-        """Close this thread's connection (others close when their threads end)."""
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
+        """Close the idle connections (one in use is closed when its request ends)."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
             conn.close()
-            self._local.conn = None
 
     def _connect(self) -> http.client.HTTPConnection:
         if self._socket_path is not None:
             return _UnixHTTPConnection(self._socket_path, self._timeout)
         assert self._url is not None
         return http.client.HTTPConnection(self._url.hostname or "127.0.0.1", self._url.port or 80, timeout=self._timeout)
+
+    def _checkout(self) -> tuple:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop(), True
+        return self._connect(), False
+
+    def _checkin(self, conn: http.client.HTTPConnection) -> None:
+        with self._lock:
+            if len(self._idle) < self._max_idle:
+                self._idle.append(conn)
+                return
+        conn.close()
 
     def _request(self, method: str, path: str, body: Optional[dict] = None) -> dict:
         payload = None if body is None else json.dumps(body).encode("utf-8")
@@ -236,25 +252,24 @@ class ProvisioningClient:
         # Every route is idempotent (a workspace id chosen by the caller, archive twice = once), so
         # a request that met a kept-alive connection the service had just closed is sent again once.
         for attempt in (1, 2):
-            conn = getattr(self._local, "conn", None)
-            reused = conn is not None
-            if conn is None:
-                conn = self._local.conn = self._connect()
+            conn, reused = self._checkout()
             try:
                 conn.request(method, path, body=payload, headers=headers)
                 response = conn.getresponse()
                 data = response.read()
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as exc:
-                self.close()
+                conn.close()
                 if reused and attempt == 1:
                     continue
                 raise TenantMigrateError("SERVICE_UNAVAILABLE", f"the provisioning service closed the connection: {exc}") from exc
             except (OSError, http.client.HTTPException) as exc:
-                self.close()
+                conn.close()
                 where = self._socket_path or (self._url.geturl() if self._url else "?")
                 raise TenantMigrateError("SERVICE_UNAVAILABLE", f"the provisioning service at {where} did not answer: {exc}") from exc
             if response.getheader("Connection", "").lower() == "close":
-                self.close()
+                conn.close()
+            else:
+                self._checkin(conn)
             try:
                 doc = json.loads(data.decode("utf-8"))
             except ValueError as exc:
