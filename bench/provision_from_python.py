@@ -30,17 +30,23 @@ def main() -> None:
     else:
         provisioner = ws.CliProvisioner(command=os.environ["TM_CLI"].split(), cwd=os.environ["TM_PY_PROJECT"])
 
+    engine = []  # the engine's own time per call (durationMs): the rest is the path's overhead
+
     def one(label: str) -> float:
         t0 = time.perf_counter()
         result = ws.create_workspace(label, "bench-owner", provisioner=provisioner)
         elapsed = (time.perf_counter() - t0) * 1000
         if result.outcome != "created":
             raise SystemExit(f"unexpected outcome {result.outcome}")
+        engine.append((elapsed, result.duration_ms))
         return elapsed
 
     for i in range(args.warmup):
         one(f"warm-up {i}")
+    engine.clear()
     sequential = [one(f"seq {i}") for i in range(args.n)]
+    overhead = [total - inside for total, inside in engine]
+    engine_ms = [inside for _, inside in engine]
     concurrent_ms = []
     walls = []
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.concurrent) as pool:
@@ -48,7 +54,7 @@ def main() -> None:
             t0 = time.perf_counter()
             concurrent_ms += list(pool.map(lambda i: one(f"par {r}-{i}"), range(args.concurrent)))
             walls.append((time.perf_counter() - t0) * 1000)
-    json.dump({"mode": args.mode, "sequential": sequential, "concurrent": concurrent_ms, "wallsMs": walls}, sys.stdout)
+    json.dump({"mode": args.mode, "sequential": sequential, "sequentialEngineMs": engine_ms, "sequentialOverheadMs": overhead, "concurrent": concurrent_ms, "wallsMs": walls}, sys.stdout)
     sys.stdout.write("\n")
 
 

@@ -116,8 +116,14 @@ async function measure(mode: 'service' | 'cli') {
       TM_PY_PROJECT: p.root,
     });
     if (r.code !== 0) throw new Error(`python (${mode}) exited ${r.code}: ${r.stderr.slice(-2000)}`);
-    const doc = JSON.parse(r.stdout) as { sequential: number[]; concurrent: number[]; wallsMs: number[] };
-    return { sequential: stats(doc.sequential), concurrent: { ...stats(doc.concurrent), wallsMs: doc.wallsMs.map(Math.round) } };
+    const doc = JSON.parse(r.stdout) as { sequential: number[]; sequentialEngineMs: number[]; sequentialOverheadMs: number[]; concurrent: number[]; wallsMs: number[] };
+    return {
+      sequential: stats(doc.sequential),
+      // Sequential calls split: inside the engine (the result's durationMs) and the rest (process start or HTTP, JSON, Python).
+      engine: stats(doc.sequentialEngineMs),
+      overhead: stats(doc.sequentialOverheadMs),
+      concurrent: { ...stats(doc.concurrent), wallsMs: doc.wallsMs.map(Math.round) },
+    };
   } finally {
     if (server) {
       const exited = new Promise((resolve) => server!.once('exit', resolve));
@@ -137,8 +143,12 @@ const line = (label: string, s: { n: number; p50: number; p95: number; max: numb
   console.log(`  ${label.padEnd(28)} n=${String(s.n).padEnd(4)} p50 ${String(s.p50).padStart(7)} ms  p95 ${String(s.p95).padStart(7)} ms  max ${String(s.max).padStart(7)} ms${extra}`);
 console.log(`provisioning one workspace from Python (create_workspace) on local PostgreSQL, ${os.cpus().length} CPUs, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
 line('warm service, sequential', service.sequential, `  (target p50 <= ${TARGET_P50_MS} ms)`);
+line('  of which in the engine', service.engine);
+line('  of which outside it', service.overhead, '  (HTTP over the socket, JSON, Python)');
 line(`warm service, ${values.concurrent} at once`, service.concurrent, `  wall per round ${service.concurrent.wallsMs.join(', ')} ms`);
 line('CLI per call, sequential', cli.sequential, `  (CLI from ${cliFrom})`);
+line('  of which in the engine', cli.engine);
+line('  of which outside it', cli.overhead, '  (Node start, config, connect, files)');
 line(`CLI per call, ${values.concurrent} at once`, cli.concurrent, `  wall ${cli.concurrent.wallsMs.join(', ')} ms`);
 console.log(`  warm vs CLI, sequential p50: ${(cli.sequential.p50 / service.sequential.p50).toFixed(1)}x faster`);
 console.log(JSON.stringify({ bench: 'python-provision', service, cli, cliFrom, targetP50Ms: TARGET_P50_MS }));
