@@ -85,22 +85,7 @@ const MIN_TOKEN_LENGTH = 16;
  */
 export async function startProvisioningServer(options: ProvisioningServerOptions): Promise<ProvisioningServer> {
   const { service, token } = options;
-  if ((options.socket === undefined) === (options.listen === undefined)) {
-    throw new TenantMigrateError('USAGE', 'The provisioning service listens on a Unix socket or a TCP address: give exactly one', { key: 'socket' });
-  }
-  if (token !== undefined && token.length < MIN_TOKEN_LENGTH) {
-    throw new TenantMigrateError('USAGE', `The service token must have at least ${MIN_TOKEN_LENGTH} characters`, { key: 'token' });
-  }
-  if (options.listen) {
-    if (token === undefined) {
-      throw new TenantMigrateError('USAGE', 'A TCP listener needs a bearer token (a Unix socket is protected by its file permissions instead)', { key: 'token' });
-    }
-    if (!isLoopback(options.listen.host) && !options.allowRemote) {
-      throw new TenantMigrateError('USAGE', `${options.listen.host} is not a loopback address; the service listens on 127.0.0.1, ::1 or a Unix socket unless remote listening is allowed explicitly`, {
-        key: 'listen',
-      });
-    }
-  }
+  checkListenOptions(options);
   const expected = token === undefined ? undefined : digest(token);
   const limit = pLimit(options.maxConcurrentProvisions ?? 8);
   const maxBody = options.maxBodyBytes ?? 64 * 1024;
@@ -213,6 +198,31 @@ export async function startProvisioningServer(options: ProvisioningServerOptions
       return closing;
     },
   };
+}
+
+
+/**
+ * The listening rules, checked before anything is opened: exactly one of socket and TCP; a TCP
+ * listener on loopback (unless allowed) with a token; a token of at least 16 characters.
+ */
+export function checkListenOptions(options: Pick<ProvisioningServerOptions, 'socket' | 'listen' | 'token' | 'allowRemote'>): void {
+  const { token } = options;
+  if ((options.socket === undefined) === (options.listen === undefined)) {
+    throw new TenantMigrateError('USAGE', 'The provisioning service listens on a Unix socket or a TCP address: give exactly one', { key: 'socket' });
+  }
+  if (token !== undefined && token.length < MIN_TOKEN_LENGTH) {
+    throw new TenantMigrateError('USAGE', `The service token must have at least ${MIN_TOKEN_LENGTH} characters`, { key: 'token' });
+  }
+  if (options.listen) {
+    if (token === undefined) {
+      throw new TenantMigrateError('USAGE', 'A TCP listener needs a bearer token (serve: --token-file or TM_SERVICE_TOKEN); a Unix socket is protected by its file permissions instead', { key: 'token' });
+    }
+    if (!isLoopback(options.listen.host) && !options.allowRemote) {
+      throw new TenantMigrateError('USAGE', `${options.listen.host} is not a loopback address; the service listens on 127.0.0.1, ::1 or a Unix socket unless remote listening is allowed explicitly`, {
+        key: 'listen',
+      });
+    }
+  }
 }
 
 type Route = { name: 'health'; method: 'GET' } | { name: 'provision'; method: 'POST' } | { name: 'show'; method: 'GET'; id: string } | { name: 'archive'; method: 'POST'; id: string };

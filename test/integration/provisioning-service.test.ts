@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MigratorImpl, createMigrator } from '../../src/migrator.js';
-import { type ProvisioningServer, startProvisioningServer } from '../../src/service/provisioning-server.js';
+import { type ProvisioningServer, type WorkspaceApi, startProvisioningServer } from '../../src/service/provisioning-server.js';
 import { WorkspaceService } from '../../src/workspaces/workspace-service.js';
-import { guid, runnableTargets, useProjectFixture } from './harness.js';
+import { guid, runCli, runnableTargets, useProjectFixture } from './harness.js';
 import { FAIL_MIGRATION, FAIL_NAME, staleSocket } from './service-fixtures.js';
 
 const TENANT_IDS = ['0001_create_workspace_tables', '0002_copy_workspace_external_links'];
@@ -167,18 +167,54 @@ describe.each(serviceTargets)('provisioning service on $name', (target) => {
   });
 
   it('close drains: in-flight provisionings finish and answer, then nothing is accepted', async () => {
-    const address = await onSocket();
+    // The provisionings wait at a gate until the server is closing, so all of them are in flight then.
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const gated: WorkspaceApi = {
+      provisionWorkspace: async (input) => {
+        await gate;
+        return service.provisionWorkspace(input);
+      },
+      showWorkspace: (id) => service.showWorkspace(id),
+      archiveWorkspace: (id) => service.archiveWorkspace(id),
+      lookupWorkspace: (id) => service.lookupWorkspace(id),
+      close: () => service.close(),
+    };
+    server = await startProvisioningServer({ service: gated, socket: path.join(dir, 'tm.sock'), ownsService: false });
+    const address = server.address;
     const ids = Array.from({ length: 6 }, () => guid());
     const inFlight = ids.map((id) => request(address, 'POST', '/v1/workspaces', { workspaceId: id }));
-    // Let the requests reach the service before it starts closing.
-    for (let i = 0; i < 200 && server!.inFlight < ids.length; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(server!.inFlight).toBe(ids.length);
-    const closed = server!.close();
+    for (let i = 0; i < 3000 && server.inFlight < ids.length; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(server.inFlight).toBe(ids.length);
+    const closed = server.close();
+    await expect(request(address, 'GET', '/v1/health')).rejects.toThrow(/ENOENT|ECONNREFUSED/);
+    open();
     const answers = await Promise.all(inFlight);
     expect(answers.map((a) => a.status)).toEqual(ids.map(() => 201));
+    expect(answers.every((a) => a.headers.connection === 'close')).toBe(true);
     await closed;
     server = undefined;
-    await expect(request(address, 'GET', '/v1/health')).rejects.toThrow(/ENOENT|ECONNREFUSED/);
     for (const id of ids) expect((await service.lookupWorkspace(id))?.status).toBe('Active');
+  });
+});
+
+describe('tenant-migrate serve: refused before it connects anywhere', () => {
+  it('a non-loopback address, a TCP port without a token, a short token: exit 2 with the reason', async () => {
+    const cwd = mkdtempSync(path.join(tmpdir(), 'tm-serve-cli-'));
+    try {
+      // An unreachable database URL: the refusals come before any connection attempt.
+      const env = { TM_DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none', TM_SERVICE_TOKEN: '' };
+      const remote = await runCli(['serve', '--listen', '0.0.0.0:7070'], { cwd, env: { ...env, TM_SERVICE_TOKEN: TOKEN } });
+      expect({ code: remote.code, err: remote.stderr }).toMatchObject({ code: 2, err: expect.stringMatching(/not a loopback address/) });
+      const noToken = await runCli(['serve', '--listen', '127.0.0.1:7070'], { cwd, env });
+      expect({ code: noToken.code, err: noToken.stderr }).toMatchObject({ code: 2, err: expect.stringMatching(/needs a bearer token/) });
+      const short = await runCli(['serve', '--listen', '[::1]:7070', '--json'], { cwd, env: { ...env, TM_SERVICE_TOKEN: 'short' } });
+      expect(short.code).toBe(2);
+      expect(JSON.parse(short.stdout)).toMatchObject({ ok: false, exitCode: 2, error: { code: 'USAGE', key: 'token' } });
+      const badAddress = await runCli(['serve', '--listen', '7070'], { cwd, env });
+      expect({ code: badAddress.code, err: badAddress.stderr }).toMatchObject({ code: 2, err: expect.stringMatching(/host:port/) });
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
   });
 });

@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { TenantMigrateError } from '../../errors.js';
-import { type ProvisioningServer, type ServiceLogEntry, startProvisioningServer } from '../../service/provisioning-server.js';
+import { type ProvisioningServer, type ServiceLogEntry, checkListenOptions, startProvisioningServer } from '../../service/provisioning-server.js';
 import { WorkspaceService } from '../../workspaces/workspace-service.js';
 import { type GlobalArgs, command, migratorFromArgs } from '../cli-context.js';
 import { EXIT } from '../exit-codes.js';
@@ -42,6 +42,8 @@ export const serveCommand: CommandModule<GlobalArgs, ServeArgs> = {
     const token = readToken(argv);
     const socketMode = Number.parseInt(argv.socketMode, 8);
     if (!/^[0-7]{3,4}$/.test(argv.socketMode)) throw new TenantMigrateError('USAGE', `--socket-mode ${argv.socketMode}: octal permission bits expected, e.g. 660`, { key: 'socket-mode' });
+    // Refused before connecting to anything: a listener that would be open to others never starts.
+    checkListenOptions({ ...(socket ? { socket } : { listen: listen! }), ...(token !== undefined ? { token } : {}), allowRemote: argv.allowRemote });
 
     const service = new WorkspaceService((await migratorFromArgs(argv)).context, { ownsMigrator: true });
     let server: ProvisioningServer;
