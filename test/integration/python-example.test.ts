@@ -179,7 +179,7 @@ describe.each(targets)('the Python example on $name', (target: DialectTarget) =>
     }
     expect(result.code, result.output).toBe(0);
     // Every test of the suite ran and passed; none skipped (a skip is never a pass).
-    expect(result.output).toMatch(/^Ran 9 tests in /m);
+    expect(result.output).toMatch(/^Ran 15 tests in /m);
     expect(result.output).toMatch(/^OK\s*$/m);
     expect(result.output).not.toMatch(/skipped/i);
     for (const name of ['test_concurrent_creation_then_app_role_reads_and_writes_each_workspace', 'test_a_workspace_role_reaches_its_own_tables_and_not_another_workspaces', 'test_the_backfill_the_application_reads_what_the_legacy_table_held']) {

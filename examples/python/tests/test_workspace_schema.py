@@ -195,6 +195,18 @@ class WorkspaceSchemaTest(unittest.TestCase):
             ws.create_workspace("again", "owner-a", workspace_id=c.workspace_id)
         self.assertEqual(self.assert_error(ctx, "WORKSPACE_NOT_ACTIVE").http_status, 409)
 
+    def test_an_archive_made_elsewhere_is_seen_after_the_cache_entry_goes(self) -> None:
+        c = ws.create_workspace("Archived elsewhere", "owner-e")
+        conn = self.app(DRIVERS[0])
+        self.assertEqual(ws.get_workspace_schema_name_from_db(conn, c.workspace_id), c.schema)
+        self.client.archive(c.workspace_id)  # another process's archive: this process's cache is not told
+        self.assertEqual(ws.get_workspace_schema_name_from_db(conn, c.workspace_id), c.schema, "served from the cache until the TTL")
+        ws.invalidate_workspace_schema_cache(c.workspace_id)
+        with self.assertRaises(ws.TenantMigrateError) as ctx:
+            ws.get_workspace_schema_name_from_db(conn, c.workspace_id)
+        self.assert_error(ctx, "WORKSPACE_NOT_ACTIVE")
+        conn.commit()
+
     def test_an_invalid_guid_is_a_clear_error_from_the_engine_and_never_reaches_sql(self) -> None:
         with self.assertRaises(ws.TenantMigrateError) as ctx:
             self.client.add("not-a-guid", name="x")
