@@ -28,6 +28,7 @@ import subprocess
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Optional, Sequence
 from urllib.parse import quote, urlsplit
@@ -414,7 +415,9 @@ def _valid_schema(name: Any) -> str:
     return name
 
 
-_schema_cache: dict = {}
+#: Most entries kept; the least recently used go first.
+SCHEMA_CACHE_MAX_ENTRIES = 10_000
+_schema_cache: "OrderedDict[str, tuple]" = OrderedDict()
 _schema_cache_lock = threading.Lock()
 
 
@@ -433,7 +436,8 @@ def get_workspace_schema_name_from_db(conn: Any, workspace_id: Any) -> str:
     Raises :class:`TenantMigrateError` with ``INVALID_WORKSPACE_ID`` (not a GUID: no query is
     sent), ``NOT_FOUND``, ``WORKSPACE_NOT_ACTIVE`` (Archived, or still being provisioned), or
     ``INVALID_SCHEMA_NAME`` (the stored name is not ``ws_`` + 32 hex: it never reaches SQL). Only
-    Active answers are cached, for :data:`SCHEMA_CACHE_TTL_SECONDS`; an archive made by this
+    Active answers are cached, for :data:`SCHEMA_CACHE_TTL_SECONDS` (at most
+    :data:`SCHEMA_CACHE_MAX_ENTRIES`, least recently used dropped first); an archive made by this
     process through :func:`archive_workspace` is seen at once, one made elsewhere after the TTL.
     """
     wid = normalize_workspace_id(workspace_id)
@@ -441,6 +445,7 @@ def get_workspace_schema_name_from_db(conn: Any, workspace_id: Any) -> str:
     with _schema_cache_lock:
         hit = _schema_cache.get(wid)
         if hit is not None and hit[1] > now:
+            _schema_cache.move_to_end(wid)
             return hit[0]
     d = _dialect(conn)
     registry = f"{d.quote(MASTER_SCHEMA)}.{d.quote('Workspace')}"
@@ -460,6 +465,9 @@ def get_workspace_schema_name_from_db(conn: Any, workspace_id: Any) -> str:
     if SCHEMA_CACHE_TTL_SECONDS > 0:
         with _schema_cache_lock:
             _schema_cache[wid] = (schema, now + SCHEMA_CACHE_TTL_SECONDS)
+            _schema_cache.move_to_end(wid)
+            while len(_schema_cache) > SCHEMA_CACHE_MAX_ENTRIES:
+                _schema_cache.popitem(last=False)
     return schema
 
 
