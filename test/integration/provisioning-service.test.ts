@@ -79,6 +79,12 @@ describe.each(serviceTargets)('provisioning service on $name', (target) => {
     }
     const again = await request(address, 'POST', '/v1/workspaces', { workspaceId: ids[0]!.toUpperCase() });
     expect(again).toMatchObject({ status: 200, body: { ok: true, outcome: 'existing', workspaceId: ids[0], applied: [] } });
+    // One id asked for five times at once: one call builds it, the others find it (the per-workspace lock).
+    const same = guid();
+    const racing = await Promise.all(Array.from({ length: 5 }, () => request(address, 'POST', '/v1/workspaces', { workspaceId: same })));
+    expect(racing.map((a) => a.body.ok)).toEqual([true, true, true, true, true]);
+    expect(racing.filter((a) => a.body.outcome === 'created')).toHaveLength(1);
+    expect(racing.every((a) => a.body.schema === schemaOf(same))).toBe(true);
     const generated = await request(address, 'POST', '/v1/workspaces', { name: 'No id given' });
     expect(generated.status).toBe(201);
     expect(generated.body.schema).toBe(schemaOf(generated.body.workspaceId));
