@@ -210,6 +210,10 @@ export function checkListenOptions(options: Pick<ProvisioningServerOptions, 'soc
   if ((options.socket === undefined) === (options.listen === undefined)) {
     throw new TenantMigrateError('USAGE', 'The provisioning service listens on a Unix socket or a TCP address: give exactly one', { key: 'socket' });
   }
+  // sockaddr_un holds 108 bytes on Linux, 104 on macOS (with the terminating NUL): a longer path fails at bind.
+  if (options.socket !== undefined && Buffer.byteLength(options.socket) > 103) {
+    throw new TenantMigrateError('USAGE', `Socket path ${options.socket} is longer than 103 bytes, the limit of Unix socket addresses; choose a shorter one`, { key: 'socket', file: options.socket });
+  }
   if (token !== undefined && token.length < MIN_TOKEN_LENGTH) {
     throw new TenantMigrateError('USAGE', `The service token must have at least ${MIN_TOKEN_LENGTH} characters`, { key: 'token' });
   }

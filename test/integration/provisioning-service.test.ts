@@ -160,6 +160,7 @@ describe.each(serviceTargets)('provisioning service on $name', (target) => {
     await staleSocket(socket);
     expect(statSync(socket).isSocket()).toBe(true);
     writeFileSync(path.join(dir, 'plain'), 'not a socket');
+    await expect(startProvisioningServer({ service, socket: path.join(dir, 'x'.repeat(110)), ownsService: false })).rejects.toMatchObject({ code: 'USAGE', message: expect.stringMatching(/longer than 103 bytes/) });
     await expect(startProvisioningServer({ service, socket: path.join(dir, 'plain'), ownsService: false })).rejects.toMatchObject({ code: 'USAGE', message: expect.stringMatching(/not a socket/) });
     expect(existsSync(path.join(dir, 'plain'))).toBe(true);
 
