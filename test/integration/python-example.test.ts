@@ -153,7 +153,7 @@ describe.each(targets)('the Python example on $name', (target: DialectTarget) =>
       const seeded = await seedDemo(await migrator.adapter(), migrator.config.masterSchema, 6);
       expect(seeded.workspaces).toBe(6);
       const up = await migrator.up();
-      expect(up.tenants.failed, JSON.stringify(up.tenants)).toBe(0);
+      expect(up.tenants.failed, JSON.stringify(up.results.filter((r) => r.status === "failed").slice(0, 2))).toBe(0);
     } finally {
       await migrator.close();
     }
