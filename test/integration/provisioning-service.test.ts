@@ -39,7 +39,7 @@ function request(address: string, method: string, route: string, body?: unknown,
   });
 }
 
-const serviceTargets = runnableTargets.filter((t) => t.name === 'postgres' || t.name === 'pglite');
+const serviceTargets = runnableTargets;
 
 describe.each(serviceTargets)('provisioning service on $name', (target) => {
   const fx = useProjectFixture(target, { concurrency: 4, lockTimeoutMs: 30_000 });
