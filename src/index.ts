@@ -15,6 +15,9 @@ export type { DialectAdapter, SqlSession } from './dialect/dialect-adapter.js';
 export { WorkspaceService, createWorkspaceService, ProvisionError, PROVISIONING } from './workspaces/workspace-service.js';
 export type { WorkspaceServiceOptions, ProvisionInput, ProvisionResult, WorkspaceInfo, WorkspaceDetails } from './workspaces/workspace-service.js';
 export { WorkspaceCache } from './workspaces/workspace-cache.js';
+// The warm provisioning service behind `tenant-migrate serve` (docs/workspace-api.md), for embedding it in a process of your own.
+export { startProvisioningServer } from './service/provisioning-server.js';
+export type { ProvisioningServer, ProvisioningServerOptions, ServiceLogEntry, WorkspaceApi } from './service/provisioning-server.js';
 export type { WorkspaceCacheOptions } from './workspaces/workspace-cache.js';
 export type { DriftOptions } from './drift/detect-drift.js';
 export type { DriftReport, DriftGroup } from './drift/drift-report.js';

@@ -103,6 +103,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     describe: 'Provision, archive and inspect single workspaces',
     load: async () => (await import('./commands/workspace.js')).workspaceCommand,
   },
+  {
+    command: 'serve',
+    describe: 'Run the warm provisioning service (HTTP + JSON on a Unix socket or loopback port) for applications in other languages',
+    load: async () => (await import('./commands/serve.js')).serveCommand,
+  },
 ];
 
 /** Options of the root command that take a value: their value is not the command name. */

@@ -1,5 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
 import { WorkspaceService, type WorkspaceDetails } from '../../workspaces/workspace-service.js';
+import { archiveJson, provisionJson, workspaceJson } from '../../service/workspace-json.js';
 import { type GlobalArgs, command, migratorFromArgs, printJson } from '../cli-context.js';
 import { EXIT } from '../exit-codes.js';
 
@@ -21,21 +22,6 @@ async function withService<T>(argv: GlobalArgs, fn: (service: WorkspaceService) 
 }
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
-
-export function workspaceJson(w: WorkspaceDetails) {
-  return {
-    workspaceId: w.workspaceId,
-    name: w.name,
-    schema: w.schema,
-    target: w.target ?? null,
-    status: w.status,
-    schemaExists: w.schemaExists,
-    lastSeenUtc: iso(w.lastSeenUtc),
-    createdUtc: iso(w.createdUtc),
-    applied: w.applied.map((a) => ({ id: a.id, appliedUtc: a.appliedUtc.toISOString(), durationMs: a.durationMs, runId: a.runId })),
-    pending: w.pending,
-  };
-}
 
 export function formatWorkspace(w: WorkspaceDetails): string {
   const lines = [
@@ -72,7 +58,7 @@ const add: CommandModule<GlobalArgs, WorkspaceArgs> = {
         ...(argv.owner !== undefined ? { ownerUserId: argv.owner } : {}),
         ...(argv.target !== undefined ? { target: argv.target } : {}),
       });
-      if (argv.json) printJson({ ok: true, ...result });
+      if (argv.json) printJson(provisionJson(result));
       else {
         const what = result.outcome === 'existing' ? 'already provisioned' : result.outcome === 'resumed' ? 'provisioning resumed and completed' : 'provisioned';
         const applied = result.applied.length ? `, applied ${result.applied.join(', ')}` : '';
@@ -90,7 +76,7 @@ const archive: CommandModule<GlobalArgs, WorkspaceArgs> = {
   handler: command<WorkspaceArgs>((argv) =>
     withService(argv, async (service) => {
       const info = await service.archiveWorkspace(argv.guid);
-      if (argv.json) printJson({ ok: true, workspaceId: info.workspaceId, schema: info.schema, status: info.status });
+      if (argv.json) printJson(archiveJson(info));
       else process.stdout.write(`${info.workspaceId}: ${info.status} (schema ${info.schema} kept)\n`);
       return EXIT.ok;
     }),

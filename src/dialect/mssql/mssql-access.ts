@@ -32,13 +32,29 @@ export class MssqlAccess implements Access {
     this.#names = names;
   }
 
-  /** Once per process: is this Babelfish? (@@VERSION starts with "Babelfish" there.) */
+  /** The answer of a probe that ran on a real session; undefined until one did. */
+  #known: boolean | undefined;
+
+  /**
+   * Once per process: is this Babelfish? (@@VERSION starts with "Babelfish" there.) A session that
+   * records statements instead of running them (the folded send's prelude) answers no rows: that
+   * is no answer, and it is not kept.
+   */
   isBabelfish(session: SqlSession): Promise<boolean> {
-    this.#babelfish ??= session
+    if (this.#babelfish) return this.#babelfish;
+    const probe = session
       .query<{ bbf: number }>("SELECT CASE WHEN @@VERSION LIKE 'Babelfish%' THEN 1 ELSE 0 END AS bbf")
-      .then((rows) => rows[0]?.bbf === 1)
+      .then((rows) => {
+        if (rows.length === 0) {
+          if (this.#babelfish === probe) this.#babelfish = undefined;
+          return false;
+        }
+        this.#known = rows[0]?.bbf === 1;
+        return this.#known;
+      })
       .catch(() => false);
-    return this.#babelfish;
+    this.#babelfish = probe;
+    return probe;
   }
 
   async missingRights(session: SqlSession, needed: RightsNeeded): Promise<string[]> {
@@ -63,7 +79,8 @@ export class MssqlAccess implements Access {
     return missing;
   }
 
-  grantTenantSql(schema: string, roles: TenantRoles, babelfish: boolean): string {
+  /** `babelfish` undefined: not known yet; the DENY is then decided by the server when the batch runs. */
+  grantTenantSql(schema: string, roles: TenantRoles, babelfish: boolean | undefined): string {
     const s = `SCHEMA::${q(schema)}`;
     const meta = `OBJECT::${q(schema)}.${q(this.#names.metaTable)}`;
     const dml = [roles.appRole, roles.workspaceRole].filter((r): r is string => !!r).map(q);
@@ -75,12 +92,17 @@ export class MssqlAccess implements Access {
     if (roles.workspaceRole) out.push(`IF DATABASE_PRINCIPAL_ID(${lit(roles.workspaceRole)}) IS NULL EXEC(N'CREATE ROLE ${q(roles.workspaceRole).replace(/'/g, "''")}');`);
     if (dml.length > 0) out.push(`GRANT ${SCHEMA_DML.join(', ')} ON ${s} TO ${dml.join(', ')};`);
     if (read.length > 0) out.push(`GRANT SELECT ON ${s} TO ${read.join(', ')};`);
-    if (!babelfish) out.push(`DENY ${DML.join(', ')} ON ${meta} TO ${all.join(', ')};`);
+    const deny = `DENY ${DML.join(', ')} ON ${meta} TO ${all.join(', ')};`;
+    // SERVERPROPERTY('Babelfish') is 1 on Babelfish and NULL on SQL Server; EXEC: Babelfish rejects a DENY it would only parse.
+    if (babelfish === undefined) out.push(`IF SERVERPROPERTY('Babelfish') IS NULL EXEC(N'${deny.replace(/'/g, "''")}');`);
+    else if (!babelfish) out.push(deny);
     return out.join('\n');
   }
 
   async grantTenant(session: SqlSession, schema: string, roles: TenantRoles): Promise<void> {
-    const sql = this.grantTenantSql(schema, roles, await this.isBabelfish(session));
+    // Not probed here: the folded send records this batch instead of running it, so a probe would
+    // have no answer there (and used to keep "not Babelfish", sending a DENY Babelfish refuses).
+    const sql = this.grantTenantSql(schema, roles, this.#known);
     if (sql) await session.query(sql);
   }
 
