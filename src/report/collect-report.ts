@@ -1,0 +1,252 @@
+/**
+ * Read what the fleet report shows with the existing read operations — `status` (the
+ * applied-version summary and meta tables), the run ledger's newest runs, `drift` and `plan` when
+ * asked — and aggregate it into {@link ReportData}. Reads only: nothing is created, not even the
+ * ledger tables.
+ */
+import type { LedgerTenant } from '../dialect/ledger-types.js';
+import type { DialectName } from '../dialect/dialect-syntax.js';
+import { syntaxFor } from '../dialect/syntax-registry.js';
+import { describeDifference } from '../catalog/catalog-diff.js';
+import { describeError } from '../errors.js';
+import type { OperationContext } from '../operations/context.js';
+import { discoverTenants } from '../operations/discover.js';
+import { status as readStatus } from '../operations/status.js';
+import { MASTER_TARGET, targetKey } from '../operations/targets.js';
+import type { SchemaPlan } from '../planner/plan.js';
+import { lintMigration } from '../release/lint-rules.js';
+import { buildRenderContext, sampleRenderContext } from '../templating/render-context.js';
+import type { MigrationFile } from '../types.js';
+import { errorOf, indexTenants, stateOf, summarizeRun } from './aggregate.js';
+import {
+  type DriftSection,
+  LIST_LIMIT,
+  NO_VERSION,
+  type PlanSection,
+  type PlannedMigration,
+  type ReportData,
+  type RunSummary,
+  type TargetCounts,
+  type TenantDetails,
+} from './report-data.js';
+
+export interface ReportOptions {
+  /** How many of the newest ledger runs to show (default 5). */
+  readonly runs?: number;
+  /** Fingerprint every tenant schema and compare it with what its migrations make (reads every catalog: slower). */
+  readonly drift?: boolean;
+  /** Include the next deploy: what `plan` finds, lint warnings and the rendered SQL. */
+  readonly plan?: boolean;
+  /** Tenants in the search index at most (default 200,000); the report says when it is capped. */
+  readonly maxIndexed?: number;
+  /** Slowest tenants listed per run (default 10). */
+  readonly slowest?: number;
+  /** Clock of the report header (tests). */
+  readonly now?: Date;
+}
+
+export const DEFAULT_REPORT_RUNS = 5;
+
+type Detail = { runs: TenantDetails['runs'][number][]; drift?: TenantDetails['drift'] };
+
+/** A compact ledger row kept per run for the details of the tenants a list names. */
+type KeptRow = Pick<LedgerTenant, 'status' | 'durationMs' | 'attempts' | 'applied' | 'error'>;
+
+export async function collectReport(ctx: OperationContext, options: ReportOptions = {}): Promise<ReportData> {
+  const dialect = await ctx.dialect();
+  const files = await ctx.files();
+  const migrations = files.tenant.map((f) => f.id);
+
+  // Status over every registry row (Archived too, counted apart), then the registry rows themselves
+  // for names and placement (status returns plans by schema).
+  const status = await readStatus(ctx, { includeArchived: true });
+  const { tenants, invalid } = await dialect.withSession((s) => discoverTenants(ctx, dialect.registry, s, true));
+  const plans = new Map<string, SchemaPlan>(status.plans.map((p) => [p.schema, p]));
+  const targetNames = [MASTER_TARGET, ...ctx.targets.names];
+  const index = indexTenants(tenants, plans, migrations, targetKey, targetNames, options.maxIndexed ?? 200_000);
+
+  const perTarget = new Map<string, { total: number; upToDate: number; behind: number; failed: number; invalid: number; archived: number }>(
+    targetNames.map((n) => [n, { total: 0, upToDate: 0, behind: 0, failed: 0, invalid: 0, archived: 0 }]),
+  );
+  const blocked: { schema: string; migrations: string[] }[] = [];
+  for (const t of tenants) {
+    const c = perTarget.get(targetKey(t));
+    const plan = plans.get(t.schema);
+    if (!c || !plan) continue;
+    const state = stateOf(t, plan);
+    if (state === 'archived') {
+      c.archived++;
+      continue;
+    }
+    c.total++;
+    if (state === 'up-to-date') c.upToDate++;
+    else if (state === 'behind') c.behind++;
+    else {
+      c.failed++;
+      if (blocked.length < LIST_LIMIT) blocked.push({ schema: t.schema, migrations: plan.checksumMismatches.map((m) => m.id) });
+    }
+  }
+  for (const bad of invalid) {
+    const c = perTarget.get(targetKey(bad));
+    if (c) c.invalid++;
+  }
+  const targets: TargetCounts[] = targetNames
+    .filter((n) => n === MASTER_TARGET || ctx.targets.names.length > 0)
+    .map((name) => {
+      const unreachable = status.targets?.[name]?.unreachable;
+      return { name, ...perTarget.get(name)!, ...(unreachable ? { unreachable } : {}) };
+    });
+  const sum = (k: 'total' | 'upToDate' | 'behind' | 'failed' | 'invalid' | 'archived') => targets.reduce((n, t) => n + t[k], 0);
+
+  const details = new Map<string, Detail>();
+  const runs = await collectRuns(ctx, options, details);
+  const drift = options.drift ? await collectDrift(ctx, details) : undefined;
+  const bySchema = new Map(tenants.map((t) => [t.schema, t]));
+  const named: Record<string, TenantDetails> = {};
+  for (const [schema, d] of details) {
+    const t = bySchema.get(schema);
+    named[schema] = { workspaceId: t?.workspaceId ?? '', name: t?.name ?? null, runs: d.runs, ...(d.drift ? { drift: d.drift } : {}) };
+  }
+  const plan = options.plan ? await collectPlan(ctx, files.tenant, files.master, dialect.name) : undefined;
+
+  return {
+    format: 1,
+    generatedUtc: (options.now ?? new Date()).toISOString(),
+    dialect: dialect.name,
+    masterSchema: ctx.config.masterSchema,
+    migrations,
+    fleet: {
+      total: sum('total') + sum('archived'),
+      active: sum('total'),
+      upToDate: sum('upToDate'),
+      behind: sum('behind'),
+      failed: sum('failed'),
+      invalid: invalid.length,
+      archived: sum('archived'),
+      byVersion: {
+        versions: [NO_VERSION, ...migrations],
+        targets: targetNames.filter((n) => n === MASTER_TARGET || ctx.targets.names.length > 0),
+        counts: index.counts.slice(0, ctx.targets.names.length > 0 ? undefined : 1),
+      },
+      targets,
+      master: { schema: ctx.config.masterSchema, ...status.master },
+      invalidRows: invalid.slice(0, LIST_LIMIT).map((b) => ({ workspaceId: b.workspaceId, reason: b.reason })),
+      blocked,
+    },
+    runs: { requested: options.runs ?? DEFAULT_REPORT_RUNS, runs },
+    ...(drift ? { drift } : {}),
+    ...(plan ? { plan } : {}),
+    tenants: {
+      total: tenants.length,
+      indexed: index.indexed,
+      versions: index.versions,
+      targets: targetNames,
+      pendingGroups: index.pendingGroups,
+      rows: index.rows,
+      details: named,
+    },
+  };
+}
+
+/**
+ * The newest runs, summarized one at a time (each run's rows are read, summarized and dropped but
+ * for a compact copy), then the ledger history of every tenant a list names.
+ */
+async function collectRuns(
+  ctx: OperationContext,
+  options: ReportOptions,
+  details: Map<string, Detail>,
+): Promise<RunSummary[]> {
+  const { ledger } = await ctx.dialect();
+  const n = options.runs ?? DEFAULT_REPORT_RUNS;
+  if (n <= 0) return [];
+  const runs = await ledger.listRuns(n);
+  const summaries: RunSummary[] = [];
+  const kept: Map<string, KeptRow>[] = [];
+  for (const run of runs) {
+    const rows = await ledger.listRunTenants(run.runId);
+    summaries.push(summarizeRun(run, rows, { slowest: options.slowest ?? 10 }));
+    kept.push(new Map(rows.map((r) => [r.schema, { status: r.status, durationMs: r.durationMs, attempts: r.attempts, applied: r.applied, error: r.status === 'failed' ? r.error : null }])));
+  }
+  const named = new Set<string>();
+  for (const s of summaries) {
+    for (const t of s.slowest) named.add(t.schema);
+    for (const g of s.failures) for (const t of g.tenants) named.add(t.schema);
+  }
+  for (const schema of named) {
+    const history = summaries.flatMap((s, i) => {
+      const row = kept[i]!.get(schema);
+      if (!row) return [];
+      return [{ runId: s.runId, status: row.status, durationMs: row.durationMs, attempts: row.attempts, applied: row.applied, ...(row.status === 'failed' ? { error: errorOf(row) } : {}) }];
+    });
+    details.set(schema, { runs: history });
+  }
+  return summaries;
+}
+
+async function collectDrift(ctx: OperationContext, details: Map<string, Detail>): Promise<DriftSection> {
+  const { detectDrift } = await import('../drift/detect-drift.js');
+  const report = await detectDrift(ctx, { sampleSize: 20 });
+  const groups = report.groups.map((g) => ({
+    version: g.version,
+    state: g.state,
+    tenantCount: g.tenantCount,
+    sampleTenants: g.sampleTenants,
+    differences: g.differences.map(describeDifference),
+    ...(g.note ? { note: g.note } : {}),
+    ...(g.target ? { target: g.target } : {}),
+  }));
+  for (const g of groups) {
+    if (g.state !== 'drifted') continue;
+    for (const schema of g.sampleTenants) {
+      const entry = details.get(schema) ?? { runs: [] };
+      entry.drift = { version: g.version, differences: g.differences };
+      details.set(schema, entry);
+    }
+  }
+  return { tenants: report.tenants, driftedTenants: report.driftedTenants, expectedFrom: report.expectedFrom, busyTenants: report.busyTenants.length, groups };
+}
+
+/** Dialect families the rendered SQL is shown for: the configured one first. */
+function sqlDialects(current: DialectName): DialectName[] {
+  const family: DialectName = current === 'mssql' ? 'mssql' : 'postgres';
+  return [family, family === 'mssql' ? 'postgres' : 'mssql'];
+}
+
+async function collectPlan(ctx: OperationContext, tenantFiles: readonly MigrationFile[], masterFiles: readonly MigrationFile[], current: DialectName): Promise<PlanSection> {
+  const { buildReleasePlan } = await import('../release/plan.js');
+  const plan = await buildReleasePlan(ctx);
+  const engine = await ctx.templates();
+  const { masterSchema, vars } = ctx.config;
+  const describe = (file: MigrationFile, scope: 'master' | 'tenant', tenants: number): PlannedMigration => ({
+    id: file.id,
+    file: file.path,
+    tenants,
+    noTransaction: file.directives.noTransaction,
+    afterTenants: file.directives.afterTenants,
+    lint: lintMigration({ source: file.source, scope, isTemplate: file.isTemplate, noTransaction: file.directives.noTransaction }).map((f) => ({
+      rule: f.rule,
+      severity: f.severity,
+      line: f.line,
+      message: f.message,
+    })),
+    sql: sqlDialects(current).map((d) => {
+      try {
+        const syntax = syntaxFor(d);
+        const context = scope === 'tenant' ? sampleRenderContext(syntax, masterSchema, vars) : buildRenderContext({ syntax, masterSchema, vars });
+        return { dialect: d, text: engine.render(file, context) };
+      } catch (err) {
+        return { dialect: d, error: describeError(err) };
+      }
+    }),
+  });
+  return {
+    clean: plan.clean,
+    errors: plan.counts.errors,
+    warnings: plan.counts.warnings,
+    behind: plan.tenants.behind,
+    masterPending: plan.master.pending.map((p) => describe(masterFiles.find((f) => f.id === p.id)!, 'master', 1)),
+    pending: plan.pending.map((p) => describe(tenantFiles.find((f) => f.id === p.id)!, 'tenant', p.tenants)),
+    problems: plan.problems.map((p) => ({ severity: p.severity, kind: p.kind, message: p.message, count: p.schemas.length, sample: p.schemas.slice(0, 10) })),
+  };
+}
