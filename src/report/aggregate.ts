@@ -81,9 +81,13 @@ export function normalizeMessage(message: string, tenant: Pick<LedgerTenant, 'sc
 export function errorOf(row: Pick<LedgerTenant, 'error'>): { code: string; message: string; migrationId?: string; file?: string; line?: number } {
   const e = row.error ?? {};
   const line = typeof e.line === 'number' ? e.line : undefined;
+  const file = str(e.file);
+  let message = str(e.message) ?? 'no message recorded';
+  // The report shows file and line beside the message: drop the same prefix from the message.
+  for (const prefix of file ? [`${file}:${line}: `, `${file}: `] : []) if (message.startsWith(prefix)) message = message.slice(prefix.length);
   return {
     code: str(e.code) ?? 'UNKNOWN',
-    message: str(e.message) ?? 'no message recorded',
+    message,
     ...(str(e.migrationId) ? { migrationId: str(e.migrationId)! } : {}),
     ...(str(e.file) ? { file: str(e.file)! } : {}),
     ...(line !== undefined ? { line } : {}),
@@ -177,9 +181,11 @@ export function versionOf(plan: Pick<SchemaPlan, 'applied'>, order: ReadonlyMap<
   return id;
 }
 
-export function stateOf(tenant: Pick<Tenant, 'status'>, plan: Pick<SchemaPlan, 'state'>): TenantState {
+/** A tenant's state in the report; `failedLast`: it failed in the newest run. */
+export function stateOf(tenant: Pick<Tenant, 'status'>, plan: Pick<SchemaPlan, 'state'>, failedLast = false): TenantState {
   if (tenant.status !== 'Active') return 'archived';
-  return plan.state === 'blocked' ? 'failed' : plan.state;
+  if (plan.state === 'behind' && failedLast) return 'failed';
+  return plan.state;
 }
 
 /** Replace the separators of the compact index in a field (names are free text). */
@@ -196,6 +202,7 @@ export function indexTenants(
   targetOf: (t: Tenant) => string,
   targetNames: readonly string[],
   maxIndexed: number,
+  failedLast: ReadonlySet<string> = new Set(),
 ): {
   rows: string;
   indexed: number;
@@ -216,7 +223,7 @@ export function indexTenants(
     const version = plan ? versionOf(plan, order) : NO_VERSION;
     const v = versionIndex.get(version)!;
     const target = targetIndex.get(targetOf(t)) ?? 0;
-    const state = plan ? stateOf(t, plan) : t.status !== 'Active' ? 'archived' : 'behind';
+    const state = plan ? stateOf(t, plan, failedLast.has(t.schema)) : t.status !== 'Active' ? 'archived' : 'behind';
     if (state !== 'archived') counts[target]![v]!++;
     if (lines.length >= maxIndexed) continue;
     let group = -1;

@@ -63,26 +63,30 @@ export async function collectReport(ctx: OperationContext, options: ReportOption
   const { tenants, invalid } = await dialect.withSession((s) => discoverTenants(ctx, dialect.registry, s, true));
   const plans = new Map<string, SchemaPlan>(status.plans.map((p) => [p.schema, p]));
   const targetNames = [MASTER_TARGET, ...ctx.targets.names];
-  const index = indexTenants(tenants, plans, migrations, targetKey, targetNames, options.maxIndexed ?? 200_000);
+  const details = new Map<string, Detail>();
+  const { summaries: runs, failedLast } = await collectRuns(ctx, options, details);
+  const index = indexTenants(tenants, plans, migrations, targetKey, targetNames, options.maxIndexed ?? 200_000, failedLast);
 
-  const perTarget = new Map<string, { total: number; upToDate: number; behind: number; failed: number; invalid: number; archived: number }>(
-    targetNames.map((n) => [n, { total: 0, upToDate: 0, behind: 0, failed: 0, invalid: 0, archived: 0 }]),
+  const perTarget = new Map<string, { total: number; upToDate: number; behind: number; failed: number; blocked: number; invalid: number; archived: number }>(
+    targetNames.map((n) => [n, { total: 0, upToDate: 0, behind: 0, failed: 0, blocked: 0, invalid: 0, archived: 0 }]),
   );
   const blocked: { schema: string; migrations: string[] }[] = [];
   for (const t of tenants) {
     const c = perTarget.get(targetKey(t));
     const plan = plans.get(t.schema);
     if (!c || !plan) continue;
-    const state = stateOf(t, plan);
+    const state = stateOf(t, plan, failedLast.has(t.schema));
     if (state === 'archived') {
       c.archived++;
       continue;
     }
     c.total++;
     if (state === 'up-to-date') c.upToDate++;
-    else if (state === 'behind') c.behind++;
-    else {
-      c.failed++;
+    else if (state === 'behind' || state === 'failed') {
+      c.behind++;
+      if (state === 'failed') c.failed++;
+    } else {
+      c.blocked++;
       if (blocked.length < LIST_LIMIT) blocked.push({ schema: t.schema, migrations: plan.checksumMismatches.map((m) => m.id) });
     }
   }
@@ -96,10 +100,8 @@ export async function collectReport(ctx: OperationContext, options: ReportOption
       const unreachable = status.targets?.[name]?.unreachable;
       return { name, ...perTarget.get(name)!, ...(unreachable ? { unreachable } : {}) };
     });
-  const sum = (k: 'total' | 'upToDate' | 'behind' | 'failed' | 'invalid' | 'archived') => targets.reduce((n, t) => n + t[k], 0);
+  const sum = (k: 'total' | 'upToDate' | 'behind' | 'failed' | 'blocked' | 'invalid' | 'archived') => targets.reduce((n, t) => n + t[k], 0);
 
-  const details = new Map<string, Detail>();
-  const runs = await collectRuns(ctx, options, details);
   const drift = options.drift ? await collectDrift(ctx, details) : undefined;
   const bySchema = new Map(tenants.map((t) => [t.schema, t]));
   const named: Record<string, TenantDetails> = {};
@@ -121,6 +123,7 @@ export async function collectReport(ctx: OperationContext, options: ReportOption
       upToDate: sum('upToDate'),
       behind: sum('behind'),
       failed: sum('failed'),
+      blocked: sum('blocked'),
       invalid: invalid.length,
       archived: sum('archived'),
       byVersion: {
@@ -131,7 +134,7 @@ export async function collectReport(ctx: OperationContext, options: ReportOption
       targets,
       master: { schema: ctx.config.masterSchema, ...status.master },
       invalidRows: invalid.slice(0, LIST_LIMIT).map((b) => ({ workspaceId: b.workspaceId, reason: b.reason })),
-      blocked,
+      blockedTenants: blocked,
     },
     runs: { requested: options.runs ?? DEFAULT_REPORT_RUNS, runs },
     ...(drift ? { drift } : {}),
@@ -156,10 +159,10 @@ async function collectRuns(
   ctx: OperationContext,
   options: ReportOptions,
   details: Map<string, Detail>,
-): Promise<RunSummary[]> {
+): Promise<{ summaries: RunSummary[]; failedLast: Set<string> }> {
   const { ledger } = await ctx.dialect();
   const n = options.runs ?? DEFAULT_REPORT_RUNS;
-  if (n <= 0) return [];
+  if (n <= 0) return { summaries: [], failedLast: new Set() };
   const runs = await ledger.listRuns(n);
   const summaries: RunSummary[] = [];
   const kept: Map<string, KeptRow>[] = [];
@@ -181,7 +184,9 @@ async function collectRuns(
     });
     details.set(schema, { runs: history });
   }
-  return summaries;
+  const failedLast = new Set<string>();
+  for (const [schema, row] of kept[0] ?? []) if (row.status === 'failed') failedLast.add(schema);
+  return { summaries, failedLast };
 }
 
 async function collectDrift(ctx: OperationContext, details: Map<string, Detail>): Promise<DriftSection> {

@@ -61,7 +61,8 @@ function fleetSection(d: ReportData): string {
     stat('tenants (Active)', f.active),
     stat(`up to date${latest ? ` (at ${latest})` : ''}`, f.upToDate, 'ok'),
     stat('behind', f.behind, f.behind > 0 ? 'warn' : ''),
-    stat('failed (refused by up)', f.failed, f.failed > 0 ? 'bad' : ''),
+    stat('of them failed in the last run', f.failed, f.failed > 0 ? 'bad' : ''),
+    stat('blocked (applied file changed)', f.blocked, f.blocked > 0 ? 'bad' : ''),
     stat('invalid registry rows', f.invalid, f.invalid > 0 ? 'bad' : ''),
     stat('archived', f.archived),
   ].join('');
@@ -74,18 +75,19 @@ function fleetSection(d: ReportData): string {
     .join('; ')}.`;
   const targetTable = table(
     'Per target database',
-    ['Target', 'Active', 'Up to date', 'Behind', 'Failed', 'Invalid', 'Archived', 'Reachable'],
+    ['Target', 'Active', 'Up to date', 'Behind', 'Failed last run', 'Blocked', 'Invalid', 'Archived', 'Reachable'],
     f.targets.map((t) => [
       `<code>${esc(t.name)}</code>`,
       fmt(t.total),
       fmt(t.upToDate),
       fmt(t.behind),
       fmt(t.failed),
+      fmt(t.blocked),
       fmt(t.invalid),
       fmt(t.archived),
       t.unreachable ? `<span class="bad">no: ${esc(t.unreachable)}</span>` : 'yes',
     ]),
-    { numeric: [1, 2, 3, 4, 5, 6] },
+    { numeric: [1, 2, 3, 4, 5, 6, 7] },
   );
   const m = f.master;
   const masterLines = [
@@ -100,8 +102,8 @@ function fleetSection(d: ReportData): string {
         .map((r) => `<li><code>${esc(r.workspaceId)}</code>: ${esc(r.reason)}</li>`)
         .join('')}</ul>`
     : '';
-  const blocked = f.blocked.length
-    ? `<h3>Failed: refused by <code>up</code></h3><p>Applied migrations whose files changed since (checksum mismatch)${f.failed > f.blocked.length ? `; the first ${fmt(f.blocked.length)} of ${fmt(f.failed)}` : ''}.</p><ul class="list">${f.blocked
+  const blocked = f.blockedTenants.length
+    ? `<h3>Blocked: refused by <code>up</code></h3><p>Applied migrations whose files changed since (checksum mismatch); revert the file, or <code>tenant-migrate repair</code> if the change is cosmetic${f.blocked > f.blockedTenants.length ? `; the first ${fmt(f.blockedTenants.length)} of ${fmt(f.blocked)}` : ''}.</p><ul class="list">${f.blockedTenants
         .map((b) => `<li>${tenantLink(b.schema)}: ${b.migrations.map((x) => `<code>${esc(x)}</code>`).join(', ')}</li>`)
         .join('')}</ul>`
     : '';
@@ -222,7 +224,7 @@ function deploySection(d: ReportData): string {
   const p = d.plan;
   const problems = p.problems.length
     ? `<h3>Problems found in advance</h3><ul class="list">${p.problems
-        .map((x) => `<li class="${x.severity === 'error' ? 'bad' : 'warn'}">${esc(x.severity)}: ${esc(x.message)}${x.count ? ` (${plural(x.count, 'schema')}: ${x.sample.map((s) => (s.startsWith('ws_') ? tenantLink(s) : `<code>${esc(s)}</code>`)).join(', ')}${x.count > x.sample.length ? ', …' : ''})` : ''}</li>`)
+        .map((x) => `<li class="${x.severity === 'error' ? 'bad' : 'warn'}">${esc(x.severity)}: ${esc(x.message)}${x.count ? ` (${plural(x.count, 'schema')}: ${x.sample.map((s) => (x.kind !== 'invalid-tenant' && s.startsWith('ws_') ? tenantLink(s) : `<code>${esc(s)}</code>`)).join(', ')}${x.count > x.sample.length ? ', …' : ''})` : ''}</li>`)
         .join('')}</ul>`
     : '';
   const nothing = p.masterPending.length + p.pending.length === 0 ? '<p class="ok">Nothing to deploy: master and every Active tenant are at the last migration.</p>' : '';

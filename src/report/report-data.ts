@@ -5,8 +5,11 @@
  * The browser script imports these types only (no code).
  */
 
-/** Tenant states in the index (by position: `TENANT_STATES[code]`). */
-export const TENANT_STATES = ['up-to-date', 'behind', 'failed', 'archived'] as const;
+/**
+ * Tenant states in the index (by position: `TENANT_STATES[code]`). `failed`: behind, and failed in
+ * the newest run; `blocked`: `up` refuses it as it is (an applied migration's file changed).
+ */
+export const TENANT_STATES = ['up-to-date', 'behind', 'failed', 'blocked', 'archived'] as const;
 export type TenantState = (typeof TENANT_STATES)[number];
 
 /** The label of tenants with no tenant migration applied. */
@@ -33,9 +36,12 @@ export interface TargetCounts {
   readonly name: string;
   readonly total: number;
   readonly upToDate: number;
+  /** Not at the last migration (the failed ones included). */
   readonly behind: number;
-  /** Tenants `up` refuses as they are (checksum mismatch). */
+  /** Behind, and failed in the newest run. */
   readonly failed: number;
+  /** Tenants `up` refuses as they are (checksum mismatch). */
+  readonly blocked: number;
   readonly invalid: number;
   readonly archived: number;
   /** The error when this database's meta tables could not be read. */
@@ -46,8 +52,12 @@ export interface FleetSection {
   readonly total: number;
   readonly active: number;
   readonly upToDate: number;
+  /** Not at the last migration (the failed ones included). */
   readonly behind: number;
+  /** Behind, and failed in the newest run. */
   readonly failed: number;
+  /** Refused by `up` as they are: an applied migration's file changed (checksum). */
+  readonly blocked: number;
   readonly invalid: number;
   readonly archived: number;
   /**
@@ -68,7 +78,7 @@ export interface FleetSection {
   /** Registry rows that cannot be migrated (bad schema name…), at most {@link LIST_LIMIT}. */
   readonly invalidRows: readonly { readonly workspaceId: string; readonly reason: string }[];
   /** Tenants whose applied migrations differ from the files (checksum), at most {@link LIST_LIMIT}. */
-  readonly blocked: readonly { readonly schema: string; readonly migrations: readonly string[] }[];
+  readonly blockedTenants: readonly { readonly schema: string; readonly migrations: readonly string[] }[];
 }
 
 /** How many tenants a list names before it says "and N more". */

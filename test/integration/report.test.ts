@@ -39,7 +39,7 @@ function expectedCounts(fleet: ReportFleet): Map<string, number> {
 /** What the fleet chart draws: per dataset (target) and bar (version), the value its bar's pixels span. */
 async function drawnBars(page: Page): Promise<Map<string, number>> {
   const bars = await page.evaluate(() => {
-    const report = (window as unknown as { tenantMigrateReport: { charts: Record<string, any> } }).tenantMigrateReport;
+    const report = (globalThis as unknown as { tenantMigrateReport: { charts: Record<string, any> } }).tenantMigrateReport;
     const chart = report.charts['chart-fleet'];
     const y = chart.scales.y;
     const out: [string, string, number][] = [];
@@ -73,6 +73,8 @@ async function checkReport(file: string, fleet: ReportFleet, name: string): Prom
     const stat = (label: string) => page.locator('#fleet .stat', { hasText: label }).locator('.value').innerText();
     expect(await stat('tenants (Active)')).toBe(String(fleet.tenants.length));
     expect(await stat('behind')).toBe(String(failing.length));
+    expect(await stat('of them failed in the last run')).toBe(String(failing.length));
+    expect(await stat('blocked')).toBe('0');
     expect(await stat('archived')).toBe('1');
     expect(await stat('invalid registry rows')).toBe('1');
     expect(await drawnBars(page)).toEqual(expectedCounts(fleet));
@@ -138,7 +140,7 @@ async function checkReport(file: string, fleet: ReportFleet, name: string): Prom
   const printed = await browser.open(file);
   try {
     await printed.page.emulateMedia({ media: 'print' });
-    await printed.page.evaluate(() => window.dispatchEvent(new Event('beforeprint')));
+    await printed.page.evaluate(() => (globalThis as unknown as { dispatchEvent(e: Event): void }).dispatchEvent(new Event('beforeprint')));
     expect(await printed.page.locator('details:not([open])').count()).toBe(0);
     await printed.page.pdf({ path: path.join(path.dirname(await screenshot(printed.page, `${name}-print`)), `${name}.pdf`) });
     expect(printed.errors).toEqual([]);
@@ -179,7 +181,7 @@ describe.skipIf(Boolean(noBrowser)).each(runnableTargets)('report in a browser (
     const out = path.join(project.root, 'fleet-report.html');
     const r = await runCli(['report', '--out', out, '--drift', '--plan', '--json'], { cwd: project.root });
     expect(r.code, r.stderr + r.stdout).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ file: out, tenants: ROLES.length + 1, behind: 2, invalid: 1, archived: 1 });
+    expect(JSON.parse(r.stdout)).toMatchObject({ file: out, tenants: ROLES.length + 1, behind: 2, failed: 2, blocked: 0, invalid: 1, archived: 1 });
     expect(statSync(out).size).toBeLessThan(2_000_000);
     await checkReport(out, fleet, `report-${target.name}`);
   });
@@ -223,5 +225,28 @@ describe.skipIf(Boolean(noBrowser) || !postgres)('report in a browser over two t
     const r = await runCli(['report', '--out', out, '--drift', '--plan'], { cwd: project.root });
     expect(r.code, r.stderr + r.stdout).toBe(0);
     await checkReport(out, fleet, 'report-targets');
+  });
+});
+
+describe.skipIf(Boolean(noBrowser))('demo ends with the report (PGlite)', () => {
+  let project: TestProject | undefined;
+  afterEach(() => project?.remove());
+
+  it('writes the demo fleet report and prints its path; the page opens without an error or a request', async () => {
+    project = createProject({ url: 'pglite:.tenant-migrate/pglite' });
+    const demo = await runCli(['demo', '--workspaces', '5'], { cwd: project.root });
+    expect(demo.code, demo.stderr).toBe(0);
+    const file = /fleet report: (.+\.html)$/m.exec(demo.stdout)?.[1];
+    expect(file, demo.stdout).toBe(path.join(project.root, '.tenant-migrate/demo-report.html'));
+    const opened = await browser.open(file!);
+    try {
+      expect(await opened.page.locator('#fleet .stat', { hasText: 'tenants (Active)' }).locator('.value').innerText()).toBe('5');
+      expect(await opened.page.locator('#runs details.run').count()).toBeGreaterThan(0);
+      await screenshot(opened.page, 'demo-report');
+      expect(opened.errors).toEqual([]);
+      expect(opened.requests).toHaveLength(1);
+    } finally {
+      await opened.close();
+    }
   });
 });

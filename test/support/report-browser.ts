@@ -69,7 +69,7 @@ export async function launchChromium(): Promise<BrowserSession> {
       page.on('pageerror', (e) => errors.push(e.message));
       page.on('request', (r) => requests.push(r.url()));
       await page.goto(pathToFileURL(file).href, { waitUntil: 'load' });
-      await page.waitForFunction(() => 'tenantMigrateReport' in window);
+      await page.waitForFunction(() => 'tenantMigrateReport' in globalThis);
       return { page, errors, requests, close: () => page.close() };
     },
     async close() {
@@ -91,7 +91,8 @@ export async function axe(page: Page): Promise<AxeViolation[]> {
   const source = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
   await page.addScriptTag({ content: source });
   return page.evaluate(async () => {
-    const result = await (window as unknown as { axe: { run: (ctx: Document) => Promise<{ violations: AxeViolation[] }> } }).axe.run(document);
+    const g = globalThis as unknown as { axe: { run: (ctx: unknown) => Promise<{ violations: AxeViolation[] }> }; document: unknown };
+    const result = await g.axe.run(g.document);
     return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => ({ target: n.target })) }));
   });
 }

@@ -32,9 +32,9 @@ export const reportCommand: CommandModule<GlobalArgs, ReportArgs> = {
       const data = await writeFleetReport(migrator, file, { runs: argv.runs, drift: argv.drift ?? false, plan: argv.plan ?? false });
       const f = data.fleet;
       if (argv.json) {
-        printJson({ file, tenants: f.total, upToDate: f.upToDate, behind: f.behind, failed: f.failed, invalid: f.invalid, archived: f.archived, runs: data.runs.runs.length, ...(data.drift ? { driftedTenants: data.drift.driftedTenants } : {}) });
+        printJson({ file, tenants: f.total, upToDate: f.upToDate, behind: f.behind, failed: f.failed, blocked: f.blocked, invalid: f.invalid, archived: f.archived, runs: data.runs.runs.length, ...(data.drift ? { driftedTenants: data.drift.driftedTenants } : {}) });
       } else {
-        process.stdout.write(`wrote ${file}\n  ${f.active} Active tenant(s): ${f.upToDate} up to date, ${f.behind} behind, ${f.failed} failed; ${f.invalid} invalid, ${f.archived} archived; ${data.runs.runs.length} run(s)\n`);
+        process.stdout.write(`wrote ${file}\n  ${f.active} Active tenant(s): ${f.upToDate} up to date, ${f.behind} behind (${f.failed} failed in the last run), ${f.blocked} blocked; ${f.invalid} invalid, ${f.archived} archived; ${data.runs.runs.length} run(s)\n`);
       }
       return EXIT.ok;
     } finally {

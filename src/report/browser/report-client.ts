@@ -221,7 +221,7 @@ function search(query: string): void {
     found++;
     if (found <= MAX_RESULTS) {
       list.append(
-        el('li', {}, link(r.schema), r.name ? ` · ${r.name}` : '', ' ', el('span', { className: `state badge ${r.state === 'failed' ? 'failed' : r.state === 'up-to-date' ? 'succeeded' : 'interrupted'}` }, r.state), ` at `, code(r.version)),
+        el('li', {}, link(r.schema), r.name ? ` · ${r.name}` : '', ' ', el('span', { className: `state badge ${r.state === 'failed' || r.state === 'blocked' ? 'failed' : r.state === 'up-to-date' ? 'succeeded' : 'interrupted'}` }, r.state), ` at `, code(r.version)),
       );
     }
   }
