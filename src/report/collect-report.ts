@@ -107,7 +107,7 @@ export async function collectReport(ctx: OperationContext, options: ReportOption
   const named: Record<string, TenantDetails> = {};
   for (const [schema, d] of details) {
     const t = bySchema.get(schema);
-    named[schema] = { workspaceId: t?.workspaceId ?? '', name: t?.name ?? null, runs: d.runs, ...(d.drift ? { drift: d.drift } : {}) };
+    named[schema] = { workspaceId: t?.workspaceId ?? '', name: t?.name ?? null, target: t ? targetKey(t) : MASTER_TARGET, runs: d.runs, ...(d.drift ? { drift: d.drift } : {}) };
   }
   const plan = options.plan ? await collectPlan(ctx, files.tenant, files.master, dialect.name) : undefined;
 

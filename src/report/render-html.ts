@@ -22,7 +22,13 @@ export function duration(ms: number | null): string {
   return `${m} min ${Math.round((ms % 60_000) / 1000)} s`;
 }
 
-const tenantLink = (schema: string, label = schema) => `<a class="tenant" href="#tenant/${esc(schema)}">${esc(label)}</a>`;
+/** Per render: the target of the tenants the lists name, shown when the fleet spans several databases. */
+let targetOf: (schema: string) => string | undefined = () => undefined;
+
+const tenantLink = (schema: string, label = schema) => {
+  const target = targetOf(schema);
+  return `<a class="tenant" href="#tenant/${esc(schema)}">${esc(label)}</a>${target ? ` <span class="muted">(${esc(target)})</span>` : ''}`;
+};
 
 /** JSON inside a <script> element: `<` escaped so no `</script>` or `<!--` can end it early. */
 export function scriptJson(value: unknown): string {
@@ -244,6 +250,7 @@ function tenantsSection(d: ReportData): string {
 
 /** The whole page. `assets` are the bundled browser script and the stylesheet. */
 export function renderReportHtml(d: ReportData, assets: ReportAssets): string {
+  targetOf = d.fleet.targets.length > 1 ? (schema) => d.tenants.details[schema]?.target : () => undefined;
   const title = `Fleet report · ${d.masterSchema} · ${d.generatedUtc.slice(0, 10)}`;
   // No request of any kind: everything this page needs is inside it.
   const csp = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data: blob:; font-src data:; base-uri 'none'; form-action 'none'";

@@ -198,6 +198,8 @@ export interface TenantIndex {
 export interface TenantDetails {
   readonly workspaceId: string;
   readonly name: string | null;
+  /** The target database (`(master)`: the master's own). */
+  readonly target: string;
   readonly runs: readonly {
     readonly runId: string;
     readonly status: string;

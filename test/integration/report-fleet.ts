@@ -2,7 +2,7 @@
  * A fleet with something to report, built through the real CLI: tenants migrated by a first `up`,
  * then a second `up` of a migration that fails on two tenants (their column was renamed by hand:
  * the statement at line 3 of the template names it; the database reports the position, so the
- * engine records the template line), takes long on one (200,000 rows to rewrite), and afterwards
+ * engine records the template line), takes long on one (200,000 rows to rewrite; 100,000 on PGlite, which runs one statement at a time), and afterwards
  * one more tenant altered by hand (drift), plus an Archived workspace and an invalid registry row.
  */
 import { mkdirSync, rmSync } from 'node:fs';
@@ -79,7 +79,7 @@ export async function buildReportFleet(options: {
   for (const t of tenants) {
     if (t.role !== 'failing' && t.role !== 'slow') continue;
     await withDatabase(options.urlOf(t.target), (sql) =>
-      sql.exec(t.role === 'failing' ? renameColumn(dialect, t.schema) : bulkInsert(dialect, t.schema, 200_000)),
+      sql.exec(t.role === 'failing' ? renameColumn(dialect, t.schema) : bulkInsert(dialect, t.schema, dialect === 'pglite' ? 100_000 : 200_000)),
     );
   }
   project.write(

@@ -5,12 +5,12 @@
  * request but the file itself, and axe-core finds no serious or critical violation. Screenshots of
  * each section go to test-artifacts/ (git-ignored).
  */
-import { readFileSync, statSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ReportData } from '../../src/report/report-data.js';
-import { type BrowserSession, axe, chromiumMissing, launchChromium, screenshot } from '../support/report-browser.js';
+import { ARTIFACTS, type BrowserSession, axe, chromiumMissing, launchChromium, screenshot } from '../support/report-browser.js';
 import { type DialectTarget, type TestDatabase, type TestProject, createProject, runCli, runnableTargets } from './harness.js';
 import { FAILING_LINE, FAILING_MIGRATION, type ReportFleet, buildReportFleet, writeFleetMigrations } from './report-fleet.js';
 import { writeTargetConfig } from './target-fleet.js';
@@ -57,6 +57,8 @@ async function drawnBars(page: Page): Promise<Map<string, number>> {
 
 async function checkReport(file: string, fleet: ReportFleet, name: string): Promise<void> {
   const html = readFileSync(file, 'utf8');
+  mkdirSync(ARTIFACTS, { recursive: true });
+  copyFileSync(file, path.join(ARTIFACTS, `${name}.html`));
   const data = JSON.parse(/<script type="application\/json" id="report-data">(.*?)<\/script>/s.exec(html)![1]!) as ReportData;
   const opened = await browser.open(file);
   const { page } = opened;
@@ -184,7 +186,7 @@ describe.skipIf(Boolean(noBrowser)).each(runnableTargets)('report in a browser (
     expect(JSON.parse(r.stdout)).toMatchObject({ file: out, tenants: ROLES.length + 1, behind: 2, failed: 2, blocked: 0, invalid: 1, archived: 1 });
     expect(statSync(out).size).toBeLessThan(2_000_000);
     await checkReport(out, fleet, `report-${target.name}`);
-  });
+  }, 900_000);
 });
 
 const postgres = runnableTargets.find((t) => t.name === 'postgres');
@@ -225,7 +227,7 @@ describe.skipIf(Boolean(noBrowser) || !postgres)('report in a browser over two t
     const r = await runCli(['report', '--out', out, '--drift', '--plan'], { cwd: project.root });
     expect(r.code, r.stderr + r.stdout).toBe(0);
     await checkReport(out, fleet, 'report-targets');
-  });
+  }, 900_000);
 });
 
 describe.skipIf(Boolean(noBrowser))('demo ends with the report (PGlite)', () => {
