@@ -11,9 +11,9 @@ import { describeDifference } from '../catalog/catalog-diff.js';
 import { describeError } from '../errors.js';
 import type { OperationContext } from '../operations/context.js';
 import { discoverTenants } from '../operations/discover.js';
-import { status as readStatus } from '../operations/status.js';
+import { afterTenantsIds } from '../operations/master.js';
 import { MASTER_TARGET, targetKey } from '../operations/targets.js';
-import type { SchemaPlan } from '../planner/plan.js';
+import { type SchemaPlan, planSchema } from '../planner/plan.js';
 import { lintMigration } from '../release/lint-rules.js';
 import { buildRenderContext, sampleRenderContext } from '../templating/render-context.js';
 import type { MigrationFile } from '../types.js';
@@ -57,14 +57,11 @@ export async function collectReport(ctx: OperationContext, options: ReportOption
   const files = await ctx.files();
   const migrations = files.tenant.map((f) => f.id);
 
-  // Status over every registry row (Archived too, counted apart), then the registry rows themselves
-  // for names and placement (status returns plans by schema).
-  const status = await readStatus(ctx, { includeArchived: true });
-  const { tenants, invalid } = await dialect.withSession((s) => discoverTenants(ctx, dialect.registry, s, true));
-  const plans = new Map<string, SchemaPlan>(status.plans.map((p) => [p.schema, p]));
-  const targetNames = [MASTER_TARGET, ...ctx.targets.names];
+  // The ledger is read beside the fleet (its own sessions), so the database works while Node plans.
   const details = new Map<string, Detail>();
-  const { summaries: runs, failedLast } = await collectRuns(ctx, options, details);
+  const [fleet, { summaries: runs, failedLast }] = await Promise.all([readFleet(ctx), collectRuns(ctx, options, details)]);
+  const { tenants, invalid, plans, master, unreachable } = fleet;
+  const targetNames = [MASTER_TARGET, ...ctx.targets.names];
   const index = indexTenants(tenants, plans, migrations, targetKey, targetNames, options.maxIndexed ?? 200_000, failedLast);
 
   const perTarget = new Map<string, { total: number; upToDate: number; behind: number; failed: number; blocked: number; invalid: number; archived: number }>(
@@ -97,8 +94,8 @@ export async function collectReport(ctx: OperationContext, options: ReportOption
   const targets: TargetCounts[] = targetNames
     .filter((n) => n === MASTER_TARGET || ctx.targets.names.length > 0)
     .map((name) => {
-      const unreachable = status.targets?.[name]?.unreachable;
-      return { name, ...perTarget.get(name)!, ...(unreachable ? { unreachable } : {}) };
+      const error = unreachable.get(name);
+      return { name, ...perTarget.get(name)!, ...(error ? { unreachable: error } : {}) };
     });
   const sum = (k: 'total' | 'upToDate' | 'behind' | 'failed' | 'blocked' | 'invalid' | 'archived') => targets.reduce((n, t) => n + t[k], 0);
 
@@ -132,7 +129,7 @@ export async function collectReport(ctx: OperationContext, options: ReportOption
         counts: index.counts.slice(0, ctx.targets.names.length > 0 ? undefined : 1),
       },
       targets,
-      master: { schema: ctx.config.masterSchema, ...status.master },
+      master,
       invalidRows: invalid.slice(0, LIST_LIMIT).map((b) => ({ workspaceId: b.workspaceId, reason: b.reason })),
       blockedTenants: blocked,
     },
@@ -147,6 +144,49 @@ export async function collectReport(ctx: OperationContext, options: ReportOption
       pendingGroups: index.pendingGroups,
       rows: index.rows,
       details: named,
+    },
+  };
+}
+
+/**
+ * What `status` reads, done once for the report: the registry (every row, Archived too: they are
+ * counted apart, and the report needs names and placement, which status does not return), the
+ * master's meta table and the planning read (applied-version summary first, meta tables where it
+ * has no usable row), planned per tenant with the same pure planner. An edited applied master
+ * migration is shown, not thrown.
+ */
+async function readFleet(ctx: OperationContext) {
+  const dialect = await ctx.dialect();
+  const files = await ctx.files();
+  const schema = ctx.config.masterSchema;
+  const { masterApplied, tenants, invalid } = await dialect.withSession(async (s) => {
+    const masterApplied = await dialect.meta.readApplied(s, schema);
+    const { tenants, invalid } = await discoverTenants(ctx, dialect.registry, s, true);
+    return { masterApplied, tenants, invalid };
+  });
+  const read = await ctx.targets.readPlanned(tenants, files.tenant, { emit: ctx.emit });
+  const plans = new Map<string, SchemaPlan>(tenants.map((t) => [t.schema, planSchema(t.schema, files.tenant, read.applied.get(t.schema) ?? [])]));
+  const masterPlan = planSchema(schema, files.master, masterApplied);
+  const afterTenants = afterTenantsIds(files.master);
+  const waiting = masterPlan.pending.filter((id) => afterTenants.has(id));
+  // The gate of `up`: every Active tenant at the last migration, and no invalid Active registry row.
+  let waitingFor = 0;
+  if (waiting.length > 0) {
+    const activeInvalid = (await dialect.withSession((s) => discoverTenants(ctx, dialect.registry, s, false))).invalid.length;
+    waitingFor = tenants.filter((t) => t.status === 'Active' && plans.get(t.schema)!.state !== 'up-to-date').length + activeInvalid;
+  }
+  return {
+    tenants,
+    invalid,
+    plans,
+    unreachable: read.unreachable,
+    master: {
+      schema,
+      applied: masterPlan.applied,
+      pending: masterPlan.pending,
+      waiting,
+      waitingFor,
+      changed: masterPlan.checksumMismatches.map((m) => m.id),
     },
   };
 }

@@ -99,6 +99,7 @@ function fleetSection(d: ReportData): string {
   const masterLines = [
     `<li>${plural(m.applied.length, 'migration')} applied${m.applied.length ? `, the last <code>${esc(m.applied.at(-1))}</code>` : ''}</li>`,
     `<li>${m.pending.length ? `pending: ${m.pending.map((p) => `<code>${esc(p)}</code>`).join(', ')}` : 'nothing pending'}</li>`,
+    m.changed.length ? `<li class="bad">changed since applied (up refuses until reverted or repaired): ${m.changed.map((p) => `<code>${esc(p)}</code>`).join(', ')}</li>` : '',
     m.waiting.length
       ? `<li class="warn">waiting for tenants (after-tenants): ${m.waiting.map((p) => `<code>${esc(p)}</code>`).join(', ')} — ${m.waitingFor > 0 ? `${plural(m.waitingFor, 'tenant')} not at the last tenant migration yet` : 'ready: the next <code>up</code> applies it'}</li>`
       : '',

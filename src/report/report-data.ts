@@ -74,6 +74,8 @@ export interface FleetSection {
     /** after-tenants migrations waiting for tenants, and for how many. */
     readonly waiting: readonly string[];
     readonly waitingFor: number;
+    /** Applied master migrations whose files changed since (`up` refuses until reverted or repaired). */
+    readonly changed: readonly string[];
   };
   /** Registry rows that cannot be migrated (bad schema name…), at most {@link LIST_LIMIT}. */
   readonly invalidRows: readonly { readonly workspaceId: string; readonly reason: string }[];

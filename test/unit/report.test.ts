@@ -173,7 +173,7 @@ describe('the report HTML', () => {
       archived: 0,
       byVersion: { versions: [NO_VERSION, '0001_a'], targets: ['(master)'], counts: [[0, 1]] },
       targets: [{ name: '(master)', total: 1, upToDate: 1, behind: 0, failed: 0, blocked: 0, invalid: 0, archived: 0 }],
-      master: { schema: 'pmassist_master', applied: [], pending: [], waiting: [], waitingFor: 0 },
+      master: { schema: 'pmassist_master', applied: [], pending: [], waiting: [], waitingFor: 0, changed: [] },
       invalidRows: [{ workspaceId: 'x', reason: name }],
       blockedTenants: [],
     },
