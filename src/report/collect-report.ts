@@ -43,6 +43,8 @@ export interface ReportOptions {
   readonly slowest?: number;
   /** Clock of the report header (tests). */
   readonly now?: Date;
+  /** What is being read now (a phase, and for drift the schemas fingerprinted so far), for a progress line. */
+  readonly onProgress?: (phase: string, done?: number, total?: number) => void;
 }
 
 export const DEFAULT_REPORT_RUNS = 5;
@@ -59,6 +61,7 @@ export async function collectReport(ctx: OperationContext, options: ReportOption
 
   // The ledger is read beside the fleet (its own sessions), so the database works while Node plans.
   const details = new Map<string, Detail>();
+  options.onProgress?.('reading the registry, the meta tables and the ledger');
   const [fleet, { summaries: runs, failedLast }] = await Promise.all([readFleet(ctx), collectRuns(ctx, options, details)]);
   const { tenants, invalid, plans, master, unreachable } = fleet;
   const targetNames = [MASTER_TARGET, ...ctx.targets.names];
@@ -99,7 +102,9 @@ export async function collectReport(ctx: OperationContext, options: ReportOption
     });
   const sum = (k: 'total' | 'upToDate' | 'behind' | 'failed' | 'blocked' | 'invalid' | 'archived') => targets.reduce((n, t) => n + t[k], 0);
 
-  const drift = options.drift ? await collectDrift(ctx, details) : undefined;
+  if (options.drift) options.onProgress?.('comparing every tenant schema with its migrations (drift)');
+  const drift = options.drift ? await collectDrift(ctx, details, options.onProgress) : undefined;
+  if (options.plan) options.onProgress?.('planning the next deploy');
   const bySchema = new Map(tenants.map((t) => [t.schema, t]));
   const named: Record<string, TenantDetails> = {};
   for (const [schema, d] of details) {
@@ -229,9 +234,9 @@ async function collectRuns(
   return { summaries, failedLast };
 }
 
-async function collectDrift(ctx: OperationContext, details: Map<string, Detail>): Promise<DriftSection> {
+async function collectDrift(ctx: OperationContext, details: Map<string, Detail>, onProgress: ReportOptions['onProgress']): Promise<DriftSection> {
   const { detectDrift } = await import('../drift/detect-drift.js');
-  const report = await detectDrift(ctx, { sampleSize: 20 });
+  const report = await detectDrift(ctx, { sampleSize: 20, ...(onProgress ? { onProgress: (done: number, total: number) => onProgress('fingerprinting tenant schemas', done, total) } : {}) });
   const groups = report.groups.map((g) => ({
     version: g.version,
     state: g.state,

@@ -29,7 +29,12 @@ export const reportCommand: CommandModule<GlobalArgs, ReportArgs> = {
     try {
       const { writeFleetReport } = await import('../../report/fleet-report.js');
       const file = path.resolve(argv.out);
-      const data = await writeFleetReport(migrator, file, { runs: argv.runs, drift: argv.drift ?? false, plan: argv.plan ?? false });
+      // A progress line on a terminal (stderr), nothing with --json or in a pipe.
+      const tty = !argv.json && process.stderr.isTTY;
+      const onProgress = (phase: string, done?: number, total?: number) =>
+        process.stderr.write(`\r\x1b[K${phase}${total ? ` ${done}/${total}` : ''}…`);
+      const data = await writeFleetReport(migrator, file, { runs: argv.runs, drift: argv.drift ?? false, plan: argv.plan ?? false, ...(tty ? { onProgress } : {}) });
+      if (tty) process.stderr.write('\r\x1b[K');
       const f = data.fleet;
       if (argv.json) {
         printJson({ file, tenants: f.total, upToDate: f.upToDate, behind: f.behind, failed: f.failed, blocked: f.blocked, invalid: f.invalid, archived: f.archived, runs: data.runs.runs.length, ...(data.drift ? { driftedTenants: data.drift.driftedTenants } : {}) });
