@@ -305,17 +305,18 @@ if (input) {
 window.addEventListener('hashchange', route);
 route();
 window.matchMedia('(prefers-color-scheme: dark)').addEventListener('change', redrawAll);
-// Print every collapsed part, and draw the charts at the printed width.
+// Print every collapsed part but the charts' number tables (the charts print), and draw the charts
+// at the printed width.
 const wasOpen = new Set<HTMLDetailsElement>();
 window.addEventListener('beforeprint', () => {
-  for (const d of document.querySelectorAll('details')) {
+  for (const d of document.querySelectorAll<HTMLDetailsElement>('details:not(.data)')) {
     if (d.open) wasOpen.add(d);
     else d.open = true;
   }
   for (const c of Object.values(charts)) c.resize();
 });
 window.addEventListener('afterprint', () => {
-  for (const d of document.querySelectorAll('details')) if (!wasOpen.has(d)) d.open = false;
+  for (const d of document.querySelectorAll<HTMLDetailsElement>('details:not(.data)')) if (!wasOpen.has(d)) d.open = false;
   wasOpen.clear();
   for (const c of Object.values(charts)) c.resize();
 });
