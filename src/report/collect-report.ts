@@ -51,18 +51,25 @@ export const DEFAULT_REPORT_RUNS = 5;
 
 type Detail = { runs: TenantDetails['runs'][number][]; drift?: TenantDetails['drift'] };
 
-/** A compact ledger row kept per run for the details of the tenants a list names. */
-type KeptRow = Pick<LedgerTenant, 'status' | 'durationMs' | 'attempts' | 'applied' | 'error'>;
+/**
+ * What is kept of each ledger row for the details of the tenants a list names: outcome, duration
+ * and attempts of every row (in one short string: 100,000 objects would weigh more), the applied
+ * list and error of failed rows only.
+ */
+type KeptRun = { readonly rows: Map<string, string>; readonly failed: Map<string, Pick<LedgerTenant, 'applied' | 'error'>> };
 
 export async function collectReport(ctx: OperationContext, options: ReportOptions = {}): Promise<ReportData> {
   const dialect = await ctx.dialect();
   const files = await ctx.files();
   const migrations = files.tenant.map((f) => f.id);
 
-  // The ledger is read beside the fleet (its own sessions), so the database works while Node plans.
+  // The ledger first, then the fleet: one after the other, so that the rows of a 100,000-tenant run
+  // are summarized and dropped before the registry and the plans are in memory (peak RSS).
   const details = new Map<string, Detail>();
-  options.onProgress?.('reading the registry, the meta tables and the ledger');
-  const [fleet, { summaries: runs, failedLast }] = await Promise.all([readFleet(ctx), collectRuns(ctx, options, details)]);
+  options.onProgress?.('reading the ledger');
+  const { summaries: runs, failedLast } = await collectRuns(ctx, options, details);
+  options.onProgress?.('reading the registry and the meta tables');
+  const fleet = await readFleet(ctx);
   const { tenants, invalid, plans, master, unreachable } = fleet;
   const targetNames = [MASTER_TARGET, ...ctx.targets.names];
   const index = indexTenants(tenants, plans, migrations, targetKey, targetNames, options.maxIndexed ?? 200_000, failedLast);
@@ -210,11 +217,18 @@ async function collectRuns(
   if (n <= 0) return { summaries: [], failedLast: new Set() };
   const runs = await ledger.listRuns(n);
   const summaries: RunSummary[] = [];
-  const kept: Map<string, KeptRow>[] = [];
+  const kept: KeptRun[] = [];
   for (const run of runs) {
     const rows = await ledger.listRunTenants(run.runId);
-    summaries.push(summarizeRun(run, rows, { slowest: options.slowest ?? 10 }));
-    kept.push(new Map(rows.map((r) => [r.schema, { status: r.status, durationMs: r.durationMs, attempts: r.attempts, applied: r.applied, error: r.status === 'failed' ? r.error : null }])));
+    const summary = summarizeRun(run, rows, { slowest: options.slowest ?? 10 });
+    summaries.push(summary);
+    const slow = new Set(summary.slowest.map((s) => s.schema));
+    const k: KeptRun = { rows: new Map(), failed: new Map() };
+    for (const r of rows) {
+      k.rows.set(r.schema, `${r.status}|${r.durationMs ?? ''}|${r.attempts}`);
+      if (r.status === 'failed' || slow.has(r.schema)) k.failed.set(r.schema, { applied: r.applied, error: r.error });
+    }
+    kept.push(k);
   }
   const named = new Set<string>();
   for (const s of summaries) {
@@ -223,14 +237,25 @@ async function collectRuns(
   }
   for (const schema of named) {
     const history = summaries.flatMap((s, i) => {
-      const row = kept[i]!.get(schema);
-      if (!row) return [];
-      return [{ runId: s.runId, status: row.status, durationMs: row.durationMs, attempts: row.attempts, applied: row.applied, ...(row.status === 'failed' ? { error: errorOf(row) } : {}) }];
+      const compact = kept[i]!.rows.get(schema);
+      if (!compact) return [];
+      const [status = '', duration = '', attempts = '0'] = compact.split('|');
+      const full = kept[i]!.failed.get(schema);
+      return [
+        {
+          runId: s.runId,
+          status,
+          durationMs: duration === '' ? null : Number(duration),
+          attempts: Number(attempts),
+          applied: full?.applied ?? [],
+          ...(status === 'failed' && full ? { error: errorOf(full) } : {}),
+        },
+      ];
     });
     details.set(schema, { runs: history });
   }
   const failedLast = new Set<string>();
-  for (const [schema, row] of kept[0] ?? []) if (row.status === 'failed') failedLast.add(schema);
+  for (const [schema, row] of kept[0]?.failed ?? []) if (row.error !== undefined && kept[0]!.rows.get(schema)!.startsWith('failed|')) failedLast.add(schema);
   return { summaries, failedLast };
 }
 

@@ -32,7 +32,8 @@ const tenantLink = (schema: string, label = schema) => {
 
 /** JSON inside a <script> element: `<` escaped so no `</script>` or `<!--` can end it early. */
 export function scriptJson(value: unknown): string {
-  return JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  const escapes: Record<string, string> = { '<': '\\u003c', '\u2028': '\\u2028', '\u2029': '\\u2029' };
+  return JSON.stringify(value).replace(/[<\u2028\u2029]/g, (c) => escapes[c]!);
 }
 
 function table(caption: string, head: readonly string[], rows: readonly (readonly string[])[], options: { numeric?: readonly number[]; className?: string } = {}): string {
