@@ -188,8 +188,11 @@ export function stateOf(tenant: Pick<Tenant, 'status'>, plan: Pick<SchemaPlan, '
   return plan.state;
 }
 
+const STATE_CODE = Object.fromEntries(TENANT_STATES.map((s, i) => [s, i])) as Record<TenantState, number>;
+
 /** Replace the separators of the compact index in a field (names are free text). */
-const field = (s: string | null | undefined) => (s ?? '').replace(/[\t\n\r]/g, ' ');
+const SEPARATORS = /[\t\n\r]/;
+const field = (s: string | null | undefined) => (s == null ? '' : SEPARATORS.test(s) ? s.replace(/[\t\n\r]/g, ' ') : s);
 
 /**
  * The compact tenant index (see {@link TenantIndex}) and the per-version counts of Active tenants
@@ -227,7 +230,7 @@ export function indexTenants(
     if (state !== 'archived') counts[target]![v]!++;
     if (lines.length >= maxIndexed) continue;
     let group = -1;
-    if (plan && plan.pending.length > 0) {
+    if (plan && plan.pending.length > 0 && state !== 'up-to-date') {
       const key = plan.pending.join(',');
       group = groupIndex.get(key) ?? -1;
       if (group < 0) {
@@ -235,11 +238,8 @@ export function indexTenants(
         groupIndex.set(key, group);
       }
     }
-    const hex = t.workspaceId.replace(/-/g, '').toLowerCase();
-    const derived = t.schema === `ws_${hex}`;
-    lines.push(
-      [field(t.workspaceId), field(t.name), v - 1, TENANT_STATES.indexOf(state), target, group, derived ? '' : field(t.schema)].join('\t'),
-    );
+    const derived = t.schema.length === 35 && t.schema === `ws_${t.workspaceId.split('-').join('').toLowerCase()}`;
+    lines.push(`${field(t.workspaceId)}\t${field(t.name)}\t${v - 1}\t${STATE_CODE[state]}\t${target}\t${group}\t${derived ? '' : field(t.schema)}`);
   }
   return { rows: lines.join('\n'), indexed: lines.length, versions: migrations.slice(), pendingGroups, counts };
 }
