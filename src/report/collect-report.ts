@@ -297,6 +297,7 @@ async function collectPlan(ctx: OperationContext, tenantFiles: readonly Migratio
     id: file.id,
     file: file.path,
     tenants,
+    sampleTenants: scope === 'tenant' ? plan.groups.filter((g) => g.pending.includes(file.id)).flatMap((g) => g.schemas.slice(0, 20)).slice(0, 20) : [],
     noTransaction: file.directives.noTransaction,
     afterTenants: file.directives.afterTenants,
     lint: lintMigration({ source: file.source, scope, isTemplate: file.isTemplate, noTransaction: file.directives.noTransaction }).map((f) => ({

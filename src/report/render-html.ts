@@ -223,7 +223,10 @@ function plannedMigration(p: PlannedMigration, scope: string): string {
   const sql = p.sql
     .map((s) => `<details class="sql"><summary>Rendered SQL for ${esc(s.dialect === 'mssql' ? 'SQL Server' : 'PostgreSQL / PGlite')}${scope === 'tenant' ? ' (a sample tenant)' : ''}</summary>${s.error ? `<p class="bad">${esc(s.error)}</p>` : `<pre><code>${esc(s.text)}</code></pre>`}</details>`)
     .join('');
-  return `<article class="planned"><h4><code>${esc(p.id)}</code> ${scope === 'tenant' ? `→ ${plural(p.tenants, 'tenant')}` : '(master)'} ${flags}</h4><p class="muted"><code>${esc(p.file)}</code></p>${lint}${sql}</article>`;
+  const who = p.sampleTenants.length
+    ? `<ul class="tenants">${p.sampleTenants.map((s) => `<li>${tenantLink(s)}</li>`).join('')}${p.tenants > p.sampleTenants.length ? `<li>… and ${fmt(p.tenants - p.sampleTenants.length)} more</li>` : ''}</ul>`
+    : '';
+  return `<article class="planned"><h4><code>${esc(p.id)}</code> ${scope === 'tenant' ? `→ ${plural(p.tenants, 'tenant')}` : '(master)'} ${flags}</h4><p class="muted"><code>${esc(p.file)}</code></p>${who}${lint}${sql}</article>`;
 }
 
 function deploySection(d: ReportData): string {
@@ -236,7 +239,7 @@ function deploySection(d: ReportData): string {
         .join('')}</ul>`
     : '';
   const nothing = p.masterPending.length + p.pending.length === 0 ? '<p class="ok">Nothing to deploy: master and every Active tenant are at the last migration.</p>' : '';
-  return `${head}<p class="${p.clean ? 'ok' : 'bad'}">${p.clean ? '<code>up</code> would run without refusing anything known in advance.' : `<code>up</code> would refuse or fail: ${plural(p.errors, 'error')}.`} ${plural(p.warnings, 'warning')}; ${plural(p.behind, 'tenant')} behind.</p>
+  return `${head}<p class="${p.clean ? 'ok' : 'bad'}">${p.clean ? '<code>up</code> would run without refusing anything known in advance' : `<code>up</code> would refuse or fail on something known in advance`}: ${plural(p.errors, 'error')}, ${plural(p.warnings, 'warning')}. ${plural(p.behind, 'tenant')} behind.</p>
 ${problems}${nothing}${p.masterPending.map((m) => plannedMigration(m, 'master')).join('')}${p.pending.map((m) => plannedMigration(m, 'tenant')).join('')}</section>`;
 }
 

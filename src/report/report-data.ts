@@ -171,6 +171,8 @@ export interface PlannedMigration {
   readonly file: string;
   /** Tenants that would get it (1 for a master migration). */
   readonly tenants: number;
+  /** The first of them (schema names, at most 20). */
+  readonly sampleTenants: readonly string[];
   readonly noTransaction: boolean;
   readonly afterTenants: boolean;
   readonly lint: readonly { readonly rule: string; readonly severity: string; readonly line: number; readonly message: string }[];
