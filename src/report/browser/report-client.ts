@@ -64,6 +64,7 @@ function drawAll(): void {
         data: shown.map((i) => fleet.counts[ti]![i]!),
         backgroundColor: css(SERIES[ti % SERIES.length]!),
         stack: 'tenants',
+        maxBarThickness: 160,
       })),
     },
     options: {
@@ -85,9 +86,9 @@ function drawAll(): void {
       data: {
         labels: runs.map((r) => `${r.startedUtc.slice(5, 16).replace('T', ' ')} ${r.runId.slice(0, 8)}`),
         datasets: [
-          { label: 'succeeded', data: runs.map((r) => r.counts.succeeded), backgroundColor: css('--s-ok'), stack: 'run' },
-          { label: 'failed', data: runs.map((r) => r.counts.failed), backgroundColor: css('--s-bad'), stack: 'run' },
-          { label: 'skipped', data: runs.map((r) => r.counts.skipped), backgroundColor: css('--s-skip'), stack: 'run' },
+          { label: 'succeeded', data: runs.map((r) => r.counts.succeeded), backgroundColor: css('--s-ok'), stack: 'run', maxBarThickness: 120 },
+          { label: 'failed', data: runs.map((r) => r.counts.failed), backgroundColor: css('--s-bad'), stack: 'run', maxBarThickness: 120 },
+          { label: 'skipped', data: runs.map((r) => r.counts.skipped), backgroundColor: css('--s-skip'), stack: 'run', maxBarThickness: 120 },
         ],
       },
       options: {
