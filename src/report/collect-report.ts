@@ -54,7 +54,7 @@ type Detail = { runs: TenantDetails['runs'][number][]; drift?: TenantDetails['dr
 /**
  * What is kept of each ledger row for the details of the tenants a list names: outcome, duration
  * and attempts of every row (in one short string: 100,000 objects would weigh more), the applied
- * list and error of failed rows only.
+ * list and error of the failed and the slowest rows only.
  */
 type KeptRun = { readonly rows: Map<string, string>; readonly failed: Map<string, Pick<LedgerTenant, 'applied' | 'error'>> };
 
@@ -112,12 +112,14 @@ export async function collectReport(ctx: OperationContext, options: ReportOption
   if (options.drift) options.onProgress?.('comparing every tenant schema with its migrations (drift)');
   const drift = options.drift ? await collectDrift(ctx, details, options.onProgress) : undefined;
   if (options.plan) options.onProgress?.('planning the next deploy');
-  const bySchema = new Map(tenants.map((t) => [t.schema, t]));
   const named: Record<string, TenantDetails> = {};
-  for (const [schema, d] of details) {
-    const t = bySchema.get(schema);
-    named[schema] = { workspaceId: t?.workspaceId ?? '', name: t?.name ?? null, target: t ? targetKey(t) : MASTER_TARGET, runs: d.runs, ...(d.drift ? { drift: d.drift } : {}) };
-  }
+  const detailOf = (schema: string, t?: (typeof tenants)[number]): TenantDetails => {
+    const d = details.get(schema)!;
+    return { workspaceId: t?.workspaceId ?? '', name: t?.name ?? null, target: t ? targetKey(t) : MASTER_TARGET, runs: d.runs, ...(d.drift ? { drift: d.drift } : {}) };
+  };
+  for (const t of tenants) if (details.has(t.schema)) named[t.schema] = detailOf(t.schema, t);
+  // Tenants of a run that are no longer in the registry keep their ledger history.
+  for (const schema of details.keys()) named[schema] ??= detailOf(schema);
   const plan = options.plan ? await collectPlan(ctx, files.tenant, files.master, dialect.name) : undefined;
 
   return {
