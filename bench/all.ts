@@ -2,9 +2,9 @@
  * `npm run bench`: the fleet benchmark (bench/run.ts, every argument forwarded), the whole-CLI-run
  * benchmark against raw psql with the scale points (bench/cli.ts, local PostgreSQL) and then the
  * provisioning benchmarks (bench/provision.ts in-process, bench/python-provision.ts from Python through the CLI
- * and the warm service) and the fleet over 4 target databases against one
- * database (bench/targets.ts), both local PostgreSQL only: skipped when --dialects or
- * BENCH_DIALECTS leave postgres out.
+ * and the warm service), the fleet over 4 target databases against one database (bench/targets.ts)
+ * and the fleet report over 10,000 / 100,000 tenants (bench/report.ts), all local PostgreSQL only:
+ * skipped when --dialects or BENCH_DIALECTS leave postgres out.
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -23,5 +23,7 @@ const provision = dialects.split(',').includes('postgres') ? run('./provision.ts
 const python = dialects.split(',').includes('postgres') ? run('./python-provision.ts', []) : 0;
 // 10,000 tenants (BENCH_TARGETS_N) over 4 target databases against one database (local PostgreSQL).
 const targets = dialects.split(',').includes('postgres') ? run('./targets.ts', []) : 0;
+// The HTML fleet report: whole CLI time, peak RSS and file size at 10,000 and 100,000 tenants.
+const report = dialects.split(',').includes('postgres') ? run('./report.ts', []) : 0;
 if (!dialects.split(',').includes('postgres')) process.stdout.write('provisioning benchmark skipped: it runs on local PostgreSQL only\n');
-process.exit(fleet || cli || provision || python || targets);
+process.exit(fleet || cli || provision || python || targets || report);

@@ -7,7 +7,7 @@
 //
 //   npm run test:consumer            (TM_CONSUMER_KEEP=1 keeps the temporary folder)
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -81,6 +81,18 @@ step('npx tenant-migrate --help', () => {
 step('tenant-migrate demo --workspaces 5 (the pmassist migrations shipped in the package)', () => {
   const { stdout } = cli(['demo', '--workspaces', '5']);
   check(/tenants: 5\/5 up to date/.test(stdout), `demo did not migrate 5 workspaces:\n${stdout}`);
+});
+
+step('tenant-migrate report (the page script and styles prebuilt in dist/: no bundler in the application)', () => {
+  check(!existsSync(path.join(app, 'node_modules', 'esbuild')), 'esbuild is installed in the application: the test would not show the report needs none');
+  const demoReport = readFileSync(path.join(app, '.tenant-migrate', 'demo-report.html'), 'utf8');
+  check(demoReport.includes('id="report-data"'), 'demo wrote no report');
+  const { stdout } = cli(['report', '--out', 'fleet-report.html', '--json']);
+  const summary = JSON.parse(stdout);
+  const html = readFileSync(path.join(app, 'fleet-report.html'), 'utf8');
+  check(summary.tenants === 5 && summary.upToDate === 5, `report: ${stdout}`);
+  check(html.includes("default-src 'none'") && html.includes('tenantMigrateReport') && !/<(link|img|iframe)\b|src="http/.test(html), 'the report is not self-contained');
+  return `${(html.length / 1024).toFixed(0)} KB`;
 });
 
 step('tenant-migrate status --json', () => {

@@ -35,3 +35,6 @@ export { checkModels, formatCheck } from './declarative/check-model.js';
 export type { CheckResult, ScopeCheck } from './declarative/check-model.js';
 export { diffModels } from './declarative/schema-diff.js';
 export type { SchemaChange, SchemaDiff, AllowKind } from './declarative/schema-changes.js';
+// The HTML fleet report (docs/report.md).
+export { fleetReport, writeFleetReport } from './report/fleet-report.js';
+export type { FleetReport, ReportOptions, ReportData } from './report/fleet-report.js';

@@ -72,6 +72,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./commands/plan.js')).planCommand,
   },
   {
+    command: 'report',
+    describe: 'Write a self-contained HTML report of the fleet: versions per database, the last runs, failures, drift, the next deploy (changes nothing)',
+    load: async () => (await import('./commands/report.js')).reportCommand,
+  },
+  {
     command: 'create <scope> <name>',
     describe: 'Scaffold the next numbered master or tenant migration (needs no database)',
     load: async () => (await import('./commands/create.js')).createCommand,

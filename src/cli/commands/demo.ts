@@ -1,4 +1,4 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Argv, CommandModule } from 'yargs';
@@ -21,13 +21,20 @@ function isPmassistProject(masterDir: string): boolean {
 
 interface DemoArgs extends GlobalArgs {
   workspaces: number;
+  report: string | false;
 }
 
 export const demoCommand: CommandModule<GlobalArgs, DemoArgs> = {
   command: 'demo',
   describe: 'The pmassist upgrade on the embedded database: legacy layout, N pre-existing workspaces, then up',
   builder: (y: Argv<GlobalArgs>) =>
-    y.option('workspaces', { type: 'number', default: 200, describe: 'Pre-existing workspaces to register' }) as Argv<DemoArgs>,
+    y
+      .option('workspaces', { type: 'number', default: 200, describe: 'Pre-existing workspaces to register' })
+      .option('report', {
+        type: 'string',
+        default: '.tenant-migrate/demo-report.html',
+        describe: 'At the end, write the HTML fleet report of the demo fleet here (--no-report: none)',
+      }) as unknown as Argv<DemoArgs>,
   handler: command<DemoArgs>(async (argv) => {
     if (!Number.isInteger(argv.workspaces) || argv.workspaces < 1) throw new TenantMigrateError('USAGE', `--workspaces must be a positive integer, got ${argv.workspaces}`, { key: 'workspaces' });
     let migrator = await migratorFromArgs(argv);
@@ -60,8 +67,16 @@ export const demoCommand: CommandModule<GlobalArgs, DemoArgs> = {
       const result = await migrator.up();
       reporter?.finish();
       const status = await migrator.status();
-      if (argv.json) printJson({ seeded, up: upJson(result), status: statusJson(status) });
-      else out(`${formatUpSummary(result)}\n\n${formatStatus(status)}`);
+      // 3. The fleet as a release manager sees it: one HTML file, opened from disk.
+      let reportFile: string | undefined;
+      if (argv.report !== false && argv.report !== '') {
+        reportFile = path.resolve(migrator.config.rootDir, argv.report);
+        mkdirSync(path.dirname(reportFile), { recursive: true });
+        const { writeFleetReport } = await import('../../report/fleet-report.js');
+        await writeFleetReport(migrator, reportFile, { plan: true });
+      }
+      if (argv.json) printJson({ seeded, up: upJson(result), status: statusJson(status), ...(reportFile ? { report: reportFile } : {}) });
+      else out(`${formatUpSummary(result)}\n\n${formatStatus(status)}${reportFile ? `\n\nfleet report: ${reportFile}` : ''}`);
       return exitCodeForUp(result) === EXIT.ok ? EXIT.ok : exitCodeForUp(result);
     } finally {
       await migrator.close();

@@ -70,6 +70,11 @@ export interface LedgerStore {
   countRunTenants(runId: string, maxWave?: number): Promise<LedgerRunCounts>;
   /** Set the final status, finished time and counts. */
   finishRun(runId: string, status: RunStatus, counts: LedgerRunCounts): Promise<void>;
+  /**
+   * The newest `limit` runs, newest first; none while the ledger tables do not exist yet (a read
+   * never creates them).
+   */
+  listRuns(limit: number): Promise<LedgerRun[]>;
   /** Rows of a run (optionally one status), in `seq` order, at most `limit`. */
   listRunTenants(runId: string, options?: { status?: LedgerTenant['status']; limit?: number }): Promise<LedgerTenant[]>;
 }

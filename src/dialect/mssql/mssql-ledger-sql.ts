@@ -100,6 +100,9 @@ ORDER BY started_utc DESC;`,
     reopenRun: `UPDATE ${runs} SET status = N'running', finished_utc = NULL, heartbeat_utc = ${NOW} WHERE run_id = $1;`,
     getRun: `SELECT *, ${HEARTBEAT_AGE} FROM ${runs} WHERE run_id = $1;`,
     latestRun: `SELECT TOP (1) *, ${HEARTBEAT_AGE} FROM ${runs} ORDER BY started_utc DESC;`,
+    /** The newest $1 runs, none (not an error) while the ledger tables do not exist yet. */
+    recentRuns: `IF OBJECT_ID(N'${runs.replace(/'/g, "''")}', N'U') IS NOT NULL
+  SELECT TOP ($1) *, ${HEARTBEAT_AGE} FROM ${runs} ORDER BY started_utc DESC;`,
     /** `rows` tenants as ($2..): schema, workspace id, seq, wave. Existing rows are kept. */
     addRunTenants: (rows: number) => `INSERT INTO ${tenants} (run_id, schema_name, workspace_id, seq, wave, status)
 SELECT $1, v.schema_name, v.workspace_id, v.seq, v.wave, N'pending'

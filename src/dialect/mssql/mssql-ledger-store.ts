@@ -58,6 +58,11 @@ export class MssqlLedgerStore implements LedgerStore {
     return row ? rowToRun(row) : undefined;
   }
 
+  async listRuns(limit: number): Promise<LedgerRun[]> {
+    const rows = await this.#driver.withSession((s) => s.query(this.#ledger.recentRuns, [limit]));
+    return rows.map(rowToRun);
+  }
+
   async addRunTenants(runId: string, tenants: readonly NewLedgerTenant[]): Promise<number> {
     const perStatement = Math.floor((MAX_PARAMS - 1) / 4);
     let added = 0;

@@ -61,6 +61,14 @@ export class PostgresLedgerStore implements LedgerStore {
     return row ? rowToRun(row) : undefined;
   }
 
+  async listRuns(limit: number): Promise<LedgerRun[]> {
+    const rows = await this.#driver.withSession(async (s) => {
+      const [exists] = await s.query(this.#sql.runsTableExists, [this.#sql.runsTableName]);
+      return exists?.present ? s.query(this.#sql.recentRuns, [limit]) : [];
+    });
+    return rows.map(rowToRun);
+  }
+
   async addRunTenants(runId: string, tenants: readonly NewLedgerTenant[]): Promise<number> {
     let added = 0;
     await this.#driver.withSession(async (s) => {

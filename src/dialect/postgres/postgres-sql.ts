@@ -194,6 +194,10 @@ ORDER BY started_utc DESC LIMIT 1`,
     reopenRun: `UPDATE ${runs} SET status = 'running', finished_utc = NULL, heartbeat_utc = ${NOW} WHERE run_id = $1`,
     getRun: `SELECT *, ${HEARTBEAT_AGE} FROM ${runs} WHERE run_id = $1`,
     latestRun: `SELECT *, ${HEARTBEAT_AGE} FROM ${runs} ORDER BY started_utc DESC LIMIT 1`,
+    /** Whether the runs table exists (to_regclass: NULL, not an error, when it does not). */
+    runsTableExists: `SELECT to_regclass($1) IS NOT NULL AS present`,
+    runsTableName: runs,
+    recentRuns: `SELECT *, ${HEARTBEAT_AGE} FROM ${runs} ORDER BY started_utc DESC LIMIT $1`,
     /** Bulk insert from parallel arrays: one statement for thousands of rows. */
     addRunTenants: `INSERT INTO ${tenants} (run_id, schema_name, workspace_id, seq, wave, status)
 SELECT $1, s, w, q, v, 'pending' FROM unnest($2::text[], $3::text[], $4::int[], $5::int[]) AS t(s, w, q, v)
