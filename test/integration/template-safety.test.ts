@@ -127,4 +127,15 @@ describe.each(runnableTargets)('template safety on $name', (target) => {
       'warning tenant-migrations/0004_own_tx.sql.hbs:4',
     ]);
   });
+
+  it('status --target with an unknown name and up --lease-ms 1 are usage errors (exit 2, naming the flag)', async () => {
+    await fleet(fx.db.url, fx.project.root, 1);
+    const status = await cli('status', '--target', 'nosuch');
+    expect(status.code, status.stdout + status.stderr).toBe(2);
+    expect(status.stderr + status.stdout).toContain('--target nosuch: not a name in config targets');
+    expect((await cli('status', '--target', '(master)', '--json')).code).toBe(0);
+    const up = await cli('up', '--lease-ms', '1');
+    expect(up.code, up.stdout + up.stderr).toBe(2);
+    expect(up.stderr + up.stdout).toContain('--lease-ms 1: a lease shorter than 1000 ms');
+  });
 });
