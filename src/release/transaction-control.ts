@@ -107,7 +107,8 @@ const TSQL_BODY_RE = /^\s*(?:CREATE\s+(?:OR\s+ALTER\s+)?|ALTER\s+)(?:PROC|PROCED
 function tsqlFindings(text: string, clean: string): TransactionControlFinding[] {
   let batches;
   try {
-    batches = splitGoBatches(text);
+    // Most scripts have no GO line: one batch, without a second lexing pass.
+    batches = /^[ \t]*go\b/im.test(text) ? splitGoBatches(text) : [{ sql: text, startLine: 1, repeat: 1 }];
   } catch (err) {
     if (err instanceof GoSeparatorError) batches = [{ sql: text, startLine: 1, repeat: 1 }];
     else throw err;
