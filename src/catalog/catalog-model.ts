@@ -35,11 +35,19 @@ export interface CatalogColumn {
  */
 export interface KeyConstraint {
   readonly name?: string;
+  /**
+   * The name the server gave a constraint created without one (`users_pkey`, `PK__users__3213E83F…`).
+   * Not compared (two tenants' generated names may differ); `pull` keeps it so the model names what
+   * the database has.
+   */
+  readonly generatedName?: string;
   readonly columns: readonly string[];
 }
 
 export interface CheckConstraint {
   readonly name?: string;
+  /** See {@link KeyConstraint.generatedName}. */
+  readonly generatedName?: string;
   /** Normalized expression, compared within one dialect family. */
   readonly expression: string;
 }
@@ -48,6 +56,8 @@ export type ReferentialAction = 'no action' | 'restrict' | 'cascade' | 'set null
 
 export interface ForeignKey {
   readonly name?: string;
+  /** See {@link KeyConstraint.generatedName}. */
+  readonly generatedName?: string;
   readonly columns: readonly string[];
   /** {@link SELF_SCHEMA} for a table of the same schema, else the other schema's name (e.g. master). */
   readonly refSchema: string;

@@ -93,17 +93,78 @@ function actions(fk: ModelForeignKey): string {
   return `${one('ON DELETE', fk.onDelete)}${one('ON UPDATE', fk.onUpdate)}`;
 }
 
+/**
+ * `CONSTRAINT name ` before a constraint's definition. A constraint the database named (`generated`)
+ * is created without a name on SQL Server, whose generated names differ per schema; PostgreSQL's
+ * generated names are deterministic, so there the recorded name is written.
+ */
+function constraintPrefix(name: string, generated: boolean | undefined): string {
+  return generated ? `{{#if isMssql}}{{else}}CONSTRAINT ${ident(name)} {{/if}}` : `CONSTRAINT ${ident(name)} `;
+}
+
+const generatedOf = (c: ModelConstraint): boolean | undefined => (c.type === 'check' ? c.check.generated : c.type === 'foreign key' ? c.fk.generated : c.key.generated);
+
 export function constraintDefinition(c: ModelConstraint): string {
+  const prefix = constraintPrefix(constraintName(c), generatedOf(c));
   switch (c.type) {
     case 'primary key':
-      return `CONSTRAINT ${ident(c.key.name)} PRIMARY KEY (${list(c.key.columns)})`;
+      return `${prefix}PRIMARY KEY (${list(c.key.columns)})`;
     case 'unique':
-      return `CONSTRAINT ${ident(c.key.name)} UNIQUE (${list(c.key.columns)})`;
+      return `${prefix}UNIQUE (${list(c.key.columns)})`;
     case 'check':
-      return `CONSTRAINT ${ident(c.check.name)} CHECK (${dialectText(c.check.expression)})`;
+      return `${prefix}CHECK (${dialectText(c.check.expression)})`;
     case 'foreign key':
-      return `CONSTRAINT ${ident(c.fk.name)} FOREIGN KEY (${list(c.fk.columns)})\n        REFERENCES ${refTable(c.fk)} (${list(c.fk.references.columns)})${actions(c.fk)}`;
+      return `${prefix}FOREIGN KEY (${list(c.fk.columns)})\n        REFERENCES ${refTable(c.fk)} (${list(c.fk.references.columns)})${actions(c.fk)}`;
   }
+}
+
+const nameList = (names: readonly string[]): string => names.map((n) => `N'${n}'`).join(', ');
+
+/**
+ * SQL Server: the WHERE clause that finds a server-named constraint by its definition (its name
+ * differs per schema): the primary key by its type; a unique key or foreign key by its recorded name
+ * (Babelfish's generated names are PostgreSQL's, the same everywhere) or, system-named, by its
+ * columns (and referenced table); a check by its recorded name only.
+ */
+function generatedLookupMssql(tableName: string, c: ModelConstraint): { from: string; where: string } {
+  const tbl = `OBJECT_ID(N'${table(tableName)}')`;
+  const name = constraintName(c);
+  const sameColumns = (countOf: (filter: string) => string, columns: readonly string[]) =>
+    `${countOf(`c.name IN (${nameList(columns)})`)} = ${columns.length} AND ${countOf('1 = 1')} = ${columns.length}`;
+  switch (c.type) {
+    case 'primary key':
+      return { from: 'sys.key_constraints AS k', where: `k.parent_object_id = ${tbl} AND k.type = 'PK'` };
+    case 'unique': {
+      const count = (filter: string) =>
+        `(SELECT COUNT(*) FROM sys.index_columns AS ic JOIN sys.columns AS c ON c.object_id = ic.object_id AND c.column_id = ic.column_id WHERE ic.object_id = k.parent_object_id AND ic.index_id = k.unique_index_id AND ic.is_included_column = 0 AND ${filter})`;
+      return { from: 'sys.key_constraints AS k', where: `k.parent_object_id = ${tbl} AND k.type = 'UQ' AND (k.name = N'${name}' OR (k.is_system_named = 1 AND ${sameColumns(count, c.key.columns)}))` };
+    }
+    case 'foreign key': {
+      const count = (filter: string) =>
+        `(SELECT COUNT(*) FROM sys.foreign_key_columns AS fc JOIN sys.columns AS c ON c.object_id = fc.parent_object_id AND c.column_id = fc.parent_column_id WHERE fc.constraint_object_id = k.object_id AND ${filter})`;
+      return {
+        from: 'sys.foreign_keys AS k',
+        where: `k.parent_object_id = ${tbl} AND (k.name = N'${name}' OR (k.is_system_named = 1 AND k.referenced_object_id = OBJECT_ID(N'${refTable(c.fk)}') AND ${sameColumns(count, c.fk.columns)}))`,
+      };
+    }
+    case 'check':
+      return { from: 'sys.check_constraints AS k', where: `k.parent_object_id = ${tbl} AND k.name = N'${name}'` };
+  }
+}
+
+/** `ALTER TABLE … DROP CONSTRAINT …` — for a server-named one, looked up by definition on SQL Server. */
+export function dropConstraintSql(tableName: string, c: ModelConstraint, next: () => number): string {
+  const plain = `ALTER TABLE ${table(tableName)} DROP CONSTRAINT ${ident(constraintName(c))};`;
+  if (!generatedOf(c)) return plain;
+  const v = `@tm_cn_${next()}`;
+  const { from, where } = generatedLookupMssql(tableName, c);
+  const mssql = [
+    `DECLARE ${v} NVARCHAR(400) = (SELECT TOP 1 N'ALTER TABLE ${table(tableName)} DROP CONSTRAINT ' + QUOTENAME(k.name)`,
+    `    FROM ${from}`,
+    `    WHERE ${where});`,
+    `IF ${v} IS NOT NULL EXEC (${v});`,
+  ].join('\n');
+  return `{{#if isMssql}}\n${mssql}\n{{else}}\n${plain}\n{{/if}}`;
 }
 
 export function createIndexSql(tableName: string, i: ModelIndex): string {
@@ -204,10 +265,13 @@ export function renderMigration(changes: readonly SchemaChange[], options: Rende
 
   const fkDrops = changes.filter((c) => c.kind === 'drop-constraint' && c.constraint.type === 'foreign key');
   const otherDrops = changes.filter((c) => (c.kind === 'drop-constraint' && c.constraint.type !== 'foreign key') || c.kind === 'drop-index');
+  // Foreign keys go first, then tables (with the foreign keys they hold), then other keys: a key
+  // cannot be dropped while a foreign key — of a live or of a dropped table — references it.
+  const fkDropSql: string[] = [];
   for (const c of [...fkDrops, ...otherDrops]) {
     if (c.kind === 'drop-constraint') {
-      const sql = `ALTER TABLE ${table(c.table)} DROP CONSTRAINT ${ident(constraintName(c.constraint))};`;
-      drops.push(c.only ? mssqlOnly(sql) : sql);
+      const sql = dropConstraintSql(c.table, c.constraint, () => ++n);
+      (c.constraint.type === 'foreign key' ? fkDropSql : drops).push(c.only ? mssqlOnly(sql) : sql);
     } else if (c.kind === 'drop-index') {
       drops.push(c.only ? mssqlOnly(`DROP INDEX ${ident(c.index.name)} ON ${table(c.table)};`) : dropIndexSql(c.table, c.index));
     }
@@ -335,7 +399,7 @@ export function renderMigration(changes: readonly SchemaChange[], options: Rende
     `  Review before committing; edit freely (e.g. add a data backfill). \`tenant-migrate check\` proves it still makes the model.`,
     `--}}`,
   ].join('\n');
-  const phases = [renames, [...rest, ...tableDrops], [...creates, ...rebuilds], [...after, ...adds]].filter((p) => p.length > 0).map((p) => p.join('\n\n'));
+  const phases = [renames, [...fkDropSql, ...tableDrops, ...rest], [...creates, ...rebuilds], [...after, ...adds]].filter((p) => p.length > 0).map((p) => p.join('\n\n'));
   return `${header}\n${phases.join('\n\n{{go}}\n\n')}\n`;
 }
 

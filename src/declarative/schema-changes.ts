@@ -5,7 +5,7 @@
 import type { ModelCheck, ModelColumn, ModelForeignKey, ModelIndex, ModelKey, ModelTable } from '../schema-model/model-types.js';
 
 /** Destructive or data-dependent change kinds, allowed only by name (`--allow drop-column,…`). */
-export const ALLOW_KINDS = ['drop-table', 'drop-column', 'narrow-type', 'not-null', 'identity'] as const;
+export const ALLOW_KINDS = ['drop-table', 'drop-column', 'drop-index', 'narrow-type', 'not-null', 'identity'] as const;
 export type AllowKind = (typeof ALLOW_KINDS)[number];
 
 export type ModelConstraint =

@@ -285,7 +285,10 @@ export function diffModels(from: SchemaModel, declared: SchemaModel, options: Di
     for (const [name, c] of oc) if (!nc.has(name) || !same(c, nc.get(name))) drop(t.name, c);
     const oi = new Map(o.indexes.map((i) => [i.name, i]));
     const ni = new Map(t.indexes.map((i) => [i.name, i]));
-    for (const [name, i] of oi) if (!ni.has(name) || !same(i, ni.get(name))) drop(t.name, i);
+    for (const [name, i] of oi) {
+      if (!ni.has(name)) destroy('drop-index', `index ${name} on ${t.name} is dropped (queries that use it get slower; a unique index stops enforcing uniqueness)`);
+      if (!ni.has(name) || !same(i, ni.get(name))) drop(t.name, i);
+    }
   }
 
   // SQL Server: ALTER COLUMN of type or nullability fails while an index, key, foreign key or check

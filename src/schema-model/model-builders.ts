@@ -116,9 +116,10 @@ export interface TableInput<C extends Record<string, ColumnBuilder>> {
   readonly columns: C;
   readonly renamedFrom?: string;
   /** `renamedFrom` on a key, check, foreign key or index: its previous name (`diff` renames it). */
-  readonly primaryKey?: { readonly name: string; readonly columns: readonly Names<C>[]; readonly renamedFrom?: string };
-  readonly uniques?: readonly { readonly name: string; readonly columns: readonly Names<C>[]; readonly renamedFrom?: string }[];
-  readonly checks?: readonly { readonly name: string; readonly expression: DialectText; readonly renamedFrom?: string }[];
+  /** `generated: true`: the database chose the name (ServerNamed in model-types.ts). */
+  readonly primaryKey?: { readonly name: string; readonly columns: readonly Names<C>[]; readonly renamedFrom?: string; readonly generated?: boolean };
+  readonly uniques?: readonly { readonly name: string; readonly columns: readonly Names<C>[]; readonly renamedFrom?: string; readonly generated?: boolean }[];
+  readonly checks?: readonly { readonly name: string; readonly expression: DialectText; readonly renamedFrom?: string; readonly generated?: boolean }[];
   readonly foreignKeys?: readonly {
     readonly name: string;
     readonly columns: readonly Names<C>[];
@@ -127,6 +128,7 @@ export interface TableInput<C extends Record<string, ColumnBuilder>> {
     readonly onDelete?: ReferentialAction;
     readonly onUpdate?: ReferentialAction;
     readonly renamedFrom?: string;
+    readonly generated?: boolean;
   }[];
   readonly indexes?: readonly {
     readonly name: string;
@@ -139,7 +141,10 @@ export interface TableInput<C extends Record<string, ColumnBuilder>> {
   }[];
 }
 
-const renamed = (item: { readonly renamedFrom?: string }) => (item.renamedFrom ? { renamedFrom: item.renamedFrom } : {});
+const renamed = (item: { readonly renamedFrom?: string; readonly generated?: boolean }) => ({
+  ...(item.renamedFrom ? { renamedFrom: item.renamedFrom } : {}),
+  ...(item.generated ? { generated: true } : {}),
+});
 
 /** A table of the model. */
 export function table<const C extends Record<string, ColumnBuilder>>(name: string, input: TableInput<C>): ModelTable {

@@ -59,18 +59,28 @@ export interface Renamable {
   readonly renamedFrom?: string;
 }
 
-export interface ModelKey extends Renamable {
+/**
+ * `generated: true` on a key, check or foreign key: the database named it (it was created without a
+ * name; `pull` records the name it has, e.g. `users_pkey`). PostgreSQL's generated names are
+ * deterministic, so the name is used as written; SQL Server's differ per schema (`PK__users__3213E83F…`),
+ * so there it is created without a name and found by its definition when it is dropped.
+ */
+export interface ServerNamed {
+  readonly generated?: boolean;
+}
+
+export interface ModelKey extends Renamable, ServerNamed {
   readonly name: string;
   readonly columns: readonly string[];
 }
 
-export interface ModelCheck extends Renamable {
+export interface ModelCheck extends Renamable, ServerNamed {
   readonly name: string;
   /** The condition, without the outer `CHECK (…)`. */
   readonly expression: DialectText;
 }
 
-export interface ModelForeignKey extends Renamable {
+export interface ModelForeignKey extends Renamable, ServerNamed {
   readonly name: string;
   readonly columns: readonly string[];
   /** A table of the same schema, or (`schema: 'master'`) of the master schema. */

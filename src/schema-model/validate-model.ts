@@ -41,7 +41,7 @@ const columnSchema = z
   })
   .strict();
 
-const key = z.object({ name: identifier, columns: z.array(identifier).min(1), renamedFrom: identifier.optional() }).strict();
+const key = z.object({ name: identifier, columns: z.array(identifier).min(1), renamedFrom: identifier.optional(), generated: z.boolean().optional() }).strict();
 
 const tableSchema = z
   .object({
@@ -50,7 +50,7 @@ const tableSchema = z
     columns: z.array(columnSchema).min(1, 'a table needs at least one column'),
     primaryKey: key.optional(),
     uniques: z.array(key),
-    checks: z.array(z.object({ name: identifier, expression: dialectText, renamedFrom: identifier.optional() }).strict()),
+    checks: z.array(z.object({ name: identifier, expression: dialectText, renamedFrom: identifier.optional(), generated: z.boolean().optional() }).strict()),
     foreignKeys: z.array(
       z
         .object({
@@ -60,6 +60,7 @@ const tableSchema = z
           onDelete: action,
           onUpdate: action,
           renamedFrom: identifier.optional(),
+          generated: z.boolean().optional(),
         })
         .strict(),
     ),

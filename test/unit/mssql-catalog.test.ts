@@ -39,7 +39,7 @@ describe('SQL Server expression normalizer', () => {
 });
 
 describe('sys.* rows → catalogs', () => {
-  it('groups per schema, constraint and index; system names dropped', () => {
+  it('groups per schema, constraint and index; system names kept apart (not compared)', () => {
     const base = { schema_name: S, table_name: 'jobs' };
     const catalogs = mssqlRowsToCatalogs([S], {
       columns: [
@@ -58,7 +58,7 @@ describe('sys.* rows → catalogs', () => {
     });
     const t = catalogs.get(S)!.tables[0]!;
     expect(t.columns[0]).toEqual({ name: 'id', type: 'uuid', nullable: false, default: 'newid()' });
-    expect(t.primaryKey).toEqual({ columns: ['id'] });
+    expect(t.primaryKey).toEqual({ generatedName: 'PK__jobs__3213E83F', columns: ['id'] });
     expect(t.checks).toEqual([{ name: 'ck_jobs', expression: 'id IS NOT NULL NOT VALID' }]);
     expect(t.foreignKeys[0]).toMatchObject({ name: 'fk_jobs_agent', refSchema: '$schema', onDelete: 'set null', onUpdate: 'no action', columns: ['agent_id'] });
     expect(t.indexes).toEqual([{ name: 'ix_jobs', keys: [{ column: 'agent_id', descending: true }], unique: false, filter: 'agent_id IS NOT NULL', include: ['id'] }]);
@@ -84,7 +84,7 @@ describe('sys.* rows → catalogs', () => {
     });
     const t = catalogs.get(S)!.tables[0]!;
     expect(t.primaryKey).toEqual({ name: 'pk_runs', columns: ['run_id'] });
-    expect(t.uniques).toEqual([{ columns: ['name'] }]);
+    expect(t.uniques).toEqual([{ generatedName: 'runs_name_key', columns: ['name'] }]);
     expect(t.foreignKeys.map((f) => [f.name, f.columns, f.refColumns])).toEqual([
       ['fk_runs_job', ['job_id', 'job_rev'], ['job_id', 'rev']],
       [undefined, ['agent_id'], ['agent_id']],

@@ -39,7 +39,8 @@ JOIN sys.columns AS c ON c.object_id = t.object_id
 JOIN sys.types AS ty ON ty.user_type_id = c.user_type_id
 LEFT JOIN sys.default_constraints AS dc ON dc.object_id = c.default_object_id
 LEFT JOIN sys.computed_columns AS cc ON cc.object_id = c.object_id AND cc.column_id = c.column_id
-${where};`,
+${where}
+ORDER BY s.name, t.name, c.column_id;`,
     keys: `SELECT s.name AS schema_name, t.name AS table_name, kc.name AS constraint_name, kc.type AS constraint_type,
        kc.is_system_named, col.name AS column_name, ic.key_ordinal
 FROM ${tables}
@@ -54,7 +55,8 @@ ORDER BY s.name, t.name, kc.name, ic.key_ordinal;`,
        ck.definition, ck.is_disabled, ck.is_not_trusted
 FROM ${tables}
 JOIN sys.check_constraints AS ck ON ck.parent_object_id = t.object_id
-${where};`,
+${where}
+ORDER BY s.name, t.name, ck.name;`,
     foreignKeys: `SELECT s.name AS schema_name, t.name AS table_name, fk.name AS constraint_name, fk.is_system_named,
        fk.delete_referential_action AS on_delete, fk.update_referential_action AS on_update,
        rs.name AS ref_schema, rt.name AS ref_table, pc.name AS column_name, rc.name AS ref_column, fkc.constraint_column_id
@@ -180,7 +182,7 @@ export function mssqlRowsToCatalogs(
       last = k;
       cols = [];
       const t = table(r.schema_name, r.table_name);
-      const c = { ...(isSystemNamed(r.is_system_named, r.constraint_name) ? {} : { name: r.constraint_name }), columns: cols };
+      const c = { ...(isSystemNamed(r.is_system_named, r.constraint_name) ? { generatedName: r.constraint_name } : { name: r.constraint_name }), columns: cols };
       if (r.constraint_type.trim() === 'PK') t.primaryKey = c;
       else t.uniques.push(c);
     }
@@ -189,7 +191,7 @@ export function mssqlRowsToCatalogs(
   for (const r of rows.checks) {
     const flags = r.is_disabled ? ' (disabled)' : r.is_not_trusted ? ' NOT VALID' : '';
     table(r.schema_name, r.table_name).checks.push({
-      ...(isSystemNamed(r.is_system_named, r.constraint_name) ? {} : { name: r.constraint_name }),
+      ...(isSystemNamed(r.is_system_named, r.constraint_name) ? { generatedName: r.constraint_name } : { name: r.constraint_name }),
       expression: `${normalizeMssqlExpression(r.definition, r.schema_name)}${flags}`,
     });
   }
@@ -202,7 +204,7 @@ export function mssqlRowsToCatalogs(
       cols = [];
       refCols = [];
       table(r.schema_name, r.table_name).foreignKeys.push({
-        ...(isSystemNamed(r.is_system_named, r.constraint_name) ? {} : { name: r.constraint_name }),
+        ...(isSystemNamed(r.is_system_named, r.constraint_name) ? { generatedName: r.constraint_name } : { name: r.constraint_name }),
         columns: cols,
         refSchema: r.ref_schema === r.schema_name ? SELF_SCHEMA : r.ref_schema,
         refTable: r.ref_table,

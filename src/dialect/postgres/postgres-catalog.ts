@@ -36,7 +36,8 @@ FROM pg_catalog.pg_namespace n
 JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('r', 'p') AND c.relname <> $2
 LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
-WHERE n.nspname = ANY($1::text[])`;
+WHERE n.nspname = ANY($1::text[])
+ORDER BY n.nspname, c.relname, a.attnum`;
 
 /**
  * Primary key, unique, check, foreign key and exclusion constraints. Column numbers come back as
@@ -57,7 +58,8 @@ JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('r', 'p')
 JOIN pg_catalog.pg_constraint k ON k.conrelid = c.oid AND k.contype IN ('p', 'u', 'c', 'f', 'x')
 LEFT JOIN pg_catalog.pg_class rc ON rc.oid = k.confrelid
 LEFT JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace
-WHERE n.nspname = ANY($1::text[])`;
+WHERE n.nspname = ANY($1::text[])
+ORDER BY n.nspname, c.relname, k.conname`;
 
 /** Indexes that do not back a constraint (those are in the constraints already). */
 export const PG_INDEXES_SQL = `
@@ -72,7 +74,8 @@ JOIN pg_catalog.pg_index i ON i.indrelid = c.oid
 JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
 JOIN pg_catalog.pg_am am ON am.oid = ic.relam
 WHERE n.nspname = ANY($1::text[])
-  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conindid = i.indexrelid AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u', 'x'))`;
+  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conindid = i.indexrelid AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u', 'x'))
+ORDER BY n.nspname, c.relname, ic.relname`;
 
 /**
  * The digest queries: per schema, md5 over every raw catalog field the three queries above turn into
@@ -191,10 +194,14 @@ export function pgLogicalType(formatted: string, identity: boolean): string {
 }
 
 /**
- * A default, check or index expression as PostgreSQL prints it → normalized: the schema's own
- * name → `$schema`, casts of string literals dropped (`'active'::character varying` → `'active'`),
- * the helpers' spellings of the current UTC time and a new GUID → `utcnow()` / `newid()`, redundant
- * outer parentheses removed.
+ * A default, check or index expression as PostgreSQL prints it (pg_get_expr / pg_get_constraintdef:
+ * the catalog's own normalized form) → the model's form. The text is kept as the server printed
+ * it — re-created from it, PostgreSQL prints the same text again — with only the schema's own name
+ * replaced by `$schema`, redundant outer parentheses removed, and a few *whole* expressions
+ * recognised: a string or number literal with a cast to a string or number type (`'active'::character
+ * varying` → `'active'`, `'-1'::integer` → `-1`), the helpers' spellings of the current UTC time and
+ * a new GUID (→ `utcnow()` / `newid()`). Casts inside an expression are never rewritten: they are
+ * part of its meaning (`'{}'::integer[]`, `ARRAY['1'::numeric]`).
  */
 export function normalizePgExpression(expression: string, schema: string): string {
   // Most defaults are the same text in every tenant; the schema name makes it tenant-specific.
@@ -208,12 +215,32 @@ export function normalizePgExpression(expression: string, schema: string): strin
 
 const expressionCache = new Map<string, string>();
 
+/** Types whose literal cast carries no meaning beyond the literal's (the column's own type decides). */
+const STRING_CAST = /^(?:text|character varying|character|bpchar|"char"|name)(?:\(\d+\))?$/;
+const NUMBER_CAST = /^(?:integer|bigint|smallint|numeric(?:\(\d+(?:,\d+)?\))?|real|double precision)$/;
+const UTC_NOW = new Set(["timezone('utc'::text, now())", "now() AT TIME ZONE 'utc'::text", "now() AT TIME ZONE 'utc'"]);
+
+/** `'…'::type` as a whole (one literal, one cast): the literal and the type, else undefined. */
+function castLiteral(s: string): { literal: string; type: string } | undefined {
+  if (!s.startsWith("'")) return undefined;
+  let i = 1;
+  for (; i < s.length; i++) {
+    if (s[i] !== "'") continue;
+    if (s[i + 1] === "'") i++;
+    else break;
+  }
+  if (i >= s.length || !s.startsWith('::', i + 1)) return undefined;
+  return { literal: s.slice(0, i + 1), type: s.slice(i + 3) };
+}
+
 function normalizeUncached(expression: string, schema: string): string {
-  let s = replaceSchemaName(expression, schema);
-  s = s.replace(/('(?:[^']|'')*')::(?:"?[a-z_][a-z0-9_ ]*"?)(?:\(\d+(?:,\d+)?\))?(?!\[)/g, '$1');
-  s = s.replace(/\(?now\(\) AT TIME ZONE 'utc'\)?|timezone\('utc', now\(\)\)/gi, 'utcnow()');
-  s = s.replace(/\bgen_random_uuid\(\)/g, 'newid()');
-  return stripOuterParens(s);
+  const s = stripOuterParens(replaceSchemaName(expression, schema));
+  if (UTC_NOW.has(s)) return 'utcnow()';
+  if (s === 'gen_random_uuid()') return 'newid()';
+  const cast = castLiteral(s);
+  if (cast && STRING_CAST.test(cast.type)) return cast.literal;
+  if (cast && NUMBER_CAST.test(cast.type) && /^'-?\d+(?:\.\d+)?'$/.test(cast.literal)) return cast.literal.slice(1, -1);
+  return s;
 }
 
 const ACTIONS: Record<string, ReferentialAction> = { a: 'no action', r: 'restrict', c: 'cascade', n: 'set null', d: 'set default' };
@@ -263,7 +290,7 @@ export function pgRowsToCatalogs(
   }
   for (const r of constraints) {
     const t = table(r.schema_name, r.table_name);
-    const named = isPgGeneratedName(r.table_name, r.conname) ? {} : { name: r.conname };
+    const named = isPgGeneratedName(r.table_name, r.conname) ? { generatedName: r.conname } : { name: r.conname };
     const cols = names(r.schema_name, r.table_name, r.conkey);
     const notValid = r.definition?.endsWith(' NOT VALID') ? ' NOT VALID' : '';
     switch (r.contype) {
