@@ -14,6 +14,7 @@ import { SELF_SCHEMA } from '../catalog/catalog-model.js';
 import { TenantMigrateError } from '../errors.js';
 import type { ModelCheck, ModelColumn, ModelDefault, ModelForeignKey, ModelIndex, ModelKey, ModelScope, ModelTable, SchemaModel } from '../schema-model/model-types.js';
 import { validateModel } from '../schema-model/validate-model.js';
+import { LOGICAL_TYPE, autoNumber } from '../schema-model/logical-types.js';
 
 export interface PullSourceOptions {
   readonly scope: ModelScope;
@@ -66,8 +67,14 @@ const commentText = (s: string): string => s.replace(/[\r\n\u2028\u2029]+/g, ' '
 
 /** The logical types `pull` writes with a builder; others are dialect-raw. */
 function typeCall(type: string): string {
-  if (type === 'identity') return 'col.identity()';
   let m: RegExpExecArray | null;
+  if ((m = /^(?:(smallint|int|bigint) )?identity( always)?$/.exec(type))) {
+    const opts = [...(m[1] && m[1] !== 'bigint' ? [`type: '${m[1]}'`] : []), ...(m[2] ? ['always: true'] : [])];
+    return `col.identity(${opts.length > 0 ? `{ ${opts.join(', ')} }` : ''})`;
+  }
+  if ((m = /^(time|datetimeoffset)(?:\((\d)\))?$/.exec(type))) return `col.${m[1]}(${m[2] ?? ''})`;
+  if ((m = /^(n?char)\((\d+)\)$/.exec(type))) return `col.${m[1]}(${m[2]})`;
+  if (['smallint', 'real', 'float', 'date', 'serial', 'bigserial', 'smallserial'].includes(type)) return `col.${type}()`;
   if ((m = /^(nvarchar|varchar|varbinary)\((\d+|max)\)$/.exec(type))) return `col.${m[1]}(${m[2] === 'max' ? "'max'" : m[2]})`;
   if ((m = /^datetime2(?:\((\d)\))?$/.exec(type))) return `col.datetime2(${m[1] ?? ''})`;
   if ((m = /^decimal\((\d+),(\d+)\)$/.exec(type))) return `col.decimal(${m[1]}, ${m[2]})`;
@@ -114,9 +121,9 @@ function tableModel(t: CatalogTable, masterSchema: string, refuse: (what: string
   const columnNames = new Set(t.columns.map((c) => c.name));
   const columns: ModelColumn[] = t.columns.map((c) => {
     checkName('column', c.name);
-    if (/ identity$/.test(c.type)) refuse(`${at}: column ${c.name} is an identity of type ${c.type.replace(/ identity$/, '')}: the model has bigint identity only`);
+    if (/ identity(?: always)?$/.test(c.type) && !LOGICAL_TYPE.test(c.type)) refuse(`${at}: column ${c.name} is an identity of type ${c.type.replace(/ identity(?: always)?$/, '')}: the model's identities are smallint, int or bigint`);
     if (c.computed !== undefined) return { name: c.name, type: c.type, nullable: true, computed: { expression: c.computed } };
-    const def = c.type === 'identity' ? undefined : modelDefault(c);
+    const def = autoNumber(c.type) ? undefined : modelDefault(c);
     return { name: c.name, type: c.type, nullable: c.nullable, ...(def ? { default: def } : {}) };
   });
   const nameOf = (c: { readonly name?: string; readonly generatedName?: string }, kind: string): { name: string; generated?: true } => {

@@ -8,6 +8,8 @@
 import { canonicalJson } from '../catalog/fingerprint.js';
 import type { ModelColumn, ModelForeignKey, ModelIndex, ModelTable, SchemaModel } from '../schema-model/model-types.js';
 import { snapshotModel } from '../schema-model/snapshot.js';
+import { autoNumber, identityAlways, storageType } from '../schema-model/logical-types.js';
+import { TenantMigrateError } from '../errors.js';
 import {
   type AllowKind,
   type RenamedObjectType,
@@ -75,8 +77,7 @@ function parseType(t: string): { base: string; args: string[] } {
 
 const len = (a: string | undefined): number => (a === undefined || a === 'max' ? Infinity : Number(a));
 
-/** The stored type: `identity` is a bigint with the IDENTITY property. */
-export const storageType = (type: string): string => (type === 'identity' ? 'bigint' : type);
+export { storageType };
 
 /** True when every value of `from` fits `to` unchanged (a widening); false for anything else. */
 export function isWidening(from: string, to: string): boolean {
@@ -93,12 +94,17 @@ export function isWidening(from: string, to: string): boolean {
   if (f.base === 'json' && (t.base === 'text' || (t.base === 'nvarchar' && t.args[0] === 'max'))) return true;
   if (f.base === 'varbinary' && t.base === 'varbinary') return len(t.args[0]) >= len(f.args[0]);
   if (f.base === 'datetime2' && t.base === 'datetime2') return Number(t.args[0] ?? 7) >= Number(f.args[0] ?? 7);
+  if ((f.base === 'char' && t.base === 'char') || (f.base === 'nchar' && t.base === 'nchar') || (f.base === 'char' && t.base === 'nchar')) return len(t.args[0]) >= len(f.args[0]);
+  if ((f.base === 'time' && t.base === 'time') || (f.base === 'datetimeoffset' && t.base === 'datetimeoffset')) return Number(t.args[0] ?? 7) >= Number(f.args[0] ?? 7);
+  if (f.base === 'real' && t.base === 'float') return true;
+  if (f.base === 'date' && t.base === 'datetime2') return true;
   const digits = (x: typeof f): [number, number] | undefined =>
-    x.base === 'int' ? [10, 0] : x.base === 'bigint' ? [19, 0] : x.base === 'decimal' ? [Number(x.args[0]), Number(x.args[1])] : undefined;
+    x.base === 'smallint' ? [5, 0] : x.base === 'int' ? [10, 0] : x.base === 'bigint' ? [19, 0] : x.base === 'decimal' ? [Number(x.args[0]), Number(x.args[1])] : undefined;
   const fd = digits(f);
   const td = digits(t);
   if (fd && td) {
-    if (t.base === 'int' && f.base !== 'int') return false;
+    if (t.base === 'smallint' && f.base !== 'smallint') return false;
+    if (t.base === 'int' && f.base !== 'int' && f.base !== 'smallint') return false;
     if (t.base === 'bigint' && f.base === 'decimal') return false;
     return td[1] >= fd[1] && td[0] - td[1] >= fd[0] - fd[1];
   }
@@ -249,7 +255,7 @@ export function diffModels(from: SchemaModel, declared: SchemaModel, options: Di
       const before = oldCols.get(c.name);
       if (!before) {
         changes.push({ kind: 'add-column', table: t.name, column: c });
-        if (!c.nullable && !c.default && c.type !== 'identity') destroy('not-null', `column ${t.name}.${c.name} is added NOT NULL without a default to an existing table (rows need a backfill)`);
+        if (!c.nullable && !c.default && !autoNumber(c.type)) destroy('not-null', `column ${t.name}.${c.name} is added NOT NULL without a default to an existing table (rows need a backfill)`);
         continue;
       }
       // A computed column (before or after) is dropped and added: there is no ALTER for it.
@@ -262,20 +268,33 @@ export function diffModels(from: SchemaModel, declared: SchemaModel, options: Di
         continue;
       }
       const typeChanged = storageType(before.type) !== storageType(c.type);
-      const identityChanged = (before.type === 'identity') !== (c.type === 'identity');
+      const [autoBefore, autoAfter] = [autoNumber(before.type), autoNumber(c.type)];
+      if (autoBefore === 'serial' || autoAfter === 'serial') {
+        // A serial's sequence is named and owned by PostgreSQL, and SQL Server renders it as an IDENTITY:
+        // there is no change in place that both agree on.
+        if (before.type !== c.type) {
+          throw new TenantMigrateError(
+            'USAGE',
+            `column ${t.name}.${c.name}: ${before.type} → ${c.type} is not generated (a serial column's sequence cannot be changed in place on both dialects): write this migration by hand, then \`diff --init\``,
+            { key: `tables.${t.name}.columns.${c.name}.type` },
+          );
+        }
+      }
+      const identityChanged = autoBefore !== autoAfter;
+      const generationChanged = autoBefore === 'identity' && autoAfter === 'identity' && identityAlways(before.type) !== identityAlways(c.type);
       const nullabilityChanged = before.nullable !== c.nullable;
       const defaultChanged = !same(before.default, c.default) || (c.default !== undefined && (before.defaultName ?? '') !== (c.defaultName ?? ''));
-      if (!typeChanged && !nullabilityChanged && !defaultChanged && !identityChanged) continue;
-      changes.push({ kind: 'alter-column', table: t.name, from: before, to: c, typeChanged, nullabilityChanged, defaultChanged, identityChanged });
+      if (!typeChanged && !nullabilityChanged && !defaultChanged && !identityChanged && !generationChanged) continue;
+      changes.push({ kind: 'alter-column', table: t.name, from: before, to: c, typeChanged, nullabilityChanged, defaultChanged, identityChanged, generationChanged });
       if (typeChanged && !isWidening(storageType(before.type), storageType(c.type))) destroy('narrow-type', `column ${t.name}.${c.name}: ${before.type} → ${c.type} may not hold every existing value`);
       if (identityChanged) {
         destroy(
           'identity',
-          c.type === 'identity'
+          autoAfter === 'identity'
             ? `column ${t.name}.${c.name} gains IDENTITY: SQL Server rebuilds table ${t.name} (copied under IDENTITY_INSERT, values kept), PostgreSQL adds it in place`
             : `column ${t.name}.${c.name} loses IDENTITY: SQL Server rebuilds the column (values kept), PostgreSQL drops it in place`,
         );
-        if (c.type === 'identity') changes.push({ kind: 'rebuild-table', table: t, column: c.name, only: 'mssql' });
+        if (autoAfter === 'identity') changes.push({ kind: 'rebuild-table', table: t, column: c.name, only: 'mssql' });
       }
       if (nullabilityChanged && !c.nullable && !c.default) destroy('not-null', `column ${t.name}.${c.name} becomes NOT NULL without a default (existing NULLs need a backfill)`);
     }

@@ -6,12 +6,11 @@
 import { z } from 'zod';
 import { ModelError } from './model-error.js';
 import type { ModelTable, SchemaModel } from './model-types.js';
+import { LOGICAL_TYPE, autoNumber } from './logical-types.js';
 
 /** Plain identifiers only: they go into SQL unquoted-safe and into `sp_rename` strings. 63 = PostgreSQL's limit. */
 const identifier = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'must be a plain identifier: letters, digits and _, at most 63 characters');
 
-const LOGICAL_TYPE =
-  /^(?:uuid|text|bit|int|bigint|json|identity|datetime2(?:\([0-7]\))?|(?:nvarchar|varchar|varbinary)\((?:\d+|max)\)|decimal\(\d+,\d+\)|(?:mssql|postgres):.+)$/;
 
 const dialectText = z.union([
   z.string().min(1),
@@ -23,7 +22,7 @@ const action = z.enum(['no action', 'restrict', 'cascade', 'set null', 'set defa
 const columnSchema = z
   .object({
     name: identifier,
-    type: z.string().regex(LOGICAL_TYPE, 'must be a logical type (uuid, nvarchar(n|max), varchar(n), text, datetime2[(p)], bit, int, bigint, decimal(p,s), json, varbinary(n|max), identity) or mssql:… / postgres:…'),
+    type: z.string().regex(LOGICAL_TYPE, 'must be a logical type (uuid, nvarchar(n|max), varchar(n), char(n), nchar(n), text, datetime2[(p)], datetimeoffset[(p)], date, time[(p)], bit, smallint, int, bigint, real, float, decimal(p,s), json, varbinary(n|max), serial, bigserial, smallserial, [smallint |int ]identity[ always]) or mssql:… / postgres:…'),
     nullable: z.boolean(),
     default: z
       .discriminatedUnion('kind', [
@@ -122,16 +121,18 @@ export function semanticIssues(model: SchemaModel): string[] {
     const known = (where: string, names: readonly string[]) => {
       for (const n of names) if (!cols.has(n)) issues.push(`${where}: unknown column "${n}"`);
     };
-    if (t.columns.filter((c) => c.type === 'identity' || c.type.endsWith(' identity')).length > 1) issues.push(`${at}.columns: more than one identity column`);
+    // A serial is an IDENTITY on SQL Server, which allows one per table.
+    if (t.columns.filter((c) => autoNumber(c.type)).length > 1) issues.push(`${at}.columns: more than one identity or serial column (SQL Server allows one IDENTITY per table)`);
     for (const c of t.columns) {
-      if (c.type === 'identity' && c.default) issues.push(`${at}.columns.${c.name}.default: an identity column has no default`);
-      if (c.type === 'identity' && c.nullable) issues.push(`${at}.columns.${c.name}.nullable: an identity column is NOT NULL`);
+      const auto = autoNumber(c.type);
+      if (auto && c.default) issues.push(`${at}.columns.${c.name}.default: an ${auto} column has no default`);
+      if (auto && c.nullable) issues.push(`${at}.columns.${c.name}.nullable: an ${auto} column is NOT NULL`);
       if (c.computed) {
-        if (c.type === 'identity') issues.push(`${at}.columns.${c.name}.computed: an identity column cannot be computed`);
+        if (auto) issues.push(`${at}.columns.${c.name}.computed: an ${auto} column cannot be computed`);
         if (c.default) issues.push(`${at}.columns.${c.name}.default: a computed column has no default`);
         if (!c.nullable) issues.push(`${at}.columns.${c.name}.nullable: a computed column takes its nullability from its expression (leave out NOT NULL; .computed() does)`);
       }
-      if (c.default || c.type === 'identity') objectNames.push([`${at}.columns.${c.name}.defaultName`, c.type === 'identity' ? '' : c.defaultName ?? `df_${t.name}_${c.name}`]);
+      if (c.default && !autoNumber(c.type)) objectNames.push([`${at}.columns.${c.name}.defaultName`, c.defaultName ?? `df_${t.name}_${c.name}`]);
     }
     if (t.primaryKey) {
       objectNames.push([`${at}.primaryKey`, t.primaryKey.name]);

@@ -86,7 +86,8 @@ export async function adopt(url: string, ddl: string, options: { readonly onServ
       const r = await generateMigration(config, { scope: 'tenant', name, allow: [...allow] });
       if (r.status !== 'written') throw new Error(`diff ${name}: ${r.status} ${JSON.stringify(r.refused)}`);
       const result = await migrator.up();
-      expect(result.failed ?? 0, JSON.stringify(result)).toBe(0);
+      expect(result.tenants.failed, JSON.stringify(result.results.map((r) => r.error ?? r.status))).toBe(0);
+      expect(result.tenants.succeeded).toBe(1);
       await check();
       const drift = await migrator.drift();
       expect(drift.driftedTenants, JSON.stringify(drift.groups, null, 1)).toBe(0);

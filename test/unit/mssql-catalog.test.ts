@@ -19,7 +19,21 @@ describe('SQL Server reverse type map', () => {
       mssqlLogicalType(col('decimal', 9, 10, 2)),
       mssqlLogicalType(col('varbinary', 16)),
       mssqlLogicalType(col('smallint', 2)),
-    ]).toEqual(['uuid', 'nvarchar(128)', 'nvarchar(max)', 'varchar(64)', 'datetime2', 'datetime2(3)', 'bit', 'int', 'identity', 'decimal(10,2)', 'varbinary(16)', 'mssql:smallint']);
+    ]).toEqual(['uuid', 'nvarchar(128)', 'nvarchar(max)', 'varchar(64)', 'datetime2', 'datetime2(3)', 'bit', 'int', 'identity', 'decimal(10,2)', 'varbinary(16)', 'smallint']);
+    // The everyday types beyond the helpers, and dialect-only ones raw.
+    expect([
+      mssqlLogicalType(col('tinyint', 1)),
+      mssqlLogicalType(col('real', 4, 24)),
+      mssqlLogicalType(col('float', 8, 53)),
+      mssqlLogicalType(col('date', 3)),
+      mssqlLogicalType(col('time', 5, 16, 7)),
+      mssqlLogicalType(col('time', 4, 13, 3)),
+      mssqlLogicalType(col('datetimeoffset', 10, 34, 7)),
+      mssqlLogicalType(col('nchar', 20)),
+      mssqlLogicalType(col('char', 3)),
+      mssqlLogicalType(col('money', 8, 19, 4)),
+      mssqlLogicalType(col('int', 4, 10, 0, true)),
+    ]).toEqual(['mssql:tinyint', 'real', 'float', 'date', 'time', 'time(3)', 'datetimeoffset', 'nchar(10)', 'char(3)', 'mssql:money', 'int identity']);
   });
 });
 

@@ -24,7 +24,12 @@ describe('PostgreSQL reverse type map', () => {
     ]);
     expect(pgLogicalType('timestamp(3) without time zone', false)).toBe('datetime2(3)');
     expect(pgLogicalType('bigint', true)).toBe('identity');
-    expect(pgLogicalType('smallint', false)).toBe('postgres:smallint');
+    expect(
+      ['smallint', 'real', 'double precision', 'date', 'time without time zone', 'time(3) without time zone', 'timestamp with time zone', 'timestamp(6) with time zone', 'character(3)', 'numeric(10,0)', 'inet', 'money'].map((f) => pgLogicalType(f, false)),
+    ).toEqual(['smallint', 'real', 'float', 'date', 'time', 'time(3)', 'datetimeoffset', 'datetimeoffset', 'nchar(3)', 'decimal(10,0)', 'postgres:inet', 'postgres:money']);
+    expect(pgLogicalType('integer', 'a')).toBe('int identity always');
+    expect(pgLogicalType('smallint', 'd')).toBe('smallint identity');
+    expect(pgLogicalType('bigint', 'a')).toBe('identity always');
   });
 });
 

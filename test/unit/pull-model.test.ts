@@ -86,7 +86,7 @@ describe('pull: what the model cannot express is refused, naming each object', (
     const bad = cat(
       tbl({
         name: 'a',
-        columns: [{ name: 'id', type: 'int identity', nullable: false }, { name: 'x', type: 'int', nullable: true }],
+        columns: [{ name: 'id', type: 'decimal(10,0) identity', nullable: false }, { name: 'x', type: 'int', nullable: true }],
         checks: [{ generatedName: 'a_x_check', expression: 'x > 0 NO INHERIT' }, { name: 'ck_nv', expression: 'x < 9 NOT VALID' }, { name: 'ex', expression: 'postgres:EXCLUDE USING gist (x WITH =)' }],
         foreignKeys: [{ name: 'fk_other', columns: ['x'], refSchema: 'billing', refTable: 'accounts', refColumns: ['id'], onDelete: 'no action', onUpdate: 'no action' }],
         indexes: [
@@ -105,7 +105,7 @@ describe('pull: what the model cannot express is refused, naming each object', (
     expect(error).toBeInstanceOf(PullRefusedError);
     const problems = (error as PullRefusedError).problems.join('\n');
     for (const what of [
-      'column id is an identity of type int',
+      'column id is an identity of type decimal(10,0)',
       'check a_x_check is NO INHERIT',
       'check ck_nv is NOT VALID',
       'ex is an exclusion constraint',

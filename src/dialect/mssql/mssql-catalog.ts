@@ -23,6 +23,7 @@ import type { CatalogReader, CatalogReaderOptions } from '../../catalog/catalog-
 import { replaceSchemaName, stripOuterParens } from '../../catalog/normalize.js';
 import { isMssqlLockTimeout } from './mssql-errors.js';
 import { quoteMssqlString } from './mssql-syntax.js';
+import { identityType } from '../../schema-model/logical-types.js';
 
 /** `IN (N'ws_…', …)`: names validated against the tenant pattern before they get here, then quoted. */
 const inList = (schemas: readonly string[]): string => `(${schemas.map(quoteMssqlString).join(', ')})`;
@@ -115,14 +116,18 @@ export function mssqlLogicalType(r: Pick<MssqlColumnRow, 'type_name' | 'max_leng
   else if (n === 'nvarchar') logical = `nvarchar(${len(2)})`;
   else if (n === 'varchar') logical = `varchar(${len(1)})`;
   else if (n === 'datetime2') logical = r.scale === 7 ? 'datetime2' : `datetime2(${r.scale})`;
-  else if (n === 'bit' || n === 'int' || n === 'bigint') logical = n;
+  else if (n === 'bit' || n === 'smallint' || n === 'int' || n === 'bigint' || n === 'real' || n === 'date') logical = n;
+  // FLOAT is float(53) (8 bytes); float(1–24) is stored as REAL.
+  else if (n === 'float') logical = Number(r.precision) <= 24 ? 'real' : 'float';
   else if (n === 'decimal' || n === 'numeric') logical = `decimal(${r.precision},${r.scale})`;
   else if (n === 'varbinary') logical = `varbinary(${len(1)})`;
-  else if (['nchar', 'char', 'binary'].includes(n)) logical = `mssql:${n}(${len(n === 'nchar' ? 2 : 1)})`;
-  else if (n === 'datetimeoffset' || n === 'time') logical = `mssql:${n}(${r.scale})`;
+  else if (n === 'nchar' || n === 'char') logical = `${n}(${len(n === 'nchar' ? 2 : 1)})`;
+  else if (n === 'binary') logical = `mssql:${n}(${len(1)})`;
+  else if (n === 'datetimeoffset' || n === 'time') logical = Number(r.scale) === 7 ? n : `${n}(${r.scale})`;
   else logical = `mssql:${n}`;
   if (!r.is_identity) return logical;
-  return logical === 'bigint' ? 'identity' : `${logical} identity`;
+  if (['smallint', 'int', 'bigint'].includes(logical)) return identityType(logical);
+  return `${logical} identity`;
 }
 
 /**

@@ -25,13 +25,21 @@ import {
 } from '../../catalog/catalog-model.js';
 import type { CatalogReader, CatalogReaderOptions } from '../../catalog/catalog-reader.js';
 import { replaceSchemaName, stripOuterParens } from '../../catalog/normalize.js';
+import { identityType } from '../../schema-model/logical-types.js';
 
 /** Columns of ordinary and partitioned tables; the meta table ($2) is left out. */
 export const PG_COLUMNS_SQL = `
 SELECT n.nspname AS schema_name, c.relname AS table_name, a.attnum, a.attname AS column_name,
        format_type(a.atttypid, a.atttypmod) AS data_type, a.attnotnull AS not_null,
        a.attidentity AS identity, a.attgenerated AS generated,
-       pg_get_expr(d.adbin, d.adrelid) AS default_expr
+       pg_get_expr(d.adbin, d.adrelid) AS default_expr,
+       CASE WHEN d.adbin IS NOT NULL AND a.attidentity = '' THEN
+         (SELECT sn.nspname || '.' || s.relname FROM pg_catalog.pg_depend dep
+            JOIN pg_catalog.pg_class s ON s.oid = dep.objid AND s.relkind = 'S'
+            JOIN pg_catalog.pg_namespace sn ON sn.oid = s.relnamespace
+          WHERE dep.classid = 'pg_catalog.pg_class'::regclass AND dep.refclassid = 'pg_catalog.pg_class'::regclass
+            AND dep.refobjid = c.oid AND dep.refobjsubid = a.attnum AND dep.deptype = 'a')
+       END AS owned_sequence
 FROM pg_catalog.pg_namespace n
 JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('r', 'p') AND c.relname <> $2
 LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -141,6 +149,8 @@ export interface PgColumnRow {
   identity: string | null;
   generated: string | null;
   default_expr: string | null;
+  /** `schema.sequence` owned by the column (a serial's), when it has a default. */
+  owned_sequence?: string | null;
 }
 
 export interface PgConstraintRow {
@@ -172,25 +182,56 @@ export interface PgIndexRow {
   filter: string | null;
 }
 
-/** format_type() text → logical type; unmapped types stay raw (`postgres:smallint`). */
-export function pgLogicalType(formatted: string, identity: boolean): string {
+/**
+ * format_type() text → logical type; unmapped types stay raw (`postgres:inet`). `identity` is
+ * pg_attribute.attidentity (`d` BY DEFAULT, `a` ALWAYS; `true` = BY DEFAULT).
+ */
+export function pgLogicalType(formatted: string, identity: boolean | string | null): string {
   const t = formatted.trim();
   let m: RegExpExecArray | null;
   let logical: string;
   if (t === 'uuid') logical = 'uuid';
   else if ((m = /^character varying\((\d+)\)$/.exec(t))) logical = `nvarchar(${m[1]})`;
   else if (t === 'character varying' || t === 'text') logical = 'text';
+  else if ((m = /^character\((\d+)\)$/.exec(t))) logical = `nchar(${m[1]})`;
+  else if (t === 'character') logical = 'nchar(1)';
   else if ((m = /^timestamp\((\d)\) without time zone$/.exec(t))) logical = m[1] === '6' ? 'datetime2' : `datetime2(${m[1]})`;
   else if (t === 'timestamp without time zone') logical = 'datetime2';
+  else if ((m = /^timestamp\((\d)\) with time zone$/.exec(t))) logical = m[1] === '6' ? 'datetimeoffset' : `datetimeoffset(${m[1]})`;
+  else if (t === 'timestamp with time zone') logical = 'datetimeoffset';
+  else if ((m = /^time\((\d)\) without time zone$/.exec(t))) logical = m[1] === '6' ? 'time' : `time(${m[1]})`;
+  else if (t === 'time without time zone') logical = 'time';
+  else if (t === 'date') logical = 'date';
   else if (t === 'boolean') logical = 'bit';
+  else if (t === 'smallint') logical = 'smallint';
   else if (t === 'integer') logical = 'int';
   else if (t === 'bigint') logical = 'bigint';
+  else if (t === 'real') logical = 'real';
+  else if (t === 'double precision') logical = 'float';
   else if ((m = /^numeric\((\d+),(\d+)\)$/.exec(t))) logical = `decimal(${m[1]},${m[2]})`;
   else if (t === 'jsonb') logical = 'json';
   else if (t === 'bytea') logical = 'varbinary(max)';
   else logical = `postgres:${t}`;
   if (!identity) return logical;
-  return logical === 'bigint' ? 'identity' : `${logical} identity`;
+  const always = identity === 'a';
+  if (['smallint', 'int', 'bigint'].includes(logical)) return identityType(logical, always);
+  return `${logical} identity${always ? ' always' : ''}`;
+}
+
+const SERIALS: Record<string, string> = { int: 'serial', bigint: 'bigserial', smallint: 'smallserial' };
+
+/**
+ * A serial column: an integer whose default is `nextval()` of the sequence the column owns (what
+ * `serial` makes) → `serial` / `bigserial` / `smallserial`, without the default. `undefined` when
+ * the column is not one (another sequence, or one it does not own, stays a default).
+ */
+export function pgSerialType(logical: string, defaultExpr: string | null, ownedSequence: string | null | undefined, schema: string): string | undefined {
+  const serial = SERIALS[logical];
+  if (!serial || !defaultExpr || !ownedSequence) return undefined;
+  const name = ownedSequence.slice(ownedSequence.indexOf('.') + 1);
+  const quoted = (x: string) => (/^[a-z_][a-z0-9_$]*$/.test(x) ? x : `"${x.replace(/"/g, '""')}"`);
+  const forms = [quoted(name), `${quoted(schema)}.${quoted(name)}`].map((q) => `nextval('${q.replace(/'/g, "''")}'::regclass)`);
+  return ownedSequence.startsWith(`${schema}.`) && forms.includes(defaultExpr) ? serial : undefined;
 }
 
 /**
@@ -279,11 +320,13 @@ export function pgRowsToCatalogs(
     let byNum = attnames.get(key);
     if (!byNum) attnames.set(key, (byNum = new Map()));
     byNum.set(Number(r.attnum), r.column_name);
-    const expr = r.default_expr === null ? undefined : normalizePgExpression(r.default_expr, r.schema_name);
+    const logical = pgLogicalType(r.data_type, r.identity === 'a' || r.identity === 'd' ? r.identity : false);
+    const serial = pgSerialType(logical, r.default_expr, r.owned_sequence, r.schema_name);
+    const expr = r.default_expr === null || serial ? undefined : normalizePgExpression(r.default_expr, r.schema_name);
     const generated = r.generated === 's';
     t.columns.push({
       name: r.column_name,
-      type: pgLogicalType(r.data_type, r.identity === 'a' || r.identity === 'd'),
+      type: serial ?? logical,
       nullable: !r.not_null,
       ...(expr !== undefined ? (generated ? { computed: expr } : { default: expr }) : {}),
     });
