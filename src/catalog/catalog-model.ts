@@ -97,10 +97,28 @@ export interface CatalogTable {
   readonly indexes: readonly CatalogIndex[];
 }
 
+/** A view: its definition as the server prints it (PostgreSQL pg_get_viewdef; SQL Server the text as written). */
+export interface CatalogView {
+  readonly name: string;
+  readonly definition: string;
+}
+
+/** A sequence of its own (not one a serial or identity column owns). */
+export interface CatalogSequence {
+  readonly name: string;
+  /** Logical type: smallint, int or bigint. */
+  readonly type: string;
+  readonly start: string;
+  readonly increment: string;
+}
+
 export interface Catalog {
   /** Raw types and expressions are compared only within one family. */
   readonly family: DialectFamily;
   readonly tables: readonly CatalogTable[];
+  /** Absent when the schema has none (so fingerprints of schemas without views stay as they were). */
+  readonly views?: readonly CatalogView[];
+  readonly sequences?: readonly CatalogSequence[];
 }
 
 /** A table as an introspector builds it before canonicalization. */

@@ -93,7 +93,7 @@ function modelDefault(c: CatalogColumn): ModelDefault | undefined {
   // A number only where it prints back the same (`0.50` stays SQL: the catalog keeps the scale).
   if (/^-?\d+(?:\.\d+)?$/.test(d) && String(Number(d)) === d) return c.type === 'bit' ? { kind: 'bool', value: Number(d) !== 0 } : { kind: 'number', value: Number(d) };
   if (d === 'true' || d === 'false') return { kind: 'bool', value: d === 'true' };
-  return { kind: 'sql', sql: d };
+  return { kind: 'sql', sql: own(d) };
 }
 
 /**
@@ -109,6 +109,9 @@ export function portableExpression(expression: string): string {
   return `${m[1]} IN (${values.join(', ')})`;
 }
 
+/** The catalog's `$schema.` (the schema's own name) → `{{schema}}.`, which renders it on every tenant. */
+const own = (text: string): string => text.replaceAll(`${SELF_SCHEMA}.`, '{{schema}}.');
+
 const byName = <T extends { readonly name: string }>(items: readonly T[]): T[] => [...items].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 
 /** One table → its model; problems the model cannot express go to `refuse`. */
@@ -122,7 +125,7 @@ function tableModel(t: CatalogTable, masterSchema: string, refuse: (what: string
   const columns: ModelColumn[] = t.columns.map((c) => {
     checkName('column', c.name);
     if (/ identity(?: always)?$/.test(c.type) && !LOGICAL_TYPE.test(c.type)) refuse(`${at}: column ${c.name} is an identity of type ${c.type.replace(/ identity(?: always)?$/, '')}: the model's identities are smallint, int or bigint`);
-    if (c.computed !== undefined) return { name: c.name, type: c.type, nullable: true, computed: { expression: c.computed } };
+    if (c.computed !== undefined) return { name: c.name, type: c.type, nullable: true, computed: { expression: own(c.computed) } };
     const def = autoNumber(c.type) ? undefined : modelDefault(c);
     return { name: c.name, type: c.type, nullable: c.nullable, ...(def ? { default: def } : {}) };
   });
@@ -142,7 +145,7 @@ function tableModel(t: CatalogTable, masterSchema: string, refuse: (what: string
     if (/ NO INHERIT$/.test(c.expression)) refuse(`${at}: check ${named.name} is NO INHERIT: the model's checks are inherited (drop NO INHERIT, or keep this check in a hand-written migration)`);
     if (/ NOT VALID$/.test(c.expression)) refuse(`${at}: check ${named.name} is NOT VALID (existing rows unchecked): validate it first (ALTER TABLE … VALIDATE CONSTRAINT / WITH CHECK CHECK CONSTRAINT)`);
     if (/ \(disabled\)$/.test(c.expression)) refuse(`${at}: check ${named.name} is disabled: enable it first, or drop it`);
-    return [{ ...named, expression: portableExpression(c.expression) }];
+    return [{ ...named, expression: own(portableExpression(c.expression)) }];
   });
   const foreignKeys: ModelForeignKey[] = t.foreignKeys.map((f) => {
     const named = nameOf(f, 'foreign key');
@@ -169,7 +172,7 @@ function tableModel(t: CatalogTable, masterSchema: string, refuse: (what: string
       name: i.name,
       columns: i.keys.map((k) => ({ column: k.column, ...(k.descending ? { descending: true } : {}) })),
       unique: i.unique,
-      ...(i.filter ? { where: i.filter } : {}),
+      ...(i.filter ? { where: own(i.filter) } : {}),
       ...(i.include && i.include.length > 0 ? { include: [...i.include] } : {}),
     };
   });
@@ -184,8 +187,37 @@ function tableModel(t: CatalogTable, masterSchema: string, refuse: (what: string
 export function catalogToModel(catalog: Catalog, options: Pick<PullSourceOptions, 'scope' | 'masterSchema' | 'source'>): SchemaModel {
   const problems: string[] = [];
   const tables = byName(catalog.tables).map((t) => tableModel(t, options.masterSchema, (p) => problems.push(p)));
+  for (const v of catalog.views ?? []) if (!PLAIN_NAME.test(v.name)) problems.push(`view ${JSON.stringify(v.name)}: not a plain identifier of at most 63 characters`);
+  for (const q of catalog.sequences ?? []) {
+    if (!PLAIN_NAME.test(q.name)) problems.push(`sequence ${JSON.stringify(q.name)}: not a plain identifier of at most 63 characters`);
+    if (!['smallint', 'int', 'bigint'].includes(q.type)) problems.push(`sequence ${q.name} is ${q.type}: the model's sequences are smallint, int or bigint`);
+    if (!Number.isSafeInteger(Number(q.start)) || !Number.isSafeInteger(Number(q.increment))) problems.push(`sequence ${q.name}: start ${q.start} / increment ${q.increment} beyond the model's numbers (±2^53)`);
+  }
   if (problems.length > 0) throw new PullRefusedError(options.source, problems);
-  return validateModel({ scope: options.scope, tables }, `pull from ${options.source}`);
+  // Views in the catalog's order is by name; a view reading another is created after it only when
+  // listed after it — order them by what their text names.
+  const views = viewOrder(catalog.views ?? []).map((v) => ({ name: v.name, definition: own(v.definition) }));
+  const sequences = byName(catalog.sequences ?? []).map((q) => ({ name: q.name, type: q.type, start: Number(q.start), increment: Number(q.increment) }));
+  return validateModel(
+    { scope: options.scope, tables, ...(views.length > 0 ? { views } : {}), ...(sequences.length > 0 ? { sequences } : {}) },
+    `pull from ${options.source}`,
+  );
+}
+
+/** Views by name, each after the views its definition names (a cycle keeps the name order). */
+function viewOrder<T extends { readonly name: string; readonly definition: string }>(views: readonly T[]): T[] {
+  const sorted = byName(views);
+  const out: T[] = [];
+  const state = new Map<string, 'visiting' | 'done'>();
+  const visit = (v: T) => {
+    if (state.get(v.name)) return;
+    state.set(v.name, 'visiting');
+    for (const w of sorted) if (w !== v && !state.get(w.name) && new RegExp(`(?<![A-Za-z0-9_$])${w.name}(?![A-Za-z0-9_$])`).test(v.definition)) visit(w);
+    state.set(v.name, 'done');
+    out.push(v);
+  };
+  for (const v of sorted) visit(v);
+  return out;
 }
 
 function defaultSource(d: ModelDefault): string {
@@ -257,7 +289,7 @@ function tableSource(t: ModelTable): string {
 /** The builders the source uses (an unused import fails a project compiled with noUnusedLocals). */
 function builders(model: SchemaModel): string[] {
   const usesSql = model.tables.some((t) => t.columns.some((c) => c.default && !['string', 'number', 'bool'].includes(c.default.kind)));
-  return ['col', 'defineSchema', ...(usesSql ? ['sql'] : []), 'table'];
+  return ['col', 'defineSchema', ...(model.sequences?.length ? ['sequence'] : []), ...(usesSql ? ['sql'] : []), 'table', ...(model.views?.length ? ['view'] : [])];
 }
 
 /** A model file (TypeScript source) for a pulled model. */
@@ -277,6 +309,10 @@ export function modelToSource(model: SchemaModel, family: Catalog['family'], opt
     '  tables: [',
     model.tables.map(tableSource).join('\n\n'),
     '  ],',
+    ...(model.views && model.views.length > 0 ? ['  views: [', ...model.views.map((v) => `    view(${tsString(v.name)}, ${textSource(v.definition)}),`), '  ],'] : []),
+    ...(model.sequences && model.sequences.length > 0
+      ? ['  sequences: [', ...model.sequences.map((q) => `    sequence(${tsString(q.name)}, { type: ${tsString(q.type)}, start: ${q.start}, increment: ${q.increment} }),`), '  ],']
+      : []),
     '});',
     '',
   ].join('\n');

@@ -5,7 +5,7 @@
  * foreign keys. Phases are separated by `{{go}}`: SQL Server compiles a batch as a whole, so a
  * statement that uses a column added or renamed earlier must be in a later batch.
  */
-import type { ModelColumn, ModelDefault, ModelForeignKey, ModelIndex, ModelTable, DialectText } from '../schema-model/model-types.js';
+import type { ModelColumn, ModelDefault, ModelForeignKey, ModelIndex, ModelSequence, ModelTable, ModelView, DialectText } from '../schema-model/model-types.js';
 import { defaultNameOf } from '../schema-model/model-types.js';
 import { autoNumber, identityAlways, storageType, typeSql } from '../schema-model/logical-types.js';
 import { type Destructive, type ModelConstraint, type RenamedObjectType, type SchemaChange, constraintName, describeChange } from './schema-changes.js';
@@ -26,8 +26,11 @@ const table = (name: string): string => `{{table ${hbsString(name)}}}`;
 const refTable = (fk: ModelForeignKey): string => (fk.references.schema === 'master' ? `{{master}}.{{ident ${hbsString(fk.references.table)}}}` : table(fk.references.table));
 const list = (names: readonly string[]): string => names.map(ident).join(', ');
 
-/** User SQL inside a template: `{{` would start a Handlebars expression. */
-const escapeHbs = (s: string): string => s.replace(/\{\{/g, '\\{{');
+/**
+ * User SQL inside a template: `{{` would start a Handlebars expression — except `{{schema}}`, the
+ * tenant schema's quoted name, which views, defaults and checks use to name the schema's objects.
+ */
+const escapeHbs = (s: string): string => s.replace(/\{\{(?!schema\}\})/g, '\\{{');
 
 export function dialectText(text: DialectText): string {
   if (typeof text === 'string') return escapeHbs(text);
@@ -224,6 +227,10 @@ function renameObjectSql(c: Extract<SchemaChange, { kind: 'rename-object' }>): s
  */
 const renameTableMssql = (from: string, to: string): string => `EXEC sp_rename N'{{schemaName}}.${from}', N'${to}', N'OBJECT';`;
 
+const viewName = (name: string): string => `{{schema}}.${ident(name)}`;
+const createViewSql = (v: ModelView, verb = 'CREATE'): string => `${verb} VIEW ${viewName(v.name)} AS\n${dialectText(v.definition)};`;
+const sequenceSql = (q: ModelSequence): string => `CREATE SEQUENCE {{schema}}.${ident(q.name)} AS ${typeHelper(q.type)} START WITH ${q.start} INCREMENT BY ${q.increment};`;
+
 const mssqlOnly = (sql: string): string => `{{#if isMssql}}\n${sql}\n{{/if}}`;
 const postgresOnly = (sql: string): string => `{{#if isPostgres}}\n${sql}\n{{/if}}`;
 
@@ -301,6 +308,8 @@ export function renderMigration(changes: readonly SchemaChange[], options: Rende
         break;
     }
   }
+  // Sequences before the tables whose defaults may use them.
+  for (const c of changes) if (c.kind === 'create-sequence') creates.push(sequenceSql(c.sequence));
   const created = new Set<string>();
   const deferredFks: { table: string; fk: ModelForeignKey }[] = [];
   for (const t of creationOrder(changes.flatMap((c) => (c.kind === 'create-table' ? [c.table] : [])))) {
@@ -393,6 +402,21 @@ export function renderMigration(changes: readonly SchemaChange[], options: Rende
     .reverse()
     .map((t) => `${marker('drop-table', `${t.name} and its data`)}\nDROP TABLE ${table(t.name)};`);
   const rest = drops;
+  const sequenceDrops = changes.flatMap((c) =>
+    c.kind === 'drop-sequence' ? [`${marker('drop-sequence', `sequence ${c.sequence.name} and its current value`)}\nDROP SEQUENCE {{schema}}.${ident(c.sequence.name)};`] : [],
+  );
+  for (const c of changes) if (c.kind === 'alter-sequence') creates.push(`ALTER SEQUENCE {{schema}}.${ident(c.to.name)} INCREMENT BY ${c.to.increment};`);
+  // Views: dropped before anything they read changes, created after everything (each in its own
+  // batch: SQL Server's CREATE VIEW must be alone in one). A changed view is CREATE OR ALTER on SQL
+  // Server; PostgreSQL drops and creates it (CREATE OR REPLACE cannot change its columns).
+  // Dependents first: in reverse order of the snapshot's list (a view comes after what it reads).
+  const viewDrops = changes
+    .flatMap((c) => (c.kind === 'drop-view' ? [{ position: c.position, sql: `DROP VIEW ${viewName(c.view.name)};` }] : c.kind === 'replace-view' ? [{ position: c.position, sql: postgresOnly(`DROP VIEW ${viewName(c.from.name)};`) }] : []))
+    .sort((a, b) => b.position - a.position)
+    .map((d) => d.sql);
+  const viewCreates = changes.flatMap((c) =>
+    c.kind === 'create-view' ? [createViewSql(c.view)] : c.kind === 'replace-view' ? [`{{#if isMssql}}\n${createViewSql(c.to, 'CREATE OR ALTER')}\n{{else}}\n${createViewSql(c.to)}\n{{/if}}`] : [],
+  );
 
   const header = [
     `{{!--`,
@@ -403,7 +427,16 @@ export function renderMigration(changes: readonly SchemaChange[], options: Rende
     `  Review before committing; edit freely (e.g. add a data backfill). \`tenant-migrate check\` proves it still makes the model.`,
     `--}}`,
   ].join('\n');
-  const phases = [renames, [...fkDropSql, ...tableDrops, ...rest], [...creates, ...rebuilds], [...after, ...adds]].filter((p) => p.length > 0).map((p) => p.join('\n\n'));
+  const phases = [
+    viewDrops,
+    renames,
+    [...fkDropSql, ...tableDrops, ...sequenceDrops, ...rest],
+    [...creates, ...rebuilds],
+    [...after, ...adds],
+    ...viewCreates.map((v) => [v]),
+  ]
+    .filter((p) => p.length > 0)
+    .map((p) => p.join('\n\n'));
   return `${header}\n${phases.join('\n\n{{go}}\n\n')}\n`;
 }
 

@@ -3,10 +3,10 @@
  * migration. Pure data; see schema-diff.ts for how they are found and render-migration.ts for SQL.
  */
 import { autoNumber, identityAlways } from '../schema-model/logical-types.js';
-import type { ModelCheck, ModelColumn, ModelForeignKey, ModelIndex, ModelKey, ModelTable } from '../schema-model/model-types.js';
+import type { ModelCheck, ModelColumn, ModelForeignKey, ModelIndex, ModelKey, ModelSequence, ModelTable, ModelView } from '../schema-model/model-types.js';
 
 /** Destructive or data-dependent change kinds, allowed only by name (`--allow drop-column,…`). */
-export const ALLOW_KINDS = ['drop-table', 'drop-column', 'drop-index', 'narrow-type', 'not-null', 'identity'] as const;
+export const ALLOW_KINDS = ['drop-table', 'drop-column', 'drop-index', 'drop-sequence', 'narrow-type', 'not-null', 'identity'] as const;
 export type AllowKind = (typeof ALLOW_KINDS)[number];
 
 export type ModelConstraint =
@@ -68,7 +68,19 @@ export type SchemaChange =
   | ({ readonly kind: 'drop-constraint'; readonly table: string; readonly constraint: ModelConstraint } & Only)
   | ({ readonly kind: 'add-constraint'; readonly table: string; readonly constraint: ModelConstraint } & Only)
   | ({ readonly kind: 'drop-index'; readonly table: string; readonly index: ModelIndex } & Only)
-  | ({ readonly kind: 'create-index'; readonly table: string; readonly index: ModelIndex } & Only);
+  | ({ readonly kind: 'create-index'; readonly table: string; readonly index: ModelIndex } & Only)
+  | { readonly kind: 'create-view'; readonly view: ModelView }
+  /** `position`: the view's place in the snapshot's list (dropped last-created first). */
+  | { readonly kind: 'drop-view'; readonly view: ModelView; readonly position: number }
+  /**
+   * A view whose definition changed, or that reads a table or view this migration changes:
+   * PostgreSQL drops it first and creates it last (CREATE OR REPLACE cannot change its columns);
+   * SQL Server alters it last (CREATE OR ALTER VIEW).
+   */
+  | { readonly kind: 'replace-view'; readonly from: ModelView; readonly to: ModelView; readonly reason: 'changed' | 'reads a changed object'; readonly position: number }
+  | { readonly kind: 'create-sequence'; readonly sequence: ModelSequence }
+  | { readonly kind: 'drop-sequence'; readonly sequence: ModelSequence }
+  | { readonly kind: 'alter-sequence'; readonly from: ModelSequence; readonly to: ModelSequence };
 
 /** A change that needs `--allow <kind>`, in words. */
 export interface Destructive {
@@ -121,5 +133,17 @@ export function describeChange(c: SchemaChange): string {
     case 'drop-index':
     case 'create-index':
       return `${c.kind === 'drop-index' ? 'drop' : 'create'} index ${c.index.name} on ${c.table}${c.only ? ' (SQL Server only)' : ''}`;
+    case 'create-view':
+      return `create view ${c.view.name}`;
+    case 'drop-view':
+      return `drop view ${c.view.name}`;
+    case 'replace-view':
+      return c.reason === 'changed' ? `change view ${c.to.name}` : `re-create view ${c.to.name} (it reads a changed table or view)`;
+    case 'create-sequence':
+      return `create sequence ${c.sequence.name}`;
+    case 'drop-sequence':
+      return `drop sequence ${c.sequence.name}`;
+    case 'alter-sequence':
+      return `alter sequence ${c.to.name}: increment ${c.from.increment} → ${c.to.increment}`;
   }
 }

@@ -6,7 +6,7 @@
  * `BlockOnPossibleDataLoss`, sqldef `--enable-drop`).
  */
 import { canonicalJson } from '../catalog/fingerprint.js';
-import type { ModelColumn, ModelForeignKey, ModelIndex, ModelTable, SchemaModel } from '../schema-model/model-types.js';
+import type { ModelColumn, ModelForeignKey, ModelIndex, ModelTable, ModelView, SchemaModel } from '../schema-model/model-types.js';
 import { snapshotModel } from '../schema-model/snapshot.js';
 import { autoNumber, identityAlways, storageType } from '../schema-model/logical-types.js';
 import { TenantMigrateError } from '../errors.js';
@@ -366,7 +366,72 @@ export function diffModels(from: SchemaModel, declared: SchemaModel, options: Di
     }
     for (const i of t.indexes) if (!oi.has(i.name) || dropped.has(i.name)) add(t.name, i, oi.has(i.name) && dropped.has(i.name) ? onlyOf(i.name) : undefined);
   }
+  changes.push(...objectChanges(from, to, changes, destroy));
   return { changes, destructive, refused: destructive.filter((d) => !allow.has(d.allow)) };
+}
+
+const textOf = (t: ModelView['definition']): string => (typeof t === 'string' ? t : `${t.mssql}\n${t.postgres}`);
+const mentionsName = (text: string, name: string): boolean => new RegExp(`(?<![A-Za-z0-9_$])${name}(?![A-Za-z0-9_$])`, 'i').test(text);
+
+/**
+ * Views and sequences. A view is re-created when its definition changes or when it reads (names)
+ * a table this migration drops, renames or whose columns it changes, or a view that is re-created
+ * or dropped — PostgreSQL refuses those changes under a view that depends on them.
+ */
+function objectChanges(from: SchemaModel, to: SchemaModel, tableChanges: readonly SchemaChange[], destroy: (kind: AllowKind, what: string) => void): SchemaChange[] {
+  const out: SchemaChange[] = [];
+  const touched = new Set<string>();
+  for (const c of tableChanges) {
+    if (c.kind === 'drop-table' || c.kind === 'create-table') touched.add(c.table.name);
+    else if (c.kind === 'rename-table') touched.add(c.from).add(c.to);
+    else if (c.kind === 'drop-column' || c.kind === 'alter-column' || c.kind === 'rename-column' || c.kind === 'rebuild-table') touched.add(typeof c.table === 'string' ? c.table : c.table.name);
+  }
+  const oldViews = new Map((from.views ?? []).map((v) => [v.name, v]));
+  const newViews = new Map((to.views ?? []).map((v) => [v.name, v]));
+  const replaced = new Map<string, 'changed' | 'reads a changed object'>();
+  for (const v of to.views ?? []) {
+    const before = oldViews.get(v.name);
+    if (before && !same(before.definition, v.definition)) replaced.set(v.name, 'changed');
+  }
+  // Until nothing changes: a view reading a touched table, or a dropped / re-created view.
+  for (let grew = true; grew; ) {
+    grew = false;
+    const gone = new Set([...touched, ...replaced.keys(), ...[...oldViews.keys()].filter((n) => !newViews.has(n))]);
+    for (const v of to.views ?? []) {
+      const before = oldViews.get(v.name);
+      if (!before || replaced.has(v.name)) continue;
+      if ([...gone].some((n) => mentionsName(textOf(before.definition), n))) {
+        replaced.set(v.name, 'reads a changed object');
+        grew = true;
+      }
+    }
+  }
+  const position = new Map((from.views ?? []).map((v, i) => [v.name, i]));
+  for (const v of from.views ?? []) if (!newViews.has(v.name)) out.push({ kind: 'drop-view', view: v, position: position.get(v.name)! });
+  for (const v of to.views ?? []) {
+    const before = oldViews.get(v.name);
+    if (!before) out.push({ kind: 'create-view', view: v });
+    else if (replaced.has(v.name)) out.push({ kind: 'replace-view', from: before, to: v, reason: replaced.get(v.name)!, position: position.get(v.name)! });
+  }
+  const oldSeqs = new Map((from.sequences ?? []).map((q) => [q.name, q]));
+  const newSeqs = new Map((to.sequences ?? []).map((q) => [q.name, q]));
+  for (const q of from.sequences ?? []) {
+    if (newSeqs.has(q.name)) continue;
+    out.push({ kind: 'drop-sequence', sequence: q });
+    destroy('drop-sequence', `sequence ${q.name} is dropped with its current value`);
+  }
+  for (const q of to.sequences ?? []) {
+    const before = oldSeqs.get(q.name);
+    if (!before) out.push({ kind: 'create-sequence', sequence: q });
+    else if (before.type !== q.type || before.start !== q.start) {
+      throw new TenantMigrateError(
+        'USAGE',
+        `sequence ${q.name}: a change of type or start is not generated (SQL Server cannot change either in place; a drop and create would lose its current value): write this migration by hand, then \`diff --init\``,
+        { key: `sequences.${q.name}` },
+      );
+    } else if (before.increment !== q.increment) out.push({ kind: 'alter-sequence', from: before, to: q });
+  }
+  return out;
 }
 
 function isMssqlOnly(changes: readonly SchemaChange[], name: string): boolean {

@@ -21,7 +21,7 @@
  * });
  */
 import type { ReferentialAction } from '../catalog/catalog-model.js';
-import type { DialectText, ModelColumn, ModelDefault, ModelIndexKey, ModelScope, ModelTable, SchemaModel } from './model-types.js';
+import type { DialectText, ModelColumn, ModelDefault, ModelIndexKey, ModelScope, ModelSequence, ModelTable, ModelView, SchemaModel } from './model-types.js';
 
 /** Portable default expressions: `sql.utcnow` (`{{utcnow}}`), `sql.newid` (`{{newid}}`), `sql.expr('…')`. */
 export const sql = {
@@ -204,7 +204,31 @@ export function table<const C extends Record<string, ColumnBuilder>>(name: strin
   };
 }
 
-/** The model of one scope: `export default defineSchema({ scope: 'tenant', tables: [...] })`. */
-export function defineSchema(input: { readonly scope: ModelScope; readonly tables: readonly ModelTable[] }): SchemaModel {
-  return { scope: input.scope, tables: [...input.tables] };
+/**
+ * A view. Name the schema's tables as `{{schema}}.table`.
+ *
+ * @example view('active_jobs', 'SELECT job_id, name FROM {{schema}}.automation_jobs WHERE status = \'active\'')
+ */
+export function view(name: string, definition: DialectText): ModelView {
+  return { name, definition };
+}
+
+/** A sequence: `sequence('invoice_numbers', { start: 1000 })` (bigint, increment 1 by default). */
+export function sequence(name: string, options: { readonly type?: 'smallint' | 'int' | 'bigint'; readonly start?: number; readonly increment?: number } = {}): ModelSequence {
+  return { name, type: options.type ?? 'bigint', start: options.start ?? 1, increment: options.increment ?? 1 };
+}
+
+/** The model of one scope: `export default defineSchema({ scope: 'tenant', tables: [...], views: [...], sequences: [...] })`. */
+export function defineSchema(input: {
+  readonly scope: ModelScope;
+  readonly tables: readonly ModelTable[];
+  readonly views?: readonly ModelView[];
+  readonly sequences?: readonly ModelSequence[];
+}): SchemaModel {
+  return {
+    scope: input.scope,
+    tables: [...input.tables],
+    ...(input.views && input.views.length > 0 ? { views: [...input.views] } : {}),
+    ...(input.sequences && input.sequences.length > 0 ? { sequences: [...input.sequences] } : {}),
+  };
 }

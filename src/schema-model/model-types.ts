@@ -117,9 +117,30 @@ export interface ModelTable {
   readonly indexes: readonly ModelIndex[];
 }
 
+/**
+ * A view: its SELECT, one text or `{ mssql, postgres }`. Tables of the schema are named
+ * `{{schema}}.table` (the schema's quoted name on each tenant). Views are created after the tables
+ * and the views listed before them, and dropped before what they read.
+ */
+export interface ModelView {
+  readonly name: string;
+  readonly definition: DialectText;
+}
+
+/** A sequence of its own: `CREATE SEQUENCE … AS type START WITH start INCREMENT BY increment` on both dialects. */
+export interface ModelSequence {
+  readonly name: string;
+  readonly type: 'smallint' | 'int' | 'bigint';
+  readonly start: number;
+  readonly increment: number;
+}
+
 export interface SchemaModel {
   readonly scope: ModelScope;
   readonly tables: readonly ModelTable[];
+  /** In creation order: a view after the views it reads. */
+  readonly views?: readonly ModelView[];
+  readonly sequences?: readonly ModelSequence[];
 }
 
 /** The default-constraint name of a column. */

@@ -78,7 +78,14 @@ const tableSchema = z
   })
   .strict();
 
-export const schemaModelSchema = z.object({ scope: z.enum(['tenant', 'master']), tables: z.array(tableSchema) }).strict();
+const viewSchema = z.object({ name: identifier, definition: dialectText }).strict();
+const sequenceSchema = z
+  .object({ name: identifier, type: z.enum(['smallint', 'int', 'bigint']), start: z.number().int(), increment: z.number().int().refine((n) => n !== 0, 'must not be 0') })
+  .strict();
+
+export const schemaModelSchema = z
+  .object({ scope: z.enum(['tenant', 'master']), tables: z.array(tableSchema), views: z.array(viewSchema).optional(), sequences: z.array(sequenceSchema).optional() })
+  .strict();
 
 /** A zod path with list indexes replaced by the names of the items (`tables.automation_jobs.columns.status`). */
 function namedPath(input: unknown, path: readonly PropertyKey[]): string {
@@ -177,6 +184,15 @@ export function semanticIssues(model: SchemaModel): string[] {
     const first = seen.get(name.toLowerCase());
     if (first) issues.push(`${where}: name "${name}" is used by ${first} too (constraint and index names are unique per schema)`);
     else seen.set(name.toLowerCase(), where);
+  }
+  // Tables, views and sequences share one namespace per schema on both dialects.
+  const relations = new Map<string, string>(model.tables.map((t) => [t.name.toLowerCase(), `tables.${t.name}`]));
+  for (const [kind, items] of [['views', model.views ?? []], ['sequences', model.sequences ?? []]] as const) {
+    for (const item of items) {
+      const first = relations.get(item.name.toLowerCase());
+      if (first) issues.push(`${kind}.${item.name}: name "${item.name}" is used by ${first} too`);
+      else relations.set(item.name.toLowerCase(), `${kind}.${item.name}`);
+    }
   }
   issues.push(...cascadeIssues(model.tables));
   return issues;

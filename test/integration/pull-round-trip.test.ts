@@ -217,3 +217,61 @@ describe.each(pgTargets)('the vocabulary of real schemas on $name', (target) => 
     }
   });
 });
+
+const VIEWS_AND_SEQUENCES = `
+CREATE SEQUENCE {{schema}}.invoice_numbers AS bigint START WITH 1000 INCREMENT BY 1;
+CREATE TABLE {{schema}}.customers (
+  customer_id integer NOT NULL PRIMARY KEY,
+  name varchar(50) NOT NULL,
+  active boolean NOT NULL DEFAULT true
+);
+CREATE TABLE {{schema}}.invoices (
+  invoice_no bigint NOT NULL DEFAULT nextval('{{schema}}.invoice_numbers') PRIMARY KEY,
+  customer_id integer NOT NULL REFERENCES {{schema}}.customers (customer_id),
+  amount numeric(10,2) NOT NULL
+);
+CREATE VIEW {{schema}}.active_customers AS SELECT customer_id, name FROM {{schema}}.customers WHERE active;
+CREATE VIEW {{schema}}.customer_totals AS
+  SELECT a.customer_id, a.name, sum(i.amount) AS total
+  FROM {{schema}}.active_customers a JOIN {{schema}}.invoices i ON i.customer_id = a.customer_id
+  GROUP BY a.customer_id, a.name;
+`;
+
+describe.each(pgTargets)('views and sequences on $name', (target) => {
+  it('pull → init → check → same bytes; a changed view, a widened column a view reads, a new and a dropped view, a sequence increment: diff → up → check and drift', { timeout: 600_000 }, async () => {
+    const db = await target.createDatabase();
+    const a = await adopt(db.url, VIEWS_AND_SEQUENCES, { onServer: target.name === 'postgres' });
+    try {
+      await a.exec("INSERT INTO {{schema}}.customers VALUES (1, 'a', true)");
+      await a.exec('INSERT INTO {{schema}}.invoices (customer_id, amount) VALUES (1, 10)');
+      const source = await adoptAndCheck(a);
+      expect(source).toContain("sequence('invoice_numbers', { type: 'bigint', start: 1000, increment: 1 }),");
+      expect(source).toContain(`invoice_no: col.bigint().default(sql.expr("nextval('{{schema}}.invoice_numbers'::regclass)")),`);
+      // active_customers is listed before customer_totals, which reads it.
+      expect(source.indexOf("view('active_customers'")).toBeLessThan(source.indexOf("view('customer_totals'"));
+
+      a.edit('name: col.nvarchar(50),', 'name: col.nvarchar(100),');
+      a.edit("sequence('invoice_numbers', { type: 'bigint', start: 1000, increment: 1 })", "sequence('invoice_numbers', { type: 'bigint', start: 1000, increment: 10 })");
+      a.edit('  views: [\n', "  views: [\n    view('big_invoices', 'SELECT invoice_no, amount FROM {{schema}}.invoices WHERE amount > 100'),\n");
+      const up = await a.change('views_follow_tables');
+      expect(up).toContain('re-create view active_customers (it reads a changed table or view)');
+      expect(up).toContain('re-create view customer_totals (it reads a changed table or view)');
+      expect(up).toContain('create view big_invoices');
+      expect(up).toContain('INCREMENT BY 10');
+      await a.exec('INSERT INTO {{schema}}.invoices (customer_id, amount) VALUES (1, 500)');
+
+      const text = (await import('node:fs')).readFileSync(`${a.root}/schema/tenant.ts`, 'utf8');
+      const totals = text.slice(text.indexOf("    view('customer_totals'"), text.indexOf('\n', text.indexOf("    view('customer_totals'")) + 1);
+      a.edit(totals, '');
+      a.edit("view('big_invoices', 'SELECT invoice_no, amount FROM {{schema}}.invoices WHERE amount > 100')", "view('big_invoices', 'SELECT invoice_no, amount, customer_id FROM {{schema}}.invoices WHERE amount > 200')");
+      const second = await a.change('change_views');
+      expect(second).toContain('drop view customer_totals');
+      expect(second).toContain('change view big_invoices');
+      expect(second).toContain('CREATE OR ALTER VIEW');
+      expect(await a.pull()).toContain("view('big_invoices'");
+    } finally {
+      await a.close();
+      await db.drop();
+    }
+  });
+});

@@ -18,7 +18,7 @@
  */
 import pLimit from 'p-limit';
 import type { SqlSession } from '../dialect-adapter.js';
-import { type Catalog, type MutableTable, type ReferentialAction, SELF_SCHEMA, collectTables } from '../../catalog/catalog-model.js';
+import { type Catalog, type CatalogSequence, type CatalogView, type MutableTable, type ReferentialAction, SELF_SCHEMA, collectTables } from '../../catalog/catalog-model.js';
 import type { CatalogReader, CatalogReaderOptions } from '../../catalog/catalog-reader.js';
 import { replaceSchemaName, stripOuterParens } from '../../catalog/normalize.js';
 import { isMssqlLockTimeout } from './mssql-errors.js';
@@ -79,6 +79,19 @@ JOIN sys.index_columns AS ic ON ic.object_id = i.object_id AND ic.index_id = i.i
 JOIN sys.columns AS col ON col.object_id = ic.object_id AND col.column_id = ic.column_id
 ${where}
 ORDER BY s.name, t.name, i.name, ic.is_included_column, ic.key_ordinal, ic.index_column_id;`,
+    views: `SELECT s.name AS schema_name, v.name AS view_name, m.definition
+FROM sys.schemas AS s
+JOIN sys.views AS v ON v.schema_id = s.schema_id
+JOIN sys.sql_modules AS m ON m.object_id = v.object_id
+${where}
+ORDER BY s.name, v.name;`,
+    sequences: `SELECT s.name AS schema_name, q.name AS sequence_name, ty.name AS type_name,
+       CAST(q.start_value AS NVARCHAR(40)) AS seq_start, CAST(q.increment AS NVARCHAR(40)) AS seq_increment
+FROM sys.schemas AS s
+JOIN sys.sequences AS q ON q.schema_id = s.schema_id
+JOIN sys.types AS ty ON ty.user_type_id = q.user_type_id
+${where}
+ORDER BY s.name, q.name;`,
   };
 };
 
@@ -100,6 +113,12 @@ export interface MssqlForeignKeyRow {
   schema_name: string; table_name: string; constraint_name: string; is_system_named: Bit;
   on_delete: number; on_update: number; ref_schema: string; ref_table: string;
   column_name: string; ref_column: string; constraint_column_id: number;
+}
+export interface MssqlViewRow {
+  schema_name: string; view_name: string; definition: string | null;
+}
+export interface MssqlSequenceRow {
+  schema_name: string; sequence_name: string; type_name: string; seq_start: string; seq_increment: string;
 }
 export interface MssqlIndexRow {
   schema_name: string; table_name: string; index_name: string; is_unique: Bit; type_desc: string;
@@ -143,6 +162,16 @@ export function normalizeMssqlExpression(expression: string, schema: string): st
   return stripOuterParens(stripInnerLiteralParens(s));
 }
 
+/**
+ * A module's text as sys.sql_modules keeps it (the CREATE statement as written) → the body after
+ * `AS`, the schema's own name → `$schema`: CREATE and CREATE OR ALTER of the same view compare equal.
+ */
+export function normalizeMssqlModule(definition: string, schema: string): string {
+  const text = replaceSchemaName(definition, schema).trim().replace(/;$/, '').trim();
+  const m = /^CREATE\s+(?:OR\s+ALTER\s+)?VIEW\s+\S+\s+AS\s+/i.exec(text);
+  return m ? text.slice(m[0].length).trim() : text;
+}
+
 /** `('active')` and `(1)` inside an expression are how SQL Server stores literals; drop those parens. */
 function stripInnerLiteralParens(s: string): string {
   return s.replace(/\((\d+(?:\.\d+)?|'(?:[^']|'')*'|\(\d+\))\)/g, (_m, inner: string) => stripOuterParens(inner));
@@ -166,7 +195,10 @@ const ACTIONS: readonly ReferentialAction[] = ['no action', 'cascade', 'set null
 
 export function mssqlRowsToCatalogs(
   schemas: readonly string[],
-  rows: { columns: readonly MssqlColumnRow[]; keys: readonly MssqlKeyRow[]; checks: readonly MssqlCheckRow[]; foreignKeys: readonly MssqlForeignKeyRow[]; indexes: readonly MssqlIndexRow[] },
+  rows: {
+    columns: readonly MssqlColumnRow[]; keys: readonly MssqlKeyRow[]; checks: readonly MssqlCheckRow[]; foreignKeys: readonly MssqlForeignKeyRow[]; indexes: readonly MssqlIndexRow[];
+    views?: readonly MssqlViewRow[]; sequences?: readonly MssqlSequenceRow[];
+  },
 ): Map<string, Catalog> {
   const { tables, table } = collectTables(schemas);
   for (const r of rows.columns) {
@@ -244,10 +276,23 @@ export function mssqlRowsToCatalogs(
     if (r.is_included_column) include.push(r.column_name);
     else keys.push({ column: r.column_name, ...(r.is_descending_key ? { descending: true } : {}) });
   }
+  const views = new Map<string, CatalogView[]>();
+  const sequences = new Map<string, CatalogSequence[]>();
+  for (const r of rows.views ?? []) {
+    if (!tables.has(r.schema_name)) tables.set(r.schema_name, new Map());
+    views.set(r.schema_name, [...(views.get(r.schema_name) ?? []), { name: r.view_name, definition: normalizeMssqlModule(r.definition ?? '', r.schema_name) }]);
+  }
+  for (const r of rows.sequences ?? []) {
+    if (!tables.has(r.schema_name)) tables.set(r.schema_name, new Map());
+    const type = mssqlLogicalType({ type_name: r.type_name, max_length: 8, precision: 19, scale: 0, is_identity: false });
+    sequences.set(r.schema_name, [...(sequences.get(r.schema_name) ?? []), { name: r.sequence_name, type, start: String(r.seq_start), increment: String(r.seq_increment) }]);
+  }
   const out = new Map<string, Catalog>();
   for (const [schema, byName] of tables) {
     const list = [...byName.values()].map((t) => ({ ...t, indexes: t.indexes.map((i) => (i.include && i.include.length === 0 ? (({ include: _i, ...rest }) => rest)(i) : i)) }));
-    out.set(schema, { family: 'mssql', tables: list });
+    const v = views.get(schema);
+    const q = sequences.get(schema);
+    out.set(schema, { family: 'mssql', tables: list, ...(v ? { views: v } : {}), ...(q ? { sequences: q } : {}) });
   }
   return out;
 }
@@ -278,6 +323,8 @@ export class MssqlCatalogReader implements CatalogReader {
       checks: await session.query<MssqlCheckRow>(sql.checks, p),
       foreignKeys: await session.query<MssqlForeignKeyRow>(sql.foreignKeys, p),
       indexes: await session.query<MssqlIndexRow>(sql.indexes, p),
+      views: await session.query<MssqlViewRow>(sql.views),
+      sequences: await session.query<MssqlSequenceRow>(sql.sequences),
     });
   }
 

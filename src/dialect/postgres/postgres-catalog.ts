@@ -18,6 +18,8 @@ import type { SqlSession } from '../dialect-adapter.js';
 import {
   type Catalog,
   type CatalogIndex,
+  type CatalogSequence,
+  type CatalogView,
   type MutableTable,
   type ReferentialAction,
   SELF_SCHEMA,
@@ -84,6 +86,50 @@ JOIN pg_catalog.pg_am am ON am.oid = ic.relam
 WHERE n.nspname = ANY($1::text[])
   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conindid = i.indexrelid AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u', 'x'))
 ORDER BY n.nspname, c.relname, ic.relname`;
+
+/**
+ * Views (their definition as pg_get_viewdef prints it) and sequences of their own — not those a
+ * serial or identity column owns (those are part of the column).
+ */
+export const PG_OBJECTS_SQL = `
+SELECT n.nspname AS schema_name, c.relname AS object_name, c.relkind AS kind,
+       CASE WHEN c.relkind = 'v' THEN pg_get_viewdef(c.oid, true) END AS definition,
+       format_type(s.seqtypid, NULL) AS data_type, s.seqstart::text AS seq_start, s.seqincrement::text AS seq_increment
+FROM pg_catalog.pg_namespace n
+JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('v', 'S')
+LEFT JOIN pg_catalog.pg_sequence s ON s.seqrelid = c.oid
+WHERE n.nspname = ANY($1::text[])
+  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i'))
+ORDER BY n.nspname, c.relname`;
+
+/**
+ * Digest of the views and sequences: a view by its definition with the schema's own name taken
+ * out (a definition that names the schema is read per schema anyway, see {@link shareableFor}).
+ */
+export const PG_OBJECTS_DIGEST_SQL = `
+SELECT schema_name, md5(string_agg(x, ';')) AS digest
+FROM (
+  SELECT n.nspname AS schema_name,
+         concat_ws(',', quote_ident(c.relname), c.relkind,
+           CASE WHEN c.relkind = 'v' THEN md5(replace(pg_get_viewdef(c.oid, true), n.nspname, '$schema')) ELSE '-' END,
+           coalesce((SELECT concat_ws(',', s.seqtypid, s.seqstart, s.seqincrement) FROM pg_catalog.pg_sequence s WHERE s.seqrelid = c.oid), '-')) AS x
+  FROM pg_catalog.pg_namespace n
+  JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('v', 'S')
+  WHERE n.nspname = ANY($1::text[])
+    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i'))
+  ORDER BY n.nspname, c.relname
+) rows
+GROUP BY schema_name`;
+
+export interface PgObjectRow {
+  schema_name: string;
+  object_name: string;
+  kind: 'v' | 'S';
+  definition: string | null;
+  data_type: string | null;
+  seq_start: string | null;
+  seq_increment: string | null;
+}
 
 /**
  * The digest queries: per schema, md5 over every raw catalog field the three queries above turn into
@@ -284,6 +330,11 @@ function normalizeUncached(expression: string, schema: string): string {
   return s;
 }
 
+/** A view definition: the schema's own name → `$schema`, the trailing `;` and surrounding space dropped. */
+export function normalizeViewDefinition(definition: string, schema: string): string {
+  return replaceSchemaName(definition, schema).trim().replace(/;$/, '').trim();
+}
+
 const ACTIONS: Record<string, ReferentialAction> = { a: 'no action', r: 'restrict', c: 'cascade', n: 'set null', d: 'set default' };
 
 /**
@@ -305,6 +356,7 @@ export function pgRowsToCatalogs(
   columns: readonly PgColumnRow[],
   constraints: readonly PgConstraintRow[],
   indexes: readonly PgIndexRow[],
+  objects: readonly PgObjectRow[] = [],
 ): Map<string, Catalog> {
   const { tables, table } = collectTables(schemas);
   // attnum → name per (schema, table), to name constraint columns without per-row subqueries.
@@ -381,8 +433,20 @@ export function pgRowsToCatalogs(
     };
     t.indexes.push(index);
   }
+  const views = new Map<string, CatalogView[]>();
+  const sequences = new Map<string, CatalogSequence[]>();
+  const push = <T>(m: Map<string, T[]>, schema: string, item: T) => m.set(schema, [...(m.get(schema) ?? []), item]);
+  for (const r of objects) {
+    if (!tables.has(r.schema_name)) tables.set(r.schema_name, new Map());
+    if (r.kind === 'v') push(views, r.schema_name, { name: r.object_name, definition: normalizeViewDefinition(r.definition ?? '', r.schema_name) });
+    else push(sequences, r.schema_name, { name: r.object_name, type: pgLogicalType(r.data_type ?? 'bigint', false), start: r.seq_start ?? '1', increment: r.seq_increment ?? '1' });
+  }
   const out = new Map<string, Catalog>();
-  for (const [schema, byName] of tables) out.set(schema, { family: 'postgres', tables: [...byName.values()] });
+  for (const [schema, byName] of tables) {
+    const v = views.get(schema);
+    const q = sequences.get(schema);
+    out.set(schema, { family: 'postgres', tables: [...byName.values()], ...(v ? { views: v } : {}), ...(q ? { sequences: q } : {}) });
+  }
   return out;
 }
 
@@ -397,6 +461,7 @@ interface PgChunkRows {
   readonly columns: PgColumnRow[];
   readonly constraints: PgConstraintRow[];
   readonly indexes: PgIndexRow[];
+  readonly objects: PgObjectRow[];
 }
 
 /**
@@ -412,6 +477,7 @@ function rawExpressions(rows: PgChunkRows, schema: string): string[] {
     out.push(...r.columns);
     if (r.filter) out.push(r.filter);
   }
+  for (const r of rows.objects) if (r.schema_name === schema && r.definition !== null) out.push(r.definition);
   return out;
 }
 
@@ -464,7 +530,8 @@ export class PostgresCatalogReader implements CatalogReader {
     const columns = await session.query<PgColumnRow>(PG_COLUMNS_SQL, params);
     const constraints = await session.query<PgConstraintRow>(PG_CONSTRAINTS_SQL, params);
     const indexes = await session.query<PgIndexRow>(PG_INDEXES_SQL, params);
-    return { columns, constraints, indexes };
+    const objects = await session.query<PgObjectRow>(PG_OBJECTS_SQL, [schemas]);
+    return { columns, constraints, indexes, objects };
   }
 
   /**
@@ -476,17 +543,17 @@ export class PostgresCatalogReader implements CatalogReader {
     for (let i = 0; i < schemas.length; i += size) {
       const part = schemas.slice(i, i + size);
       const rows = await this.#readRows(session, part);
-      for (const [schema, catalog] of pgRowsToCatalogs(part, rows.columns, rows.constraints, rows.indexes)) each(schema, catalog, rows);
+      for (const [schema, catalog] of pgRowsToCatalogs(part, rows.columns, rows.constraints, rows.indexes, rows.objects)) each(schema, catalog, rows);
     }
   }
 
   /** Digest per schema: the three kinds' digests in fixed places (`-`: no row of that kind). */
   async #digests(session: SqlSession, schemas: readonly string[]): Promise<Map<string, string>> {
     const params = [schemas, this.#options.metaTable];
-    const slots = new Map<string, string[]>(schemas.map((s) => [s, ['-', '-', '-']]));
-    const kinds = [PG_COLUMNS_DIGEST_SQL, PG_CONSTRAINTS_DIGEST_SQL, PG_INDEXES_DIGEST_SQL];
+    const slots = new Map<string, string[]>(schemas.map((s) => [s, ['-', '-', '-', '-']]));
+    const kinds = [PG_COLUMNS_DIGEST_SQL, PG_CONSTRAINTS_DIGEST_SQL, PG_INDEXES_DIGEST_SQL, PG_OBJECTS_DIGEST_SQL];
     for (const [i, sql] of kinds.entries()) {
-      for (const r of await session.query<{ schema_name: string; digest: string | null }>(sql, params)) {
+      for (const r of await session.query<{ schema_name: string; digest: string | null }>(sql, i === 3 ? [schemas] : params)) {
         const slot = slots.get(r.schema_name);
         if (slot) slot[i] = r.digest ?? '-';
       }
@@ -551,6 +618,6 @@ export class PostgresCatalogReader implements CatalogReader {
 
   async readCatalog(session: SqlSession, schema: string): Promise<Catalog> {
     const rows = await this.#tuned(session, () => this.#readRows(session, [schema]));
-    return pgRowsToCatalogs([schema], rows.columns, rows.constraints, rows.indexes).get(schema)!;
+    return pgRowsToCatalogs([schema], rows.columns, rows.constraints, rows.indexes, rows.objects).get(schema)!;
   }
 }
