@@ -97,10 +97,22 @@ function makeTable(i: number, s: TableSeed, rootKey: string | undefined): ModelT
 }
 
 /** A valid model of 1–3 tables (t1, t2 may reference t0). */
-export const schemaModel: fc.Arbitrary<SchemaModel> = fc.array(tableSeed, { minLength: 1, maxLength: 3 }).map((seeds) => {
-  const tables = seeds.map((s, i) => makeTable(i, s, seeds[0]!.keyType));
-  return validateModel({ scope: 'tenant', tables }, 'generated model A');
-});
+export const schemaModel: fc.Arbitrary<SchemaModel> = fc
+  .tuple(fc.array(tableSeed, { minLength: 1, maxLength: 3 }), fc.boolean(), fc.option(fc.record({ start: fc.integer({ min: 1, max: 1000 }), increment: fc.integer({ min: 1, max: 5 }) }), { nil: null }))
+  .map(([seeds, withView, seq]) => {
+    const tables = seeds.map((s, i) => makeTable(i, s, seeds[0]!.keyType));
+    const views = withView ? [viewOf(tables[0]!, 'v0')] : [];
+    return validateModel(
+      { scope: 'tenant', tables, ...(views.length > 0 ? { views } : {}), ...(seq ? { sequences: [{ name: 'seq0', type: 'bigint', ...seq }] } : {}) },
+      'generated model A',
+    );
+  });
+
+/** A view over a table's key and first column, and one over that view. */
+function viewOf(t: ModelTable, name: string): { name: string; definition: string } {
+  const col = t.columns[1]!;
+  return { name, definition: `SELECT id, ${col.name} FROM {{schema}}.${t.name} WHERE id > 0` };
+}
 
 type Edit =
   | { kind: 'add-column'; table: number; seed: ColumnSeed }
@@ -115,7 +127,9 @@ type Edit =
   | { kind: 'rename-index'; table: number }
   | { kind: 'rename-table'; table: number }
   | { kind: 'drop-table'; table: number }
-  | { kind: 'add-table'; seed: TableSeed };
+  | { kind: 'add-table'; seed: TableSeed }
+  | { kind: 'toggle-view'; table: number }
+  | { kind: 'sequence'; increment: number };
 
 const edit: fc.Arbitrary<Edit> = fc.oneof(
   fc.record({ kind: fc.constant('add-column' as const), table: fc.nat(2), seed: columnSeed }),
@@ -131,6 +145,8 @@ const edit: fc.Arbitrary<Edit> = fc.oneof(
   fc.record({ kind: fc.constant('rename-table' as const), table: fc.nat(2) }),
   fc.record({ kind: fc.constant('drop-table' as const), table: fc.nat(2) }),
   fc.record({ kind: fc.constant('add-table' as const), seed: tableSeed }),
+  fc.record({ kind: fc.constant('toggle-view' as const), table: fc.nat(2) }),
+  fc.record({ kind: fc.constant('sequence' as const), increment: fc.integer({ min: 1, max: 9 }) }),
 );
 
 /** Types a column may change to and back in place on both dialects (conversions both accept). */
@@ -148,11 +164,26 @@ function convertible(from: string, to: string): boolean {
 function applyEdits(a: SchemaModel, edits: readonly Edit[]): SchemaModel {
   let serial = 0; // fresh names, the same for the same edits
   const tables: ModelTable[] = a.tables.map((t) => structuredClone(t) as ModelTable);
+  let views = [...(a.views ?? [])];
+  let sequences = [...(a.sequences ?? [])];
+  const inView = (t: ModelTable, c?: string) => views.some((v) => typeof v.definition === 'string' && v.definition.includes(`{{schema}}.${t.name} `) && (c === undefined || v.definition.includes(` ${c} `) || v.definition.includes(` ${c},`) || v.definition.includes(`, ${c} `)));
   const mutable = (t: ModelTable) => t as { -readonly [K in keyof ModelTable]: ModelTable[K] };
   const used = (t: ModelTable, c: string) =>
+    inView(t, c) ||
     c === 'id' || c === 'parent_id' || t.uniques.some((u) => u.columns.includes(c)) || t.indexes.some((i) => i.columns.some((k) => k.column === c)) || t.checks.some((k) => k.name.endsWith(`_${c}`));
   const referenced = (name: string) => tables.some((t) => t.name !== name && t.foreignKeys.some((f) => f.references.table === name));
   for (const e of edits) {
+    if (e.kind === 'sequence') {
+      sequences = sequences.map((q) => ({ ...q, increment: e.increment }));
+      continue;
+    }
+    if (e.kind === 'toggle-view') {
+      const t = tables[e.table % tables.length]!;
+      const name = `v_${t.name}`;
+      if (views.some((v) => v.name === name)) views = views.filter((v) => v.name !== name);
+      else if (!t.renamedFrom && t.columns[1] && !t.columns[1].renamedFrom) views.push(viewOf(t, name));
+      continue;
+    }
     if (e.kind === 'add-table') {
       const i = 3 + (serial++ % 1000);
       if (tables.some((t) => t.name === `t${i}`)) continue;
@@ -221,7 +252,7 @@ function applyEdits(a: SchemaModel, edits: readonly Edit[]): SchemaModel {
         break;
       }
       case 'rename-table':
-        if (!t.renamedFrom && !referenced(t.name) && t.foreignKeys.length === 0 && !/_r$/.test(t.name)) {
+        if (!t.renamedFrom && !inView(t) && !referenced(t.name) && t.foreignKeys.length === 0 && !/_r$/.test(t.name)) {
           const name = `${t.name}_r`;
           // Constraint and index names follow the table only where they are renamed too: keep them.
           m.renamedFrom = t.name;
@@ -229,11 +260,11 @@ function applyEdits(a: SchemaModel, edits: readonly Edit[]): SchemaModel {
         }
         break;
       case 'drop-table':
-        if (!referenced(t.name) && tables.length > 1) tables.splice(tables.indexOf(t), 1);
+        if (!referenced(t.name) && !inView(t) && tables.length > 1) tables.splice(tables.indexOf(t), 1);
         break;
     }
   }
-  return validateModel({ scope: 'tenant', tables }, 'generated model B');
+  return validateModel({ scope: 'tenant', tables, ...(views.length > 0 ? { views } : {}), ...(sequences.length > 0 ? { sequences } : {}) }, 'generated model B');
 }
 
 /** A model and a second one made from it by 1–6 random edits. */
