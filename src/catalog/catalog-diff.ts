@@ -1,7 +1,7 @@
 import type { Catalog, CatalogColumn, CatalogIndex, CatalogTable, CheckConstraint, ForeignKey, KeyConstraint } from './catalog-model.js';
 import { canonicalize, keyOfConstraint } from './fingerprint.js';
 
-export type ObjectKind = 'table' | 'column' | 'primary key' | 'unique constraint' | 'check constraint' | 'foreign key' | 'index' | 'view' | 'sequence';
+export type ObjectKind = 'table' | 'column' | 'primary key' | 'unique constraint' | 'check constraint' | 'foreign key' | 'index' | 'view' | 'sequence' | 'function' | 'procedure' | 'trigger';
 
 /** The aspect of an object that differs (for `changed`). */
 export type Property =
@@ -239,6 +239,16 @@ export function diffCatalogs(expected: Catalog, actual: Catalog): Difference[] {
       if (seq(eq) !== seq(aq)) push({ change: 'changed', kind: 'sequence', table: eq.name, property: 'definition', expected: seq(eq), actual: seq(aq) });
     },
   );
+  matchBy(
+    e.routines ?? [],
+    a.routines ?? [],
+    (r) => `${r.kind}:${r.name}`,
+    (r) => push({ change: 'missing', kind: r.kind, table: r.name, expected: r.definition }),
+    (r) => push({ change: 'extra', kind: r.kind, table: r.name, actual: r.definition }),
+    (er, ar) => {
+      if (er.definition !== ar.definition) push({ change: 'changed', kind: er.kind, table: er.name, property: 'definition', expected: er.definition, actual: ar.definition });
+    },
+  );
   const order = (d: Difference): string => d.table;
   return out.sort((x, y) => (order(x) < order(y) ? -1 : order(x) > order(y) ? 1 : 0));
 }
@@ -246,7 +256,7 @@ export function diffCatalogs(expected: Catalog, actual: Catalog): Difference[] {
 /** One difference in words a DBA reads, e.g. `column automation_jobs.priority: extra (int NULL)`. */
 export function describeDifference(d: Difference): string {
   const subject =
-    d.kind === 'table' || d.kind === 'view' || d.kind === 'sequence'
+    d.kind === 'table' || d.kind === 'view' || d.kind === 'sequence' || d.kind === 'function' || d.kind === 'procedure' || d.kind === 'trigger'
       ? `${d.kind} ${d.table}`
       : d.kind === 'column'
         ? `column ${d.table}.${d.name}`

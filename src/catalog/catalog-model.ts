@@ -112,6 +112,15 @@ export interface CatalogSequence {
   readonly increment: string;
 }
 
+/** A function, stored procedure or trigger: its definition as the server prints or keeps it. */
+export interface CatalogRoutine {
+  readonly kind: 'function' | 'procedure' | 'trigger';
+  readonly name: string;
+  readonly definition: string;
+  /** A trigger's table. */
+  readonly table?: string;
+}
+
 export interface Catalog {
   /** Raw types and expressions are compared only within one family. */
   readonly family: DialectFamily;
@@ -119,6 +128,7 @@ export interface Catalog {
   /** Absent when the schema has none (so fingerprints of schemas without views stay as they were). */
   readonly views?: readonly CatalogView[];
   readonly sequences?: readonly CatalogSequence[];
+  readonly routines?: readonly CatalogRoutine[];
 }
 
 /** A table as an introspector builds it before canonicalization. */

@@ -27,6 +27,12 @@ export function canonicalize(catalog: Catalog): Catalog {
   return {
     family: catalog.family,
     ...opt(
+      'routines',
+      catalog.routines && catalog.routines.length > 0
+        ? sortedBy(catalog.routines, (r) => `${r.kind}:${r.name}`).map((r) => ({ definition: r.definition, kind: r.kind, name: r.name, ...opt('table', r.table) }))
+        : undefined,
+    ),
+    ...opt(
       'sequences',
       catalog.sequences && catalog.sequences.length > 0
         ? sortedBy(catalog.sequences, (q) => q.name).map((q) => ({ increment: q.increment, name: q.name, start: q.start, type: q.type }))

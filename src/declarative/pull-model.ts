@@ -193,13 +193,21 @@ export function catalogToModel(catalog: Catalog, options: Pick<PullSourceOptions
     if (!['smallint', 'int', 'bigint'].includes(q.type)) problems.push(`sequence ${q.name} is ${q.type}: the model's sequences are smallint, int or bigint`);
     if (!Number.isSafeInteger(Number(q.start)) || !Number.isSafeInteger(Number(q.increment))) problems.push(`sequence ${q.name}: start ${q.start} / increment ${q.increment} beyond the model's numbers (±2^53)`);
   }
+  for (const r of catalog.routines ?? []) if (!PLAIN_NAME.test(r.name)) problems.push(`${r.kind} ${JSON.stringify(r.name)}: not a plain identifier of at most 63 characters`);
   if (problems.length > 0) throw new PullRefusedError(options.source, problems);
+  // Functions and procedures before the triggers that call them.
+  const routines = [...byName((catalog.routines ?? []).filter((r) => r.kind !== 'trigger')), ...byName((catalog.routines ?? []).filter((r) => r.kind === 'trigger'))].map((r) => ({
+    kind: r.kind,
+    name: r.name,
+    definition: { [catalog.family]: own(r.definition) },
+    ...(r.table ? { table: r.table } : {}),
+  }));
   // Views in the catalog's order is by name; a view reading another is created after it only when
   // listed after it — order them by what their text names.
   const views = viewOrder(catalog.views ?? []).map((v) => ({ name: v.name, definition: own(v.definition) }));
   const sequences = byName(catalog.sequences ?? []).map((q) => ({ name: q.name, type: q.type, start: Number(q.start), increment: Number(q.increment) }));
   return validateModel(
-    { scope: options.scope, tables, ...(views.length > 0 ? { views } : {}), ...(sequences.length > 0 ? { sequences } : {}) },
+    { scope: options.scope, tables, ...(views.length > 0 ? { views } : {}), ...(sequences.length > 0 ? { sequences } : {}), ...(routines.length > 0 ? { routines } : {}) },
     `pull from ${options.source}`,
   );
 }
@@ -289,7 +297,7 @@ function tableSource(t: ModelTable): string {
 /** The builders the source uses (an unused import fails a project compiled with noUnusedLocals). */
 function builders(model: SchemaModel): string[] {
   const usesSql = model.tables.some((t) => t.columns.some((c) => c.default && !['string', 'number', 'bool'].includes(c.default.kind)));
-  return ['col', 'defineSchema', ...(model.sequences?.length ? ['sequence'] : []), ...(usesSql ? ['sql'] : []), 'table', ...(model.views?.length ? ['view'] : [])];
+  return ['col', 'defineSchema', ...(model.routines?.length ? ['routine'] : []), ...(model.sequences?.length ? ['sequence'] : []), ...(usesSql ? ['sql'] : []), 'table', ...(model.views?.length ? ['view'] : [])];
 }
 
 /** A model file (TypeScript source) for a pulled model. */
@@ -312,6 +320,16 @@ export function modelToSource(model: SchemaModel, family: Catalog['family'], opt
     ...(model.views && model.views.length > 0 ? ['  views: [', ...model.views.map((v) => `    view(${tsString(v.name)}, ${textSource(v.definition)}),`), '  ],'] : []),
     ...(model.sequences && model.sequences.length > 0
       ? ['  sequences: [', ...model.sequences.map((q) => `    sequence(${tsString(q.name)}, { type: ${tsString(q.type)}, start: ${q.start}, increment: ${q.increment} }),`), '  ],']
+      : []),
+    ...(model.routines && model.routines.length > 0
+      ? [
+          '  routines: [',
+          ...model.routines.map((r) => {
+            const def = (['mssql', 'postgres'] as const).filter((f) => r.definition[f] !== undefined).map((f) => `${f}: ${tsString(r.definition[f]!)}`).join(', ');
+            return `    routine(${tsString(r.kind)}, ${tsString(r.name)}, { ${def} }${r.table ? `, { table: ${tsString(r.table)} }` : ''}),`;
+          }),
+          '  ],',
+        ]
       : []),
     '});',
     '',

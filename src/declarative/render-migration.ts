@@ -5,7 +5,7 @@
  * foreign keys. Phases are separated by `{{go}}`: SQL Server compiles a batch as a whole, so a
  * statement that uses a column added or renamed earlier must be in a later batch.
  */
-import type { ModelColumn, ModelDefault, ModelForeignKey, ModelIndex, ModelSequence, ModelTable, ModelView, DialectText } from '../schema-model/model-types.js';
+import type { ModelColumn, ModelDefault, ModelForeignKey, ModelIndex, ModelRoutine, ModelSequence, ModelTable, ModelView, DialectText } from '../schema-model/model-types.js';
 import { defaultNameOf } from '../schema-model/model-types.js';
 import { autoNumber, identityAlways, storageType, typeSql } from '../schema-model/logical-types.js';
 import { type Destructive, type ModelConstraint, type RenamedObjectType, type SchemaChange, constraintName, describeChange } from './schema-changes.js';
@@ -231,6 +231,33 @@ const viewName = (name: string): string => `{{schema}}.${ident(name)}`;
 const createViewSql = (v: ModelView, verb = 'CREATE'): string => `${verb} VIEW ${viewName(v.name)} AS\n${dialectText(v.definition)};`;
 const sequenceSql = (q: ModelSequence): string => `CREATE SEQUENCE {{schema}}.${ident(q.name)} AS ${typeHelper(q.type)} START WITH ${q.start} INCREMENT BY ${q.increment};`;
 
+/**
+ * A routine's CREATE per dialect; `replace`: as CREATE OR ALTER (SQL Server) / CREATE OR REPLACE
+ * (PostgreSQL), written over the statement's leading CREATE (a text already saying OR REPLACE stays).
+ */
+function routineSql(r: ModelRoutine, replace: boolean): string {
+  const one = (text: string | undefined, family: 'mssql' | 'postgres') => {
+    if (text === undefined) return '';
+    const sql = escapeHbs(text.trim());
+    if (!replace) return sql;
+    return family === 'mssql'
+      ? sql.replace(/^CREATE\s+(?!OR\s)/i, 'CREATE OR ALTER ')
+      : sql.replace(/^CREATE\s+(?!OR\s)/i, 'CREATE OR REPLACE ');
+  };
+  const [mssql, pg] = [one(r.definition.mssql, 'mssql'), one(r.definition.postgres, 'postgres')];
+  // PostgreSQL runs the batch as one script: each statement ends with `;` (pg_get_functiondef prints none).
+  const postgres = pg === '' || pg.endsWith(';') ? pg : `${pg};`;
+  return `{{#if isMssql}}\n${mssql}\n{{else}}\n${postgres}\n{{/if}}`;
+}
+
+function dropRoutineSql(r: ModelRoutine): string {
+  const verb = r.kind.toUpperCase();
+  const mssql = r.definition.mssql !== undefined ? `DROP ${verb} {{schema}}.${ident(r.name)};` : '';
+  const postgres =
+    r.definition.postgres === undefined ? '' : r.kind === 'trigger' ? `DROP TRIGGER ${ident(r.name)} ON ${table(r.table ?? '')};` : `DROP ${verb} {{schema}}.${ident(r.name)};`;
+  return `{{#if isMssql}}\n${mssql}\n{{else}}\n${postgres}\n{{/if}}`;
+}
+
 const mssqlOnly = (sql: string): string => `{{#if isMssql}}\n${sql}\n{{/if}}`;
 const postgresOnly = (sql: string): string => `{{#if isPostgres}}\n${sql}\n{{/if}}`;
 
@@ -427,13 +454,22 @@ export function renderMigration(changes: readonly SchemaChange[], options: Rende
     `  Review before committing; edit freely (e.g. add a data backfill). \`tenant-migrate check\` proves it still makes the model.`,
     `--}}`,
   ].join('\n');
+  // Routines: dropped before anything else (a trigger or function may use what changes), created
+  // and replaced last, each in its own batch (SQL Server: CREATE PROCEDURE/FUNCTION/TRIGGER must be).
+  const routineDrops = changes
+    .flatMap((c) => (c.kind === 'drop-routine' ? [{ position: c.position, sql: dropRoutineSql(c.routine) }] : []))
+    .sort((a, b) => b.position - a.position)
+    .map((d) => [d.sql]);
+  const routineCreates = changes.flatMap((c) => (c.kind === 'create-routine' ? [[routineSql(c.routine, false)]] : c.kind === 'replace-routine' ? [[routineSql(c.to, true)]] : []));
   const phases = [
+    ...routineDrops,
     viewDrops,
     renames,
     [...fkDropSql, ...tableDrops, ...sequenceDrops, ...rest],
     [...creates, ...rebuilds],
     [...after, ...adds],
     ...viewCreates.map((v) => [v]),
+    ...routineCreates,
   ]
     .filter((p) => p.length > 0)
     .map((p) => p.join('\n\n'));

@@ -3,7 +3,7 @@
  * migration. Pure data; see schema-diff.ts for how they are found and render-migration.ts for SQL.
  */
 import { autoNumber, identityAlways } from '../schema-model/logical-types.js';
-import type { ModelCheck, ModelColumn, ModelForeignKey, ModelIndex, ModelKey, ModelSequence, ModelTable, ModelView } from '../schema-model/model-types.js';
+import type { ModelCheck, ModelColumn, ModelForeignKey, ModelIndex, ModelKey, ModelRoutine, ModelSequence, ModelTable, ModelView } from '../schema-model/model-types.js';
 
 /** Destructive or data-dependent change kinds, allowed only by name (`--allow drop-column,…`). */
 export const ALLOW_KINDS = ['drop-table', 'drop-column', 'drop-index', 'drop-sequence', 'narrow-type', 'not-null', 'identity'] as const;
@@ -80,7 +80,12 @@ export type SchemaChange =
   | { readonly kind: 'replace-view'; readonly from: ModelView; readonly to: ModelView; readonly reason: 'changed' | 'reads a changed object'; readonly position: number }
   | { readonly kind: 'create-sequence'; readonly sequence: ModelSequence }
   | { readonly kind: 'drop-sequence'; readonly sequence: ModelSequence }
-  | { readonly kind: 'alter-sequence'; readonly from: ModelSequence; readonly to: ModelSequence };
+  | { readonly kind: 'alter-sequence'; readonly from: ModelSequence; readonly to: ModelSequence }
+  | { readonly kind: 'create-routine'; readonly routine: ModelRoutine }
+  /** `position`: its place in the snapshot's list (dropped last-created first). */
+  | { readonly kind: 'drop-routine'; readonly routine: ModelRoutine; readonly position: number }
+  /** Its text changed: CREATE OR ALTER (SQL Server) / CREATE OR REPLACE (PostgreSQL). */
+  | { readonly kind: 'replace-routine'; readonly from: ModelRoutine; readonly to: ModelRoutine };
 
 /** A change that needs `--allow <kind>`, in words. */
 export interface Destructive {
@@ -145,5 +150,11 @@ export function describeChange(c: SchemaChange): string {
       return `drop sequence ${c.sequence.name}`;
     case 'alter-sequence':
       return `alter sequence ${c.to.name}: increment ${c.from.increment} → ${c.to.increment}`;
+    case 'create-routine':
+      return `create ${c.routine.kind} ${c.routine.name}`;
+    case 'drop-routine':
+      return `drop ${c.routine.kind} ${c.routine.name}`;
+    case 'replace-routine':
+      return `replace ${c.to.kind} ${c.to.name} (its text changed)`;
   }
 }

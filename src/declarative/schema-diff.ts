@@ -413,6 +413,18 @@ function objectChanges(from: SchemaModel, to: SchemaModel, tableChanges: readonl
     if (!before) out.push({ kind: 'create-view', view: v });
     else if (replaced.has(v.name)) out.push({ kind: 'replace-view', from: before, to: v, reason: replaced.get(v.name)!, position: position.get(v.name)! });
   }
+  const oldRoutines = new Map((from.routines ?? []).map((r, i) => [r.name, { r, i }]));
+  const newRoutines = new Map((to.routines ?? []).map((r) => [r.name, r]));
+  for (const [name, { r, i }] of oldRoutines) {
+    const next = newRoutines.get(name);
+    // Another kind, or a trigger moved to another table: dropped and created.
+    if (!next || next.kind !== r.kind || next.table !== r.table) out.push({ kind: 'drop-routine', routine: r, position: i });
+  }
+  for (const r of to.routines ?? []) {
+    const before = oldRoutines.get(r.name)?.r;
+    if (!before || before.kind !== r.kind || before.table !== r.table) out.push({ kind: 'create-routine', routine: r });
+    else if (!same(before.definition, r.definition)) out.push({ kind: 'replace-routine', from: before, to: r });
+  }
   const oldSeqs = new Map((from.sequences ?? []).map((q) => [q.name, q]));
   const newSeqs = new Map((to.sequences ?? []).map((q) => [q.name, q]));
   for (const q of from.sequences ?? []) {

@@ -21,7 +21,7 @@
  * });
  */
 import type { ReferentialAction } from '../catalog/catalog-model.js';
-import type { DialectText, ModelColumn, ModelDefault, ModelIndexKey, ModelScope, ModelSequence, ModelTable, ModelView, SchemaModel } from './model-types.js';
+import type { DialectText, ModelColumn, ModelDefault, ModelIndexKey, ModelRoutine, ModelScope, ModelSequence, ModelTable, ModelView, SchemaModel } from './model-types.js';
 
 /** Portable default expressions: `sql.utcnow` (`{{utcnow}}`), `sql.newid` (`{{newid}}`), `sql.expr('…')`. */
 export const sql = {
@@ -218,17 +218,28 @@ export function sequence(name: string, options: { readonly type?: 'smallint' | '
   return { name, type: options.type ?? 'bigint', start: options.start ?? 1, increment: options.increment ?? 1 };
 }
 
+/**
+ * A function, stored procedure or trigger as its CREATE statement per dialect.
+ *
+ * @example routine('function', 'touch_updated', { postgres: 'CREATE FUNCTION {{schema}}.touch_updated() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.updated_utc := now(); RETURN NEW; END $$' })
+ */
+export function routine(kind: ModelRoutine['kind'], name: string, definition: ModelRoutine['definition'], options: { readonly table?: string } = {}): ModelRoutine {
+  return { kind, name, definition: { ...definition }, ...(options.table ? { table: options.table } : {}) };
+}
+
 /** The model of one scope: `export default defineSchema({ scope: 'tenant', tables: [...], views: [...], sequences: [...] })`. */
 export function defineSchema(input: {
   readonly scope: ModelScope;
   readonly tables: readonly ModelTable[];
   readonly views?: readonly ModelView[];
   readonly sequences?: readonly ModelSequence[];
+  readonly routines?: readonly ModelRoutine[];
 }): SchemaModel {
   return {
     scope: input.scope,
     tables: [...input.tables],
     ...(input.views && input.views.length > 0 ? { views: [...input.views] } : {}),
     ...(input.sequences && input.sequences.length > 0 ? { sequences: [...input.sequences] } : {}),
+    ...(input.routines && input.routines.length > 0 ? { routines: [...input.routines] } : {}),
   };
 }

@@ -135,12 +135,28 @@ export interface ModelSequence {
   readonly increment: number;
 }
 
+/**
+ * A function, stored procedure or trigger: its CREATE statement as text, per dialect (a dialect
+ * left out has none). `{{schema}}` names the tenant schema. Created in the order listed (after the
+ * tables and views), replaced when its text changes (`CREATE OR ALTER` on SQL Server, `CREATE OR
+ * REPLACE` on PostgreSQL), dropped before anything else changes.
+ */
+export interface ModelRoutine {
+  readonly kind: 'function' | 'procedure' | 'trigger';
+  readonly name: string;
+  readonly definition: { readonly mssql?: string; readonly postgres?: string };
+  /** A trigger's table (PostgreSQL drops a trigger ON its table). */
+  readonly table?: string;
+}
+
 export interface SchemaModel {
   readonly scope: ModelScope;
   readonly tables: readonly ModelTable[];
   /** In creation order: a view after the views it reads. */
   readonly views?: readonly ModelView[];
   readonly sequences?: readonly ModelSequence[];
+  /** In creation order: a routine after what it uses (a trigger after its function). */
+  readonly routines?: readonly ModelRoutine[];
 }
 
 /** The default-constraint name of a column. */

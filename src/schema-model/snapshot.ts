@@ -33,6 +33,7 @@ export function snapshotModel(model: SchemaModel): SchemaModel {
     })),
     ...(model.views && model.views.length > 0 ? { views: model.views } : {}),
     ...(model.sequences && model.sequences.length > 0 ? { sequences: model.sequences } : {}),
+    ...(model.routines && model.routines.length > 0 ? { routines: model.routines } : {}),
   };
 }
 

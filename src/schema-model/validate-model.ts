@@ -83,8 +83,27 @@ const sequenceSchema = z
   .object({ name: identifier, type: z.enum(['smallint', 'int', 'bigint']), start: z.number().int(), increment: z.number().int().refine((n) => n !== 0, 'must not be 0') })
   .strict();
 
+const routineSchema = z
+  .object({
+    kind: z.enum(['function', 'procedure', 'trigger']),
+    name: identifier,
+    definition: z
+      .object({ mssql: z.string().min(1).optional(), postgres: z.string().min(1).optional() })
+      .strict()
+      .refine((d) => d.mssql !== undefined || d.postgres !== undefined, 'give the CREATE statement for mssql, postgres or both'),
+    table: identifier.optional(),
+  })
+  .strict()
+  .refine((r) => r.kind !== 'trigger' || r.table !== undefined, { message: 'a trigger names its table', path: ['table'] });
+
 export const schemaModelSchema = z
-  .object({ scope: z.enum(['tenant', 'master']), tables: z.array(tableSchema), views: z.array(viewSchema).optional(), sequences: z.array(sequenceSchema).optional() })
+  .object({
+    scope: z.enum(['tenant', 'master']),
+    tables: z.array(tableSchema),
+    views: z.array(viewSchema).optional(),
+    sequences: z.array(sequenceSchema).optional(),
+    routines: z.array(routineSchema).optional(),
+  })
   .strict();
 
 /** A zod path with list indexes replaced by the names of the items (`tables.automation_jobs.columns.status`). */
@@ -193,6 +212,12 @@ export function semanticIssues(model: SchemaModel): string[] {
       if (first) issues.push(`${kind}.${item.name}: name "${item.name}" is used by ${first} too`);
       else relations.set(item.name.toLowerCase(), `${kind}.${item.name}`);
     }
+  }
+  const routineNames = new Set<string>();
+  for (const r of model.routines ?? []) {
+    if (routineNames.has(r.name.toLowerCase())) issues.push(`routines.${r.name}: defined more than once`);
+    routineNames.add(r.name.toLowerCase());
+    if (r.table && !tables.has(r.table)) issues.push(`routines.${r.name}.table: unknown table "${r.table}"`);
   }
   issues.push(...cascadeIssues(model.tables));
   return issues;

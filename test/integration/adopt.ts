@@ -33,8 +33,8 @@ export interface Adoption {
   check(): Promise<void>;
   /** `diff <name>` → `up` → `check` → `drift` shows no drifted tenant. Returns the up template. */
   change(name: string, allow?: readonly string[]): Promise<string>;
-  /** Run SQL on the database (e.g. data the migrations must keep). */
-  exec(sql: string): Promise<void>;
+  /** Run SQL on the database (`{{schema}}` = the tenant schema); its rows. */
+  exec(sql: string): Promise<Record<string, unknown>[]>;
   close(): Promise<void>;
 }
 
@@ -94,7 +94,7 @@ export async function adopt(url: string, ddl: string, options: { readonly onServ
       return readFileSync(path.join(root, 'tenant-migrations', `${r.id}.sql.hbs`), 'utf8');
     },
     async exec(sql) {
-      await adapter.withSession((s) => s.query(sql.replaceAll('{{schema}}', adapter.syntax.quoteIdent(schema))));
+      return adapter.withSession((s) => s.query<Record<string, unknown>>(sql.replaceAll('{{schema}}', adapter.syntax.quoteIdent(schema))));
     },
     async close() {
       await migrator.close();

@@ -275,3 +275,55 @@ describe.each(pgTargets)('views and sequences on $name', (target) => {
     }
   });
 });
+
+const ROUTINES = `
+CREATE TABLE {{schema}}.notes (
+  note_id integer NOT NULL PRIMARY KEY,
+  body text NOT NULL,
+  updated_utc timestamp(6)
+);
+CREATE FUNCTION {{schema}}.touch_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  NEW.updated_utc := now() AT TIME ZONE 'utc';
+  RETURN NEW;
+END
+$$;
+CREATE FUNCTION {{schema}}.note_count() RETURNS bigint LANGUAGE sql STABLE AS $$ SELECT count(*) FROM {{schema}}.notes $$;
+CREATE PROCEDURE {{schema}}.purge_notes(keep integer) LANGUAGE sql AS $$ DELETE FROM {{schema}}.notes WHERE note_id > keep $$;
+CREATE TRIGGER notes_touch BEFORE INSERT OR UPDATE ON {{schema}}.notes FOR EACH ROW EXECUTE FUNCTION {{schema}}.touch_updated();
+`;
+
+describe.each(pgTargets)('functions, procedures and triggers on $name', (target) => {
+  it('pull → init → check → same bytes; a changed function body is replaced, a new trigger created, a procedure dropped: diff → up → check and drift; the trigger works', { timeout: 600_000 }, async () => {
+    const db = await target.createDatabase();
+    const a = await adopt(db.url, ROUTINES, { onServer: target.name === 'postgres' });
+    try {
+      const source = await adoptAndCheck(a);
+      expect(source).toContain("routine('function', 'touch_updated', { postgres: ");
+      expect(source).toContain("routine('procedure', 'purge_notes', { postgres: ");
+      expect(source).toContain("{ table: 'notes' }),");
+      expect(source.indexOf("routine('function', 'touch_updated'")).toBeLessThan(source.indexOf("routine('trigger', 'notes_touch'"));
+
+      const text = (await import('node:fs')).readFileSync(`${a.root}/schema/tenant.ts`, 'utf8');
+      const line = (start: string) => text.slice(text.indexOf(start), text.indexOf('\n', text.indexOf(start)) + 1);
+      a.edit(line("    routine('procedure', 'purge_notes'"), '');
+      a.edit('SELECT count(*) FROM {{schema}}.notes', 'SELECT count(*) FROM {{schema}}.notes WHERE note_id > 0');
+      a.edit(
+        line("    routine('trigger', 'notes_touch'"),
+        `${line("    routine('trigger', 'notes_touch'")}    routine('trigger', 'notes_touch_delete', { postgres: 'CREATE TRIGGER notes_touch_delete BEFORE DELETE ON {{schema}}.notes FOR EACH ROW EXECUTE FUNCTION {{schema}}.touch_updated()' }, { table: 'notes' }),\n`,
+      );
+      const up = await a.change('routines');
+      expect(up).toContain('drop procedure purge_notes');
+      expect(up).toContain('replace function note_count (its text changed)');
+      expect(up).toContain('create trigger notes_touch_delete');
+      expect(up).toContain('CREATE OR REPLACE FUNCTION');
+      await a.exec("INSERT INTO {{schema}}.notes (note_id, body) VALUES (1, 'x')");
+      const [row] = await a.exec('SELECT updated_utc FROM {{schema}}.notes');
+      expect(row!.updated_utc).not.toBeNull();
+      expect(await a.pull()).toContain("routine('trigger', 'notes_touch_delete'");
+    } finally {
+      await a.close();
+      await db.drop();
+    }
+  });
+});

@@ -18,7 +18,7 @@
  */
 import pLimit from 'p-limit';
 import type { SqlSession } from '../dialect-adapter.js';
-import { type Catalog, type CatalogSequence, type CatalogView, type MutableTable, type ReferentialAction, SELF_SCHEMA, collectTables } from '../../catalog/catalog-model.js';
+import { type Catalog, type CatalogRoutine, type CatalogSequence, type CatalogView, type MutableTable, type ReferentialAction, SELF_SCHEMA, collectTables } from '../../catalog/catalog-model.js';
 import type { CatalogReader, CatalogReaderOptions } from '../../catalog/catalog-reader.js';
 import { replaceSchemaName, stripOuterParens } from '../../catalog/normalize.js';
 import { isMssqlLockTimeout } from './mssql-errors.js';
@@ -92,6 +92,12 @@ JOIN sys.sequences AS q ON q.schema_id = s.schema_id
 JOIN sys.types AS ty ON ty.user_type_id = q.user_type_id
 ${where}
 ORDER BY s.name, q.name;`,
+    routines: `SELECT s.name AS schema_name, o.name, o.type AS object_type, m.definition, OBJECT_NAME(o.parent_object_id) AS table_name
+FROM sys.schemas AS s
+JOIN sys.objects AS o ON o.schema_id = s.schema_id AND o.type IN ('P', 'FN', 'IF', 'TF', 'TR')
+JOIN sys.sql_modules AS m ON m.object_id = o.object_id
+${where}
+ORDER BY s.name, o.type, o.name;`,
   };
 };
 
@@ -119,6 +125,9 @@ export interface MssqlViewRow {
 }
 export interface MssqlSequenceRow {
   schema_name: string; sequence_name: string; type_name: string; seq_start: string; seq_increment: string;
+}
+export interface MssqlRoutineRow {
+  schema_name: string; name: string; object_type: string; definition: string | null; table_name: string | null;
 }
 export interface MssqlIndexRow {
   schema_name: string; table_name: string; index_name: string; is_unique: Bit; type_desc: string;
@@ -169,7 +178,8 @@ export function normalizeMssqlExpression(expression: string, schema: string): st
 export function normalizeMssqlModule(definition: string, schema: string): string {
   const text = replaceSchemaName(definition, schema).trim().replace(/;$/, '').trim();
   const m = /^CREATE\s+(?:OR\s+ALTER\s+)?VIEW\s+\S+\s+AS\s+/i.exec(text);
-  return m ? text.slice(m[0].length).trim() : text;
+  // A routine is kept whole; `CREATE OR ALTER` (how a changed one is replaced) reads as `CREATE`.
+  return m ? text.slice(m[0].length).trim() : text.replace(/^CREATE\s+OR\s+ALTER\s+/i, 'CREATE ');
 }
 
 /** `('active')` and `(1)` inside an expression are how SQL Server stores literals; drop those parens. */
@@ -197,7 +207,7 @@ export function mssqlRowsToCatalogs(
   schemas: readonly string[],
   rows: {
     columns: readonly MssqlColumnRow[]; keys: readonly MssqlKeyRow[]; checks: readonly MssqlCheckRow[]; foreignKeys: readonly MssqlForeignKeyRow[]; indexes: readonly MssqlIndexRow[];
-    views?: readonly MssqlViewRow[]; sequences?: readonly MssqlSequenceRow[];
+    views?: readonly MssqlViewRow[]; sequences?: readonly MssqlSequenceRow[]; routines?: readonly MssqlRoutineRow[];
   },
 ): Map<string, Catalog> {
   const { tables, table } = collectTables(schemas);
@@ -287,12 +297,21 @@ export function mssqlRowsToCatalogs(
     const type = mssqlLogicalType({ type_name: r.type_name, max_length: 8, precision: 19, scale: 0, is_identity: false });
     sequences.set(r.schema_name, [...(sequences.get(r.schema_name) ?? []), { name: r.sequence_name, type, start: String(r.seq_start), increment: String(r.seq_increment) }]);
   }
+  const routines = new Map<string, CatalogRoutine[]>();
+  for (const r of rows.routines ?? []) {
+    if (!tables.has(r.schema_name)) tables.set(r.schema_name, new Map());
+    const type = r.object_type.trim();
+    const kind = type === 'P' ? 'procedure' : type === 'TR' ? 'trigger' : 'function';
+    const routine: CatalogRoutine = { kind, name: r.name, definition: normalizeMssqlModule(r.definition ?? '', r.schema_name), ...(kind === 'trigger' && r.table_name ? { table: r.table_name } : {}) };
+    routines.set(r.schema_name, [...(routines.get(r.schema_name) ?? []), routine]);
+  }
   const out = new Map<string, Catalog>();
   for (const [schema, byName] of tables) {
     const list = [...byName.values()].map((t) => ({ ...t, indexes: t.indexes.map((i) => (i.include && i.include.length === 0 ? (({ include: _i, ...rest }) => rest)(i) : i)) }));
     const v = views.get(schema);
     const q = sequences.get(schema);
-    out.set(schema, { family: 'mssql', tables: list, ...(v ? { views: v } : {}), ...(q ? { sequences: q } : {}) });
+    const f = routines.get(schema);
+    out.set(schema, { family: 'mssql', tables: list, ...(v ? { views: v } : {}), ...(q ? { sequences: q } : {}), ...(f ? { routines: f } : {}) });
   }
   return out;
 }
@@ -325,6 +344,7 @@ export class MssqlCatalogReader implements CatalogReader {
       indexes: await session.query<MssqlIndexRow>(sql.indexes, p),
       views: await session.query<MssqlViewRow>(sql.views),
       sequences: await session.query<MssqlSequenceRow>(sql.sequences),
+      routines: await session.query<MssqlRoutineRow>(sql.routines),
     });
   }
 

@@ -18,6 +18,7 @@ import type { SqlSession } from '../dialect-adapter.js';
 import {
   type Catalog,
   type CatalogIndex,
+  type CatalogRoutine,
   type CatalogSequence,
   type CatalogView,
   type MutableTable,
@@ -120,6 +121,46 @@ FROM (
   ORDER BY n.nspname, c.relname
 ) rows
 GROUP BY schema_name`;
+
+/** Functions and procedures of the schema (not an extension's), and its tables' user triggers. */
+export const PG_ROUTINES_SQL = `
+SELECT n.nspname AS schema_name, p.proname AS name, CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END AS kind,
+       pg_get_functiondef(p.oid) AS definition, NULL::text AS table_name
+FROM pg_catalog.pg_namespace n
+JOIN pg_catalog.pg_proc p ON p.pronamespace = n.oid AND p.prokind IN ('f', 'p')
+WHERE n.nspname = ANY($1::text[])
+  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+UNION ALL
+SELECT n.nspname, t.tgname, 'trigger', pg_get_triggerdef(t.oid, true), c.relname::text
+FROM pg_catalog.pg_namespace n
+JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid
+JOIN pg_catalog.pg_trigger t ON t.tgrelid = c.oid AND NOT t.tgisinternal
+WHERE n.nspname = ANY($1::text[])
+ORDER BY 1, 3, 2`;
+
+/** Digest of the routines: each definition with the schema's own name taken out. */
+export const PG_ROUTINES_DIGEST_SQL = `
+SELECT schema_name, md5(string_agg(x, ';' ORDER BY x)) AS digest
+FROM (
+  SELECT n.nspname AS schema_name, concat_ws(',', p.proname, p.prokind, md5(replace(pg_get_functiondef(p.oid), n.nspname, '$schema'))) AS x
+  FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_proc p ON p.pronamespace = n.oid AND p.prokind IN ('f', 'p')
+  WHERE n.nspname = ANY($1::text[])
+    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+  UNION ALL
+  SELECT n.nspname, concat_ws(',', t.tgname, c.relname, md5(replace(pg_get_triggerdef(t.oid, true), n.nspname, '$schema')))
+  FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid
+  JOIN pg_catalog.pg_trigger t ON t.tgrelid = c.oid AND NOT t.tgisinternal
+  WHERE n.nspname = ANY($1::text[])
+) rows
+GROUP BY schema_name`;
+
+export interface PgRoutineRow {
+  schema_name: string;
+  name: string;
+  kind: 'function' | 'procedure' | 'trigger';
+  definition: string;
+  table_name: string | null;
+}
 
 export interface PgObjectRow {
   schema_name: string;
@@ -357,6 +398,7 @@ export function pgRowsToCatalogs(
   constraints: readonly PgConstraintRow[],
   indexes: readonly PgIndexRow[],
   objects: readonly PgObjectRow[] = [],
+  routines: readonly PgRoutineRow[] = [],
 ): Map<string, Catalog> {
   const { tables, table } = collectTables(schemas);
   // attnum → name per (schema, table), to name constraint columns without per-row subqueries.
@@ -441,11 +483,17 @@ export function pgRowsToCatalogs(
     if (r.kind === 'v') push(views, r.schema_name, { name: r.object_name, definition: normalizeViewDefinition(r.definition ?? '', r.schema_name) });
     else push(sequences, r.schema_name, { name: r.object_name, type: pgLogicalType(r.data_type ?? 'bigint', false), start: r.seq_start ?? '1', increment: r.seq_increment ?? '1' });
   }
+  const routines_ = new Map<string, CatalogRoutine[]>();
+  for (const r of routines) {
+    if (!tables.has(r.schema_name)) tables.set(r.schema_name, new Map());
+    push(routines_, r.schema_name, { kind: r.kind, name: r.name, definition: normalizeViewDefinition(r.definition, r.schema_name), ...(r.table_name ? { table: r.table_name } : {}) });
+  }
   const out = new Map<string, Catalog>();
   for (const [schema, byName] of tables) {
     const v = views.get(schema);
     const q = sequences.get(schema);
-    out.set(schema, { family: 'postgres', tables: [...byName.values()], ...(v ? { views: v } : {}), ...(q ? { sequences: q } : {}) });
+    const f = routines_.get(schema);
+    out.set(schema, { family: 'postgres', tables: [...byName.values()], ...(v ? { views: v } : {}), ...(q ? { sequences: q } : {}), ...(f ? { routines: f } : {}) });
   }
   return out;
 }
@@ -462,6 +510,7 @@ interface PgChunkRows {
   readonly constraints: PgConstraintRow[];
   readonly indexes: PgIndexRow[];
   readonly objects: PgObjectRow[];
+  readonly routines: PgRoutineRow[];
 }
 
 /**
@@ -478,6 +527,7 @@ function rawExpressions(rows: PgChunkRows, schema: string): string[] {
     if (r.filter) out.push(r.filter);
   }
   for (const r of rows.objects) if (r.schema_name === schema && r.definition !== null) out.push(r.definition);
+  for (const r of rows.routines) if (r.schema_name === schema) out.push(r.definition);
   return out;
 }
 
@@ -531,7 +581,8 @@ export class PostgresCatalogReader implements CatalogReader {
     const constraints = await session.query<PgConstraintRow>(PG_CONSTRAINTS_SQL, params);
     const indexes = await session.query<PgIndexRow>(PG_INDEXES_SQL, params);
     const objects = await session.query<PgObjectRow>(PG_OBJECTS_SQL, [schemas]);
-    return { columns, constraints, indexes, objects };
+    const routines = await session.query<PgRoutineRow>(PG_ROUTINES_SQL, [schemas]);
+    return { columns, constraints, indexes, objects, routines };
   }
 
   /**
@@ -543,17 +594,17 @@ export class PostgresCatalogReader implements CatalogReader {
     for (let i = 0; i < schemas.length; i += size) {
       const part = schemas.slice(i, i + size);
       const rows = await this.#readRows(session, part);
-      for (const [schema, catalog] of pgRowsToCatalogs(part, rows.columns, rows.constraints, rows.indexes, rows.objects)) each(schema, catalog, rows);
+      for (const [schema, catalog] of pgRowsToCatalogs(part, rows.columns, rows.constraints, rows.indexes, rows.objects, rows.routines)) each(schema, catalog, rows);
     }
   }
 
   /** Digest per schema: the three kinds' digests in fixed places (`-`: no row of that kind). */
   async #digests(session: SqlSession, schemas: readonly string[]): Promise<Map<string, string>> {
     const params = [schemas, this.#options.metaTable];
-    const slots = new Map<string, string[]>(schemas.map((s) => [s, ['-', '-', '-', '-']]));
-    const kinds = [PG_COLUMNS_DIGEST_SQL, PG_CONSTRAINTS_DIGEST_SQL, PG_INDEXES_DIGEST_SQL, PG_OBJECTS_DIGEST_SQL];
+    const slots = new Map<string, string[]>(schemas.map((s) => [s, ['-', '-', '-', '-', '-']]));
+    const kinds = [PG_COLUMNS_DIGEST_SQL, PG_CONSTRAINTS_DIGEST_SQL, PG_INDEXES_DIGEST_SQL, PG_OBJECTS_DIGEST_SQL, PG_ROUTINES_DIGEST_SQL];
     for (const [i, sql] of kinds.entries()) {
-      for (const r of await session.query<{ schema_name: string; digest: string | null }>(sql, i === 3 ? [schemas] : params)) {
+      for (const r of await session.query<{ schema_name: string; digest: string | null }>(sql, i >= 3 ? [schemas] : params)) {
         const slot = slots.get(r.schema_name);
         if (slot) slot[i] = r.digest ?? '-';
       }
@@ -618,6 +669,6 @@ export class PostgresCatalogReader implements CatalogReader {
 
   async readCatalog(session: SqlSession, schema: string): Promise<Catalog> {
     const rows = await this.#tuned(session, () => this.#readRows(session, [schema]));
-    return pgRowsToCatalogs([schema], rows.columns, rows.constraints, rows.indexes, rows.objects).get(schema)!;
+    return pgRowsToCatalogs([schema], rows.columns, rows.constraints, rows.indexes, rows.objects, rows.routines).get(schema)!;
   }
 }
