@@ -229,6 +229,16 @@ const renameTableMssql = (from: string, to: string): string => `EXEC sp_rename N
 
 const viewName = (name: string): string => `{{schema}}.${ident(name)}`;
 const createViewSql = (v: ModelView, verb = 'CREATE'): string => `${verb} VIEW ${viewName(v.name)} AS\n${dialectText(v.definition)};`;
+/**
+ * SQL Server: CREATE OR ALTER VIEW (keeps its permissions); Babelfish, which has no ALTER VIEW,
+ * creates it again (dropped first, with the views that read it). Through EXEC: CREATE VIEW must
+ * otherwise be alone in its batch.
+ */
+function replaceViewMssql(v: ModelView): string {
+  const body = (verb: string) => `N'${createViewSql(v, verb).replace(/;$/, '').replace(/'/g, "''")}'`;
+  return `IF SERVERPROPERTY('Babelfish') IS NULL\n    EXEC (${body('CREATE OR ALTER')});\nELSE\n    EXEC (${body('CREATE')});`;
+}
+
 const sequenceSql = (q: ModelSequence): string => `CREATE SEQUENCE {{schema}}.${ident(q.name)} AS ${typeHelper(q.type)} START WITH ${q.start} INCREMENT BY ${q.increment};`;
 
 /**
@@ -438,11 +448,18 @@ export function renderMigration(changes: readonly SchemaChange[], options: Rende
   // Server; PostgreSQL drops and creates it (CREATE OR REPLACE cannot change its columns).
   // Dependents first: in reverse order of the snapshot's list (a view comes after what it reads).
   const viewDrops = changes
-    .flatMap((c) => (c.kind === 'drop-view' ? [{ position: c.position, sql: `DROP VIEW ${viewName(c.view.name)};` }] : c.kind === 'replace-view' ? [{ position: c.position, sql: postgresOnly(`DROP VIEW ${viewName(c.from.name)};`) }] : []))
+    .flatMap((c) =>
+      c.kind === 'drop-view'
+        ? [{ position: c.position, sql: `DROP VIEW ${viewName(c.view.name)};` }]
+        : c.kind === 'replace-view'
+          ? // Babelfish has no ALTER VIEW (so no CREATE OR ALTER): there, as on PostgreSQL, dropped first and created last.
+            [{ position: c.position, sql: `{{#if isMssql}}\nIF SERVERPROPERTY('Babelfish') IS NOT NULL DROP VIEW ${viewName(c.from.name)};\n{{else}}\nDROP VIEW ${viewName(c.from.name)};\n{{/if}}` }]
+          : [],
+    )
     .sort((a, b) => b.position - a.position)
     .map((d) => d.sql);
   const viewCreates = changes.flatMap((c) =>
-    c.kind === 'create-view' ? [createViewSql(c.view)] : c.kind === 'replace-view' ? [`{{#if isMssql}}\n${createViewSql(c.to, 'CREATE OR ALTER')}\n{{else}}\n${createViewSql(c.to)}\n{{/if}}`] : [],
+    c.kind === 'create-view' ? [createViewSql(c.view)] : c.kind === 'replace-view' ? [`{{#if isMssql}}\n${replaceViewMssql(c.to)}\n{{else}}\n${createViewSql(c.to)}\n{{/if}}`] : [],
   );
 
   const header = [

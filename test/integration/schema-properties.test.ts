@@ -103,9 +103,12 @@ describe.each(runnableTargets)('generated schema round trips on $name', (target)
     process.stderr.write(`[schema properties] ${target.name}: ${JSON.stringify(mine)} generated cases (seed ${SEED})\n`);
   });
 
-  it(`diff: A → migration = B built directly, down = A (${RUNS} generated pairs, seed ${SEED})`, { timeout: 900_000 }, async () => {
+  // Babelfish cannot drop a default constraint (babelfish_extensions issue 4316; docs/schema-as-code.md):
+  // there no generated edit adds or removes a default of an existing column (the down file would drop it).
+  const babelfish = target.engine === 'babelfish';
+  it(`diff: A → migration = B built directly, down = A (${RUNS} generated pairs, seed ${SEED}${babelfish ? '; no edit adds or removes a default, changes nullability or drops a NOT NULL column: Babelfish cannot drop a default constraint, which those need there' : ''})`, { timeout: 900_000 }, async () => {
     await fc.assert(
-      fc.asyncProperty(schemaPair, async ({ a, b }) => {
+      fc.asyncProperty(schemaPair(babelfish ? { keepDefaults: true } : {}), async ({ a, b }) => {
         ran[`${target.name} diff`] = (ran[`${target.name} diff`] ?? 0) + 1;
         await diffRoundTrip(bench, a, b);
       }),

@@ -160,8 +160,18 @@ function convertible(from: string, to: string): boolean {
   return groups.some((g) => g.includes(from) && g.includes(to));
 }
 
+/** What an engine cannot do, left out of the edits. */
+export interface EditLimits {
+  /**
+   * Babelfish cannot drop a default constraint: no edit adds or removes an existing column's default
+   * (the down file would remove an added one), changes nullability or drops a NOT NULL column (both
+   * rebuild a column NOT NULL there, leaving its temporary default).
+   */
+  readonly keepDefaults?: boolean;
+}
+
 /** Apply `edits` to a copy of `a` where each applies (an edit that does not fit is skipped). */
-function applyEdits(a: SchemaModel, edits: readonly Edit[]): SchemaModel {
+function applyEdits(a: SchemaModel, edits: readonly Edit[], limits: EditLimits = {}): SchemaModel {
   let serial = 0; // fresh names, the same for the same edits
   const tables: ModelTable[] = a.tables.map((t) => structuredClone(t) as ModelTable);
   let views = [...(a.views ?? [])];
@@ -205,25 +215,34 @@ function applyEdits(a: SchemaModel, edits: readonly Edit[]): SchemaModel {
         break;
       }
       case 'drop-column':
+        // Babelfish: the down file adds a NOT NULL column back by a rebuild whose temporary default stays.
+        if (limits.keepDefaults && col && !col.nullable) break;
         if (col && !used(t, col.name) && t.columns.length > 2) m.columns = t.columns.filter((c) => c !== col);
         break;
       case 'rename-column':
         if (col && !used(t, col.name)) replace(col, { ...col, name: `r${serial++ % 1000}`, renamedFrom: col.name });
         break;
       case 'retype':
-        if (col && !used(t, col.name) && convertible(col.type, e.to)) {
+        if (col && !used(t, col.name) && convertible(col.type, e.to) && !(limits.keepDefaults && col.default)) {
           const d = col.default ? defaultFor(e.to, 1) : undefined;
           const { default: _d, ...rest } = col;
           replace(col, { ...rest, type: e.to, ...(d ? { default: d } : {}) });
         }
         break;
       case 'nullability':
+        // Babelfish changes nullability by a column rebuild whose temporary default stays.
+        if (limits.keepDefaults) break;
         if (col && !used(t, col.name)) replace(col, { ...col, nullable: !col.nullable });
         break;
       case 'default':
         if (col) {
           const d = defaultFor(col.type, e.pick);
           const { default: _d, ...rest } = col;
+          // Babelfish: a default may change its value, but neither appear nor go (the down file would drop it).
+          if (limits.keepDefaults) {
+            if (col.default && d && JSON.stringify(d) !== JSON.stringify(col.default)) replace(col, { ...rest, default: d });
+            break;
+          }
           replace(col, d && !col.default ? { ...rest, default: d } : rest);
         }
         break;
@@ -268,6 +287,5 @@ function applyEdits(a: SchemaModel, edits: readonly Edit[]): SchemaModel {
 }
 
 /** A model and a second one made from it by 1–6 random edits. */
-export const schemaPair: fc.Arbitrary<{ readonly a: SchemaModel; readonly b: SchemaModel }> = fc
-  .tuple(schemaModel, fc.array(edit, { minLength: 1, maxLength: 6 }))
-  .map(([a, edits]) => ({ a, b: applyEdits(a, edits) }));
+export const schemaPair = (limits: EditLimits = {}): fc.Arbitrary<{ readonly a: SchemaModel; readonly b: SchemaModel }> =>
+  fc.tuple(schemaModel, fc.array(edit, { minLength: 1, maxLength: 6 })).map(([a, edits]) => ({ a, b: applyEdits(a, edits, limits) }));

@@ -85,13 +85,12 @@ JOIN sys.views AS v ON v.schema_id = s.schema_id
 JOIN sys.sql_modules AS m ON m.object_id = v.object_id
 ${where}
 ORDER BY s.name, v.name;`,
-    sequences: `SELECT s.name AS schema_name, q.name AS sequence_name, ty.name AS type_name,
-       CAST(q.start_value AS NVARCHAR(40)) AS seq_start, CAST(q.increment AS NVARCHAR(40)) AS seq_increment
-FROM sys.schemas AS s
-JOIN sys.sequences AS q ON q.schema_id = s.schema_id
-JOIN sys.types AS ty ON ty.user_type_id = q.user_type_id
-${where}
-ORDER BY s.name, q.name;`,
+    // INFORMATION_SCHEMA.SEQUENCES: SQL Server has sys.sequences too, Babelfish only this view.
+    sequences: `SELECT q.SEQUENCE_SCHEMA AS schema_name, q.SEQUENCE_NAME AS sequence_name, q.DATA_TYPE AS type_name,
+       CAST(q.START_VALUE AS NVARCHAR(40)) AS seq_start, CAST(q.INCREMENT AS NVARCHAR(40)) AS seq_increment
+FROM INFORMATION_SCHEMA.SEQUENCES AS q
+WHERE q.SEQUENCE_SCHEMA IN ${inList(schemas)}
+ORDER BY q.SEQUENCE_SCHEMA, q.SEQUENCE_NAME;`,
     routines: `SELECT s.name AS schema_name, o.name, o.type AS object_type, m.definition, OBJECT_NAME(o.parent_object_id) AS table_name
 FROM sys.schemas AS s
 JOIN sys.objects AS o ON o.schema_id = s.schema_id AND o.type IN ('P', 'FN', 'IF', 'TF', 'TR')
@@ -292,7 +291,11 @@ export function mssqlRowsToCatalogs(
     if (!tables.has(r.schema_name)) tables.set(r.schema_name, new Map());
     views.set(r.schema_name, [...(views.get(r.schema_name) ?? []), { name: r.view_name, definition: normalizeMssqlModule(r.definition ?? '', r.schema_name) }]);
   }
+  // Babelfish makes an IDENTITY with a PostgreSQL sequence (`<table>_<column>_seq`) that
+  // INFORMATION_SCHEMA.SEQUENCES lists: part of the column, not a sequence of the schema.
+  const identitySequences = new Set(rows.columns.filter((c) => c.is_identity).map((c) => `${c.schema_name}\u0000${c.table_name}_${c.column_name}_seq`));
   for (const r of rows.sequences ?? []) {
+    if (identitySequences.has(`${r.schema_name}\u0000${r.sequence_name.replace(/\d+$/, '')}`)) continue;
     if (!tables.has(r.schema_name)) tables.set(r.schema_name, new Map());
     const type = mssqlLogicalType({ type_name: r.type_name, max_length: 8, precision: 19, scale: 0, is_identity: false });
     sequences.set(r.schema_name, [...(sequences.get(r.schema_name) ?? []), { name: r.sequence_name, type, start: String(r.seq_start), increment: String(r.seq_increment) }]);
