@@ -116,6 +116,24 @@ describe.each(runnableTargets)('generated schema round trips on $name', (target)
     );
   });
 
+  // Failing seeds found by the properties above, kept as named cases.
+  it('regression (seed 20261204 on Babelfish): a view that reads a changed table is re-created — Babelfish has no ALTER VIEW', { timeout: 300_000 }, async () => {
+    const t0 = { name: 't0', columns: [{ name: 'id', type: 'int identity', nullable: false }, { name: 'c0', type: 'smallint', nullable: false }], primaryKey: { name: 'pk_t0', columns: ['id'] }, uniques: [], checks: [], foreignKeys: [], indexes: [] };
+    const a: SchemaModel = { scope: 'tenant', tables: [t0], views: [{ name: 'v0', definition: 'SELECT id, c0 FROM {{schema}}.t0 WHERE id > 0' }] };
+    const b: SchemaModel = { ...a, tables: [{ ...t0, columns: [...t0.columns, { name: 'n1', type: 'float', nullable: true }] }] };
+    const dropped: SchemaModel = { ...a, tables: [{ ...t0, columns: [t0.columns[0]!, t0.columns[1]!, { name: 'c2', type: 'nvarchar(20)', nullable: true }] }] };
+    await diffRoundTrip(bench, a, b);
+    await diffRoundTrip(bench, dropped, a);
+  });
+
+  it('regression (seed 20261204 on Babelfish): an IDENTITY column pulls without the sequence Babelfish makes for it', { timeout: 300_000 }, async () => {
+    await pullRoundTrip(bench, {
+      scope: 'tenant',
+      tables: [{ name: 't0', columns: [{ name: 'id', type: 'int identity', nullable: false }, { name: 'c0', type: 'smallint', nullable: false }], primaryKey: { name: 'pk_t0', columns: ['id'] }, uniques: [], checks: [], foreignKeys: [], indexes: [] }],
+      sequences: [{ name: 'seq0', type: 'bigint', start: 960, increment: 3 }],
+    });
+  });
+
   it(`pull: the pulled model builds the same catalog and pulls to the same bytes (${RUNS} generated models, seed ${SEED})`, { timeout: 900_000 }, async () => {
     await fc.assert(
       fc.asyncProperty(schemaModel, async (a) => {
