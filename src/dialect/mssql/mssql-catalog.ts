@@ -291,11 +291,14 @@ export function mssqlRowsToCatalogs(
     if (!tables.has(r.schema_name)) tables.set(r.schema_name, new Map());
     views.set(r.schema_name, [...(views.get(r.schema_name) ?? []), { name: r.view_name, definition: normalizeMssqlModule(r.definition ?? '', r.schema_name) }]);
   }
-  // Babelfish makes an IDENTITY with a PostgreSQL sequence (`<table>_<column>_seq`) that
-  // INFORMATION_SCHEMA.SEQUENCES lists: part of the column, not a sequence of the schema.
-  const identitySequences = new Set(rows.columns.filter((c) => c.is_identity).map((c) => `${c.schema_name}\u0000${c.table_name}_${c.column_name}_seq`));
+  // Babelfish makes an IDENTITY with a PostgreSQL sequence (`<table>_<column>_seq`, keeping that
+  // name when the table is renamed) that INFORMATION_SCHEMA.SEQUENCES lists: part of the column, not
+  // a sequence of the schema. Left out: `…_<identity column>_seq[n]` where the schema has such a column.
+  const identityColumns = new Map<string, Set<string>>();
+  for (const c of rows.columns) if (c.is_identity) identityColumns.set(c.schema_name, (identityColumns.get(c.schema_name) ?? new Set()).add(c.column_name));
+  const isIdentitySequence = (schema: string, name: string) => [...(identityColumns.get(schema) ?? [])].some((c) => name.replace(/\d+$/, '').endsWith(`_${c}_seq`));
   for (const r of rows.sequences ?? []) {
-    if (identitySequences.has(`${r.schema_name}\u0000${r.sequence_name.replace(/\d+$/, '')}`)) continue;
+    if (isIdentitySequence(r.schema_name, r.sequence_name)) continue;
     if (!tables.has(r.schema_name)) tables.set(r.schema_name, new Map());
     const type = mssqlLogicalType({ type_name: r.type_name, max_length: 8, precision: 19, scale: 0, is_identity: false });
     sequences.set(r.schema_name, [...(sequences.get(r.schema_name) ?? []), { name: r.sequence_name, type, start: String(r.seq_start), increment: String(r.seq_increment) }]);
