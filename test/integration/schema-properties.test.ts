@@ -141,6 +141,17 @@ describe.each(runnableTargets)('generated schema round trips on $name', (target)
     await diffRoundTrip(bench, a, b);
   });
 
+  // Babelfish stores an index as <name><table><md5>: after a table rename the stored name holds the
+  // old table's name and the catalog reader cannot take the suffix off (not fixed; docs/schema-as-code.md).
+  it.skipIf(babelfish)(
+    `regression (seed 5 on Babelfish): an indexed table renamed${babelfish ? ' — skipped on Babelfish: its stored index names keep the old table name and read back changed' : ''}`,
+    { timeout: 300_000 },
+    async () => {
+      const t0 = { name: 't0', columns: [{ name: 'id', type: 'int', nullable: false }, { name: 'c0', type: 'int', nullable: true }], primaryKey: { name: 'pk_t0', columns: ['id'] }, uniques: [], checks: [], foreignKeys: [], indexes: [{ name: 'ix_t0_c0', columns: [{ column: 'c0', descending: true }], unique: false }] };
+      await diffRoundTrip(bench, { scope: 'tenant', tables: [t0] }, { scope: 'tenant', tables: [{ ...t0, name: 't0_r', renamedFrom: 't0' }] });
+    },
+  );
+
   it(`pull: the pulled model builds the same catalog and pulls to the same bytes (${RUNS} generated models, seed ${SEED})`, { timeout: 900_000 }, async () => {
     await fc.assert(
       fc.asyncProperty(schemaModel, async (a) => {
