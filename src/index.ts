@@ -27,8 +27,8 @@ export { fingerprint } from './catalog/fingerprint.js';
 export { diffCatalogs, describeDifference } from './catalog/catalog-diff.js';
 export { formatDrift } from './drift/drift-report-format.js';
 // Schema as code (docs/schema-as-code.md): typed builders for schema/tenant.ts and schema/master.ts.
-export { col, defineSchema, sql, table, ColumnBuilder, validateModel, ModelError } from './schema-model/index.js';
-export type { SchemaModel, ModelTable, ModelColumn, ModelIndex, ModelForeignKey, ModelKey, ModelCheck, ModelDefault, DialectText, ModelScope, TableInput, DefaultInput } from './schema-model/index.js';
+export { col, defineSchema, routine, sequence, sql, table, view, ColumnBuilder, validateModel, ModelError } from './schema-model/index.js';
+export type { SchemaModel, ModelTable, ModelColumn, ModelIndex, ModelForeignKey, ModelKey, ModelCheck, ModelDefault, DialectText, ModelScope, ModelView, ModelSequence, ModelRoutine, ServerNamed, TableInput, DefaultInput } from './schema-model/index.js';
 export { generateMigration } from './declarative/generate-migration.js';
 export type { GenerateOptions, GenerateResult } from './declarative/generate-migration.js';
 export { checkModels, formatCheck } from './declarative/check-model.js';

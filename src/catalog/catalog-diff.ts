@@ -1,7 +1,7 @@
 import type { Catalog, CatalogColumn, CatalogIndex, CatalogTable, CheckConstraint, ForeignKey, KeyConstraint } from './catalog-model.js';
 import { canonicalize, keyOfConstraint } from './fingerprint.js';
 
-export type ObjectKind = 'table' | 'column' | 'primary key' | 'unique constraint' | 'check constraint' | 'foreign key' | 'index';
+export type ObjectKind = 'table' | 'column' | 'primary key' | 'unique constraint' | 'check constraint' | 'foreign key' | 'index' | 'view' | 'sequence' | 'function' | 'procedure' | 'trigger';
 
 /** The aspect of an object that differs (for `changed`). */
 export type Property =
@@ -19,7 +19,8 @@ export type Property =
   | 'filter'
   | 'include'
   | 'valid'
-  | 'method';
+  | 'method'
+  | 'definition';
 
 /**
  * One difference between the expected and the actual catalog of a schema. `missing`: expected but
@@ -216,6 +217,38 @@ export function diffCatalogs(expected: Catalog, actual: Catalog): Difference[] {
     (t) => push({ change: 'extra', kind: 'table', table: t.name, actual: `${t.columns.length} column(s)` }),
     (et, at) => diffTable(et, at, push),
   );
+  // Views and sequences: `table` holds their name (they are schema objects of their own).
+  matchBy(
+    e.views ?? [],
+    a.views ?? [],
+    (v) => v.name,
+    (v) => push({ change: 'missing', kind: 'view', table: v.name, expected: v.definition }),
+    (v) => push({ change: 'extra', kind: 'view', table: v.name, actual: v.definition }),
+    (ev, av) => {
+      if (ev.definition !== av.definition) push({ change: 'changed', kind: 'view', table: ev.name, property: 'definition', expected: ev.definition, actual: av.definition });
+    },
+  );
+  const seq = (q: { type: string; start: string; increment: string }) => `${q.type} START ${q.start} INCREMENT ${q.increment}`;
+  matchBy(
+    e.sequences ?? [],
+    a.sequences ?? [],
+    (q) => q.name,
+    (q) => push({ change: 'missing', kind: 'sequence', table: q.name, expected: seq(q) }),
+    (q) => push({ change: 'extra', kind: 'sequence', table: q.name, actual: seq(q) }),
+    (eq, aq) => {
+      if (seq(eq) !== seq(aq)) push({ change: 'changed', kind: 'sequence', table: eq.name, property: 'definition', expected: seq(eq), actual: seq(aq) });
+    },
+  );
+  matchBy(
+    e.routines ?? [],
+    a.routines ?? [],
+    (r) => `${r.kind}:${r.name}`,
+    (r) => push({ change: 'missing', kind: r.kind, table: r.name, expected: r.definition }),
+    (r) => push({ change: 'extra', kind: r.kind, table: r.name, actual: r.definition }),
+    (er, ar) => {
+      if (er.definition !== ar.definition) push({ change: 'changed', kind: er.kind, table: er.name, property: 'definition', expected: er.definition, actual: ar.definition });
+    },
+  );
   const order = (d: Difference): string => d.table;
   return out.sort((x, y) => (order(x) < order(y) ? -1 : order(x) > order(y) ? 1 : 0));
 }
@@ -223,8 +256,8 @@ export function diffCatalogs(expected: Catalog, actual: Catalog): Difference[] {
 /** One difference in words a DBA reads, e.g. `column automation_jobs.priority: extra (int NULL)`. */
 export function describeDifference(d: Difference): string {
   const subject =
-    d.kind === 'table'
-      ? `table ${d.table}`
+    d.kind === 'table' || d.kind === 'view' || d.kind === 'sequence' || d.kind === 'function' || d.kind === 'procedure' || d.kind === 'trigger'
+      ? `${d.kind} ${d.table}`
       : d.kind === 'column'
         ? `column ${d.table}.${d.name}`
         : `${d.kind}${d.name ? ` ${d.name}` : ''} on ${d.table}`;

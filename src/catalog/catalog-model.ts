@@ -35,11 +35,19 @@ export interface CatalogColumn {
  */
 export interface KeyConstraint {
   readonly name?: string;
+  /**
+   * The name the server gave a constraint created without one (`users_pkey`, `PK__users__3213E83F…`).
+   * Not compared (two tenants' generated names may differ); `pull` keeps it so the model names what
+   * the database has.
+   */
+  readonly generatedName?: string;
   readonly columns: readonly string[];
 }
 
 export interface CheckConstraint {
   readonly name?: string;
+  /** See {@link KeyConstraint.generatedName}. */
+  readonly generatedName?: string;
   /** Normalized expression, compared within one dialect family. */
   readonly expression: string;
 }
@@ -48,6 +56,8 @@ export type ReferentialAction = 'no action' | 'restrict' | 'cascade' | 'set null
 
 export interface ForeignKey {
   readonly name?: string;
+  /** See {@link KeyConstraint.generatedName}. */
+  readonly generatedName?: string;
   readonly columns: readonly string[];
   /** {@link SELF_SCHEMA} for a table of the same schema, else the other schema's name (e.g. master). */
   readonly refSchema: string;
@@ -87,10 +97,38 @@ export interface CatalogTable {
   readonly indexes: readonly CatalogIndex[];
 }
 
+/** A view: its definition as the server prints it (PostgreSQL pg_get_viewdef; SQL Server the text as written). */
+export interface CatalogView {
+  readonly name: string;
+  readonly definition: string;
+}
+
+/** A sequence of its own (not one a serial or identity column owns). */
+export interface CatalogSequence {
+  readonly name: string;
+  /** Logical type: smallint, int or bigint. */
+  readonly type: string;
+  readonly start: string;
+  readonly increment: string;
+}
+
+/** A function, stored procedure or trigger: its definition as the server prints or keeps it. */
+export interface CatalogRoutine {
+  readonly kind: 'function' | 'procedure' | 'trigger';
+  readonly name: string;
+  readonly definition: string;
+  /** A trigger's table. */
+  readonly table?: string;
+}
+
 export interface Catalog {
   /** Raw types and expressions are compared only within one family. */
   readonly family: DialectFamily;
   readonly tables: readonly CatalogTable[];
+  /** Absent when the schema has none (so fingerprints of schemas without views stay as they were). */
+  readonly views?: readonly CatalogView[];
+  readonly sequences?: readonly CatalogSequence[];
+  readonly routines?: readonly CatalogRoutine[];
 }
 
 /** A table as an introspector builds it before canonicalization. */

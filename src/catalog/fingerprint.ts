@@ -26,6 +26,18 @@ export function canonicalize(catalog: Catalog): Catalog {
   const key = (k: KeyConstraint): KeyConstraint => ({ columns: [...k.columns], ...opt('name', k.name) });
   return {
     family: catalog.family,
+    ...opt(
+      'routines',
+      catalog.routines && catalog.routines.length > 0
+        ? sortedBy(catalog.routines, (r) => `${r.kind}:${r.name}`).map((r) => ({ definition: r.definition, kind: r.kind, name: r.name, ...opt('table', r.table) }))
+        : undefined,
+    ),
+    ...opt(
+      'sequences',
+      catalog.sequences && catalog.sequences.length > 0
+        ? sortedBy(catalog.sequences, (q) => q.name).map((q) => ({ increment: q.increment, name: q.name, start: q.start, type: q.type }))
+        : undefined,
+    ),
     tables: sortedBy(catalog.tables, (t) => t.name).map(
       (t): CatalogTable => ({
         checks: sortedBy(t.checks, keyOfConstraint).map((c) => ({ expression: c.expression, ...opt('name', c.name) })),
@@ -59,6 +71,7 @@ export function canonicalize(catalog: Catalog): Catalog {
         uniques: sortedBy(t.uniques, keyOfConstraint).map(key),
       }),
     ),
+    ...opt('views', catalog.views && catalog.views.length > 0 ? sortedBy(catalog.views, (v) => v.name).map((v) => ({ definition: v.definition, name: v.name })) : undefined),
   };
 }
 

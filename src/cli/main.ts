@@ -10,7 +10,10 @@ import { EXIT, exitCodeForError } from './exit-codes.js';
  * only the module of the command being run is imported (`--help` imports none), so start-up does
  * not pay for the migrator, zod, umzug and Handlebars unless the command needs them.
  */
-export async function buildCli(args: string[]) {
+export async function buildCli(argv: string[]) {
+  // yargs reads a lone `-` as a positional, not as an option's value: `--out -` (stdout, as Unix
+  // tools spell it) becomes `--out=-`.
+  const args = argv.flatMap((a, i) => (a === '-' && argv[i - 1] === '--out' ? [] : a === '--out' && argv[i + 1] === '-' ? ['--out=-'] : [a]));
   const cli = yargs(args)
     .scriptName('tenant-migrate')
     .usage('$0 <command> [options]\n\nMigrations for schema-per-tenant databases (SQL Server, PostgreSQL, embedded PGlite).')

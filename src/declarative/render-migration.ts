@@ -5,9 +5,9 @@
  * foreign keys. Phases are separated by `{{go}}`: SQL Server compiles a batch as a whole, so a
  * statement that uses a column added or renamed earlier must be in a later batch.
  */
-import type { ModelColumn, ModelDefault, ModelForeignKey, ModelIndex, ModelTable, DialectText } from '../schema-model/model-types.js';
+import type { ModelColumn, ModelDefault, ModelForeignKey, ModelIndex, ModelRoutine, ModelSequence, ModelTable, ModelView, DialectText } from '../schema-model/model-types.js';
 import { defaultNameOf } from '../schema-model/model-types.js';
-import { storageType } from './schema-diff.js';
+import { autoNumber, identityAlways, storageType, typeSql } from '../schema-model/logical-types.js';
 import { type Destructive, type ModelConstraint, type RenamedObjectType, type SchemaChange, constraintName, describeChange } from './schema-changes.js';
 
 /** Words both dialects (or one of them) reserve: such column names are quoted with `{{ident}}`. */
@@ -26,8 +26,11 @@ const table = (name: string): string => `{{table ${hbsString(name)}}}`;
 const refTable = (fk: ModelForeignKey): string => (fk.references.schema === 'master' ? `{{master}}.{{ident ${hbsString(fk.references.table)}}}` : table(fk.references.table));
 const list = (names: readonly string[]): string => names.map(ident).join(', ');
 
-/** User SQL inside a template: `{{` would start a Handlebars expression. */
-const escapeHbs = (s: string): string => s.replace(/\{\{/g, '\\{{');
+/**
+ * User SQL inside a template: `{{` would start a Handlebars expression — except `{{schema}}`, the
+ * tenant schema's quoted name, which views, defaults and checks use to name the schema's objects.
+ */
+const escapeHbs = (s: string): string => s.replace(/\{\{(?!schema\}\})/g, '\\{{');
 
 export function dialectText(text: DialectText): string {
   if (typeof text === 'string') return escapeHbs(text);
@@ -44,6 +47,9 @@ export function typeHelper(type: string): string {
     const missing = `/* no ${family === 'mssql' ? 'PostgreSQL' : 'SQL Server'} type for ${type} */`;
     return family === 'mssql' ? `{{#if isMssql}}${text}{{else}}${missing}{{/if}}` : `{{#if isMssql}}${missing}{{else}}${text}{{/if}}`;
   }
+  // `identity` keeps its helper ({{identity}}): migrations generated before read the same.
+  const own = type === 'identity' ? undefined : typeSql(type);
+  if (own) return own.mssql === own.postgres ? own.mssql : `{{#if isMssql}}${own.mssql}{{else}}${own.postgres}{{/if}}`;
   const m = /^([a-z0-9]+)(?:\(([^)]*)\))?$/.exec(type);
   if (!m) return type;
   const [, base, args] = m as unknown as [string, string, string | undefined];
@@ -93,17 +99,78 @@ function actions(fk: ModelForeignKey): string {
   return `${one('ON DELETE', fk.onDelete)}${one('ON UPDATE', fk.onUpdate)}`;
 }
 
+/**
+ * `CONSTRAINT name ` before a constraint's definition. A constraint the database named (`generated`)
+ * is created without a name on SQL Server, whose generated names differ per schema; PostgreSQL's
+ * generated names are deterministic, so there the recorded name is written.
+ */
+function constraintPrefix(name: string, generated: boolean | undefined): string {
+  return generated ? `{{#if isMssql}}{{else}}CONSTRAINT ${ident(name)} {{/if}}` : `CONSTRAINT ${ident(name)} `;
+}
+
+const generatedOf = (c: ModelConstraint): boolean | undefined => (c.type === 'check' ? c.check.generated : c.type === 'foreign key' ? c.fk.generated : c.key.generated);
+
 export function constraintDefinition(c: ModelConstraint): string {
+  const prefix = constraintPrefix(constraintName(c), generatedOf(c));
   switch (c.type) {
     case 'primary key':
-      return `CONSTRAINT ${ident(c.key.name)} PRIMARY KEY (${list(c.key.columns)})`;
+      return `${prefix}PRIMARY KEY (${list(c.key.columns)})`;
     case 'unique':
-      return `CONSTRAINT ${ident(c.key.name)} UNIQUE (${list(c.key.columns)})`;
+      return `${prefix}UNIQUE (${list(c.key.columns)})`;
     case 'check':
-      return `CONSTRAINT ${ident(c.check.name)} CHECK (${dialectText(c.check.expression)})`;
+      return `${prefix}CHECK (${dialectText(c.check.expression)})`;
     case 'foreign key':
-      return `CONSTRAINT ${ident(c.fk.name)} FOREIGN KEY (${list(c.fk.columns)})\n        REFERENCES ${refTable(c.fk)} (${list(c.fk.references.columns)})${actions(c.fk)}`;
+      return `${prefix}FOREIGN KEY (${list(c.fk.columns)})\n        REFERENCES ${refTable(c.fk)} (${list(c.fk.references.columns)})${actions(c.fk)}`;
   }
+}
+
+const nameList = (names: readonly string[]): string => names.map((n) => `N'${n}'`).join(', ');
+
+/**
+ * SQL Server: the WHERE clause that finds a server-named constraint by its definition (its name
+ * differs per schema): the primary key by its type; a unique key or foreign key by its recorded name
+ * (Babelfish's generated names are PostgreSQL's, the same everywhere) or, system-named, by its
+ * columns (and referenced table); a check by its recorded name only.
+ */
+function generatedLookupMssql(tableName: string, c: ModelConstraint): { from: string; where: string } {
+  const tbl = `OBJECT_ID(N'${table(tableName)}')`;
+  const name = constraintName(c);
+  const sameColumns = (countOf: (filter: string) => string, columns: readonly string[]) =>
+    `${countOf(`c.name IN (${nameList(columns)})`)} = ${columns.length} AND ${countOf('1 = 1')} = ${columns.length}`;
+  switch (c.type) {
+    case 'primary key':
+      return { from: 'sys.key_constraints AS k', where: `k.parent_object_id = ${tbl} AND k.type = 'PK'` };
+    case 'unique': {
+      const count = (filter: string) =>
+        `(SELECT COUNT(*) FROM sys.index_columns AS ic JOIN sys.columns AS c ON c.object_id = ic.object_id AND c.column_id = ic.column_id WHERE ic.object_id = k.parent_object_id AND ic.index_id = k.unique_index_id AND ic.is_included_column = 0 AND ${filter})`;
+      return { from: 'sys.key_constraints AS k', where: `k.parent_object_id = ${tbl} AND k.type = 'UQ' AND (k.name = N'${name}' OR (k.is_system_named = 1 AND ${sameColumns(count, c.key.columns)}))` };
+    }
+    case 'foreign key': {
+      const count = (filter: string) =>
+        `(SELECT COUNT(*) FROM sys.foreign_key_columns AS fc JOIN sys.columns AS c ON c.object_id = fc.parent_object_id AND c.column_id = fc.parent_column_id WHERE fc.constraint_object_id = k.object_id AND ${filter})`;
+      return {
+        from: 'sys.foreign_keys AS k',
+        where: `k.parent_object_id = ${tbl} AND (k.name = N'${name}' OR (k.is_system_named = 1 AND k.referenced_object_id = OBJECT_ID(N'${refTable(c.fk)}') AND ${sameColumns(count, c.fk.columns)}))`,
+      };
+    }
+    case 'check':
+      return { from: 'sys.check_constraints AS k', where: `k.parent_object_id = ${tbl} AND k.name = N'${name}'` };
+  }
+}
+
+/** `ALTER TABLE … DROP CONSTRAINT …` — for a server-named one, looked up by definition on SQL Server. */
+export function dropConstraintSql(tableName: string, c: ModelConstraint, next: () => number): string {
+  const plain = `ALTER TABLE ${table(tableName)} DROP CONSTRAINT ${ident(constraintName(c))};`;
+  if (!generatedOf(c)) return plain;
+  const v = `@tm_cn_${next()}`;
+  const { from, where } = generatedLookupMssql(tableName, c);
+  const mssql = [
+    `DECLARE ${v} NVARCHAR(400) = (SELECT TOP 1 N'ALTER TABLE ${table(tableName)} DROP CONSTRAINT ' + QUOTENAME(k.name)`,
+    `    FROM ${from}`,
+    `    WHERE ${where});`,
+    `IF ${v} IS NOT NULL EXEC (${v});`,
+  ].join('\n');
+  return `{{#if isMssql}}\n${mssql}\n{{else}}\n${plain}\n{{/if}}`;
 }
 
 export function createIndexSql(tableName: string, i: ModelIndex): string {
@@ -160,6 +227,47 @@ function renameObjectSql(c: Extract<SchemaChange, { kind: 'rename-object' }>): s
  */
 const renameTableMssql = (from: string, to: string): string => `EXEC sp_rename N'{{schemaName}}.${from}', N'${to}', N'OBJECT';`;
 
+const viewName = (name: string): string => `{{schema}}.${ident(name)}`;
+const createViewSql = (v: ModelView, verb = 'CREATE'): string => `${verb} VIEW ${viewName(v.name)} AS\n${dialectText(v.definition)};`;
+/**
+ * SQL Server: CREATE OR ALTER VIEW (keeps its permissions); Babelfish, which has no ALTER VIEW,
+ * creates it again (dropped first, with the views that read it). Through EXEC: CREATE VIEW must
+ * otherwise be alone in its batch.
+ */
+function replaceViewMssql(v: ModelView): string {
+  const body = (verb: string) => `N'${createViewSql(v, verb).replace(/;$/, '').replace(/'/g, "''")}'`;
+  return `IF SERVERPROPERTY('Babelfish') IS NULL\n    EXEC (${body('CREATE OR ALTER')});\nELSE\n    EXEC (${body('CREATE')});`;
+}
+
+const sequenceSql = (q: ModelSequence): string => `CREATE SEQUENCE {{schema}}.${ident(q.name)} AS ${typeHelper(q.type)} START WITH ${q.start} INCREMENT BY ${q.increment};`;
+
+/**
+ * A routine's CREATE per dialect; `replace`: as CREATE OR ALTER (SQL Server) / CREATE OR REPLACE
+ * (PostgreSQL), written over the statement's leading CREATE (a text already saying OR REPLACE stays).
+ */
+function routineSql(r: ModelRoutine, replace: boolean): string {
+  const one = (text: string | undefined, family: 'mssql' | 'postgres') => {
+    if (text === undefined) return '';
+    const sql = escapeHbs(text.trim());
+    if (!replace) return sql;
+    return family === 'mssql'
+      ? sql.replace(/^CREATE\s+(?!OR\s)/i, 'CREATE OR ALTER ')
+      : sql.replace(/^CREATE\s+(?!OR\s)/i, 'CREATE OR REPLACE ');
+  };
+  const [mssql, pg] = [one(r.definition.mssql, 'mssql'), one(r.definition.postgres, 'postgres')];
+  // PostgreSQL runs the batch as one script: each statement ends with `;` (pg_get_functiondef prints none).
+  const postgres = pg === '' || pg.endsWith(';') ? pg : `${pg};`;
+  return `{{#if isMssql}}\n${mssql}\n{{else}}\n${postgres}\n{{/if}}`;
+}
+
+function dropRoutineSql(r: ModelRoutine): string {
+  const verb = r.kind.toUpperCase();
+  const mssql = r.definition.mssql !== undefined ? `DROP ${verb} {{schema}}.${ident(r.name)};` : '';
+  const postgres =
+    r.definition.postgres === undefined ? '' : r.kind === 'trigger' ? `DROP TRIGGER ${ident(r.name)} ON ${table(r.table ?? '')};` : `DROP ${verb} {{schema}}.${ident(r.name)};`;
+  return `{{#if isMssql}}\n${mssql}\n{{else}}\n${postgres}\n{{/if}}`;
+}
+
 const mssqlOnly = (sql: string): string => `{{#if isMssql}}\n${sql}\n{{/if}}`;
 const postgresOnly = (sql: string): string => `{{#if isPostgres}}\n${sql}\n{{/if}}`;
 
@@ -204,10 +312,13 @@ export function renderMigration(changes: readonly SchemaChange[], options: Rende
 
   const fkDrops = changes.filter((c) => c.kind === 'drop-constraint' && c.constraint.type === 'foreign key');
   const otherDrops = changes.filter((c) => (c.kind === 'drop-constraint' && c.constraint.type !== 'foreign key') || c.kind === 'drop-index');
+  // Foreign keys go first, then tables (with the foreign keys they hold), then other keys: a key
+  // cannot be dropped while a foreign key — of a live or of a dropped table — references it.
+  const fkDropSql: string[] = [];
   for (const c of [...fkDrops, ...otherDrops]) {
     if (c.kind === 'drop-constraint') {
-      const sql = `ALTER TABLE ${table(c.table)} DROP CONSTRAINT ${ident(constraintName(c.constraint))};`;
-      drops.push(c.only ? mssqlOnly(sql) : sql);
+      const sql = dropConstraintSql(c.table, c.constraint, () => ++n);
+      (c.constraint.type === 'foreign key' ? fkDropSql : drops).push(c.only ? mssqlOnly(sql) : sql);
     } else if (c.kind === 'drop-index') {
       drops.push(c.only ? mssqlOnly(`DROP INDEX ${ident(c.index.name)} ON ${table(c.table)};`) : dropIndexSql(c.table, c.index));
     }
@@ -234,6 +345,8 @@ export function renderMigration(changes: readonly SchemaChange[], options: Rende
         break;
     }
   }
+  // Sequences before the tables whose defaults may use them.
+  for (const c of changes) if (c.kind === 'create-sequence') creates.push(sequenceSql(c.sequence));
   const created = new Set<string>();
   const deferredFks: { table: string; fk: ModelForeignKey }[] = [];
   for (const t of creationOrder(changes.flatMap((c) => (c.kind === 'create-table' ? [c.table] : [])))) {
@@ -254,7 +367,7 @@ export function renderMigration(changes: readonly SchemaChange[], options: Rende
   }
   for (const c of changes) {
     if (c.kind === 'add-column') {
-      const needsBackfill = !c.column.nullable && !c.column.default && c.column.type !== 'identity' && !c.column.computed;
+      const needsBackfill = !c.column.nullable && !c.column.default && !autoNumber(c.column.type) && !c.column.computed;
       if (!needsBackfill) {
         creates.push(`ALTER TABLE ${table(c.table)} ADD ${columnDefinition(c.table, c.column)};`);
         continue;
@@ -265,8 +378,8 @@ export function renderMigration(changes: readonly SchemaChange[], options: Rende
       );
     } else if (c.kind === 'alter-column') {
       const { from, to } = c;
-      const identityAdded = c.identityChanged && to.type === 'identity';
-      const identityRemoved = c.identityChanged && from.type === 'identity';
+      const identityAdded = c.identityChanged && autoNumber(to.type) === 'identity';
+      const identityRemoved = c.identityChanged && autoNumber(from.type) === 'identity';
       const typeOrNull = c.typeChanged || c.nullabilityChanged;
       const defaultGone = from.default !== undefined && (c.defaultChanged || c.typeChanged);
       const defaultReAdded = to.default !== undefined && (defaultGone || !from.default);
@@ -288,11 +401,12 @@ export function renderMigration(changes: readonly SchemaChange[], options: Rende
         pg.push(`ALTER TABLE ${table(c.table)} ALTER COLUMN ${ident(to.name)} TYPE ${type}${using};`);
       }
       if (c.nullabilityChanged) pg.push(`ALTER TABLE ${table(c.table)} ALTER COLUMN ${ident(to.name)} ${to.nullable ? 'DROP' : 'SET'} NOT NULL;`);
+      if (c.generationChanged) pg.push(`ALTER TABLE ${table(c.table)} ALTER COLUMN ${ident(to.name)} SET GENERATED ${identityAlways(to.type) ? 'ALWAYS' : 'BY DEFAULT'};`);
       if (c.defaultChanged) pg.push(`ALTER TABLE ${table(c.table)} ALTER COLUMN ${ident(to.name)} ${to.default ? `SET DEFAULT ${defaultSql(to.default)}` : 'DROP DEFAULT'};`);
       if (identityAdded) {
         // The sequence starts after the values the column already holds.
         pg.push(
-          `ALTER TABLE ${table(c.table)} ALTER COLUMN ${ident(to.name)} ADD GENERATED BY DEFAULT AS IDENTITY;`,
+          `ALTER TABLE ${table(c.table)} ALTER COLUMN ${ident(to.name)} ADD GENERATED ${identityAlways(to.type) ? 'ALWAYS' : 'BY DEFAULT'} AS IDENTITY;`,
           `SELECT setval(pg_get_serial_sequence('${table(c.table)}', '${to.name}'), COALESCE(MAX(${ident(to.name)}), 0) + 1, false) FROM ${table(c.table)};`,
         );
       }
@@ -325,6 +439,28 @@ export function renderMigration(changes: readonly SchemaChange[], options: Rende
     .reverse()
     .map((t) => `${marker('drop-table', `${t.name} and its data`)}\nDROP TABLE ${table(t.name)};`);
   const rest = drops;
+  const sequenceDrops = changes.flatMap((c) =>
+    c.kind === 'drop-sequence' ? [`${marker('drop-sequence', `sequence ${c.sequence.name} and its current value`)}\nDROP SEQUENCE {{schema}}.${ident(c.sequence.name)};`] : [],
+  );
+  for (const c of changes) if (c.kind === 'alter-sequence') creates.push(`ALTER SEQUENCE {{schema}}.${ident(c.to.name)} INCREMENT BY ${c.to.increment};`);
+  // Views: dropped before anything they read changes, created after everything (each in its own
+  // batch: SQL Server's CREATE VIEW must be alone in one). A changed view is CREATE OR ALTER on SQL
+  // Server; PostgreSQL drops and creates it (CREATE OR REPLACE cannot change its columns).
+  // Dependents first: in reverse order of the snapshot's list (a view comes after what it reads).
+  const viewDrops = changes
+    .flatMap((c) =>
+      c.kind === 'drop-view'
+        ? [{ position: c.position, sql: `DROP VIEW ${viewName(c.view.name)};` }]
+        : c.kind === 'replace-view'
+          ? // Babelfish has no ALTER VIEW (so no CREATE OR ALTER): there, as on PostgreSQL, dropped first and created last.
+            [{ position: c.position, sql: `{{#if isMssql}}\nIF SERVERPROPERTY('Babelfish') IS NOT NULL DROP VIEW ${viewName(c.from.name)};\n{{else}}\nDROP VIEW ${viewName(c.from.name)};\n{{/if}}` }]
+          : [],
+    )
+    .sort((a, b) => b.position - a.position)
+    .map((d) => d.sql);
+  const viewCreates = changes.flatMap((c) =>
+    c.kind === 'create-view' ? [createViewSql(c.view)] : c.kind === 'replace-view' ? [`{{#if isMssql}}\n${replaceViewMssql(c.to)}\n{{else}}\n${createViewSql(c.to)}\n{{/if}}`] : [],
+  );
 
   const header = [
     `{{!--`,
@@ -335,7 +471,25 @@ export function renderMigration(changes: readonly SchemaChange[], options: Rende
     `  Review before committing; edit freely (e.g. add a data backfill). \`tenant-migrate check\` proves it still makes the model.`,
     `--}}`,
   ].join('\n');
-  const phases = [renames, [...rest, ...tableDrops], [...creates, ...rebuilds], [...after, ...adds]].filter((p) => p.length > 0).map((p) => p.join('\n\n'));
+  // Routines: dropped before anything else (a trigger or function may use what changes), created
+  // and replaced last, each in its own batch (SQL Server: CREATE PROCEDURE/FUNCTION/TRIGGER must be).
+  const routineDrops = changes
+    .flatMap((c) => (c.kind === 'drop-routine' ? [{ position: c.position, sql: dropRoutineSql(c.routine) }] : []))
+    .sort((a, b) => b.position - a.position)
+    .map((d) => [d.sql]);
+  const routineCreates = changes.flatMap((c) => (c.kind === 'create-routine' ? [[routineSql(c.routine, false)]] : c.kind === 'replace-routine' ? [[routineSql(c.to, true)]] : []));
+  const phases = [
+    ...routineDrops,
+    viewDrops,
+    renames,
+    [...fkDropSql, ...tableDrops, ...sequenceDrops, ...rest],
+    [...creates, ...rebuilds],
+    [...after, ...adds],
+    ...viewCreates.map((v) => [v]),
+    ...routineCreates,
+  ]
+    .filter((p) => p.length > 0)
+    .map((p) => p.join('\n\n'));
   return `${header}\n${phases.join('\n\n{{go}}\n\n')}\n`;
 }
 
@@ -351,8 +505,9 @@ const baseOf = (type: string): string => {
 function zeroValue(type: string): string {
   const base = baseOf(storageType(type));
   if (base === 'uuid') return "'00000000-0000-0000-0000-000000000000'";
-  if (base === 'string' || base === 'json') return "''";
-  if (base === 'datetime2') return "'0001-01-01'";
+  if (base === 'string' || base === 'json' || base === 'char' || base === 'nchar') return "''";
+  if (base === 'datetime2' || base === 'date' || base === 'datetimeoffset') return "'0001-01-01'";
+  if (base === 'time') return "'00:00'";
   if (base === 'varbinary') return '0x';
   return '0';
 }

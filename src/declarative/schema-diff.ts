@@ -6,8 +6,10 @@
  * `BlockOnPossibleDataLoss`, sqldef `--enable-drop`).
  */
 import { canonicalJson } from '../catalog/fingerprint.js';
-import type { ModelColumn, ModelForeignKey, ModelIndex, ModelTable, SchemaModel } from '../schema-model/model-types.js';
+import type { ModelColumn, ModelForeignKey, ModelIndex, ModelTable, ModelView, SchemaModel } from '../schema-model/model-types.js';
 import { snapshotModel } from '../schema-model/snapshot.js';
+import { autoNumber, identityAlways, storageType } from '../schema-model/logical-types.js';
+import { TenantMigrateError } from '../errors.js';
 import {
   type AllowKind,
   type RenamedObjectType,
@@ -75,8 +77,7 @@ function parseType(t: string): { base: string; args: string[] } {
 
 const len = (a: string | undefined): number => (a === undefined || a === 'max' ? Infinity : Number(a));
 
-/** The stored type: `identity` is a bigint with the IDENTITY property. */
-export const storageType = (type: string): string => (type === 'identity' ? 'bigint' : type);
+export { storageType };
 
 /** True when every value of `from` fits `to` unchanged (a widening); false for anything else. */
 export function isWidening(from: string, to: string): boolean {
@@ -93,12 +94,17 @@ export function isWidening(from: string, to: string): boolean {
   if (f.base === 'json' && (t.base === 'text' || (t.base === 'nvarchar' && t.args[0] === 'max'))) return true;
   if (f.base === 'varbinary' && t.base === 'varbinary') return len(t.args[0]) >= len(f.args[0]);
   if (f.base === 'datetime2' && t.base === 'datetime2') return Number(t.args[0] ?? 7) >= Number(f.args[0] ?? 7);
+  if ((f.base === 'char' && t.base === 'char') || (f.base === 'nchar' && t.base === 'nchar') || (f.base === 'char' && t.base === 'nchar')) return len(t.args[0]) >= len(f.args[0]);
+  if ((f.base === 'time' && t.base === 'time') || (f.base === 'datetimeoffset' && t.base === 'datetimeoffset')) return Number(t.args[0] ?? 7) >= Number(f.args[0] ?? 7);
+  if (f.base === 'real' && t.base === 'float') return true;
+  if (f.base === 'date' && t.base === 'datetime2') return true;
   const digits = (x: typeof f): [number, number] | undefined =>
-    x.base === 'int' ? [10, 0] : x.base === 'bigint' ? [19, 0] : x.base === 'decimal' ? [Number(x.args[0]), Number(x.args[1])] : undefined;
+    x.base === 'smallint' ? [5, 0] : x.base === 'int' ? [10, 0] : x.base === 'bigint' ? [19, 0] : x.base === 'decimal' ? [Number(x.args[0]), Number(x.args[1])] : undefined;
   const fd = digits(f);
   const td = digits(t);
   if (fd && td) {
-    if (t.base === 'int' && f.base !== 'int') return false;
+    if (t.base === 'smallint' && f.base !== 'smallint') return false;
+    if (t.base === 'int' && f.base !== 'int' && f.base !== 'smallint') return false;
     if (t.base === 'bigint' && f.base === 'decimal') return false;
     return td[1] >= fd[1] && td[0] - td[1] >= fd[0] - fd[1];
   }
@@ -249,7 +255,7 @@ export function diffModels(from: SchemaModel, declared: SchemaModel, options: Di
       const before = oldCols.get(c.name);
       if (!before) {
         changes.push({ kind: 'add-column', table: t.name, column: c });
-        if (!c.nullable && !c.default && c.type !== 'identity') destroy('not-null', `column ${t.name}.${c.name} is added NOT NULL without a default to an existing table (rows need a backfill)`);
+        if (!c.nullable && !c.default && !autoNumber(c.type)) destroy('not-null', `column ${t.name}.${c.name} is added NOT NULL without a default to an existing table (rows need a backfill)`);
         continue;
       }
       // A computed column (before or after) is dropped and added: there is no ALTER for it.
@@ -262,20 +268,33 @@ export function diffModels(from: SchemaModel, declared: SchemaModel, options: Di
         continue;
       }
       const typeChanged = storageType(before.type) !== storageType(c.type);
-      const identityChanged = (before.type === 'identity') !== (c.type === 'identity');
+      const [autoBefore, autoAfter] = [autoNumber(before.type), autoNumber(c.type)];
+      if (autoBefore === 'serial' || autoAfter === 'serial') {
+        // A serial's sequence is named and owned by PostgreSQL, and SQL Server renders it as an IDENTITY:
+        // there is no change in place that both agree on.
+        if (before.type !== c.type) {
+          throw new TenantMigrateError(
+            'USAGE',
+            `column ${t.name}.${c.name}: ${before.type} → ${c.type} is not generated (a serial column's sequence cannot be changed in place on both dialects): write this migration by hand, then \`diff --init\``,
+            { key: `tables.${t.name}.columns.${c.name}.type` },
+          );
+        }
+      }
+      const identityChanged = autoBefore !== autoAfter;
+      const generationChanged = autoBefore === 'identity' && autoAfter === 'identity' && identityAlways(before.type) !== identityAlways(c.type);
       const nullabilityChanged = before.nullable !== c.nullable;
       const defaultChanged = !same(before.default, c.default) || (c.default !== undefined && (before.defaultName ?? '') !== (c.defaultName ?? ''));
-      if (!typeChanged && !nullabilityChanged && !defaultChanged && !identityChanged) continue;
-      changes.push({ kind: 'alter-column', table: t.name, from: before, to: c, typeChanged, nullabilityChanged, defaultChanged, identityChanged });
+      if (!typeChanged && !nullabilityChanged && !defaultChanged && !identityChanged && !generationChanged) continue;
+      changes.push({ kind: 'alter-column', table: t.name, from: before, to: c, typeChanged, nullabilityChanged, defaultChanged, identityChanged, generationChanged });
       if (typeChanged && !isWidening(storageType(before.type), storageType(c.type))) destroy('narrow-type', `column ${t.name}.${c.name}: ${before.type} → ${c.type} may not hold every existing value`);
       if (identityChanged) {
         destroy(
           'identity',
-          c.type === 'identity'
+          autoAfter === 'identity'
             ? `column ${t.name}.${c.name} gains IDENTITY: SQL Server rebuilds table ${t.name} (copied under IDENTITY_INSERT, values kept), PostgreSQL adds it in place`
             : `column ${t.name}.${c.name} loses IDENTITY: SQL Server rebuilds the column (values kept), PostgreSQL drops it in place`,
         );
-        if (c.type === 'identity') changes.push({ kind: 'rebuild-table', table: t, column: c.name, only: 'mssql' });
+        if (autoAfter === 'identity') changes.push({ kind: 'rebuild-table', table: t, column: c.name, only: 'mssql' });
       }
       if (nullabilityChanged && !c.nullable && !c.default) destroy('not-null', `column ${t.name}.${c.name} becomes NOT NULL without a default (existing NULLs need a backfill)`);
     }
@@ -285,7 +304,10 @@ export function diffModels(from: SchemaModel, declared: SchemaModel, options: Di
     for (const [name, c] of oc) if (!nc.has(name) || !same(c, nc.get(name))) drop(t.name, c);
     const oi = new Map(o.indexes.map((i) => [i.name, i]));
     const ni = new Map(t.indexes.map((i) => [i.name, i]));
-    for (const [name, i] of oi) if (!ni.has(name) || !same(i, ni.get(name))) drop(t.name, i);
+    for (const [name, i] of oi) {
+      if (!ni.has(name)) destroy('drop-index', `index ${name} on ${t.name} is dropped (queries that use it get slower; a unique index stops enforcing uniqueness)`);
+      if (!ni.has(name) || !same(i, ni.get(name))) drop(t.name, i);
+    }
   }
 
   // SQL Server: ALTER COLUMN of type or nullability fails while an index, key, foreign key or check
@@ -344,7 +366,84 @@ export function diffModels(from: SchemaModel, declared: SchemaModel, options: Di
     }
     for (const i of t.indexes) if (!oi.has(i.name) || dropped.has(i.name)) add(t.name, i, oi.has(i.name) && dropped.has(i.name) ? onlyOf(i.name) : undefined);
   }
+  changes.push(...objectChanges(from, to, changes, destroy));
   return { changes, destructive, refused: destructive.filter((d) => !allow.has(d.allow)) };
+}
+
+const textOf = (t: ModelView['definition']): string => (typeof t === 'string' ? t : `${t.mssql}\n${t.postgres}`);
+const mentionsName = (text: string, name: string): boolean => new RegExp(`(?<![A-Za-z0-9_$])${name}(?![A-Za-z0-9_$])`, 'i').test(text);
+
+/**
+ * Views and sequences. A view is re-created when its definition changes or when it reads (names)
+ * a table this migration drops, renames or whose columns it changes, or a view that is re-created
+ * or dropped — PostgreSQL refuses those changes under a view that depends on them.
+ */
+function objectChanges(from: SchemaModel, to: SchemaModel, tableChanges: readonly SchemaChange[], destroy: (kind: AllowKind, what: string) => void): SchemaChange[] {
+  const out: SchemaChange[] = [];
+  const touched = new Set<string>();
+  for (const c of tableChanges) {
+    if (c.kind === 'drop-table' || c.kind === 'create-table') touched.add(c.table.name);
+    else if (c.kind === 'rename-table') touched.add(c.from).add(c.to);
+    else if (c.kind === 'drop-column' || c.kind === 'alter-column' || c.kind === 'rename-column' || c.kind === 'rebuild-table') touched.add(typeof c.table === 'string' ? c.table : c.table.name);
+  }
+  const oldViews = new Map((from.views ?? []).map((v) => [v.name, v]));
+  const newViews = new Map((to.views ?? []).map((v) => [v.name, v]));
+  const replaced = new Map<string, 'changed' | 'reads a changed object'>();
+  for (const v of to.views ?? []) {
+    const before = oldViews.get(v.name);
+    if (before && !same(before.definition, v.definition)) replaced.set(v.name, 'changed');
+  }
+  // Until nothing changes: a view reading a touched table, or a dropped / re-created view.
+  for (let grew = true; grew; ) {
+    grew = false;
+    const gone = new Set([...touched, ...replaced.keys(), ...[...oldViews.keys()].filter((n) => !newViews.has(n))]);
+    for (const v of to.views ?? []) {
+      const before = oldViews.get(v.name);
+      if (!before || replaced.has(v.name)) continue;
+      if ([...gone].some((n) => mentionsName(textOf(before.definition), n))) {
+        replaced.set(v.name, 'reads a changed object');
+        grew = true;
+      }
+    }
+  }
+  const position = new Map((from.views ?? []).map((v, i) => [v.name, i]));
+  for (const v of from.views ?? []) if (!newViews.has(v.name)) out.push({ kind: 'drop-view', view: v, position: position.get(v.name)! });
+  for (const v of to.views ?? []) {
+    const before = oldViews.get(v.name);
+    if (!before) out.push({ kind: 'create-view', view: v });
+    else if (replaced.has(v.name)) out.push({ kind: 'replace-view', from: before, to: v, reason: replaced.get(v.name)!, position: position.get(v.name)! });
+  }
+  const oldRoutines = new Map((from.routines ?? []).map((r, i) => [r.name, { r, i }]));
+  const newRoutines = new Map((to.routines ?? []).map((r) => [r.name, r]));
+  for (const [name, { r, i }] of oldRoutines) {
+    const next = newRoutines.get(name);
+    // Another kind, or a trigger moved to another table: dropped and created.
+    if (!next || next.kind !== r.kind || next.table !== r.table) out.push({ kind: 'drop-routine', routine: r, position: i });
+  }
+  for (const r of to.routines ?? []) {
+    const before = oldRoutines.get(r.name)?.r;
+    if (!before || before.kind !== r.kind || before.table !== r.table) out.push({ kind: 'create-routine', routine: r });
+    else if (!same(before.definition, r.definition)) out.push({ kind: 'replace-routine', from: before, to: r });
+  }
+  const oldSeqs = new Map((from.sequences ?? []).map((q) => [q.name, q]));
+  const newSeqs = new Map((to.sequences ?? []).map((q) => [q.name, q]));
+  for (const q of from.sequences ?? []) {
+    if (newSeqs.has(q.name)) continue;
+    out.push({ kind: 'drop-sequence', sequence: q });
+    destroy('drop-sequence', `sequence ${q.name} is dropped with its current value`);
+  }
+  for (const q of to.sequences ?? []) {
+    const before = oldSeqs.get(q.name);
+    if (!before) out.push({ kind: 'create-sequence', sequence: q });
+    else if (before.type !== q.type || before.start !== q.start) {
+      throw new TenantMigrateError(
+        'USAGE',
+        `sequence ${q.name}: a change of type or start is not generated (SQL Server cannot change either in place; a drop and create would lose its current value): write this migration by hand, then \`diff --init\``,
+        { key: `sequences.${q.name}` },
+      );
+    } else if (before.increment !== q.increment) out.push({ kind: 'alter-sequence', from: before, to: q });
+  }
+  return out;
 }
 
 function isMssqlOnly(changes: readonly SchemaChange[], name: string): boolean {

@@ -51,7 +51,9 @@ export async function loadModel(paths: ModelPaths, scope: ModelScope): Promise<S
   try {
     mod = await importModule(paths.model);
   } catch (err) {
-    throw new ModelError(paths.relModel, [`cannot be loaded: ${(err as Error).message.split('\n')[0]}`]);
+    // esbuild's message is "Transform failed with 1 error:" and then the file, line and reason.
+    const lines = (err as Error).message.split('\n').map((l) => l.trim()).filter(Boolean);
+    throw new ModelError(paths.relModel, [`cannot be loaded: ${lines.slice(0, lines[0]?.startsWith('Transform failed') ? 3 : 1).join(' ')}`]);
   }
   // A .ts file outside an ESM package loads as CommonJS: its `export default` arrives as default.default.
   let value = mod.default ?? mod.schema;

@@ -59,18 +59,28 @@ export interface Renamable {
   readonly renamedFrom?: string;
 }
 
-export interface ModelKey extends Renamable {
+/**
+ * `generated: true` on a key, check or foreign key: the database named it (it was created without a
+ * name; `pull` records the name it has, e.g. `users_pkey`). PostgreSQL's generated names are
+ * deterministic, so the name is used as written; SQL Server's differ per schema (`PK__users__3213E83F…`),
+ * so there it is created without a name and found by its definition when it is dropped.
+ */
+export interface ServerNamed {
+  readonly generated?: boolean;
+}
+
+export interface ModelKey extends Renamable, ServerNamed {
   readonly name: string;
   readonly columns: readonly string[];
 }
 
-export interface ModelCheck extends Renamable {
+export interface ModelCheck extends Renamable, ServerNamed {
   readonly name: string;
   /** The condition, without the outer `CHECK (…)`. */
   readonly expression: DialectText;
 }
 
-export interface ModelForeignKey extends Renamable {
+export interface ModelForeignKey extends Renamable, ServerNamed {
   readonly name: string;
   readonly columns: readonly string[];
   /** A table of the same schema, or (`schema: 'master'`) of the master schema. */
@@ -107,9 +117,46 @@ export interface ModelTable {
   readonly indexes: readonly ModelIndex[];
 }
 
+/**
+ * A view: its SELECT, one text or `{ mssql, postgres }`. Tables of the schema are named
+ * `{{schema}}.table` (the schema's quoted name on each tenant). Views are created after the tables
+ * and the views listed before them, and dropped before what they read.
+ */
+export interface ModelView {
+  readonly name: string;
+  readonly definition: DialectText;
+}
+
+/** A sequence of its own: `CREATE SEQUENCE … AS type START WITH start INCREMENT BY increment` on both dialects. */
+export interface ModelSequence {
+  readonly name: string;
+  readonly type: 'smallint' | 'int' | 'bigint';
+  readonly start: number;
+  readonly increment: number;
+}
+
+/**
+ * A function, stored procedure or trigger: its CREATE statement as text, per dialect (a dialect
+ * left out has none). `{{schema}}` names the tenant schema. Created in the order listed (after the
+ * tables and views), replaced when its text changes (`CREATE OR ALTER` on SQL Server, `CREATE OR
+ * REPLACE` on PostgreSQL), dropped before anything else changes.
+ */
+export interface ModelRoutine {
+  readonly kind: 'function' | 'procedure' | 'trigger';
+  readonly name: string;
+  readonly definition: { readonly mssql?: string; readonly postgres?: string };
+  /** A trigger's table (PostgreSQL drops a trigger ON its table). */
+  readonly table?: string;
+}
+
 export interface SchemaModel {
   readonly scope: ModelScope;
   readonly tables: readonly ModelTable[];
+  /** In creation order: a view after the views it reads. */
+  readonly views?: readonly ModelView[];
+  readonly sequences?: readonly ModelSequence[];
+  /** In creation order: a routine after what it uses (a trigger after its function). */
+  readonly routines?: readonly ModelRoutine[];
 }
 
 /** The default-constraint name of a column. */

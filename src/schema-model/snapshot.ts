@@ -31,6 +31,9 @@ export function snapshotModel(model: SchemaModel): SchemaModel {
       foreignKeys: t.foreignKeys.map(unrenamed),
       indexes: t.indexes.map(unrenamed),
     })),
+    ...(model.views && model.views.length > 0 ? { views: model.views } : {}),
+    ...(model.sequences && model.sequences.length > 0 ? { sequences: model.sequences } : {}),
+    ...(model.routines && model.routines.length > 0 ? { routines: model.routines } : {}),
   };
 }
 

@@ -6,12 +6,11 @@
 import { z } from 'zod';
 import { ModelError } from './model-error.js';
 import type { ModelTable, SchemaModel } from './model-types.js';
+import { LOGICAL_TYPE, autoNumber } from './logical-types.js';
 
 /** Plain identifiers only: they go into SQL unquoted-safe and into `sp_rename` strings. 63 = PostgreSQL's limit. */
 const identifier = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'must be a plain identifier: letters, digits and _, at most 63 characters');
 
-const LOGICAL_TYPE =
-  /^(?:uuid|text|bit|int|bigint|json|identity|datetime2(?:\([0-7]\))?|(?:nvarchar|varchar|varbinary)\((?:\d+|max)\)|decimal\(\d+,\d+\)|(?:mssql|postgres):.+)$/;
 
 const dialectText = z.union([
   z.string().min(1),
@@ -23,7 +22,7 @@ const action = z.enum(['no action', 'restrict', 'cascade', 'set null', 'set defa
 const columnSchema = z
   .object({
     name: identifier,
-    type: z.string().regex(LOGICAL_TYPE, 'must be a logical type (uuid, nvarchar(n|max), varchar(n), text, datetime2[(p)], bit, int, bigint, decimal(p,s), json, varbinary(n|max), identity) or mssql:… / postgres:…'),
+    type: z.string().regex(LOGICAL_TYPE, 'must be a logical type (uuid, nvarchar(n|max), varchar(n), char(n), nchar(n), text, datetime2[(p)], datetimeoffset[(p)], date, time[(p)], bit, smallint, int, bigint, real, float, decimal(p,s), json, varbinary(n|max), serial, bigserial, smallserial, [smallint |int ]identity[ always]) or mssql:… / postgres:…'),
     nullable: z.boolean(),
     default: z
       .discriminatedUnion('kind', [
@@ -41,7 +40,7 @@ const columnSchema = z
   })
   .strict();
 
-const key = z.object({ name: identifier, columns: z.array(identifier).min(1), renamedFrom: identifier.optional() }).strict();
+const key = z.object({ name: identifier, columns: z.array(identifier).min(1), renamedFrom: identifier.optional(), generated: z.boolean().optional() }).strict();
 
 const tableSchema = z
   .object({
@@ -50,7 +49,7 @@ const tableSchema = z
     columns: z.array(columnSchema).min(1, 'a table needs at least one column'),
     primaryKey: key.optional(),
     uniques: z.array(key),
-    checks: z.array(z.object({ name: identifier, expression: dialectText, renamedFrom: identifier.optional() }).strict()),
+    checks: z.array(z.object({ name: identifier, expression: dialectText, renamedFrom: identifier.optional(), generated: z.boolean().optional() }).strict()),
     foreignKeys: z.array(
       z
         .object({
@@ -60,6 +59,7 @@ const tableSchema = z
           onDelete: action,
           onUpdate: action,
           renamedFrom: identifier.optional(),
+          generated: z.boolean().optional(),
         })
         .strict(),
     ),
@@ -78,7 +78,33 @@ const tableSchema = z
   })
   .strict();
 
-export const schemaModelSchema = z.object({ scope: z.enum(['tenant', 'master']), tables: z.array(tableSchema) }).strict();
+const viewSchema = z.object({ name: identifier, definition: dialectText }).strict();
+const sequenceSchema = z
+  .object({ name: identifier, type: z.enum(['smallint', 'int', 'bigint']), start: z.number().int(), increment: z.number().int().refine((n) => n !== 0, 'must not be 0') })
+  .strict();
+
+const routineSchema = z
+  .object({
+    kind: z.enum(['function', 'procedure', 'trigger']),
+    name: identifier,
+    definition: z
+      .object({ mssql: z.string().min(1).optional(), postgres: z.string().min(1).optional() })
+      .strict()
+      .refine((d) => d.mssql !== undefined || d.postgres !== undefined, 'give the CREATE statement for mssql, postgres or both'),
+    table: identifier.optional(),
+  })
+  .strict()
+  .refine((r) => r.kind !== 'trigger' || r.table !== undefined, { message: 'a trigger names its table', path: ['table'] });
+
+export const schemaModelSchema = z
+  .object({
+    scope: z.enum(['tenant', 'master']),
+    tables: z.array(tableSchema),
+    views: z.array(viewSchema).optional(),
+    sequences: z.array(sequenceSchema).optional(),
+    routines: z.array(routineSchema).optional(),
+  })
+  .strict();
 
 /** A zod path with list indexes replaced by the names of the items (`tables.automation_jobs.columns.status`). */
 function namedPath(input: unknown, path: readonly PropertyKey[]): string {
@@ -121,16 +147,18 @@ export function semanticIssues(model: SchemaModel): string[] {
     const known = (where: string, names: readonly string[]) => {
       for (const n of names) if (!cols.has(n)) issues.push(`${where}: unknown column "${n}"`);
     };
-    if (t.columns.filter((c) => c.type === 'identity' || c.type.endsWith(' identity')).length > 1) issues.push(`${at}.columns: more than one identity column`);
+    // A serial is an IDENTITY on SQL Server, which allows one per table.
+    if (t.columns.filter((c) => autoNumber(c.type)).length > 1) issues.push(`${at}.columns: more than one identity or serial column (SQL Server allows one IDENTITY per table)`);
     for (const c of t.columns) {
-      if (c.type === 'identity' && c.default) issues.push(`${at}.columns.${c.name}.default: an identity column has no default`);
-      if (c.type === 'identity' && c.nullable) issues.push(`${at}.columns.${c.name}.nullable: an identity column is NOT NULL`);
+      const auto = autoNumber(c.type);
+      if (auto && c.default) issues.push(`${at}.columns.${c.name}.default: an ${auto} column has no default`);
+      if (auto && c.nullable) issues.push(`${at}.columns.${c.name}.nullable: an ${auto} column is NOT NULL`);
       if (c.computed) {
-        if (c.type === 'identity') issues.push(`${at}.columns.${c.name}.computed: an identity column cannot be computed`);
+        if (auto) issues.push(`${at}.columns.${c.name}.computed: an ${auto} column cannot be computed`);
         if (c.default) issues.push(`${at}.columns.${c.name}.default: a computed column has no default`);
         if (!c.nullable) issues.push(`${at}.columns.${c.name}.nullable: a computed column takes its nullability from its expression (leave out NOT NULL; .computed() does)`);
       }
-      if (c.default || c.type === 'identity') objectNames.push([`${at}.columns.${c.name}.defaultName`, c.type === 'identity' ? '' : c.defaultName ?? `df_${t.name}_${c.name}`]);
+      if (c.default && !autoNumber(c.type)) objectNames.push([`${at}.columns.${c.name}.defaultName`, c.defaultName ?? `df_${t.name}_${c.name}`]);
     }
     if (t.primaryKey) {
       objectNames.push([`${at}.primaryKey`, t.primaryKey.name]);
@@ -175,6 +203,21 @@ export function semanticIssues(model: SchemaModel): string[] {
     const first = seen.get(name.toLowerCase());
     if (first) issues.push(`${where}: name "${name}" is used by ${first} too (constraint and index names are unique per schema)`);
     else seen.set(name.toLowerCase(), where);
+  }
+  // Tables, views and sequences share one namespace per schema on both dialects.
+  const relations = new Map<string, string>(model.tables.map((t) => [t.name.toLowerCase(), `tables.${t.name}`]));
+  for (const [kind, items] of [['views', model.views ?? []], ['sequences', model.sequences ?? []]] as const) {
+    for (const item of items) {
+      const first = relations.get(item.name.toLowerCase());
+      if (first) issues.push(`${kind}.${item.name}: name "${item.name}" is used by ${first} too`);
+      else relations.set(item.name.toLowerCase(), `${kind}.${item.name}`);
+    }
+  }
+  const routineNames = new Set<string>();
+  for (const r of model.routines ?? []) {
+    if (routineNames.has(r.name.toLowerCase())) issues.push(`routines.${r.name}: defined more than once`);
+    routineNames.add(r.name.toLowerCase());
+    if (r.table && !tables.has(r.table)) issues.push(`routines.${r.name}.table: unknown table "${r.table}"`);
   }
   issues.push(...cascadeIssues(model.tables));
   return issues;

@@ -215,7 +215,7 @@ describe.each(runnableTargets)('schema as code on $name', (target) => {
 });
 
 describe('check', () => {
-  it('fails (exit 2) when a migration was edited by hand, naming the difference', { timeout: 120_000 }, async () => {
+  it('fails (exit 2) when a migration was edited by hand, naming the difference', { timeout: 300_000 }, async () => {
     const project = createProject({ url: 'pglite:memory' });
     try {
       copySchema(project.root);

@@ -19,7 +19,21 @@ describe('SQL Server reverse type map', () => {
       mssqlLogicalType(col('decimal', 9, 10, 2)),
       mssqlLogicalType(col('varbinary', 16)),
       mssqlLogicalType(col('smallint', 2)),
-    ]).toEqual(['uuid', 'nvarchar(128)', 'nvarchar(max)', 'varchar(64)', 'datetime2', 'datetime2(3)', 'bit', 'int', 'identity', 'decimal(10,2)', 'varbinary(16)', 'mssql:smallint']);
+    ]).toEqual(['uuid', 'nvarchar(128)', 'nvarchar(max)', 'varchar(64)', 'datetime2', 'datetime2(3)', 'bit', 'int', 'identity', 'decimal(10,2)', 'varbinary(16)', 'smallint']);
+    // The everyday types beyond the helpers, and dialect-only ones raw.
+    expect([
+      mssqlLogicalType(col('tinyint', 1)),
+      mssqlLogicalType(col('real', 4, 24)),
+      mssqlLogicalType(col('float', 8, 53)),
+      mssqlLogicalType(col('date', 3)),
+      mssqlLogicalType(col('time', 5, 16, 7)),
+      mssqlLogicalType(col('time', 4, 13, 3)),
+      mssqlLogicalType(col('datetimeoffset', 10, 34, 7)),
+      mssqlLogicalType(col('nchar', 20)),
+      mssqlLogicalType(col('char', 3)),
+      mssqlLogicalType(col('money', 8, 19, 4)),
+      mssqlLogicalType(col('int', 4, 10, 0, true)),
+    ]).toEqual(['mssql:tinyint', 'real', 'float', 'date', 'time', 'time(3)', 'datetimeoffset', 'nchar(10)', 'char(3)', 'mssql:money', 'int identity']);
   });
 });
 
@@ -39,7 +53,7 @@ describe('SQL Server expression normalizer', () => {
 });
 
 describe('sys.* rows → catalogs', () => {
-  it('groups per schema, constraint and index; system names dropped', () => {
+  it('groups per schema, constraint and index; system names kept apart (not compared)', () => {
     const base = { schema_name: S, table_name: 'jobs' };
     const catalogs = mssqlRowsToCatalogs([S], {
       columns: [
@@ -58,7 +72,7 @@ describe('sys.* rows → catalogs', () => {
     });
     const t = catalogs.get(S)!.tables[0]!;
     expect(t.columns[0]).toEqual({ name: 'id', type: 'uuid', nullable: false, default: 'newid()' });
-    expect(t.primaryKey).toEqual({ columns: ['id'] });
+    expect(t.primaryKey).toEqual({ generatedName: 'PK__jobs__3213E83F', columns: ['id'] });
     expect(t.checks).toEqual([{ name: 'ck_jobs', expression: 'id IS NOT NULL NOT VALID' }]);
     expect(t.foreignKeys[0]).toMatchObject({ name: 'fk_jobs_agent', refSchema: '$schema', onDelete: 'set null', onUpdate: 'no action', columns: ['agent_id'] });
     expect(t.indexes).toEqual([{ name: 'ix_jobs', keys: [{ column: 'agent_id', descending: true }], unique: false, filter: 'agent_id IS NOT NULL', include: ['id'] }]);
@@ -84,7 +98,7 @@ describe('sys.* rows → catalogs', () => {
     });
     const t = catalogs.get(S)!.tables[0]!;
     expect(t.primaryKey).toEqual({ name: 'pk_runs', columns: ['run_id'] });
-    expect(t.uniques).toEqual([{ columns: ['name'] }]);
+    expect(t.uniques).toEqual([{ generatedName: 'runs_name_key', columns: ['name'] }]);
     expect(t.foreignKeys.map((f) => [f.name, f.columns, f.refColumns])).toEqual([
       ['fk_runs_job', ['job_id', 'job_rev'], ['job_id', 'rev']],
       [undefined, ['agent_id'], ['agent_id']],

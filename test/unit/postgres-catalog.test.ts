@@ -24,7 +24,12 @@ describe('PostgreSQL reverse type map', () => {
     ]);
     expect(pgLogicalType('timestamp(3) without time zone', false)).toBe('datetime2(3)');
     expect(pgLogicalType('bigint', true)).toBe('identity');
-    expect(pgLogicalType('smallint', false)).toBe('postgres:smallint');
+    expect(
+      ['smallint', 'real', 'double precision', 'date', 'time without time zone', 'time(3) without time zone', 'timestamp with time zone', 'timestamp(6) with time zone', 'character(3)', 'numeric(10,0)', 'inet', 'money'].map((f) => pgLogicalType(f, false)),
+    ).toEqual(['smallint', 'real', 'float', 'date', 'time', 'time(3)', 'datetimeoffset', 'datetimeoffset', 'nchar(3)', 'decimal(10,0)', 'postgres:inet', 'postgres:money']);
+    expect(pgLogicalType('integer', 'a')).toBe('int identity always');
+    expect(pgLogicalType('smallint', 'd')).toBe('smallint identity');
+    expect(pgLogicalType('bigint', 'a')).toBe('identity always');
   });
 });
 
@@ -34,16 +39,23 @@ describe('PostgreSQL expression normalizer', () => {
     ["(now() AT TIME ZONE 'utc'::text)", 'utcnow()'],
     ["timezone('utc'::text, now())", 'utcnow()'],
     ['gen_random_uuid()', 'newid()'],
-    [`nextval('${S}.t_id_seq'::regclass)`, "nextval('$schema.t_id_seq')"],
+    ["'-1'::integer", '-1'],
+    ["'0.50'::numeric", '0.50'],
+    [`nextval('${S}.t_id_seq'::regclass)`, "nextval('$schema.t_id_seq'::regclass)"],
     [`(("${S}".f(x)))`, '$schema.f(x)'],
-    ["((status)::text = ANY ((ARRAY['a'::character varying])::text[]))", "(status)::text = ANY ((ARRAY['a'])::text[])"],
+    // Casts inside an expression are its meaning: kept as the server printed them.
+    ["((status)::text = ANY ((ARRAY['a'::character varying])::text[]))", "(status)::text = ANY ((ARRAY['a'::character varying])::text[])"],
+    ["'{}'::integer[]", "'{}'::integer[]"],
+    ["ARRAY['1'::numeric]", "ARRAY['1'::numeric]"],
+    ["(now() AT TIME ZONE 'utc'::text)::text", "(now() AT TIME ZONE 'utc'::text)::text"],
+    ["'a'::character varying || 'b'::text", "'a'::character varying || 'b'::text"],
   ])('%s → %s', (input, output) => {
     expect(normalizePgExpression(input, S)).toBe(output);
   });
 });
 
 describe('pg_catalog rows → catalogs', () => {
-  it('groups rows per schema, drops generated names and keeps empty schemas', () => {
+  it('groups rows per schema, keeps generated names apart (not compared) and keeps empty schemas', () => {
     const other = 'ws_ffffffffffffffffffffffffffffffff';
     const catalogs = pgRowsToCatalogs(
       [S, other],
@@ -63,7 +75,7 @@ describe('pg_catalog rows → catalogs', () => {
       { name: 'id', type: 'identity', nullable: false },
       { name: 'p', type: 'int', nullable: true, default: '0' },
     ]);
-    expect(t.primaryKey).toEqual({ columns: ['id'] });
+    expect(t.primaryKey).toEqual({ generatedName: 't_pkey', columns: ['id'] });
     expect(t.foreignKeys[0]).toMatchObject({ name: 'fk_t_parent', columns: ['p'], refColumns: ['#1'], refSchema: '$schema', onDelete: 'cascade', onUpdate: 'no action' });
     expect(t.indexes[0]).toEqual({ name: 'ix_t_p', keys: [{ column: 'p', descending: true }], unique: false, filter: 'p > 0', include: ['id'], valid: false });
   });

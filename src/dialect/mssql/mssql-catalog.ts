@@ -18,11 +18,12 @@
  */
 import pLimit from 'p-limit';
 import type { SqlSession } from '../dialect-adapter.js';
-import { type Catalog, type MutableTable, type ReferentialAction, SELF_SCHEMA, collectTables } from '../../catalog/catalog-model.js';
+import { type Catalog, type CatalogRoutine, type CatalogSequence, type CatalogView, type MutableTable, type ReferentialAction, SELF_SCHEMA, collectTables } from '../../catalog/catalog-model.js';
 import type { CatalogReader, CatalogReaderOptions } from '../../catalog/catalog-reader.js';
 import { replaceSchemaName, stripOuterParens } from '../../catalog/normalize.js';
 import { isMssqlLockTimeout } from './mssql-errors.js';
 import { quoteMssqlString } from './mssql-syntax.js';
+import { identityType } from '../../schema-model/logical-types.js';
 
 /** `IN (N'ws_…', …)`: names validated against the tenant pattern before they get here, then quoted. */
 const inList = (schemas: readonly string[]): string => `(${schemas.map(quoteMssqlString).join(', ')})`;
@@ -39,7 +40,8 @@ JOIN sys.columns AS c ON c.object_id = t.object_id
 JOIN sys.types AS ty ON ty.user_type_id = c.user_type_id
 LEFT JOIN sys.default_constraints AS dc ON dc.object_id = c.default_object_id
 LEFT JOIN sys.computed_columns AS cc ON cc.object_id = c.object_id AND cc.column_id = c.column_id
-${where};`,
+${where}
+ORDER BY s.name, t.name, c.column_id;`,
     keys: `SELECT s.name AS schema_name, t.name AS table_name, kc.name AS constraint_name, kc.type AS constraint_type,
        kc.is_system_named, col.name AS column_name, ic.key_ordinal
 FROM ${tables}
@@ -54,7 +56,8 @@ ORDER BY s.name, t.name, kc.name, ic.key_ordinal;`,
        ck.definition, ck.is_disabled, ck.is_not_trusted
 FROM ${tables}
 JOIN sys.check_constraints AS ck ON ck.parent_object_id = t.object_id
-${where};`,
+${where}
+ORDER BY s.name, t.name, ck.name;`,
     foreignKeys: `SELECT s.name AS schema_name, t.name AS table_name, fk.name AS constraint_name, fk.is_system_named,
        fk.delete_referential_action AS on_delete, fk.update_referential_action AS on_update,
        rs.name AS ref_schema, rt.name AS ref_table, pc.name AS column_name, rc.name AS ref_column, fkc.constraint_column_id
@@ -76,6 +79,24 @@ JOIN sys.index_columns AS ic ON ic.object_id = i.object_id AND ic.index_id = i.i
 JOIN sys.columns AS col ON col.object_id = ic.object_id AND col.column_id = ic.column_id
 ${where}
 ORDER BY s.name, t.name, i.name, ic.is_included_column, ic.key_ordinal, ic.index_column_id;`,
+    views: `SELECT s.name AS schema_name, v.name AS view_name, m.definition
+FROM sys.schemas AS s
+JOIN sys.views AS v ON v.schema_id = s.schema_id
+JOIN sys.sql_modules AS m ON m.object_id = v.object_id
+${where}
+ORDER BY s.name, v.name;`,
+    // INFORMATION_SCHEMA.SEQUENCES: SQL Server has sys.sequences too, Babelfish only this view.
+    sequences: `SELECT q.SEQUENCE_SCHEMA AS schema_name, q.SEQUENCE_NAME AS sequence_name, q.DATA_TYPE AS type_name,
+       CAST(q.START_VALUE AS NVARCHAR(40)) AS seq_start, CAST(q.INCREMENT AS NVARCHAR(40)) AS seq_increment
+FROM INFORMATION_SCHEMA.SEQUENCES AS q
+WHERE q.SEQUENCE_SCHEMA IN ${inList(schemas)}
+ORDER BY q.SEQUENCE_SCHEMA, q.SEQUENCE_NAME;`,
+    routines: `SELECT s.name AS schema_name, o.name, o.type AS object_type, m.definition, OBJECT_NAME(o.parent_object_id) AS table_name
+FROM sys.schemas AS s
+JOIN sys.objects AS o ON o.schema_id = s.schema_id AND o.type IN ('P', 'FN', 'IF', 'TF', 'TR')
+JOIN sys.sql_modules AS m ON m.object_id = o.object_id
+${where}
+ORDER BY s.name, o.type, o.name;`,
   };
 };
 
@@ -98,6 +119,15 @@ export interface MssqlForeignKeyRow {
   on_delete: number; on_update: number; ref_schema: string; ref_table: string;
   column_name: string; ref_column: string; constraint_column_id: number;
 }
+export interface MssqlViewRow {
+  schema_name: string; view_name: string; definition: string | null;
+}
+export interface MssqlSequenceRow {
+  schema_name: string; sequence_name: string; type_name: string; seq_start: string; seq_increment: string;
+}
+export interface MssqlRoutineRow {
+  schema_name: string; name: string; object_type: string; definition: string | null; table_name: string | null;
+}
 export interface MssqlIndexRow {
   schema_name: string; table_name: string; index_name: string; is_unique: Bit; type_desc: string;
   filter_definition: string | null; is_disabled: Bit; column_name: string; key_ordinal: number;
@@ -113,14 +143,18 @@ export function mssqlLogicalType(r: Pick<MssqlColumnRow, 'type_name' | 'max_leng
   else if (n === 'nvarchar') logical = `nvarchar(${len(2)})`;
   else if (n === 'varchar') logical = `varchar(${len(1)})`;
   else if (n === 'datetime2') logical = r.scale === 7 ? 'datetime2' : `datetime2(${r.scale})`;
-  else if (n === 'bit' || n === 'int' || n === 'bigint') logical = n;
+  else if (n === 'bit' || n === 'smallint' || n === 'int' || n === 'bigint' || n === 'real' || n === 'date') logical = n;
+  // FLOAT is float(53) (8 bytes); float(1–24) is stored as REAL.
+  else if (n === 'float') logical = Number(r.precision) <= 24 ? 'real' : 'float';
   else if (n === 'decimal' || n === 'numeric') logical = `decimal(${r.precision},${r.scale})`;
   else if (n === 'varbinary') logical = `varbinary(${len(1)})`;
-  else if (['nchar', 'char', 'binary'].includes(n)) logical = `mssql:${n}(${len(n === 'nchar' ? 2 : 1)})`;
-  else if (n === 'datetimeoffset' || n === 'time') logical = `mssql:${n}(${r.scale})`;
+  else if (n === 'nchar' || n === 'char') logical = `${n}(${len(n === 'nchar' ? 2 : 1)})`;
+  else if (n === 'binary') logical = `mssql:${n}(${len(1)})`;
+  else if (n === 'datetimeoffset' || n === 'time') logical = Number(r.scale) === 7 ? n : `${n}(${r.scale})`;
   else logical = `mssql:${n}`;
   if (!r.is_identity) return logical;
-  return logical === 'bigint' ? 'identity' : `${logical} identity`;
+  if (['smallint', 'int', 'bigint'].includes(logical)) return identityType(logical);
+  return `${logical} identity`;
 }
 
 /**
@@ -134,6 +168,17 @@ export function normalizeMssqlExpression(expression: string, schema: string): st
   s = s.replace(/\[([A-Za-z_][A-Za-z0-9_]*)\]/g, '$1');
   s = s.replace(/\bsysutcdatetime\(\)/gi, 'utcnow()').replace(/\bnewid\(\)/gi, 'newid()');
   return stripOuterParens(stripInnerLiteralParens(s));
+}
+
+/**
+ * A module's text as sys.sql_modules keeps it (the CREATE statement as written) → the body after
+ * `AS`, the schema's own name → `$schema`: CREATE and CREATE OR ALTER of the same view compare equal.
+ */
+export function normalizeMssqlModule(definition: string, schema: string): string {
+  const text = replaceSchemaName(definition, schema).trim().replace(/;$/, '').trim();
+  const m = /^CREATE\s+(?:OR\s+ALTER\s+)?VIEW\s+\S+\s+AS\s+/i.exec(text);
+  // A routine is kept whole; `CREATE OR ALTER` (how a changed one is replaced) reads as `CREATE`.
+  return m ? text.slice(m[0].length).trim() : text.replace(/^CREATE\s+OR\s+ALTER\s+/i, 'CREATE ');
 }
 
 /** `('active')` and `(1)` inside an expression are how SQL Server stores literals; drop those parens. */
@@ -159,7 +204,10 @@ const ACTIONS: readonly ReferentialAction[] = ['no action', 'cascade', 'set null
 
 export function mssqlRowsToCatalogs(
   schemas: readonly string[],
-  rows: { columns: readonly MssqlColumnRow[]; keys: readonly MssqlKeyRow[]; checks: readonly MssqlCheckRow[]; foreignKeys: readonly MssqlForeignKeyRow[]; indexes: readonly MssqlIndexRow[] },
+  rows: {
+    columns: readonly MssqlColumnRow[]; keys: readonly MssqlKeyRow[]; checks: readonly MssqlCheckRow[]; foreignKeys: readonly MssqlForeignKeyRow[]; indexes: readonly MssqlIndexRow[];
+    views?: readonly MssqlViewRow[]; sequences?: readonly MssqlSequenceRow[]; routines?: readonly MssqlRoutineRow[];
+  },
 ): Map<string, Catalog> {
   const { tables, table } = collectTables(schemas);
   for (const r of rows.columns) {
@@ -180,7 +228,7 @@ export function mssqlRowsToCatalogs(
       last = k;
       cols = [];
       const t = table(r.schema_name, r.table_name);
-      const c = { ...(isSystemNamed(r.is_system_named, r.constraint_name) ? {} : { name: r.constraint_name }), columns: cols };
+      const c = { ...(isSystemNamed(r.is_system_named, r.constraint_name) ? { generatedName: r.constraint_name } : { name: r.constraint_name }), columns: cols };
       if (r.constraint_type.trim() === 'PK') t.primaryKey = c;
       else t.uniques.push(c);
     }
@@ -189,7 +237,7 @@ export function mssqlRowsToCatalogs(
   for (const r of rows.checks) {
     const flags = r.is_disabled ? ' (disabled)' : r.is_not_trusted ? ' NOT VALID' : '';
     table(r.schema_name, r.table_name).checks.push({
-      ...(isSystemNamed(r.is_system_named, r.constraint_name) ? {} : { name: r.constraint_name }),
+      ...(isSystemNamed(r.is_system_named, r.constraint_name) ? { generatedName: r.constraint_name } : { name: r.constraint_name }),
       expression: `${normalizeMssqlExpression(r.definition, r.schema_name)}${flags}`,
     });
   }
@@ -202,7 +250,7 @@ export function mssqlRowsToCatalogs(
       cols = [];
       refCols = [];
       table(r.schema_name, r.table_name).foreignKeys.push({
-        ...(isSystemNamed(r.is_system_named, r.constraint_name) ? {} : { name: r.constraint_name }),
+        ...(isSystemNamed(r.is_system_named, r.constraint_name) ? { generatedName: r.constraint_name } : { name: r.constraint_name }),
         columns: cols,
         refSchema: r.ref_schema === r.schema_name ? SELF_SCHEMA : r.ref_schema,
         refTable: r.ref_table,
@@ -237,10 +285,39 @@ export function mssqlRowsToCatalogs(
     if (r.is_included_column) include.push(r.column_name);
     else keys.push({ column: r.column_name, ...(r.is_descending_key ? { descending: true } : {}) });
   }
+  const views = new Map<string, CatalogView[]>();
+  const sequences = new Map<string, CatalogSequence[]>();
+  for (const r of rows.views ?? []) {
+    if (!tables.has(r.schema_name)) tables.set(r.schema_name, new Map());
+    views.set(r.schema_name, [...(views.get(r.schema_name) ?? []), { name: r.view_name, definition: normalizeMssqlModule(r.definition ?? '', r.schema_name) }]);
+  }
+  // Babelfish makes an IDENTITY with a PostgreSQL sequence (`<table>_<column>_seq`, keeping that
+  // name when the table is renamed) that INFORMATION_SCHEMA.SEQUENCES lists: part of the column, not
+  // a sequence of the schema. Left out: `…_<identity column>_seq[n]` where the schema has such a column.
+  const identityColumns = new Map<string, Set<string>>();
+  for (const c of rows.columns) if (c.is_identity) identityColumns.set(c.schema_name, (identityColumns.get(c.schema_name) ?? new Set()).add(c.column_name));
+  const isIdentitySequence = (schema: string, name: string) => [...(identityColumns.get(schema) ?? [])].some((c) => name.replace(/\d+$/, '').endsWith(`_${c}_seq`));
+  for (const r of rows.sequences ?? []) {
+    if (isIdentitySequence(r.schema_name, r.sequence_name)) continue;
+    if (!tables.has(r.schema_name)) tables.set(r.schema_name, new Map());
+    const type = mssqlLogicalType({ type_name: r.type_name, max_length: 8, precision: 19, scale: 0, is_identity: false });
+    sequences.set(r.schema_name, [...(sequences.get(r.schema_name) ?? []), { name: r.sequence_name, type, start: String(r.seq_start), increment: String(r.seq_increment) }]);
+  }
+  const routines = new Map<string, CatalogRoutine[]>();
+  for (const r of rows.routines ?? []) {
+    if (!tables.has(r.schema_name)) tables.set(r.schema_name, new Map());
+    const type = r.object_type.trim();
+    const kind = type === 'P' ? 'procedure' : type === 'TR' ? 'trigger' : 'function';
+    const routine: CatalogRoutine = { kind, name: r.name, definition: normalizeMssqlModule(r.definition ?? '', r.schema_name), ...(kind === 'trigger' && r.table_name ? { table: r.table_name } : {}) };
+    routines.set(r.schema_name, [...(routines.get(r.schema_name) ?? []), routine]);
+  }
   const out = new Map<string, Catalog>();
   for (const [schema, byName] of tables) {
     const list = [...byName.values()].map((t) => ({ ...t, indexes: t.indexes.map((i) => (i.include && i.include.length === 0 ? (({ include: _i, ...rest }) => rest)(i) : i)) }));
-    out.set(schema, { family: 'mssql', tables: list });
+    const v = views.get(schema);
+    const q = sequences.get(schema);
+    const f = routines.get(schema);
+    out.set(schema, { family: 'mssql', tables: list, ...(v ? { views: v } : {}), ...(q ? { sequences: q } : {}), ...(f ? { routines: f } : {}) });
   }
   return out;
 }
@@ -271,6 +348,9 @@ export class MssqlCatalogReader implements CatalogReader {
       checks: await session.query<MssqlCheckRow>(sql.checks, p),
       foreignKeys: await session.query<MssqlForeignKeyRow>(sql.foreignKeys, p),
       indexes: await session.query<MssqlIndexRow>(sql.indexes, p),
+      views: await session.query<MssqlViewRow>(sql.views),
+      sequences: await session.query<MssqlSequenceRow>(sql.sequences),
+      routines: await session.query<MssqlRoutineRow>(sql.routines),
     });
   }
 

@@ -18,6 +18,9 @@ import type { SqlSession } from '../dialect-adapter.js';
 import {
   type Catalog,
   type CatalogIndex,
+  type CatalogRoutine,
+  type CatalogSequence,
+  type CatalogView,
   type MutableTable,
   type ReferentialAction,
   SELF_SCHEMA,
@@ -25,18 +28,27 @@ import {
 } from '../../catalog/catalog-model.js';
 import type { CatalogReader, CatalogReaderOptions } from '../../catalog/catalog-reader.js';
 import { replaceSchemaName, stripOuterParens } from '../../catalog/normalize.js';
+import { identityType } from '../../schema-model/logical-types.js';
 
 /** Columns of ordinary and partitioned tables; the meta table ($2) is left out. */
 export const PG_COLUMNS_SQL = `
 SELECT n.nspname AS schema_name, c.relname AS table_name, a.attnum, a.attname AS column_name,
        format_type(a.atttypid, a.atttypmod) AS data_type, a.attnotnull AS not_null,
        a.attidentity AS identity, a.attgenerated AS generated,
-       pg_get_expr(d.adbin, d.adrelid) AS default_expr
+       pg_get_expr(d.adbin, d.adrelid) AS default_expr,
+       CASE WHEN d.adbin IS NOT NULL AND a.attidentity = '' THEN
+         (SELECT sn.nspname || '.' || s.relname FROM pg_catalog.pg_depend dep
+            JOIN pg_catalog.pg_class s ON s.oid = dep.objid AND s.relkind = 'S'
+            JOIN pg_catalog.pg_namespace sn ON sn.oid = s.relnamespace
+          WHERE dep.classid = 'pg_catalog.pg_class'::regclass AND dep.refclassid = 'pg_catalog.pg_class'::regclass
+            AND dep.refobjid = c.oid AND dep.refobjsubid = a.attnum AND dep.deptype = 'a')
+       END AS owned_sequence
 FROM pg_catalog.pg_namespace n
 JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('r', 'p') AND c.relname <> $2
 LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
-WHERE n.nspname = ANY($1::text[])`;
+WHERE n.nspname = ANY($1::text[])
+ORDER BY n.nspname, c.relname, a.attnum`;
 
 /**
  * Primary key, unique, check, foreign key and exclusion constraints. Column numbers come back as
@@ -57,7 +69,8 @@ JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('r', 'p')
 JOIN pg_catalog.pg_constraint k ON k.conrelid = c.oid AND k.contype IN ('p', 'u', 'c', 'f', 'x')
 LEFT JOIN pg_catalog.pg_class rc ON rc.oid = k.confrelid
 LEFT JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace
-WHERE n.nspname = ANY($1::text[])`;
+WHERE n.nspname = ANY($1::text[])
+ORDER BY n.nspname, c.relname, k.conname`;
 
 /** Indexes that do not back a constraint (those are in the constraints already). */
 export const PG_INDEXES_SQL = `
@@ -72,7 +85,92 @@ JOIN pg_catalog.pg_index i ON i.indrelid = c.oid
 JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
 JOIN pg_catalog.pg_am am ON am.oid = ic.relam
 WHERE n.nspname = ANY($1::text[])
-  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conindid = i.indexrelid AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u', 'x'))`;
+  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k WHERE k.conindid = i.indexrelid AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u', 'x'))
+ORDER BY n.nspname, c.relname, ic.relname`;
+
+/**
+ * Views (their definition as pg_get_viewdef prints it) and sequences of their own — not those a
+ * serial or identity column owns (those are part of the column).
+ */
+export const PG_OBJECTS_SQL = `
+SELECT n.nspname AS schema_name, c.relname AS object_name, c.relkind AS kind,
+       CASE WHEN c.relkind = 'v' THEN pg_get_viewdef(c.oid, true) END AS definition,
+       format_type(s.seqtypid, NULL) AS data_type, s.seqstart::text AS seq_start, s.seqincrement::text AS seq_increment
+FROM pg_catalog.pg_namespace n
+JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('v', 'S')
+LEFT JOIN pg_catalog.pg_sequence s ON s.seqrelid = c.oid
+WHERE n.nspname = ANY($1::text[])
+  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i'))
+ORDER BY n.nspname, c.relname`;
+
+/**
+ * Digest of the views and sequences: a view by its definition with the schema's own name taken
+ * out (a definition that names the schema is read per schema anyway, see {@link shareableFor}).
+ */
+export const PG_OBJECTS_DIGEST_SQL = `
+SELECT schema_name, md5(string_agg(x, ';')) AS digest
+FROM (
+  SELECT n.nspname AS schema_name,
+         concat_ws(',', quote_ident(c.relname), c.relkind,
+           CASE WHEN c.relkind = 'v' THEN md5(replace(pg_get_viewdef(c.oid, true), n.nspname, '$schema')) ELSE '-' END,
+           coalesce((SELECT concat_ws(',', s.seqtypid, s.seqstart, s.seqincrement) FROM pg_catalog.pg_sequence s WHERE s.seqrelid = c.oid), '-')) AS x
+  FROM pg_catalog.pg_namespace n
+  JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('v', 'S')
+  WHERE n.nspname = ANY($1::text[])
+    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i'))
+  ORDER BY n.nspname, c.relname
+) rows
+GROUP BY schema_name`;
+
+/** Functions and procedures of the schema (not an extension's), and its tables' user triggers. */
+export const PG_ROUTINES_SQL = `
+SELECT n.nspname AS schema_name, p.proname AS name, CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END AS kind,
+       pg_get_functiondef(p.oid) AS definition, NULL::text AS table_name
+FROM pg_catalog.pg_namespace n
+JOIN pg_catalog.pg_proc p ON p.pronamespace = n.oid AND p.prokind IN ('f', 'p')
+WHERE n.nspname = ANY($1::text[])
+  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+UNION ALL
+SELECT n.nspname, t.tgname, 'trigger', pg_get_triggerdef(t.oid, true), c.relname::text
+FROM pg_catalog.pg_namespace n
+JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid
+JOIN pg_catalog.pg_trigger t ON t.tgrelid = c.oid AND NOT t.tgisinternal
+WHERE n.nspname = ANY($1::text[])
+ORDER BY 1, 3, 2`;
+
+/** Digest of the routines: each definition with the schema's own name taken out. */
+export const PG_ROUTINES_DIGEST_SQL = `
+SELECT schema_name, md5(string_agg(x, ';' ORDER BY x)) AS digest
+FROM (
+  SELECT n.nspname AS schema_name, concat_ws(',', p.proname, p.prokind, md5(replace(pg_get_functiondef(p.oid), n.nspname, '$schema'))) AS x
+  FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_proc p ON p.pronamespace = n.oid AND p.prokind IN ('f', 'p')
+  WHERE n.nspname = ANY($1::text[])
+    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+  UNION ALL
+  SELECT n.nspname, concat_ws(',', t.tgname, c.relname, md5(replace(pg_get_triggerdef(t.oid, true), n.nspname, '$schema')))
+  FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid
+  JOIN pg_catalog.pg_trigger t ON t.tgrelid = c.oid AND NOT t.tgisinternal
+  WHERE n.nspname = ANY($1::text[])
+) rows
+GROUP BY schema_name`;
+
+export interface PgRoutineRow {
+  schema_name: string;
+  name: string;
+  kind: 'function' | 'procedure' | 'trigger';
+  definition: string;
+  table_name: string | null;
+}
+
+export interface PgObjectRow {
+  schema_name: string;
+  object_name: string;
+  kind: 'v' | 'S';
+  definition: string | null;
+  data_type: string | null;
+  seq_start: string | null;
+  seq_increment: string | null;
+}
 
 /**
  * The digest queries: per schema, md5 over every raw catalog field the three queries above turn into
@@ -138,6 +236,8 @@ export interface PgColumnRow {
   identity: string | null;
   generated: string | null;
   default_expr: string | null;
+  /** `schema.sequence` owned by the column (a serial's), when it has a default. */
+  owned_sequence?: string | null;
 }
 
 export interface PgConstraintRow {
@@ -169,32 +269,67 @@ export interface PgIndexRow {
   filter: string | null;
 }
 
-/** format_type() text → logical type; unmapped types stay raw (`postgres:smallint`). */
-export function pgLogicalType(formatted: string, identity: boolean): string {
+/**
+ * format_type() text → logical type; unmapped types stay raw (`postgres:inet`). `identity` is
+ * pg_attribute.attidentity (`d` BY DEFAULT, `a` ALWAYS; `true` = BY DEFAULT).
+ */
+export function pgLogicalType(formatted: string, identity: boolean | string | null): string {
   const t = formatted.trim();
   let m: RegExpExecArray | null;
   let logical: string;
   if (t === 'uuid') logical = 'uuid';
   else if ((m = /^character varying\((\d+)\)$/.exec(t))) logical = `nvarchar(${m[1]})`;
   else if (t === 'character varying' || t === 'text') logical = 'text';
+  else if ((m = /^character\((\d+)\)$/.exec(t))) logical = `nchar(${m[1]})`;
+  else if (t === 'character') logical = 'nchar(1)';
   else if ((m = /^timestamp\((\d)\) without time zone$/.exec(t))) logical = m[1] === '6' ? 'datetime2' : `datetime2(${m[1]})`;
   else if (t === 'timestamp without time zone') logical = 'datetime2';
+  else if ((m = /^timestamp\((\d)\) with time zone$/.exec(t))) logical = m[1] === '6' ? 'datetimeoffset' : `datetimeoffset(${m[1]})`;
+  else if (t === 'timestamp with time zone') logical = 'datetimeoffset';
+  else if ((m = /^time\((\d)\) without time zone$/.exec(t))) logical = m[1] === '6' ? 'time' : `time(${m[1]})`;
+  else if (t === 'time without time zone') logical = 'time';
+  else if (t === 'date') logical = 'date';
   else if (t === 'boolean') logical = 'bit';
+  else if (t === 'smallint') logical = 'smallint';
   else if (t === 'integer') logical = 'int';
   else if (t === 'bigint') logical = 'bigint';
+  else if (t === 'real') logical = 'real';
+  else if (t === 'double precision') logical = 'float';
   else if ((m = /^numeric\((\d+),(\d+)\)$/.exec(t))) logical = `decimal(${m[1]},${m[2]})`;
   else if (t === 'jsonb') logical = 'json';
   else if (t === 'bytea') logical = 'varbinary(max)';
   else logical = `postgres:${t}`;
   if (!identity) return logical;
-  return logical === 'bigint' ? 'identity' : `${logical} identity`;
+  const always = identity === 'a';
+  if (['smallint', 'int', 'bigint'].includes(logical)) return identityType(logical, always);
+  return `${logical} identity${always ? ' always' : ''}`;
+}
+
+const SERIALS: Record<string, string> = { int: 'serial', bigint: 'bigserial', smallint: 'smallserial' };
+
+/**
+ * A serial column: an integer whose default is `nextval()` of the sequence the column owns (what
+ * `serial` makes) → `serial` / `bigserial` / `smallserial`, without the default. `undefined` when
+ * the column is not one (another sequence, or one it does not own, stays a default).
+ */
+export function pgSerialType(logical: string, defaultExpr: string | null, ownedSequence: string | null | undefined, schema: string): string | undefined {
+  const serial = SERIALS[logical];
+  if (!serial || !defaultExpr || !ownedSequence) return undefined;
+  const name = ownedSequence.slice(ownedSequence.indexOf('.') + 1);
+  const quoted = (x: string) => (/^[a-z_][a-z0-9_$]*$/.test(x) ? x : `"${x.replace(/"/g, '""')}"`);
+  const forms = [quoted(name), `${quoted(schema)}.${quoted(name)}`].map((q) => `nextval('${q.replace(/'/g, "''")}'::regclass)`);
+  return ownedSequence.startsWith(`${schema}.`) && forms.includes(defaultExpr) ? serial : undefined;
 }
 
 /**
- * A default, check or index expression as PostgreSQL prints it → normalized: the schema's own
- * name → `$schema`, casts of string literals dropped (`'active'::character varying` → `'active'`),
- * the helpers' spellings of the current UTC time and a new GUID → `utcnow()` / `newid()`, redundant
- * outer parentheses removed.
+ * A default, check or index expression as PostgreSQL prints it (pg_get_expr / pg_get_constraintdef:
+ * the catalog's own normalized form) → the model's form. The text is kept as the server printed
+ * it — re-created from it, PostgreSQL prints the same text again — with only the schema's own name
+ * replaced by `$schema`, redundant outer parentheses removed, and a few *whole* expressions
+ * recognised: a string or number literal with a cast to a string or number type (`'active'::character
+ * varying` → `'active'`, `'-1'::integer` → `-1`), the helpers' spellings of the current UTC time and
+ * a new GUID (→ `utcnow()` / `newid()`). Casts inside an expression are never rewritten: they are
+ * part of its meaning (`'{}'::integer[]`, `ARRAY['1'::numeric]`).
  */
 export function normalizePgExpression(expression: string, schema: string): string {
   // Most defaults are the same text in every tenant; the schema name makes it tenant-specific.
@@ -208,12 +343,37 @@ export function normalizePgExpression(expression: string, schema: string): strin
 
 const expressionCache = new Map<string, string>();
 
+/** Types whose literal cast carries no meaning beyond the literal's (the column's own type decides). */
+const STRING_CAST = /^(?:text|character varying|character|bpchar|"char"|name)(?:\(\d+\))?$/;
+const NUMBER_CAST = /^(?:integer|bigint|smallint|numeric(?:\(\d+(?:,\d+)?\))?|real|double precision)$/;
+const UTC_NOW = new Set(["timezone('utc'::text, now())", "now() AT TIME ZONE 'utc'::text", "now() AT TIME ZONE 'utc'"]);
+
+/** `'…'::type` as a whole (one literal, one cast): the literal and the type, else undefined. */
+function castLiteral(s: string): { literal: string; type: string } | undefined {
+  if (!s.startsWith("'")) return undefined;
+  let i = 1;
+  for (; i < s.length; i++) {
+    if (s[i] !== "'") continue;
+    if (s[i + 1] === "'") i++;
+    else break;
+  }
+  if (i >= s.length || !s.startsWith('::', i + 1)) return undefined;
+  return { literal: s.slice(0, i + 1), type: s.slice(i + 3) };
+}
+
 function normalizeUncached(expression: string, schema: string): string {
-  let s = replaceSchemaName(expression, schema);
-  s = s.replace(/('(?:[^']|'')*')::(?:"?[a-z_][a-z0-9_ ]*"?)(?:\(\d+(?:,\d+)?\))?(?!\[)/g, '$1');
-  s = s.replace(/\(?now\(\) AT TIME ZONE 'utc'\)?|timezone\('utc', now\(\)\)/gi, 'utcnow()');
-  s = s.replace(/\bgen_random_uuid\(\)/g, 'newid()');
-  return stripOuterParens(s);
+  const s = stripOuterParens(replaceSchemaName(expression, schema));
+  if (UTC_NOW.has(s)) return 'utcnow()';
+  if (s === 'gen_random_uuid()') return 'newid()';
+  const cast = castLiteral(s);
+  if (cast && STRING_CAST.test(cast.type)) return cast.literal;
+  if (cast && NUMBER_CAST.test(cast.type) && /^'-?\d+(?:\.\d+)?'$/.test(cast.literal)) return cast.literal.slice(1, -1);
+  return s;
+}
+
+/** A view definition: the schema's own name → `$schema`, the trailing `;` and surrounding space dropped. */
+export function normalizeViewDefinition(definition: string, schema: string): string {
+  return replaceSchemaName(definition, schema).trim().replace(/;$/, '').trim();
 }
 
 const ACTIONS: Record<string, ReferentialAction> = { a: 'no action', r: 'restrict', c: 'cascade', n: 'set null', d: 'set default' };
@@ -237,6 +397,8 @@ export function pgRowsToCatalogs(
   columns: readonly PgColumnRow[],
   constraints: readonly PgConstraintRow[],
   indexes: readonly PgIndexRow[],
+  objects: readonly PgObjectRow[] = [],
+  routines: readonly PgRoutineRow[] = [],
 ): Map<string, Catalog> {
   const { tables, table } = collectTables(schemas);
   // attnum → name per (schema, table), to name constraint columns without per-row subqueries.
@@ -252,18 +414,20 @@ export function pgRowsToCatalogs(
     let byNum = attnames.get(key);
     if (!byNum) attnames.set(key, (byNum = new Map()));
     byNum.set(Number(r.attnum), r.column_name);
-    const expr = r.default_expr === null ? undefined : normalizePgExpression(r.default_expr, r.schema_name);
+    const logical = pgLogicalType(r.data_type, r.identity === 'a' || r.identity === 'd' ? r.identity : false);
+    const serial = pgSerialType(logical, r.default_expr, r.owned_sequence, r.schema_name);
+    const expr = r.default_expr === null || serial ? undefined : normalizePgExpression(r.default_expr, r.schema_name);
     const generated = r.generated === 's';
     t.columns.push({
       name: r.column_name,
-      type: pgLogicalType(r.data_type, r.identity === 'a' || r.identity === 'd'),
+      type: serial ?? logical,
       nullable: !r.not_null,
       ...(expr !== undefined ? (generated ? { computed: expr } : { default: expr }) : {}),
     });
   }
   for (const r of constraints) {
     const t = table(r.schema_name, r.table_name);
-    const named = isPgGeneratedName(r.table_name, r.conname) ? {} : { name: r.conname };
+    const named = isPgGeneratedName(r.table_name, r.conname) ? { generatedName: r.conname } : { name: r.conname };
     const cols = names(r.schema_name, r.table_name, r.conkey);
     const notValid = r.definition?.endsWith(' NOT VALID') ? ' NOT VALID' : '';
     switch (r.contype) {
@@ -311,8 +475,26 @@ export function pgRowsToCatalogs(
     };
     t.indexes.push(index);
   }
+  const views = new Map<string, CatalogView[]>();
+  const sequences = new Map<string, CatalogSequence[]>();
+  const push = <T>(m: Map<string, T[]>, schema: string, item: T) => m.set(schema, [...(m.get(schema) ?? []), item]);
+  for (const r of objects) {
+    if (!tables.has(r.schema_name)) tables.set(r.schema_name, new Map());
+    if (r.kind === 'v') push(views, r.schema_name, { name: r.object_name, definition: normalizeViewDefinition(r.definition ?? '', r.schema_name) });
+    else push(sequences, r.schema_name, { name: r.object_name, type: pgLogicalType(r.data_type ?? 'bigint', false), start: r.seq_start ?? '1', increment: r.seq_increment ?? '1' });
+  }
+  const routines_ = new Map<string, CatalogRoutine[]>();
+  for (const r of routines) {
+    if (!tables.has(r.schema_name)) tables.set(r.schema_name, new Map());
+    push(routines_, r.schema_name, { kind: r.kind, name: r.name, definition: normalizeViewDefinition(r.definition, r.schema_name), ...(r.table_name ? { table: r.table_name } : {}) });
+  }
   const out = new Map<string, Catalog>();
-  for (const [schema, byName] of tables) out.set(schema, { family: 'postgres', tables: [...byName.values()] });
+  for (const [schema, byName] of tables) {
+    const v = views.get(schema);
+    const q = sequences.get(schema);
+    const f = routines_.get(schema);
+    out.set(schema, { family: 'postgres', tables: [...byName.values()], ...(v ? { views: v } : {}), ...(q ? { sequences: q } : {}), ...(f ? { routines: f } : {}) });
+  }
   return out;
 }
 
@@ -327,6 +509,8 @@ interface PgChunkRows {
   readonly columns: PgColumnRow[];
   readonly constraints: PgConstraintRow[];
   readonly indexes: PgIndexRow[];
+  readonly objects: PgObjectRow[];
+  readonly routines: PgRoutineRow[];
 }
 
 /**
@@ -342,6 +526,8 @@ function rawExpressions(rows: PgChunkRows, schema: string): string[] {
     out.push(...r.columns);
     if (r.filter) out.push(r.filter);
   }
+  for (const r of rows.objects) if (r.schema_name === schema && r.definition !== null) out.push(r.definition);
+  for (const r of rows.routines) if (r.schema_name === schema) out.push(r.definition);
   return out;
 }
 
@@ -394,7 +580,9 @@ export class PostgresCatalogReader implements CatalogReader {
     const columns = await session.query<PgColumnRow>(PG_COLUMNS_SQL, params);
     const constraints = await session.query<PgConstraintRow>(PG_CONSTRAINTS_SQL, params);
     const indexes = await session.query<PgIndexRow>(PG_INDEXES_SQL, params);
-    return { columns, constraints, indexes };
+    const objects = await session.query<PgObjectRow>(PG_OBJECTS_SQL, [schemas]);
+    const routines = await session.query<PgRoutineRow>(PG_ROUTINES_SQL, [schemas]);
+    return { columns, constraints, indexes, objects, routines };
   }
 
   /**
@@ -406,17 +594,17 @@ export class PostgresCatalogReader implements CatalogReader {
     for (let i = 0; i < schemas.length; i += size) {
       const part = schemas.slice(i, i + size);
       const rows = await this.#readRows(session, part);
-      for (const [schema, catalog] of pgRowsToCatalogs(part, rows.columns, rows.constraints, rows.indexes)) each(schema, catalog, rows);
+      for (const [schema, catalog] of pgRowsToCatalogs(part, rows.columns, rows.constraints, rows.indexes, rows.objects, rows.routines)) each(schema, catalog, rows);
     }
   }
 
   /** Digest per schema: the three kinds' digests in fixed places (`-`: no row of that kind). */
   async #digests(session: SqlSession, schemas: readonly string[]): Promise<Map<string, string>> {
     const params = [schemas, this.#options.metaTable];
-    const slots = new Map<string, string[]>(schemas.map((s) => [s, ['-', '-', '-']]));
-    const kinds = [PG_COLUMNS_DIGEST_SQL, PG_CONSTRAINTS_DIGEST_SQL, PG_INDEXES_DIGEST_SQL];
+    const slots = new Map<string, string[]>(schemas.map((s) => [s, ['-', '-', '-', '-', '-']]));
+    const kinds = [PG_COLUMNS_DIGEST_SQL, PG_CONSTRAINTS_DIGEST_SQL, PG_INDEXES_DIGEST_SQL, PG_OBJECTS_DIGEST_SQL, PG_ROUTINES_DIGEST_SQL];
     for (const [i, sql] of kinds.entries()) {
-      for (const r of await session.query<{ schema_name: string; digest: string | null }>(sql, params)) {
+      for (const r of await session.query<{ schema_name: string; digest: string | null }>(sql, i >= 3 ? [schemas] : params)) {
         const slot = slots.get(r.schema_name);
         if (slot) slot[i] = r.digest ?? '-';
       }
@@ -481,6 +669,6 @@ export class PostgresCatalogReader implements CatalogReader {
 
   async readCatalog(session: SqlSession, schema: string): Promise<Catalog> {
     const rows = await this.#tuned(session, () => this.#readRows(session, [schema]));
-    return pgRowsToCatalogs([schema], rows.columns, rows.constraints, rows.indexes).get(schema)!;
+    return pgRowsToCatalogs([schema], rows.columns, rows.constraints, rows.indexes, rows.objects, rows.routines).get(schema)!;
   }
 }

@@ -1,0 +1,77 @@
+/**
+ * Views, sequences, routines and the everyday types in generated migrations, rendered for both
+ * dialects with the real template engine (no T-SQL engine here: the statements SQL Server needs are
+ * checked as text; the PostgreSQL side runs in the integration tests).
+ */
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { migrationTemplates } from '../../src/declarative/generate-migration.js';
+import { ALLOW_KINDS } from '../../src/declarative/schema-changes.js';
+import { syntaxFor } from '../../src/dialect/syntax-registry.js';
+import { col, defineSchema, routine, sequence, table, view } from '../../src/schema-model/index.js';
+import { emptyModel } from '../../src/schema-model/snapshot.js';
+import { TemplateEngine, sampleRenderContext } from '../../src/templating/index.js';
+
+const ROOT = path.resolve(__dirname, '../..');
+
+async function render(source: string): Promise<{ mssql: string; postgres: string }> {
+  const engine = await TemplateEngine.create({ rootDir: ROOT, partialsDir: path.join(ROOT, 'templates/partials'), vars: {} });
+  const file = { id: '0002_x', number: 2, name: 'x', scope: 'tenant' as const, path: 'x.sql.hbs', absolutePath: 'x.sql.hbs', source, isTemplate: true, checksum: '', directives: { noTransaction: false, afterTenants: false } };
+  const out = { mssql: '', postgres: '' };
+  for (const d of ['mssql', 'postgres'] as const) out[d] = engine.render(file, sampleRenderContext(syntaxFor(d), 'pmassist_master'));
+  return out;
+}
+
+const base = defineSchema({
+  scope: 'tenant',
+  tables: [
+    table('notes', {
+      columns: { note_id: col.identity({ type: 'int', always: true }), body: col.nvarchar(50), at: col.datetimeoffset(3), code: col.nchar(2), n: col.smallint() },
+      primaryKey: { name: 'notes_pkey', columns: ['note_id'], generated: true },
+    }),
+  ],
+  views: [view('v_notes', 'SELECT note_id, body FROM {{schema}}.notes')],
+  sequences: [sequence('numbers', { start: 100 })],
+  routines: [routine('procedure', 'purge', { mssql: 'CREATE PROCEDURE {{schema}}.purge AS DELETE FROM {{schema}}.notes', postgres: 'CREATE PROCEDURE {{schema}}.purge() LANGUAGE sql AS $$ DELETE FROM {{schema}}.notes $$' })],
+});
+
+describe('generated migrations with views, sequences, routines and the everyday types', () => {
+  it('CREATE renders each dialect\'s types; views and routines in batches of their own; a server-named key unnamed on SQL Server', async () => {
+    const { mssql, postgres } = await render(migrationTemplates(emptyModel('tenant'), base, '0001_x', new Set()).up);
+    expect(mssql).toContain('note_id INT IDENTITY(1,1) NOT NULL');
+    expect(postgres).toContain('note_id integer GENERATED ALWAYS AS IDENTITY NOT NULL');
+    expect(mssql).toContain('DATETIMEOFFSET(3)');
+    expect(postgres).toContain('timestamp(3) with time zone');
+    expect(mssql).toContain('NCHAR(2)');
+    expect(postgres).toContain('character(2)');
+    expect(mssql).toMatch(/\n    PRIMARY KEY \(note_id\)/);
+    expect(postgres).toContain('CONSTRAINT notes_pkey PRIMARY KEY (note_id)');
+    expect(mssql).toMatch(/GO\s+CREATE VIEW \[ws_[0-9a-f]+\]\.v_notes AS\nSELECT note_id, body FROM \[ws_[0-9a-f]+\]\.notes;\s+GO\s+CREATE PROCEDURE/);
+    expect(mssql).toContain('CREATE SEQUENCE [');
+    expect(mssql).toContain('AS BIGINT START WITH 100 INCREMENT BY 1;');
+    expect(postgres).toContain('.purge() LANGUAGE sql AS $$ DELETE FROM');
+  });
+
+  it('changes: CREATE OR ALTER on SQL Server, drop + create (views) or CREATE OR REPLACE (routines) on PostgreSQL; a server-named key dropped by lookup', async () => {
+    const next = defineSchema({
+      scope: 'tenant',
+      tables: [{ ...base.tables[0]!, columns: base.tables[0]!.columns.map((c) => (c.name === 'body' ? { ...c, type: 'nvarchar(80)' } : c)), primaryKey: undefined }],
+      views: [view('v_notes', 'SELECT note_id, body, n FROM {{schema}}.notes')],
+      sequences: [sequence('numbers', { start: 100, increment: 5 })],
+      routines: [routine('procedure', 'purge', { mssql: 'CREATE PROCEDURE {{schema}}.purge AS DELETE FROM {{schema}}.notes WHERE n > 0', postgres: 'CREATE PROCEDURE {{schema}}.purge() LANGUAGE sql AS $$ DELETE FROM {{schema}}.notes WHERE n > 0 $$' })],
+    });
+    const t = migrationTemplates(base, next, '0002_x', new Set(ALLOW_KINDS));
+    const up = await render(t.up);
+    expect(up.mssql).toContain('CREATE OR ALTER VIEW');
+    expect(up.mssql).toContain('CREATE OR ALTER PROCEDURE');
+    expect(up.mssql).toMatch(/FROM sys\.key_constraints AS k\s+WHERE k\.parent_object_id = OBJECT_ID\(N'\[ws_[0-9a-f]+\]\.\[notes\]'\) AND k\.type = 'PK'/);
+    expect(up.mssql).toContain('INCREMENT BY 5;');
+    expect(up.postgres).toMatch(/^DROP VIEW "?ws_[0-9a-f]+"?\.v_notes;/m);
+    expect(up.postgres).toContain('CREATE OR REPLACE PROCEDURE');
+    expect(up.postgres).toContain('DROP CONSTRAINT notes_pkey;');
+    // The down file undoes it: the view and procedure back, the key created again.
+    const down = await render(t.down);
+    expect(down.mssql).toContain('CREATE OR ALTER VIEW');
+    expect(down.postgres).toContain('CONSTRAINT notes_pkey PRIMARY KEY (note_id)');
+  });
+});
