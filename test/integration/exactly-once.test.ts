@@ -105,6 +105,25 @@ describe.each(runnableTargets)('the engine keeps exactly once on $name ($engine)
       expect(await applied()).toEqual(['0001_a']);
     });
 
+    if (!mssql) {
+      it('a schema name with the dollar-quote tag stays a name in the engine\'s DO blocks', async () => {
+        const hostile = "ws_x$tm$; CREATE TABLE public.pwned (id int); DO $tm$BEGIN";
+        await dialect.withSession(async (s) => {
+          await dialect.meta.ensureSummary(s);
+          await dialect.meta.ensureSchema(s, hostile);
+          await dialect.meta.ensureMetaTable(s, hostile);
+          await dialect.meta.refreshSummary(s, hostile);
+        });
+        const [r] = await dialect.withSession((s) =>
+          s.query<{ pwned: boolean; made: boolean }>(
+            "SELECT to_regclass('public.pwned') IS NOT NULL AS pwned, EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1) AS made",
+            [hostile],
+          ),
+        );
+        expect(r).toEqual({ pwned: false, made: true });
+      });
+    }
+
     if (mssql) {
       it('folded send: RAISERROR(…, 16, 1) rolls the tenant back, nothing recorded', async () => {
         await fresh();

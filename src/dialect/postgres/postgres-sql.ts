@@ -1,6 +1,6 @@
 import type { SchemaSummary } from '../../planner/applied-summary.js';
 import type { AdapterNames } from '../dialect.js';
-import { quotePostgresIdent as q, quotePostgresString as lit } from './postgres-syntax.js';
+import { doBlock, quotePostgresIdent as q, quotePostgresString as lit } from './postgres-syntax.js';
 
 /**
  * Every SQL text the PostgreSQL/PGlite adapters run. Identifiers arrive validated (config schema
@@ -16,7 +16,7 @@ export function postgresSql(names: AdapterNames) {
 
   return {
     ensureSchema: (schema: string) =>
-      `DO $tm$BEGIN IF to_regnamespace(${lit(q(schema))}) IS NULL THEN CREATE SCHEMA ${q(schema)}; END IF; END$tm$`,
+      doBlock(`BEGIN IF to_regnamespace(${lit(q(schema))}) IS NULL THEN CREATE SCHEMA ${q(schema)}; END IF; END`),
     schemaExists: 'SELECT 1 AS found FROM pg_namespace WHERE nspname = $1',
     createMetaTable: (schema: string) => `CREATE TABLE IF NOT EXISTS ${meta(schema)} (
   id varchar(255) NOT NULL PRIMARY KEY,
@@ -53,7 +53,7 @@ export function postgresSql(names: AdapterNames) {
      * the master schema in every database (in a target database it holds only this table).
      */
     ensureSummary: [
-      `DO $tm$BEGIN IF to_regnamespace(${lit(master)}) IS NULL THEN CREATE SCHEMA ${master}; END IF; END$tm$`,
+      doBlock(`BEGIN IF to_regnamespace(${lit(master)}) IS NULL THEN CREATE SCHEMA ${master}; END IF; END`),
       `CREATE TABLE IF NOT EXISTS ${summary} (
   schema_name varchar(128) NOT NULL PRIMARY KEY,
   applied_count integer NOT NULL,
@@ -89,26 +89,26 @@ WHERE v.meta_oid IS DISTINCT FROM EXCLUDED.meta_oid`,
      * the one-send migration). A database without the summary table (created by `up`) is skipped.
      */
     refreshSummary: (schema: string) =>
-      `DO $tm$BEGIN IF to_regclass(${lit(summary)}) IS NOT NULL THEN
+      doBlock(`BEGIN IF to_regclass(${lit(summary)}) IS NOT NULL THEN
 INSERT INTO ${summary} AS v (schema_name, applied_count, last_id, applied_digest, updated_utc, meta_oid)
 SELECT ${lit(schema)}, count(*), max(id COLLATE "C"), ${appliedDigest}, ${NOW}, to_regclass(${lit(meta(schema))})::oid::bigint FROM ${meta(schema)}
 ON CONFLICT (schema_name) DO UPDATE SET applied_count = EXCLUDED.applied_count, last_id = EXCLUDED.last_id,
   applied_digest = EXCLUDED.applied_digest, updated_utc = EXCLUDED.updated_utc, meta_oid = EXCLUDED.meta_oid;
-END IF; END$tm$`,
+END IF; END`),
     /**
      * The folded send's summary row, computed by the engine: its check has just proved, under the
      * tenant lock, that the meta table holds what the plan read, and it adds one row — so the row
      * is known without aggregating the meta table again.
      */
     upsertSummary: (row: SchemaSummary) =>
-      `DO $tm$BEGIN IF to_regclass(${lit(summary)}) IS NOT NULL THEN
+      doBlock(`BEGIN IF to_regclass(${lit(summary)}) IS NOT NULL THEN
 INSERT INTO ${summary} AS v (schema_name, applied_count, last_id, applied_digest, updated_utc, meta_oid)
 VALUES (${lit(row.schema)}, ${row.count}, ${row.lastId === null ? 'NULL' : lit(row.lastId)}, ${lit(row.digest)}, ${NOW}, to_regclass(${lit(meta(row.schema))})::oid::bigint)
 ON CONFLICT (schema_name) DO UPDATE SET applied_count = EXCLUDED.applied_count, last_id = EXCLUDED.last_id,
   applied_digest = EXCLUDED.applied_digest, updated_utc = EXCLUDED.updated_utc, meta_oid = EXCLUDED.meta_oid;
-END IF; END$tm$`,
+END IF; END`),
     deleteSummary: (schema: string) =>
-      `DO $tm$BEGIN IF to_regclass(${lit(summary)}) IS NOT NULL THEN DELETE FROM ${summary} WHERE schema_name = ${lit(schema)}; END IF; END$tm$`,
+      doBlock(`BEGIN IF to_regclass(${lit(summary)}) IS NOT NULL THEN DELETE FROM ${summary} WHERE schema_name = ${lit(schema)}; END IF; END`),
     /** Advisory locks take a bigint; hashtextextended gives a stable 64-bit hash of the key. */
     tryLock: "SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked",
     unlock: "SELECT pg_advisory_unlock(hashtextextended($1, 0)) AS unlocked",
