@@ -273,6 +273,31 @@ describe.each(runnableTargets)('the engine keeps exactly once on $name ($engine)
       expect(master('x')).toBeDefined();
     });
 
+    // SQL Server only: the planning read of meta rows does not wait (LOCK_TIMEOUT 0, READPAST); a
+    // meta table under a schema-modification lock cannot be read at all that way.
+    if (mssql) it('down does not skip a tenant whose meta table could not be read without waiting', async () => {
+      const [busy] = await seeded(2);
+      const meta = table(busy!, '__schema_migrations');
+      const adapter = await createAdapter({ url: fx.db.url, rootDir: fx.project.root, maxConnections: 2, names });
+      try {
+        const done = adapter.withSession(async (s) => {
+          await s.begin();
+          await s.query(`ALTER TABLE ${meta} ADD note INT NULL`);
+          const reverted = cli('down', '--to', '0001_create_workspace_tables', '--json');
+          await new Promise((r) => setTimeout(r, 3000));
+          await s.rollback();
+          return reverted;
+        });
+        const r = await done;
+        expect(r.code, r.stdout + r.stderr).toBe(0);
+        const report = JSON.parse(r.stdout);
+        const mine = report.schemas.find((x: { schema: string }) => x.schema === busy);
+        expect(mine, r.stdout).toMatchObject({ status: 'reverted', reverted: ['0002_copy_workspace_external_links'] });
+      } finally {
+        await adapter.close();
+      }
+    });
+
     it('a worker whose run is finished by another worker meanwhile ends without a stop (exit 0)', async () => {
       await seeded(2);
       fx.project.write('tenant-migrations/0003_add.sql.hbs', 'CREATE TABLE {{schema}}.added (id {{int}});\n');
