@@ -329,4 +329,44 @@ describe.each(runnableTargets)('the engine keeps exactly once on $name ($engine)
       }
     });
   });
+
+  // Two processes on one run: server dialects only (PGlite admits one process per data directory).
+  if (target.name !== 'pglite') describe('two workers on one run', () => {
+    const fx = useProjectFixture(target, { concurrency: 1, lockTimeoutMs: 10_000 });
+    const { sleep } = dialectSql(target.name, target.engine);
+
+    it('SIGINT on one worker: it exits 130, its sibling finishes the run and exits 0, the run succeeds', { timeout: 300_000 }, async () => {
+      const demo = await runCli(['demo', '--workspaces', '12', '--json'], { cwd: fx.project.root });
+      expect(demo.code, demo.stderr).toBe(0);
+      const first = await runCli(['up', '--json'], { cwd: fx.project.root });
+      expect(first.code, first.stderr).toBe(0);
+      fx.project.write('tenant-migrations/0003_slow.sql.hbs', `CREATE TABLE {{schema}}.slow (id {{int}});\n${sleep(400)};\n`);
+      let stderrA = '';
+      let signalled = false;
+      let startB: (() => void) | undefined;
+      const bStarted = new Promise<void>((resolve) => (startB = resolve));
+      const a = runCli(['up', '--json', '--events'], {
+        cwd: fx.project.root,
+        onSpawn: (c) => {
+          c.stderr!.on('data', (d: Buffer) => {
+            stderrA += d.toString();
+            if (stderrA.includes('"type":"run:opened"')) startB?.();
+            const done = stderrA.split('\n').filter((l) => l.includes('"type":"tenant:done"')).length;
+            if (!signalled && done >= 2) {
+              signalled = true;
+              c.kill('SIGINT');
+            }
+          });
+        },
+      });
+      await bStarted;
+      const b = runCli(['up', '--json'], { cwd: fx.project.root });
+      const [ra, rb] = await Promise.all([a, b]);
+      expect(signalled).toBe(true);
+      expect(ra.code, ra.stdout).toBe(130);
+      expect(rb.code, rb.stdout + rb.stderr).toBe(0);
+      const run = JSON.parse((await runCli(['status', '--run', '--json'], { cwd: fx.project.root })).stdout);
+      expect(run).toMatchObject({ run: { status: 'succeeded' }, counts: { total: 12, succeeded: 12, pending: 0, running: 0, failed: 0 } });
+    });
+  });
 });
