@@ -138,7 +138,9 @@ export class DriverSession implements SqlSession {
       try {
         await this.#driver.exec(prefix);
       } catch (err) {
+        // A connection that cannot be reset is never handed to anyone again.
         this.#resetPending = true;
+        this.#unusable = true;
         throw err;
       }
     }
@@ -259,7 +261,10 @@ export class DriverSession implements SqlSession {
       try {
         await this.#driver.exec(`${prefix}${this.#beginSql.replace(/;\s*$/, '')};\n${this.#hygiene.guard.begin(token)}`);
       } catch (err) {
-        if (prefix) this.#resetPending = true;
+        if (prefix) {
+          this.#resetPending = true;
+          this.#unusable = true;
+        }
         throw err;
       }
       this.#token = token;
