@@ -265,6 +265,7 @@ async function fanOut(u: UpRun, opened: OpenedRun, tenants: readonly Tenant[], p
       return target;
     },
     targetConcurrency: perTarget,
+    tenantsPerSend: options.tenantsPerSend ?? ctx.config.tenantsPerSend,
     runId,
     workerId: u.workerId,
     files: u.files.tenant,
