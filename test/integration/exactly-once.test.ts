@@ -329,4 +329,57 @@ describe.each(runnableTargets)('the engine keeps exactly once on $name ($engine)
       }
     });
   });
+
+  // Two processes on one run: server dialects only (PGlite admits one process per data directory).
+  if (target.name !== 'pglite') describe('two workers on one run', () => {
+    const fx = useProjectFixture(target, { concurrency: 1, lockTimeoutMs: 10_000 });
+    const { sleep } = dialectSql(target.name, target.engine);
+
+    it('SIGINT on one worker: it exits 130, its sibling finishes the run and exits 0, the run succeeds', { timeout: 300_000 }, async () => {
+      const N = 16;
+      const demo = await runCli(['demo', '--workspaces', String(N), '--json'], { cwd: fx.project.root });
+      expect(demo.code, demo.stderr).toBe(0);
+      const first = await runCli(['up', '--json'], { cwd: fx.project.root });
+      expect(first.code, first.stderr).toBe(0);
+      fx.project.write('tenant-migrations/0003_slow.sql.hbs', `CREATE TABLE {{schema}}.slow (id {{int}});\n${sleep(800)};\n`);
+      // A opens the run (and, claiming in batches, holds every row); B joins it; once B is in and A
+      // has finished a tenant, A gets SIGINT. B, idle until then, must take A's handed-back rows.
+      let stderrA = '';
+      let stderrB = '';
+      let signalled = false;
+      let childA: { kill(signal: NodeJS.Signals): boolean } | undefined;
+      let startB: (() => void) | undefined;
+      const bMayStart = new Promise<void>((resolve) => (startB = resolve));
+      const maybeSignal = () => {
+        const doneA = stderrA.split('\n').filter((l) => l.includes('"type":"tenant:done"')).length;
+        if (!signalled && doneA >= 1 && stderrB.includes('"opening":"joined"')) {
+          signalled = true;
+          childA?.kill('SIGINT');
+        }
+      };
+      const a = runCli(['up', '--json', '--events'], {
+        cwd: fx.project.root,
+        onSpawn: (c) => {
+          childA = c;
+          c.stderr!.on('data', (d: Buffer) => {
+            stderrA += d.toString();
+            if (stderrA.includes('"type":"run:opened"')) startB?.();
+            maybeSignal();
+          });
+        },
+      });
+      await bMayStart;
+      const b = runCli(['up', '--json', '--events'], {
+        cwd: fx.project.root,
+        onSpawn: (c) => c.stderr!.on('data', (d: Buffer) => ((stderrB += d.toString()), maybeSignal())),
+      });
+      const [ra, rb] = await Promise.all([a, b]);
+      expect(signalled, `A finished before B joined:\n${ra.stdout}\n${rb.stdout}`).toBe(true);
+      expect(ra.code, ra.stdout).toBe(130);
+      expect(rb.code, rb.stdout).toBe(0);
+      expect(JSON.parse(rb.stdout)).toMatchObject({ opening: 'joined', stopped: null });
+      const run = JSON.parse((await runCli(['status', '--run', '--json'], { cwd: fx.project.root })).stdout);
+      expect(run).toMatchObject({ run: { status: 'succeeded' }, counts: { total: N, succeeded: N, pending: 0, running: 0, failed: 0 } });
+    });
+  });
 });

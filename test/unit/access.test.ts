@@ -37,7 +37,7 @@ describe('grant statements', () => {
   it('PostgreSQL: schema usage, DML on all tables, meta table revoked, default privileges for later tables', () => {
     const sql = new PostgresAccess(names).grantTenantSql(S, { appRole: 'app', readOnlyRole: 'ro', workspaceRole: `${S}_app` });
     expect(sql.split('\n')).toEqual([
-      `DO $$BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${S}_app') THEN CREATE ROLE "${S}_app" NOLOGIN; END IF; END$$;`,
+      `DO $tm$BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${S}_app') THEN CREATE ROLE "${S}_app" NOLOGIN; END IF; END$tm$;`,
       `GRANT USAGE ON SCHEMA "${S}" TO "app", "${S}_app", "ro";`,
       `GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "${S}" TO "app", "${S}_app";`,
       `GRANT SELECT ON ALL TABLES IN SCHEMA "${S}" TO "ro";`,
