@@ -66,7 +66,10 @@ export async function runTenantBatch(tenants: readonly Tenant[], options: Tenant
   const alone = new Map<string, Tenant>();
   for (const tenant of tenants) {
     try {
-      batch.push(await sendsOf(dialect, tenant, options));
+      const sends = await sendsOf(dialect, tenant, options);
+      // A migration the dialect cannot put in a shared request (SQL Server: session options, #temp…) goes alone.
+      if (sends.sends.every((m) => dialect.folded!.shareable?.(m) ?? true)) batch.push(sends);
+      else alone.set(tenant.schema, tenant);
     } catch {
       // A render or prelude problem belongs to this tenant: its own run reports it.
       alone.set(tenant.schema, tenant);

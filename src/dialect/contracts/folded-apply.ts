@@ -58,6 +58,8 @@ export interface FoldedApply {
    * caller reads the meta tables (the truth) to learn which. Absent: the dialect sends one at a time.
    */
   applyMany?(session: SqlSession, migrations: readonly FoldedMigration[]): Promise<void>;
+  /** Whether a migration may go into {@link applyMany} with other tenants' (absent: every one may). */
+  shareable?(migration: FoldedMigration): boolean;
 }
 
 /**
