@@ -25,7 +25,7 @@ export interface RequestCounter {
 }
 
 /** Counts the requests in one client connection's byte stream. */
-function postgresParser(count: () => void): (chunk: Buffer) => void {
+function postgresParser(count: (text: string) => void): (chunk: Buffer) => void {
   let buf = Buffer.alloc(0);
   let started = false;
   return (chunk) => {
@@ -45,13 +45,14 @@ function postgresParser(count: () => void): (chunk: Buffer) => void {
       const len = buf.readInt32BE(1);
       if (buf.length < 1 + len) return;
       const type = String.fromCharCode(buf[0]!);
-      if (type === 'Q' || type === 'S') count();
+      if (type === 'Q') count(buf.subarray(5, Math.min(1 + len, 205)).toString('utf8'));
+      else if (type === 'S') count('(extended protocol)');
       buf = buf.subarray(1 + len);
     }
   };
 }
 
-function tdsParser(count: () => void): (chunk: Buffer) => void {
+function tdsParser(count: (text: string) => void): (chunk: Buffer) => void {
   let buf = Buffer.alloc(0);
   return (chunk) => {
     buf = Buffer.concat([buf, chunk]);
@@ -61,14 +62,19 @@ function tdsParser(count: () => void): (chunk: Buffer) => void {
       if (buf.length < len) return;
       const type = buf[0]!;
       const endOfMessage = (buf[1]! & 0x01) === 0x01;
-      if (endOfMessage && (type === 1 || type === 3 || type === 14)) count();
+      if (endOfMessage && (type === 1 || type === 3 || type === 14)) count(`tds type ${type}`);
       buf = buf.subarray(len);
     }
   };
 }
 
 /** Start a counting proxy on 127.0.0.1 (a free port) in front of `host:port`. */
-export async function startRequestCounter(protocol: WireProtocol, host: string, port: number): Promise<RequestCounter> {
+export async function startRequestCounter(
+  protocol: WireProtocol,
+  host: string,
+  port: number,
+  onRequest?: (text: string) => void,
+): Promise<RequestCounter> {
   let requests = 0;
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
@@ -76,7 +82,10 @@ export async function startRequestCounter(protocol: WireProtocol, host: string, 
     client.setNoDelay(true);
     upstream.setNoDelay(true);
     sockets.add(client).add(upstream);
-    const parse = (protocol === 'postgres' ? postgresParser : tdsParser)(() => requests++);
+    const parse = (protocol === 'postgres' ? postgresParser : tdsParser)((text) => {
+      requests++;
+      onRequest?.(text);
+    });
     client.on('data', (chunk) => {
       parse(chunk);
       upstream.write(chunk);

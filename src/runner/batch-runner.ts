@@ -127,7 +127,7 @@ export class SendSizer {
 
   constructor(max: number, options: { readonly targetMs?: number; readonly maxBytes?: number; readonly start?: number } = {}) {
     this.#max = Math.max(1, Math.floor(max));
-    this.#targetMs = options.targetMs ?? 250;
+    this.#targetMs = options.targetMs ?? 500;
     this.#maxBytes = options.maxBytes ?? 4 * 1024 * 1024;
     this.#size = Math.min(this.#max, options.start ?? 4);
   }
