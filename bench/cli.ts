@@ -27,6 +27,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { MigratorImpl, createMigrator } from '../src/migrator.js';
 import { rendererFor } from '../src/operations/templates.js';
+import { startRequestCounter } from './request-counter.js';
 import type { MigrationFile, Tenant } from '../src/types.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -79,6 +80,18 @@ function cli(cwd: string, args: string[]) {
   const [min, sec] = field('Elapsed \\(wall clock\\) time \\(h:mm:ss or m:ss\\)').split(':').map(Number) as [number, number];
   const rssMb = Number(field('Maximum resident set size \\(kbytes\\)')) / 1024;
   return { seconds: min * 60 + sec, rssMb, code: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+/** {@link cli} without blocking this process (the request counter's proxy runs in it). */
+function cliAsync(cwd: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [path.join(ROOT, 'bin/tenant-migrate.js'), ...args], { cwd, env: { ...process.env, TM_DATABASE_URL: '', TM_CONFIG: '' } });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    p.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
 }
 
 /** `psql -f` per worker, all at once; seconds from the first start to the last exit. */
@@ -200,6 +213,36 @@ async function deploy(n: number, withNewMigration: boolean) {
         ratio(e3.seconds, r3b),
         `${Math.round(e3.rssMb)} MB`,
       ]);
+    }
+    // Round trips, counted on the wire (not timed): one more new migration, each side through a
+    // counting proxy. The engine's count includes everything the CLI sends (master lock, plan,
+    // ledger, claims, outcomes); raw is psql's, one request per statement.
+    writeFileSync(path.join(dir, 'tenant-migrations/0005_add_job_priority5.sql.hbs'), NEW_MIGRATION.replace('priority', 'priority5'));
+    const admin0 = new URL(url);
+    const counter = await startRequestCounter('postgres', admin0.hostname, Number(admin0.port || 5432));
+    try {
+      const proxied = Object.assign(new URL(url), { port: String(counter.port) }).toString();
+      writeFileSync(path.join(dir, 'tenant-migrate.config.json'), JSON.stringify({ url: proxied, concurrency: C, lockTimeoutMs: 60_000 }));
+      const e5 = await cliAsync(dir, ['up', '--json', '--concurrency', String(C)]);
+      if (e5.code !== 0) throw new Error(`engine up via the counter: exit ${e5.code}: ${e5.stderr.slice(0, 2000)}`);
+      const engineRequests = counter.requests;
+      counter.reset();
+      const m5 = createMigrator({ url, rootDir: dir }) as MigratorImpl;
+      const newFile = (await m5.loadFiles()).tenant.slice(-1);
+      await m5.close();
+      await psqlWorkers(proxied, rawScripts(raw, newFile, render, false));
+      const rawRequests = counter.requests;
+      row([
+        `one new migration: requests (round trips) per tenant, counted on the wire`,
+        n,
+        (engineRequests / n).toFixed(3),
+        (rawRequests / n).toFixed(3),
+        ratio(engineRequests, rawRequests),
+        '–',
+      ]);
+    } finally {
+      writeFileSync(path.join(dir, 'tenant-migrate.config.json'), JSON.stringify({ url, concurrency: C, lockTimeoutMs: 60_000 }));
+      await counter.close();
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -91,6 +91,11 @@ export const configSchema = z
     concurrency: z.number().int().min(1).max(512).default(8),
     /** Tenants migrated at once per target database (default: `concurrency`). */
     targetConcurrency: z.number().int().min(1).max(512).optional(),
+    /**
+     * At most this many tenants of one database share a request when their pending migrations are
+     * all transactional; each keeps its own transaction, lock and meta check. 1: a request per tenant.
+     */
+    tenantsPerSend: z.number().int().min(1).max(256).default(32),
     /** How long to wait for a per-tenant or master lock before giving up (exit code 3). */
     lockTimeoutMs: z.number().int().min(0).default(60_000),
     /**

@@ -211,8 +211,13 @@ export class DriverSession implements SqlSession {
    */
   async sendFolded(text: string): Promise<void> {
     const prefix = this.#takeReset();
+    // The reset rides at the end as well: a send that ran to its end leaves the session clean, so the
+    // next user of the connection (usually a ledger write) needs no request of its own for it.
+    const suffix = this.#hygiene?.reset ? `;\n${this.#hygiene.reset};` : '';
+    let clean = false;
     try {
-      await this.#driver.exec(prefix + text);
+      await this.#driver.exec(prefix + text + suffix);
+      clean = suffix !== '';
     } catch (err) {
       if (this.#hygiene?.guard.isViolation(err)) throw transactionEnded(err);
       const position = this.#driver.errorPosition(err);
@@ -224,6 +229,7 @@ export class DriverSession implements SqlSession {
       throw new ScriptExecutionError(err instanceof Error ? err.message : String(err), 0, undefined, undefined, { cause: err });
     } finally {
       this.#scriptRan();
+      if (clean) this.#resetPending = false;
     }
   }
 

@@ -1,6 +1,7 @@
 import type { Config } from '../config/config-schema.js';
 import type { DialectSyntax } from '../dialect/dialect-syntax.js';
 import { type RenderContext, buildRenderContext } from '../templating/render-context.js';
+import { TenantSpecializer } from '../templating/specialize.js';
 import type { MigrationFile, Tenant } from '../types.js';
 import type { OperationContext } from './context.js';
 
@@ -36,8 +37,11 @@ export interface Renderer {
 export async function rendererFor(ctx: OperationContext, syntax: DialectSyntax): Promise<Renderer> {
   const engine = await ctx.templates();
   const masterContext = contextFor(ctx.config, syntax);
+  // Templates that read only a tenant's identity render once per file and are specialized per
+  // tenant (proven equal to a full render, see TenantSpecializer); the rest render per tenant.
+  const specializer = new TenantSpecializer((file, tenant) => engine.render(file, contextFor(ctx.config, syntax, tenant)));
   return {
     master: (file) => engine.render(file, masterContext),
-    tenant: (file, tenant) => engine.render(file, contextFor(ctx.config, syntax, tenant)),
+    tenant: (file, tenant) => specializer.render(file, tenant),
   };
 }

@@ -31,6 +31,12 @@ export interface UpOptions {
   readonly dbTarget?: string;
   /** Tenants in flight per target database (default: config `targetConcurrency`, else `concurrency`). */
   readonly targetConcurrency?: number;
+  /**
+   * At most this many tenants of one database share a request when their pending migrations are all
+   * transactional (each still its own transaction, lock and meta check; docs/fleet.md). 1: a request
+   * per tenant. Default: config `tenantsPerSend` (32).
+   */
+  readonly tenantsPerSend?: number;
 }
 
 /** One target database's share of an `up` (this worker's results). */

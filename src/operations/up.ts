@@ -61,6 +61,7 @@ export async function up(ctx: OperationContext, options: UpOptions = {}): Promis
     maxFailures: options.maxFailures,
     concurrency: options.concurrency,
     leaseMs: options.leaseMs,
+    tenantsPerSend: options.tenantsPerSend,
   });
   if (options.dbTarget !== undefined && !(options.dbTarget in ctx.config.targets)) {
     throw new TenantMigrateError('USAGE', `--target ${options.dbTarget}: not a name in config targets (${Object.keys(ctx.config.targets).join(', ') || 'none configured'})`, { key: 'target' });
@@ -273,6 +274,7 @@ async function fanOut(u: UpRun, opened: OpenedRun, tenants: readonly Tenant[], p
       return target;
     },
     targetConcurrency: perTarget,
+    tenantsPerSend: options.tenantsPerSend ?? ctx.config.tenantsPerSend,
     runId,
     workerId: u.workerId,
     files: u.files.tenant,

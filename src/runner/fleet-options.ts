@@ -107,6 +107,7 @@ export interface FleetArgs {
   readonly maxFailures?: number | undefined;
   readonly concurrency?: number | undefined;
   readonly leaseMs?: number | undefined;
+  readonly tenantsPerSend?: number | undefined;
 }
 
 /** Validated fleet options; absent ones stay absent. */
@@ -117,6 +118,7 @@ export interface FleetSettings {
   readonly maxFailures?: number;
   readonly concurrency?: number;
   readonly leaseMs?: number;
+  readonly tenantsPerSend?: number;
 }
 
 /** Parse and check every fleet option; the first bad one throws (USAGE, naming its flag). */
@@ -124,6 +126,8 @@ export function parseFleetArgs(args: FleetArgs): FleetSettings {
   const maxFailures = positiveInteger('max-failures', 'maxFailures', args.maxFailures);
   const concurrency = positiveInteger('concurrency', 'concurrency', args.concurrency);
   const leaseMs = positiveInteger('lease-ms', 'leaseMs', args.leaseMs);
+  const tenantsPerSend = positiveInteger('tenants-per-send', 'tenantsPerSend', args.tenantsPerSend);
+  if (tenantsPerSend !== undefined && tenantsPerSend > 256) throw usage('tenantsPerSend', `--tenants-per-send ${tenantsPerSend}: at most 256`);
   if (leaseMs !== undefined && leaseMs < MIN_LEASE_MS) {
     throw usage('leaseMs', `--lease-ms ${leaseMs}: a lease shorter than ${MIN_LEASE_MS} ms would expire between heartbeats; use at least ${MIN_LEASE_MS}`);
   }
@@ -134,5 +138,6 @@ export function parseFleetArgs(args: FleetArgs): FleetSettings {
     ...(maxFailures !== undefined ? { maxFailures } : {}),
     ...(concurrency !== undefined ? { concurrency } : {}),
     ...(leaseMs !== undefined ? { leaseMs } : {}),
+    ...(tenantsPerSend !== undefined ? { tenantsPerSend } : {}),
   };
 }

@@ -5,6 +5,7 @@ import type { MigratorListener, TenantResult } from '../events.js';
 import type { MigrationFile, Tenant } from '../types.js';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { LedgerClient, OutcomeBuffer } from './ledger-client.js';
+import { SendSizer, batchable, runTenantBatch } from './batch-runner.js';
 import { failureInfo, runTenant } from './tenant-runner.js';
 
 export interface FleetOptions {
@@ -29,6 +30,12 @@ export interface FleetOptions {
   readonly lockTimeoutMs: number;
   /** Lease of a claimed tenant; renewed every third of it while the worker lives. */
   readonly leaseMs: number;
+  /**
+   * At most this many tenants of one database share a send when their pending migrations allow it
+   * (all transactional, planned by this process, dialect able to: {@link runTenantBatch}); the size
+   * follows the measured send time. 1: one send per tenant. Default 32.
+   */
+  readonly tenantsPerSend?: number | undefined;
   /** Stop taking new tenants after this many failures in this worker (default: never). */
   readonly maxFailures?: number | undefined;
   readonly to?: string | undefined;
@@ -87,7 +94,8 @@ export async function runFleet(options: FleetOptions): Promise<FleetOutcome> {
   let claiming: Promise<number> | undefined;
   // Claims are ledger round trips on the tenants' critical path: take rows in batches of at
   // least 16 and claim the next batch while the last few tenants of the queue still run.
-  const batch = Math.max(16, options.concurrency * 4);
+  // With shared sends a task takes up to `tenantsPerSend` rows at once: claim enough for every task.
+  const batch = Math.max(16, options.concurrency * 4, options.concurrency * Math.min(32, options.tenantsPerSend ?? 32));
   const pollMs = Math.max(50, Math.min(1000, Math.floor(leaseMs / 4)));
 
   const shouldStop = () => {
@@ -129,6 +137,55 @@ export async function runFleet(options: FleetOptions): Promise<FleetOutcome> {
     return claiming;
   };
 
+  const sizer = new SendSizer(options.tenantsPerSend ?? 32);
+  const tenantDialectOf = (tenant: Tenant): Promise<Dialect> => (options.dialectOf ? options.dialectOf(tenant) : Promise.resolve(dialect));
+  const runOptions = (tenantDialect: Dialect, capture: (result: TenantResult) => void) => ({
+    dialect: tenantDialect,
+    files: options.files,
+    render: options.render,
+    runId,
+    lockTimeoutMs: options.lockTimeoutMs,
+    ...(options.to ? { to: options.to } : {}),
+    ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}),
+    // `tenant:done` waits until we know whether the tenant is done or handed back.
+    emit: ((event) => (event.type === 'tenant:done' ? capture(event.result) : emit(event))) as MigratorListener,
+  });
+  /** Rows of the queue that may share a send with `first` (same database, {@link batchable}), taken out of it. */
+  const batchmates = (first: Tenant): LedgerTenant[] => {
+    const size = sizer.next(queue.length + 1, options.concurrency);
+    if (size <= 1 || !batchable(first, options)) return [];
+    const mates: LedgerTenant[] = [];
+    for (let i = 0; i < queue.length && mates.length < size - 1; ) {
+      const t = options.tenants.get(queue[i]!.schema);
+      if (t && (t.target ?? '') === (first.target ?? '') && batchable(t, options)) mates.push(...queue.splice(i, 1));
+      else i++;
+    }
+    return mates;
+  };
+  /** Several tenants of one database in shared sends; each outcome recorded as {@link execute} does. */
+  const executeMany = async (rows: readonly LedgerTenant[]): Promise<void> => {
+    const tenants = rows.map((r) => options.tenants.get(r.schema)!);
+    const captured = new Map<string, TenantResult>();
+    const run = async (): Promise<TenantResult[]> => {
+      let tenantDialect: Dialect;
+      try {
+        tenantDialect = await tenantDialectOf(tenants[0]!);
+      } catch (err) {
+        return tenants.map((t) => ({ workspaceId: t.workspaceId, schema: t.schema, status: 'failed', applied: [], durationMs: 0, attempts: 1, error: failureInfo(err, dialect) }));
+      }
+      const o = runOptions(tenantDialect, (r) => captured.set(r.schema, r));
+      if (!tenantDialect.folded?.applyMany) {
+        const out: TenantResult[] = [];
+        for (const t of tenants) out.push(await runTenant(t, o));
+        return out;
+      }
+      return runTenantBatch(tenants, o, sizer);
+    };
+    const limit = limitOf(tenants[0]!);
+    const results = await (limit ? limit(run) : run());
+    for (const [i, row] of rows.entries()) await record(row, results[i]!, captured.get(row.schema));
+  };
+
   const execute = async (row: LedgerTenant): Promise<void> => {
     const tenant = options.tenants.get(row.schema);
     let result: TenantResult;
@@ -136,32 +193,30 @@ export async function runFleet(options: FleetOptions): Promise<FleetOutcome> {
       // Claimed from a run another process opened, but not Active in this process's registry read.
       result = { workspaceId: row.workspaceId, schema: row.schema, status: 'skipped', applied: [], durationMs: 0, attempts: 0, reason: 'not an Active tenant in the registry' };
       emit({ type: 'tenant:done', result });
-    } else {
-      let done: TenantResult | undefined;
-      const run = async (): Promise<TenantResult> => {
-        let tenantDialect: Dialect;
-        try {
-          tenantDialect = options.dialectOf ? await options.dialectOf(tenant) : dialect;
-        } catch (err) {
-          // The target's pool could not even be created: this tenant fails, the others go on.
-          const failed: TenantResult = { workspaceId: tenant.workspaceId, schema: tenant.schema, status: 'failed', applied: [], durationMs: 0, attempts: 1, error: failureInfo(err, dialect) };
-          done = failed;
-          return failed;
-        }
-        return runTenant(tenant, {
-        dialect: tenantDialect,
-        files: options.files,
-        render: options.render,
-        runId,
-        lockTimeoutMs: options.lockTimeoutMs,
-        ...(options.to ? { to: options.to } : {}),
-        ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}),
-        // `tenant:done` waits until we know whether the tenant is done or handed back.
-        emit: (event) => (event.type === 'tenant:done' ? (done = event.result) : emit(event)),
-        });
-      };
-      const limit = limitOf(tenant);
-      result = await (limit ? limit(run) : run());
+      await record(row, result, undefined);
+      return;
+    }
+    let done: TenantResult | undefined;
+    const run = async (): Promise<TenantResult> => {
+      let tenantDialect: Dialect;
+      try {
+        tenantDialect = await tenantDialectOf(tenant);
+      } catch (err) {
+        // The target's pool could not even be created: this tenant fails, the others go on.
+        const failed: TenantResult = { workspaceId: tenant.workspaceId, schema: tenant.schema, status: 'failed', applied: [], durationMs: 0, attempts: 1, error: failureInfo(err, dialect) };
+        done = failed;
+        return failed;
+      }
+      return runTenant(tenant, runOptions(tenantDialect, (r) => (done = r)));
+    };
+    const limit = limitOf(tenant);
+    result = await (limit ? limit(run) : run());
+    await record(row, result, done);
+  };
+
+  /** A tenant's outcome: handed back when its lock was busy, else reported and buffered for the ledger. */
+  const record = async (row: LedgerTenant, result: TenantResult, done: TenantResult | undefined): Promise<void> => {
+    if (options.tenants.has(row.schema)) {
       // The tenant's lock is held elsewhere: another worker that outlived its lease is still on it
       // (its success will be recorded), or provisioning is. Not a failure of the tenant: hand the row
       // back to the run (pending) and let it be claimed again, a few times before giving up.
@@ -205,11 +260,14 @@ export async function runFleet(options: FleetOptions): Promise<FleetOutcome> {
     for (;;) {
       if (shouldStop() || ledgerFailure !== undefined) return;
       const row = queue.shift();
-      if (row && queue.length < options.concurrency && !claiming) void claim(maxWave).catch(() => undefined);
+      if (row && queue.length < options.concurrency * sizer.size && !claiming) void claim(maxWave).catch(() => undefined);
       if (row) {
         busy++;
         try {
-          await execute(row);
+          const first = options.tenants.get(row.schema);
+          const mates = first ? batchmates(first) : [];
+          if (mates.length > 0) await executeMany([row, ...mates]);
+          else await execute(row);
         } finally {
           busy--;
         }

@@ -162,6 +162,9 @@ describe('parseFleetArgs', () => {
     [{ leaseMs: 0.5 }, 'leaseMs', '--lease-ms'],
     [{ leaseMs: 1 }, 'leaseMs', '--lease-ms'],
     [{ leaseMs: 999 }, 'leaseMs', '--lease-ms'],
+    [{ tenantsPerSend: 0 }, 'tenantsPerSend', '--tenants-per-send'],
+    [{ tenantsPerSend: 257 }, 'tenantsPerSend', '--tenants-per-send'],
+    [{ tenantsPerSend: Number.NaN }, 'tenantsPerSend', '--tenants-per-send'],
   ])('%j → USAGE naming %s', (args, key, flag) => {
     expect(usageError(() => parseFleetArgs(args), key).message).toMatch(new RegExp(`^${flag}[ :]`));
   });

@@ -82,3 +82,24 @@ describe('SQL Server literals for texts sent without parameters', () => {
     expect(() => inlineMssqlParams('SELECT $2', ['a'])).toThrow(/No value for placeholder \$2/);
   });
 });
+
+describe('SQL Server folded send: tenants sharing a batch', () => {
+  it('shares ordinary one-request migrations, not ones whose session state would outlive their part of the batch', () => {
+    for (const sql of ['ALTER TABLE [ws].[t] ADD x INT;', 'UPDATE [ws].[t]\nSET x = 1\nWHERE y = 2;', "INSERT INTO [ws].[t] VALUES (N'a');", "EXEC sp_rename N'ws.t.a', N'b', N'COLUMN';"]) {
+      expect(folded.shareable(migration(sql)), sql).toBe(true);
+    }
+    for (const sql of [
+      'SET XACT_ABORT OFF;\nALTER TABLE t ADD x INT;',
+      'SET NOCOUNT ON;\nUPDATE t SET x = 1;',
+      'SET IDENTITY_INSERT t ON;\nINSERT INTO t (id) VALUES (1);',
+      'USE other;\nCREATE TABLE t (id INT);',
+      'CREATE TABLE #work (id INT);\nINSERT INTO #work VALUES (1);',
+      'DECLARE @n INT = 1;\nUPDATE t SET x = @n;',
+      "EXEC sp_set_session_context N'k', 1;",
+      'ALTER TABLE t ADD x INT;\nGO\nUPDATE t SET x = 1;',
+      'CREATE VIEW v AS SELECT 1 AS x',
+    ]) {
+      expect(folded.shareable(migration(sql)), sql).toBe(false);
+    }
+  });
+});

@@ -18,6 +18,7 @@ interface UpArgs extends GlobalArgs {
   events?: boolean;
   target?: string;
   targetConcurrency?: number;
+  tenantsPerSend?: number;
 }
 
 export function exitCodeForUp(result: UpResult): number {
@@ -99,6 +100,7 @@ export async function runUp(argv: UpArgs): Promise<{ result: UpResult; code: num
       ...(argv.leaseMs !== undefined ? { leaseMs: argv.leaseMs } : {}),
       ...(argv.target !== undefined ? { dbTarget: argv.target } : {}),
       ...(argv.targetConcurrency !== undefined ? { targetConcurrency: argv.targetConcurrency } : {}),
+      ...(argv.tenantsPerSend !== undefined ? { tenantsPerSend: argv.tenantsPerSend } : {}),
     });
     reporter?.finish();
     return { result, code: exitCodeForUp(result) };
@@ -125,6 +127,7 @@ export const upCommand: CommandModule<GlobalArgs, UpArgs> = {
       .option('order', { choices: TENANT_ORDERS, describe: 'Tenant order: registry, last-seen (least recently seen first), recent, created' })
       .option('lease-ms', { type: 'number', describe: 'Lease on claimed tenants; a silent worker loses them after this (default 30000)' })
       .option('target', { type: 'string', describe: 'Only the workspaces placed on this target database (a name of config targets)' })
+      .option('tenants-per-send', { type: 'number', describe: 'At most this many tenants share one request when their migrations are all transactional (default from config: 32; 1 = a request per tenant)' })
       .option('target-concurrency', { type: 'number', describe: 'Tenants migrated at once per target database (default: config targetConcurrency, else --concurrency)' })
       // Values are checked in runUp (parseFleetArgs): a bad one exits 2 naming the flag. A yargs
       // .check() error would reach main.ts's fail handler as an exception (exit 1, stack trace).

@@ -49,6 +49,17 @@ export interface FoldedApply {
    * back; a failing statement throws a ScriptExecutionError whose line is relative to `script`.
    */
   apply(session: SqlSession, migration: FoldedMigration): Promise<FoldedOutcome>;
+  /**
+   * Several folded migrations — usually of several tenants — in one request, in order: each is its
+   * own transaction with its own lock and check exactly as in {@link apply}, and the session is reset
+   * between them, so one tenant's script leaves nothing to the next. Resolves when every one of them
+   * committed. Rejects (after ending any open transaction) when one failed, was busy or stale: the
+   * ones before it in the request may have committed and the ones after it did not run, so the
+   * caller reads the meta tables (the truth) to learn which. Absent: the dialect sends one at a time.
+   */
+  applyMany?(session: SqlSession, migrations: readonly FoldedMigration[]): Promise<void>;
+  /** Whether a migration may go into {@link applyMany} with other tenants' (absent: every one may). */
+  shareable?(migration: FoldedMigration): boolean;
 }
 
 /**

@@ -7,7 +7,11 @@ import { mssqlErrorLine, mssqlErrorNumber } from './mssql-errors.js';
 import { MssqlSession, OpenTransactionError } from './mssql-session.js';
 import { type MssqlSql, applockResource, inlineMssqlParams, lockResource, mssqlIdent, mssqlLiteral } from './mssql-sql.js';
 import { splitGoBatches } from './go-splitter.js';
+import { findTransactionControl } from '../../release/transaction-control.js';
 import { quoteMssqlString as lit } from './mssql-syntax.js';
+
+/** What keeps a script out of a batch shared with other tenants (see {@link MssqlFoldedApply.shareable}). */
+const SESSION_BOUND = /\bUSE\b|#|\bDECLARE\b|\bGOTO\b|context_info|session_context|^\s*[A-Za-z_]\w*:\s*$/im;
 
 /** Error numbers the send raises itself (user-defined range, ≥ 50000). */
 const BUSY = 50_001;
@@ -248,6 +252,48 @@ export class MssqlFoldedApply implements FoldedApply {
     if (b.scriptStart === undefined) return b.sql + this.tail(m, duration, false);
     const head = b.sql.slice(0, b.sql.length - b.scriptLength);
     return `${head}BEGIN TRY ${b.sql.slice(head.length)}${this.tail(m, duration)}`;
+  }
+
+  /**
+   * Whether this migration may share a batch with other tenants' ({@link applyMany}): it is one
+   * request on its own (no `GO`, nothing that must stand alone), and nothing in it outlives its part
+   * of the batch or collides with the next tenant's part. A batch cannot reset its session between
+   * tenants (`sp_reset_connection` is a flag of the next request), so a script with session options
+   * (`SET …`, the transaction-control rule's findings), `USE`, `#temp` objects, session context,
+   * `DECLARE`d variables or cursors (declared twice in one batch is an error) or labels goes alone.
+   * Read on the raw text, strings included: a false "no" only costs a request.
+   */
+  shareable(m: FoldedMigration): boolean {
+    const requests = this.plan(m);
+    if (requests.length !== 1 || requests[0]!.scriptStart === undefined) return false;
+    if (SESSION_BOUND.test(m.script)) return false;
+    return findTransactionControl(m.script, 'mssql').length === 0;
+  }
+
+  /**
+   * {@link FoldedApply.applyMany} for migrations that are {@link shareable}: each one's single
+   * request (head, `BEGIN TRY` script, tail with its COMMIT) one after the other in one batch, its
+   * variables numbered so they do not collide, and a last row that proves the batch ran to its end.
+   * Any error ends the batch (XACT_ABORT, THROW in the CATCH), so the migrations after it did not
+   * run; the ones before it committed. A top-level RETURN ends the batch too: no last row.
+   */
+  async applyMany(session: SqlSession, migrations: readonly FoldedMigration[]): Promise<void> {
+    if (!(session instanceof MssqlSession)) throw new Error('The SQL Server folded send needs a session of the SQL Server driver');
+    const text = migrations
+      .map((m, i) => {
+        const own = (t: string) => t.replace(/@tm_(started|lock|resource)\b/g, `@tm_$1_${i}`);
+        return own(this.head(m)) + 'BEGIN TRY ' + m.script + own(this.tail(m, 'DATEDIFF(MILLISECOND, @tm_started, SYSUTCDATETIME())'));
+      })
+      .join('\n');
+    try {
+      const [last] = await session.sendBatch(`${text}\nSELECT ${migrations.length} AS tm_sent, @@TRANCOUNT AS open_transactions;`);
+      if (last?.tm_sent !== migrations.length || last.open_transactions !== 0) {
+        throw new Error('the shared batch ended before its last tenant (a RETURN, or an open transaction)');
+      }
+    } catch (err) {
+      await this.#rollback(session);
+      throw err;
+    }
   }
 
   /** XACT_ABORT has usually rolled back already; this ends what is left (a THROW ends only the batch). */

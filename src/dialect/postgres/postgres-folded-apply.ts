@@ -5,7 +5,7 @@ import { type FoldedApply, type FoldedMigration, type FoldedOutcome, recordingSe
 import type { AdapterNames } from '../dialect.js';
 import { appliedFingerprint, summaryOf } from '../../planner/applied-summary.js';
 import { advisoryKey } from './postgres-locks.js';
-import { postgresTransactionGuard } from './postgres-session.js';
+import { POSTGRES_SESSION_RESET, postgresTransactionGuard } from './postgres-session.js';
 import { type PostgresSql, appliedDigest } from './postgres-sql.js';
 import { doBlock, quotePostgresIdent as q, quotePostgresString as lit } from './postgres-syntax.js';
 
@@ -87,6 +87,24 @@ export class PostgresFoldedApply implements FoldedApply {
       `(extract(epoch from clock_timestamp() - now()) * 1000)::integer, ${postgresLiteral(row.runId)});\n` +
       `${this.#sql.upsertSummary(summaryOf(m.schema, [...m.expected, row]))};\nCOMMIT;`;
     return { head, text: head + m.script + tail };
+  }
+
+  /**
+   * {@link FoldedApply.applyMany}: the texts of {@link build} one after the other in one simple
+   * query, the session reset between them. PostgreSQL runs a multi-statement query to its first
+   * error and skips the rest, and each text's own BEGIN … COMMIT decides its tenant alone: what
+   * committed before the error stays committed, the failing one is rolled back here.
+   */
+  async applyMany(session: SqlSession, migrations: readonly FoldedMigration[]): Promise<void> {
+    const text = migrations.map((m) => this.build(m).text).join(`\n${POSTGRES_SESSION_RESET};\n`);
+    const own = session instanceof DriverSession ? session : undefined;
+    try {
+      if (own) await own.sendFolded(text);
+      else await session.runScript(text);
+    } catch (err) {
+      await (own ? own.rollbackRequest() : session.query('ROLLBACK')).catch(() => undefined);
+      throw err;
+    }
   }
 
   async apply(session: SqlSession, m: FoldedMigration): Promise<FoldedOutcome> {

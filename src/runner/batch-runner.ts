@@ -1,0 +1,157 @@
+import type { FoldedMigration } from '../dialect/contracts/folded-apply.js';
+import type { Dialect } from '../dialect/dialect.js';
+import type { TenantResult } from '../events.js';
+import { planSchema } from '../planner/plan.js';
+import { checksumOf } from '../source/index.js';
+import type { AppliedMigration, Tenant } from '../types.js';
+import { type TenantRunOptions, prepareTenant, runTenant } from './tenant-runner.js';
+
+/**
+ * Whether a tenant may share a send with others: it was planned by this process, everything it has
+ * pending is transactional, and nothing about it needs a statement of its own after the commit (a
+ * legacy row whose schema name is still to be recorded goes alone).
+ */
+export function batchable(tenant: Tenant, options: Pick<TenantRunOptions, 'files' | 'to'>): boolean {
+  if (!tenant.appliedAtPlan || tenant.needsBackfill) return false;
+  const plan = planSchema(tenant.schema, options.files, tenant.appliedAtPlan, options.to ? { to: options.to } : {});
+  if (plan.state !== 'behind') return false;
+  const byId = new Map(options.files.map((f) => [f.id, f]));
+  return plan.pending.every((id) => !byId.get(id)!.directives.noTransaction);
+}
+
+/** One tenant's part of a shared send: its pending migrations, rendered, each with the meta rows before it. */
+interface TenantSends {
+  readonly tenant: Tenant;
+  readonly sends: FoldedMigration[];
+}
+
+/** The folded migrations of a planned tenant, in file order (the first carries the prelude). */
+async function sendsOf(dialect: Dialect, tenant: Tenant, options: TenantRunOptions): Promise<TenantSends> {
+  const known: Pick<AppliedMigration, 'id' | 'checksum'>[] = [...tenant.appliedAtPlan!];
+  const plan = planSchema(tenant.schema, options.files, known, options.to ? { to: options.to } : {});
+  const byId = new Map(options.files.map((f) => [f.id, f]));
+  const recorder = dialect.folded!.recorder();
+  await prepareTenant(dialect, recorder.session, tenant, { structure: known.length === 0 });
+  const sends: FoldedMigration[] = [];
+  for (const id of plan.pending) {
+    const file = byId.get(id)!;
+    const script = options.render(file, tenant);
+    const row = { id, checksum: file.checksum, renderedChecksum: checksumOf(script), runId: options.runId };
+    sends.push({ schema: tenant.schema, expected: [...known], prelude: sends.length === 0 ? [...recorder.statements] : [], script, row });
+    known.push(row);
+  }
+  return { tenant, sends };
+}
+
+/** Whether the meta table holds every migration of `sends`, with their checksums. */
+function committed(t: TenantSends, applied: readonly AppliedMigration[] | undefined): boolean {
+  const have = new Map((applied ?? []).map((a) => [a.id, a.checksum]));
+  return t.sends.every((s) => have.get(s.row.id) === s.row.checksum);
+}
+
+/**
+ * Migrate several tenants of one database with one request (the dialect's
+ * {@link FoldedApply.applyMany}): each tenant's migrations are still their own transactions, with
+ * the tenant lock and the meta-table check inside, and the session is reset between tenants. When
+ * the request fails, the meta tables say which tenants committed before the failure; every other
+ * tenant runs again on its own ({@link runTenant}: the single send, or the careful path), which
+ * reports its error with file and line, or applies it if the failure was another tenant's. One
+ * result per tenant, in order; never throws.
+ */
+export async function runTenantBatch(tenants: readonly Tenant[], options: TenantRunOptions, sizer?: SendSizer): Promise<TenantResult[]> {
+  const { dialect, emit } = options;
+  const started = Date.now();
+  for (const t of tenants) emit({ type: 'tenant:start', workspaceId: t.workspaceId, schema: t.schema });
+  const batch: TenantSends[] = [];
+  const alone = new Map<string, Tenant>();
+  for (const tenant of tenants) {
+    try {
+      const sends = await sendsOf(dialect, tenant, options);
+      // A migration the dialect cannot put in a shared request (SQL Server: session options, #temp…) goes alone.
+      if (sends.sends.every((m) => dialect.folded!.shareable?.(m) ?? true)) batch.push(sends);
+      else alone.set(tenant.schema, tenant);
+    } catch {
+      // A render or prelude problem belongs to this tenant: its own run reports it.
+      alone.set(tenant.schema, tenant);
+    }
+  }
+  const done = new Map<string, TenantResult>();
+  const succeed = (t: TenantSends, durationMs: number) => {
+    for (const s of t.sends) emit({ type: 'tenant:migrated', workspaceId: t.tenant.workspaceId, schema: t.tenant.schema, id: s.row.id, durationMs });
+    const result: TenantResult = { workspaceId: t.tenant.workspaceId, schema: t.tenant.schema, status: 'succeeded', applied: t.sends.map((s) => s.row.id), durationMs, attempts: 1 };
+    emit({ type: 'tenant:done', result });
+    done.set(t.tenant.schema, result);
+  };
+  if (batch.length > 0) {
+    const migrations = batch.flatMap((t) => t.sends);
+    let failed = false;
+    const sent = Date.now();
+    try {
+      await dialect.withSession((session) => dialect.folded!.applyMany!(session, migrations));
+    } catch {
+      failed = true;
+    }
+    if (!failed) sizer?.observe(batch.length, Date.now() - sent, migrations.reduce((n, m) => n + m.script.length, 0));
+    const each = Math.round((Date.now() - started) / batch.length);
+    if (!failed) for (const t of batch) succeed(t, each);
+    else {
+      // The truth decides who committed; a read that fails leaves every tenant to its own run.
+      const truth = await dialect.meta.readAppliedMany(batch.map((t) => t.tenant.schema)).catch(() => undefined);
+      for (const t of batch) {
+        const applied = truth?.get(t.tenant.schema);
+        if (truth && committed(t, applied)) succeed(t, each);
+        else alone.set(t.tenant.schema, applied ? { ...t.tenant, appliedAtPlan: applied.map((a) => ({ id: a.id, checksum: a.checksum })) } : t.tenant);
+      }
+    }
+  }
+  for (const tenant of alone.values()) {
+    // Its start was reported with the batch.
+    const result = await runTenant(tenant, { ...options, emit: (e) => (e.type === 'tenant:start' ? undefined : emit(e)) });
+    done.set(tenant.schema, result);
+  }
+  return tenants.map((t) => done.get(t.schema)!);
+}
+
+/**
+ * How many tenants go in one send. Starts small and follows the measured time per tenant toward
+ * sends of about `targetMs`, capped by the text's size (large scripts go fewer at a time) and by
+ * `max`. `max` 1 is the careful behaviour: a send per tenant.
+ */
+export class SendSizer {
+  #size: number;
+  #msPerTenant: number | undefined;
+  #bytesPerTenant: number | undefined;
+  readonly #max: number;
+  readonly #targetMs: number;
+  readonly #maxBytes: number;
+
+  constructor(max: number, options: { readonly targetMs?: number; readonly maxBytes?: number; readonly start?: number } = {}) {
+    this.#max = Math.max(1, Math.floor(max));
+    this.#targetMs = options.targetMs ?? 500;
+    this.#maxBytes = options.maxBytes ?? 4 * 1024 * 1024;
+    this.#size = Math.min(this.#max, options.start ?? 4);
+  }
+
+  /** The size of the next send, leaving `waiting` tenants to share among `workers` sends in flight. */
+  next(waiting: number, workers: number): number {
+    const share = Math.max(1, Math.ceil(waiting / Math.max(1, workers)));
+    return Math.max(1, Math.min(this.#size, share));
+  }
+
+  /** Record a send of `tenants` tenants that took `ms` and carried `bytes` of text. */
+  observe(tenants: number, ms: number, bytes: number): void {
+    if (tenants <= 0) return;
+    const per = ms / tenants;
+    const perBytes = bytes / tenants;
+    this.#msPerTenant = this.#msPerTenant === undefined ? per : 0.7 * this.#msPerTenant + 0.3 * per;
+    this.#bytesPerTenant = this.#bytesPerTenant === undefined ? perBytes : 0.7 * this.#bytesPerTenant + 0.3 * perBytes;
+    const byTime = Math.floor(this.#targetMs / Math.max(0.1, this.#msPerTenant));
+    const bySize = Math.floor(this.#maxBytes / Math.max(1, this.#bytesPerTenant));
+    // Grow at most twofold per send: one quick send does not make the next one huge.
+    this.#size = Math.max(1, Math.min(this.#max, byTime, bySize, this.#size * 2));
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+}
