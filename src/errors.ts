@@ -25,7 +25,9 @@ export type ErrorCode =
   /** The migration login lacks a right `up` needs; `context.missing` names each (docs/security.md). */
   | 'INSUFFICIENT_PRIVILEGE'
   /** A schema model file (schema/*.ts) is invalid; the message names each problem by path. */
-  | 'MODEL_INVALID';
+  | 'MODEL_INVALID'
+  /** A migration does what the engine cannot make safe (e.g. its own COMMIT in a transactional file); names file and line. */
+  | 'MIGRATION_UNSAFE';
 
 export interface ErrorContext {
   file?: string;
@@ -89,6 +91,16 @@ export class MigrationError extends TenantMigrateError {
   }
 }
 
+/**
+ * A migration was refused before it ran: e.g. top-level transaction control in a transactional
+ * migration. Context names file, line, the statement (`key`) and, at render time, the tenant.
+ */
+export class MigrationUnsafeError extends TenantMigrateError {
+  constructor(message: string, context: ErrorContext, options?: { cause?: unknown }) {
+    super('MIGRATION_UNSAFE', message, context, options);
+  }
+}
+
 export class LockTimeoutError extends TenantMigrateError {
   constructor(message: string, context: ErrorContext = {}) {
     super('LOCK_TIMEOUT', message, context);
@@ -102,6 +114,7 @@ export const VALIDATION_CODES: ReadonlySet<ErrorCode> = new Set([
   'USAGE',
   'SOURCE_INVALID',
   'TEMPLATE_ERROR',
+  'MIGRATION_UNSAFE',
   'CHECKSUM_MISMATCH',
   'UNKNOWN_APPLIED',
   'INVALID_SCHEMA_NAME',

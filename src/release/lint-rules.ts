@@ -32,12 +32,21 @@ export interface LintInput {
   readonly noTransaction: boolean;
 }
 
+/** Which lexical rules apply: `any` (a template source, dialect unknown) knows both families' quoting. */
+export type SqlLexFamily = 'postgres' | 'mssql' | 'any';
+
+/** A PostgreSQL dollar-quote opener at `i` (`$$` or `$tag$`; not `$1`), or undefined. */
+const DOLLAR_TAG_RE = /\$(?:[A-Za-z_\u0080-\uffff][\w\u0080-\uffff]*)?\$/y;
+
 /**
- * Blank out Handlebars comments, `--` and block comments and the inside of string literals, keeping
- * newlines (so line numbers stay true). One left-to-right scan: an apostrophe inside a comment
- * (`-- the scheduler's query`) must not open a string.
+ * Blank out Handlebars comments, `--` and block comments (nested, as both PostgreSQL and SQL Server
+ * nest them), the inside of string literals (`'…'` with `''`, PostgreSQL `E'…'` with backslash escapes),
+ * and PostgreSQL dollar-quoted bodies (`$$…$$`, `$fn$…$fn$`); quoted names (`"…"`, SQL Server's
+ * `[…]`) are skipped as a whole and kept unless `blankNames`, keeping newlines and every character's offset (so line numbers and positions stay true). One
+ * left-to-right scan: an apostrophe inside a comment (`-- the scheduler's query`) must not open a
+ * string, and a `;` or `COMMIT` inside a function body is not a statement of the script.
  */
-export function stripComments(source: string): string {
+export function stripComments(source: string, family: SqlLexFamily = 'any', blankNames = false): string {
   const src = source.replace(/\r\n?/g, '\n');
   const blank = (s: string) => s.replace(/[^\n]/g, ' ');
   let out = '';
@@ -46,27 +55,61 @@ export function stripComments(source: string): string {
     const stop = src.indexOf(end, from);
     const j = stop < 0 ? src.length : stop + end.length;
     const text = src.slice(i, j);
-    out += keepEdges ? `'${blank(text.slice(1, -1))}'` : blank(text);
+    out += keepEdges ? `${text[0]}${blank(text.slice(1, -1))}${text.length > 1 ? text.at(-1) : ''}` : blank(text);
     i = j;
   };
+  /** A quoted token from `i` (its opener at `i`) to its closer; a doubled closer is an escape. */
+  const quoted = (closer: string, backslash: boolean, keep = false): void => {
+    let j = i + 1;
+    while (j < src.length) {
+      if (backslash && src[j] === '\\') j += 2;
+      else if (src[j] === closer && src[j + 1] === closer) j += 2;
+      else if (src[j] === closer) break;
+      else j++;
+    }
+    const text = src.slice(i, Math.min(j + 1, src.length));
+    if (keep) out += text;
+    else out += text.length >= 2 && j < src.length ? `${text[0]}${blank(text.slice(1, -1))}${closer}` : blank(text);
+    i = j + 1;
+  };
+  const pg = family !== 'mssql';
   while (i < src.length) {
+    const c = src[i]!;
     if (src.startsWith('{{!--', i)) skipTo('--}}', i + 5, false);
     else if (src.startsWith('{{!', i)) skipTo('}}', i + 3, false);
-    else if (src.startsWith('/*', i)) skipTo('*/', i + 2, false);
-    else if (src.startsWith('--', i)) {
+    else if (c === '/' && src[i + 1] === '*') {
+      let depth = 0;
+      let j = i;
+      while (j < src.length) {
+        if (src[j] === '/' && src[j + 1] === '*') (depth++, (j += 2));
+        else if (src[j] === '*' && src[j + 1] === '/') {
+          depth--;
+          j += 2;
+          if (depth === 0) break;
+        } else j++;
+      }
+      out += blank(src.slice(i, j));
+      i = j;
+    } else if (c === '-' && src[i + 1] === '-') {
       const nl = src.indexOf('\n', i);
       const j = nl < 0 ? src.length : nl;
       out += blank(src.slice(i, j));
       i = j;
-    } else if (src[i] === "'") {
-      // '' inside a literal is an escaped quote: scan pairs.
-      let j = i + 1;
-      while (j < src.length && !(src[j] === "'" && src[j + 1] !== "'")) j += src[j] === "'" ? 2 : 1;
-      const text = src.slice(i, j + 1);
-      out += text.length >= 2 ? `'${blank(text.slice(1, -1))}'` : blank(text);
-      i = j + 1;
+    } else if (c === "'") {
+      // PostgreSQL E'…' strings take backslash escapes (E'it\'s').
+      quoted("'", pg && /[eE]/.test(src[i - 1] ?? '') && !/[\w$]/.test(src[i - 2] ?? ''));
+    } else if (c === '"') quoted('"', false, !blankNames);
+    else if (c === '[' && family === 'mssql') quoted(']', false, !blankNames);
+    else if (c === '$' && pg && !/[\w$]/.test(src[i - 1] ?? '')) {
+      DOLLAR_TAG_RE.lastIndex = i;
+      const tag = DOLLAR_TAG_RE.exec(src)?.[0];
+      if (tag) skipTo(tag, i + tag.length, false);
+      else {
+        out += c;
+        i++;
+      }
     } else {
-      out += src[i];
+      out += c;
       i++;
     }
   }

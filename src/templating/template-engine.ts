@@ -1,9 +1,11 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import Handlebars from 'handlebars';
-import { TemplateError, type ErrorContext } from '../errors.js';
+import { MigrationUnsafeError, TemplateError, type ErrorContext } from '../errors.js';
+import { findTransactionControl } from '../release/transaction-control.js';
 import { checksumOf } from '../source/checksum.js';
-import { HelperArgumentError, registerHelpers } from './helpers.js';
+import { DATA_GUARD, type RawValueUse, UnquotedValueError, collectPartialLiterals, createDataGuard, guardDataValues, rawValueUses } from './data-guard.js';
+import { HELPER_NAMES, HelperArgumentError, registerHelpers } from './helpers.js';
 import { MASTER_ELSEWHERE, type RenderContext } from './render-context.js';
 
 export interface TemplateEngineOptions {
@@ -24,12 +26,24 @@ export interface RenderableFile {
   readonly isTemplate: boolean;
   /** sha256 of the source when already known (saves hashing on every render). */
   readonly checksum?: string;
+  /**
+   * A migration's directives. When given and the file is transactional (no `no-transaction`), every
+   * render is checked for top-level transaction control (`MIGRATION_UNSAFE`, see
+   * release/transaction-control.ts): the engine opens and ends that transaction.
+   */
+  readonly directives?: { readonly noTransaction: boolean };
 }
 
 type HandlebarsEnv = typeof Handlebars;
 type Template = HandlebarsTemplateDelegate<RenderContext>;
 
 const COMPILE_OPTIONS = { noEscape: true, strict: true } as const;
+
+const OUR_HELPERS: ReadonlySet<string> = new Set(HELPER_NAMES);
+
+/** Appended to each source line to map a rendered position back to its template line. */
+const LINE_MARK = ' --@tm-line:';
+const LINE_MARK_RE = /--@tm-line:(\d+)/g;
 
 /** Marks an error thrown inside a partial with the partial's file (innermost partial wins). */
 const PARTIAL_FILE = Symbol('tenant-migrate.partialFile');
@@ -51,23 +65,28 @@ export class TemplateEngine {
   readonly #env: HandlebarsEnv;
   readonly #vars: Readonly<Record<string, unknown>>;
   readonly #cache = new Map<string, Template>();
+  /** Literals templates pass to partials: author text a partial may paste as it is. */
+  readonly #authorText: Set<string>;
   #compiles = 0;
 
-  private constructor(env: HandlebarsEnv, vars: Record<string, unknown>) {
+  private constructor(env: HandlebarsEnv, vars: Record<string, unknown>, authorText: Set<string>) {
     this.#env = env;
     this.#vars = vars;
+    this.#authorText = authorText;
   }
 
   /** Create an engine, loading `*.hbs` partials from `partialsDir` when it exists. */
   static async create(opts: TemplateEngineOptions = {}): Promise<TemplateEngine> {
     const env = createStrictEnvironment();
     registerHelpers(env as unknown as Parameters<typeof registerHelpers>[0]);
+    const authorText = new Set<string>();
+    env.registerHelper(DATA_GUARD, createDataGuard(authorText));
     if (opts.partialsDir !== undefined) {
       const rootDir = opts.rootDir ?? process.cwd();
       const dir = path.resolve(rootDir, opts.partialsDir);
-      await loadPartials(env, dir, rootDir);
+      await loadPartials(env, dir, rootDir, authorText);
     }
-    return new TemplateEngine(env, opts.vars ?? {});
+    return new TemplateEngine(env, opts.vars ?? {}, authorText);
   }
 
   /** How many templates were compiled so far (cache misses). */
@@ -86,7 +105,73 @@ export class TemplateEngine {
    * @throws TemplateError naming file, line, column and the variable or helper at fault.
    */
   render(file: RenderableFile, context: RenderContext): string {
-    if (!file.isTemplate) return file.source;
+    const out = file.isTemplate ? this.#render(file, context) : file.source;
+    if (file.directives && !file.directives.noTransaction) this.#refuseTransactionControl(file, context, out);
+    return out;
+  }
+
+  /**
+   * The raw value uses (`{{{x}}}`, `{{& x}}`) of a template, which paste a value into the SQL
+   * unquoted: `validate` lists them with file and line.
+   */
+  rawValues(file: RenderableFile): RawValueUse[] {
+    if (!file.isTemplate) return [];
+    try {
+      return rawValueUses(this.#env.parse(file.source));
+    } catch (err) {
+      throw toTemplateError(err, file);
+    }
+  }
+
+  /**
+   * Top-level transaction control in a transactional migration is refused: the engine's
+   * transaction holds the statements, the meta row and the tenant lock together.
+   */
+  #refuseTransactionControl(file: RenderableFile, context: RenderContext, out: string): void {
+    const family = context.isMssql ? 'mssql' : 'postgres';
+    const refused = findTransactionControl(out, family).filter((f) => f.severity === 'error');
+    if (refused.length === 0) return;
+    const lines = file.isTemplate ? this.#templateLines(file, context, family) : refused.map((f) => f.line);
+    const first = refused[0]!;
+    const line = lines?.[0] ?? first.line;
+    const where = file.isTemplate && !lines ? `${file.path} (line ${first.line} of the rendered SQL)` : `${file.path}:${line}`;
+    const tenant = context.workspaceId ? ` for tenant ${context.schemaName}` : '';
+    throw new MigrationUnsafeError(
+      `${where}: ${first.message} (rendered${tenant}, ${context.dialect})` +
+        (refused.length > 1 ? `; ${refused.length - 1} more at line(s) ${(lines ?? refused.map((f) => f.line)).slice(1).join(', ')}` : ''),
+      {
+        file: file.path,
+        line,
+        key: first.statement,
+        ...(context.workspaceId ? { tenant: context.schemaName } : {}),
+        dialect: context.dialect,
+      },
+    );
+  }
+
+  /**
+   * Template lines of the refused statements: render once more with a marker comment at the end of
+   * every source line, and take the first marker after each statement's start (a statement from a
+   * partial maps to the line that includes the partial). Only runs when something is refused.
+   */
+  #templateLines(file: RenderableFile, context: RenderContext, family: 'mssql' | 'postgres'): number[] | undefined {
+    const marked = markLines(file.source);
+    if (marked === undefined) return undefined;
+    let out: string;
+    try {
+      out = this.#render({ path: file.path, source: marked, isTemplate: true }, context).replace(/\r\n?/g, '\n');
+    } catch {
+      return undefined;
+    }
+    const refused = findTransactionControl(out, family).filter((f) => f.severity === 'error');
+    return refused.map((f) => {
+      LINE_MARK_RE.lastIndex = f.offset;
+      const m = LINE_MARK_RE.exec(out);
+      return m ? Number(m[1]) : f.line;
+    });
+  }
+
+  #render(file: RenderableFile, context: RenderContext): string {
     const template = this.#compiled(file);
     const ctx: RenderContext =
       Object.keys(this.#vars).length > 0 ? { ...context, vars: { ...this.#vars, ...context.vars } } : context;
@@ -121,9 +206,10 @@ export class TemplateEngine {
     let template = this.#cache.get(key);
     if (!template) {
       try {
-        template = this.#env.compile<RenderContext>(file.source, COMPILE_OPTIONS);
-        // Handlebars compiles lazily on first call; parse now so syntax errors surface here.
-        this.#env.parse(file.source);
+        // Parse now (Handlebars compiles lazily) so syntax errors surface here, and guard data values.
+        const ast = guardDataValues(this.#env.parse(file.source), OUR_HELPERS);
+        collectPartialLiterals(ast, this.#authorText);
+        template = this.#env.compile<RenderContext>(ast as unknown as string, COMPILE_OPTIONS);
       } catch (err) {
         throw toTemplateError(err, file);
       }
@@ -163,7 +249,7 @@ function createStrictEnvironment(): HandlebarsEnv {
   return env;
 }
 
-async function loadPartials(env: HandlebarsEnv, dir: string, rootDir: string): Promise<void> {
+async function loadPartials(env: HandlebarsEnv, dir: string, rootDir: string, authorText: Set<string>): Promise<void> {
   let names: string[];
   try {
     names = (await readdir(dir, { withFileTypes: true }))
@@ -182,8 +268,9 @@ async function loadPartials(env: HandlebarsEnv, dir: string, rootDir: string): P
     };
     let compiled: Template;
     try {
-      env.parse(file.source);
-      compiled = env.compile<RenderContext>(file.source, COMPILE_OPTIONS);
+      const ast = guardDataValues(env.parse(file.source), OUR_HELPERS);
+      collectPartialLiterals(ast, authorText);
+      compiled = env.compile<RenderContext>(ast as unknown as string, COMPILE_OPTIONS);
     } catch (err) {
       throw toTemplateError(err, file);
     }
@@ -221,6 +308,10 @@ export function toTemplateError(err: unknown, file: RenderableFile): TemplateErr
   };
   const raw = err instanceof Error ? err.message : String(err);
 
+  if (err instanceof UnquotedValueError) {
+    context.key = err.expression;
+    return new TemplateError(`${at(err.line, err.column)}: ${err.message}`, context, { cause: err });
+  }
   if (err instanceof HelperArgumentError) {
     context.key = err.helper;
     const loc = err.loc?.start;
@@ -269,6 +360,21 @@ function pathAt(source: string, line: number, column: number, name: string): str
     text.replace(/^[^{]*/, ''),
   );
   return inLine?.[1] ?? name;
+}
+
+/**
+ * The source with ` --@tm-line:N` appended to line N, except where a line ends inside a
+ * mustache (`{{#if` continued on the next line) or a Handlebars comment; undefined when the result
+ * would not parse the same way (then lines are reported in rendered-SQL terms).
+ */
+function markLines(source: string): string | undefined {
+  const lines = source.replace(/\r\n?/g, '\n').split('\n');
+  let open = false;
+  const out = lines.map((line, index) => {
+    for (const m of line.matchAll(/\{\{|\}\}/g)) open = m[0] === '{{';
+    return open || line.trimEnd().endsWith('\\') ? line : `${line}${LINE_MARK}${index + 1}`;
+  });
+  return open ? undefined : out.join('\n');
 }
 
 function escapeRe(s: string): string {

@@ -114,14 +114,15 @@ describe('helpers', () => {
   });
 
   it('branches on isMssql / isPostgres and reads vars', () => {
-    const source = '{{#if isMssql}}T-SQL{{else}}PG{{/if}} {{vars.region}}';
+    const source = '{{#if isMssql}}T-SQL{{else}}PG{{/if}} {{literal vars.region}}';
     const ctx = (c: RenderContext): RenderContext => ({ ...c, vars: { region: 'eu' } });
-    expect(engine.render(tpl(source), ctx(mssql))).toBe('T-SQL eu');
-    expect(engine.render(tpl(source), ctx(postgres))).toBe('PG eu');
+    expect(engine.render(tpl(source), ctx(mssql))).toBe("T-SQL N'eu'");
+    expect(engine.render(tpl(source), ctx(postgres))).toBe("PG 'eu'");
   });
 
   it('does not HTML-escape', () => {
-    expect(engine.render(tpl("{{vars.s}}"), { ...mssql, vars: { s: "a < b & 'c'" } })).toBe("a < b & 'c'");
+    expect(engine.render(tpl("{{{vars.s}}}"), { ...mssql, vars: { s: "a < b & 'c'" } })).toBe("a < b & 'c'");
+    expect(engine.render(tpl('{{literal vars.s}}'), { ...postgres, vars: { s: "a < b & 'c'" } })).toBe("'a < b & ''c'''");
   });
 
   it.each([
@@ -260,7 +261,7 @@ describe('engine', () => {
 
   it('merges engine vars under the context vars', async () => {
     const e = await TemplateEngine.create({ vars: { region: 'eu', tier: 'gold' } });
-    expect(e.render(tpl('{{vars.region}}-{{vars.tier}}'), { ...mssql, vars: { region: 'us' } })).toBe('us-gold');
+    expect(e.render(tpl('{{{vars.region}}}-{{{vars.tier}}}'), { ...mssql, vars: { region: 'us' } })).toBe('us-gold');
   });
 
   it('keeps helpers isolated from the global Handlebars', async () => {
