@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { redactUrl } from '../config/redact-url.js';
 import { TenantMigrateError } from '../errors.js';
 import type { AdapterNames, Dialect } from './dialect.js';
 import type { DialectName } from './dialect-syntax.js';
@@ -16,12 +17,7 @@ export function dialectFromUrl(url: string): DialectName {
   );
 }
 
-/** The URL with any password replaced, for messages and reports. */
-export function redactUrl(url: string): string {
-  return url
-    .replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@')
-    .replace(/((?:^|;)\s*(?:password|pwd)\s*=)[^;]*/gi, '$1***');
-}
+export { redactUrl };
 
 export interface CreateAdapterOptions {
   readonly url: string;

@@ -1,5 +1,18 @@
+import { randomUUID } from 'node:crypto';
 import type { DialectSyntax } from './dialect-syntax.js';
-import { ScriptExecutionError, type SqlSession } from './dialect-adapter.js';
+import { ScriptExecutionError, type SqlSession, TransactionEndedError } from './contracts/driver.js';
+
+/**
+ * How a dialect proves, before the meta row is written, that the transaction the engine opened is
+ * still the one the script runs in: `begin` marks the transaction (a transaction-local value), `check`
+ * raises an error `isViolation` recognises when the mark is gone — the script committed or rolled
+ * back (and maybe began again) on its own.
+ */
+export interface TransactionGuard {
+  begin(token: string): string;
+  check(token: string): string;
+  isViolation(err: unknown): boolean;
+}
 
 /** The two driver calls a session is built from. */
 export interface SessionDriver {
@@ -12,6 +25,23 @@ export interface SessionDriver {
   errorLine?(err: unknown): number | undefined;
 }
 
+/** What a dialect adds to a session so that a script cannot leave it changed (PostgreSQL, PGlite). */
+export interface SessionHygiene {
+  /**
+   * Statements that return the session to its state after login, valid inside a transaction and in
+   * a multi-statement request, so they can ride in front of the next request instead of costing one.
+   */
+  readonly reset: string;
+  /** The connection ran a script in its previous session: reset before anything else runs. */
+  readonly resetPending: boolean;
+  readonly guard: TransactionGuard;
+  /**
+   * After a script ran outside the engine's transaction: is a transaction still open on the server
+   * (`aborted`: one that failed and accepts only ROLLBACK)? Ends it either way.
+   */
+  endOpenTransaction(): Promise<'none' | 'open' | 'aborted'>;
+}
+
 /** Line and column of a 1-based character offset in `text`. */
 export function lineAndColumn(text: string, position: number): { line: number; column: number } {
   const before = text.slice(0, Math.max(0, position - 1));
@@ -20,40 +50,177 @@ export function lineAndColumn(text: string, position: number): { line: number; c
 }
 
 /**
+ * Raised when a migration leaves a transaction open: a no-transaction migration with its own
+ * BEGIN and no COMMIT, or a nested BEGIN TRANSACTION inside a transactional migration (SQL Server).
+ * The open transaction is rolled back.
+ */
+export class OpenTransactionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'OpenTransactionError';
+  }
+}
+
+/**
  * A session over one connection. Transactions are plain BEGIN/COMMIT/ROLLBACK statements (with
  * dialect-specific begin text), which keeps the behaviour identical across drivers.
+ *
+ * With {@link SessionHygiene} (PostgreSQL, PGlite) the session also keeps the promise "a session
+ * carries nothing" (DESIGN.md, safety invariant 2): every script starts on a reset session — the
+ * reset rides in front of the next BEGIN or folded send, or goes alone before a plain query — and a
+ * transactional script's end is checked for the engine's transaction mark before its meta row.
  */
 export class DriverSession implements SqlSession {
   #inTransaction = false;
+  /** The guard's token of the open transaction (hygiene only). */
+  #token: string | undefined;
+  /** The reset has to run before the next statement (a script ran since the last one). */
+  #resetPending: boolean;
+  /** The open transaction's BEGIN carried the reset: a rollback undoes it. */
+  #resetInTransaction = false;
+  #ranScript = false;
+  #ranAutocommitScript = false;
+  #unusable = false;
   readonly #driver: SessionDriver;
   readonly #syntax: DialectSyntax;
   readonly #beginSql: string;
+  readonly #hygiene: SessionHygiene | undefined;
 
-  constructor(driver: SessionDriver, syntax: DialectSyntax, beginSql = 'BEGIN') {
+  constructor(driver: SessionDriver, syntax: DialectSyntax, beginSql = 'BEGIN', hygiene?: SessionHygiene) {
     this.#driver = driver;
     this.#syntax = syntax;
     this.#beginSql = beginSql;
+    this.#hygiene = hygiene;
+    this.#resetPending = hygiene?.resetPending ?? false;
   }
 
   get inTransaction(): boolean {
     return this.#inTransaction;
   }
 
-  query<R = Record<string, unknown>>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
+  /** A script ran on this session: its connection must be reset before anyone else uses it. */
+  get ranScript(): boolean {
+    return this.#ranScript;
+  }
+
+  /** A script ran outside the engine's transaction (it may have left one open). */
+  get ranAutocommitScript(): boolean {
+    return this.#ranAutocommitScript;
+  }
+
+  /** The session's state is unknown (a lock it held could not be released): destroy, never pool. */
+  get unusable(): boolean {
+    return this.#unusable;
+  }
+
+  /** The connection must be reset before its next use (a script ran since its last reset). */
+  get resetPending(): boolean {
+    return this.#resetPending;
+  }
+
+  invalidate(): void {
+    this.#unusable = true;
+  }
+
+  /** The pending reset as a prefix of the next request ('' when none). */
+  #takeReset(): string {
+    if (!this.#hygiene || !this.#resetPending) return '';
+    this.#resetPending = false;
+    return `${this.#hygiene.reset};\n`;
+  }
+
+  async #resetAlone(): Promise<void> {
+    const prefix = this.#takeReset();
+    if (prefix) {
+      try {
+        await this.#driver.exec(prefix);
+      } catch (err) {
+        this.#resetPending = true;
+        throw err;
+      }
+    }
+  }
+
+  async query<R = Record<string, unknown>>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
+    // Outside a transaction the reset runs first (inside one, the BEGIN carried it).
+    if (!this.#inTransaction) await this.#resetAlone();
     return this.#driver.query(sql, params) as Promise<R[]>;
   }
 
   async runScript(sql: string): Promise<void> {
-    const batches = this.#syntax.splitBatches(sql);
-    for (const [index, batch] of batches.entries()) {
-      for (let i = 0; i < batch.repeat; i++) {
-        try {
-          await this.#driver.exec(batch.sql);
-        } catch (err) {
-          throw this.#locate(err, index, batch.sql, batch.startLine);
+    const guarded = this.#hygiene !== undefined && this.#inTransaction && this.#token !== undefined;
+    if (!this.#inTransaction) {
+      // A no-transaction script runs alone (CREATE INDEX CONCURRENTLY must be a request of its own).
+      await this.#resetAlone();
+      this.#ranAutocommitScript = true;
+    }
+    let failure: { error: unknown } | undefined;
+    try {
+      const batches = this.#syntax.splitBatches(sql);
+      for (const [index, batch] of batches.entries()) {
+        // The guard's check rides at the end of the script's last request: no round trip of its own.
+        const last = index === batches.length - 1;
+        const text = guarded && last ? `${batch.sql}\n;\n${this.#hygiene!.guard.check(this.#token!)}` : batch.sql;
+        for (let i = 0; i < batch.repeat; i++) {
+          try {
+            await this.#driver.exec(text);
+          } catch (err) {
+            if (guarded && this.#hygiene!.guard.isViolation(err)) throw transactionEnded(err);
+            throw this.#locate(err, index, batch.sql, batch.startLine);
+          }
         }
       }
+    } catch (error) {
+      failure = { error };
     }
+    this.#scriptRan();
+    if (!this.#inTransaction && this.#hygiene) {
+      // A no-transaction script may have left a transaction open (BEGIN without COMMIT) or aborted
+      // (an error between its BEGIN and COMMIT): end it now, before the meta row or anything else.
+      const state = await this.#hygiene.endOpenTransaction();
+      if (state === 'open' && !failure) {
+        throw new OpenTransactionError('the script left a transaction open (BEGIN without COMMIT); it was rolled back and the migration is not recorded');
+      }
+    }
+    if (failure) throw failure.error;
+  }
+
+  /** The script may have changed the session: the next script (or the next user) starts from a reset. */
+  #scriptRan(): void {
+    this.#ranScript = true;
+    if (this.#hygiene) this.#resetPending = true;
+  }
+
+  /**
+   * Send `text` as one request that opens and ends its own transaction (the folded send). A pending
+   * reset rides in front of it; error positions stay relative to `text`.
+   */
+  async sendFolded(text: string): Promise<void> {
+    const prefix = this.#takeReset();
+    try {
+      await this.#driver.exec(prefix + text);
+    } catch (err) {
+      if (this.#hygiene?.guard.isViolation(err)) throw transactionEnded(err);
+      const position = this.#driver.errorPosition(err);
+      const shifted = position !== undefined ? position - prefix.length : undefined;
+      if (shifted !== undefined && shifted >= 1) {
+        const { line, column } = lineAndColumn(text, shifted);
+        throw new ScriptExecutionError(err instanceof Error ? err.message : String(err), 0, line, column, { cause: err });
+      }
+      throw new ScriptExecutionError(err instanceof Error ? err.message : String(err), 0, undefined, undefined, { cause: err });
+    } finally {
+      this.#scriptRan();
+    }
+  }
+
+  /** ROLLBACK whatever this session's own bookkeeping says: after a request that opened its own transaction. */
+  async rollbackRequest(): Promise<void> {
+    await this.#driver.exec('ROLLBACK');
+  }
+
+  /** The transaction guard of this session's dialect (PostgreSQL, PGlite), for a request that opens its own transaction. */
+  get guard(): TransactionGuard | undefined {
+    return this.#hygiene?.guard;
   }
 
   #locate(err: unknown, batchIndex: number, batchSql: string, startLine: number): ScriptExecutionError {
@@ -74,7 +241,18 @@ export class DriverSession implements SqlSession {
   }
 
   async begin(): Promise<void> {
-    await this.#driver.exec(this.#beginSql);
+    if (this.#hygiene) {
+      const prefix = this.#takeReset();
+      const token = randomUUID();
+      try {
+        await this.#driver.exec(`${prefix}${this.#beginSql};\n${this.#hygiene.guard.begin(token)}`);
+      } catch (err) {
+        if (prefix) this.#resetPending = true;
+        throw err;
+      }
+      this.#token = token;
+      this.#resetInTransaction = prefix !== '';
+    } else await this.#driver.exec(this.#beginSql);
     this.#inTransaction = true;
   }
 
@@ -82,13 +260,26 @@ export class DriverSession implements SqlSession {
     try {
       await this.#driver.exec('COMMIT');
     } finally {
-      this.#inTransaction = false;
+      this.#endTransaction(false);
     }
   }
 
   async rollback(): Promise<void> {
     if (!this.#inTransaction) return;
-    this.#inTransaction = false;
+    this.#endTransaction(true);
     await this.#driver.exec('ROLLBACK');
   }
+
+  #endTransaction(rolledBack: boolean): void {
+    this.#inTransaction = false;
+    this.#token = undefined;
+    // A rolled-back reset did not happen.
+    if (rolledBack && this.#resetInTransaction) this.#resetPending = true;
+    this.#resetInTransaction = false;
+  }
+}
+
+/** The guard found the engine's transaction gone after the script. */
+function transactionEnded(cause: unknown): TransactionEndedError {
+  return new TransactionEndedError({ cause });
 }

@@ -19,6 +19,7 @@ import { checkEngineRights, grantMaster } from './grants.js';
 import { afterTenantsIds, migrateMaster, pendingAfterTenants, tenantsBehind, withMasterLock } from './master.js';
 import { type Renderer, rendererFor } from './templates.js';
 import { groupByTarget } from './targets.js';
+import { preRenderMaster, preRenderTenants } from '../release/pre-render.js';
 import type { TargetCounts } from './up-options.js';
 
 /** What one `up` call works with, fixed before anything runs. */
@@ -87,6 +88,10 @@ export async function up(ctx: OperationContext, options: UpOptions = {}): Promis
   // applied; a run half-opened by a failed attempt is found and joined): a transient fault there
   // (reset connection, failover, deadlock) is retried instead of failing the worker.
   const prepared = await retryTransient(dialect.driver, 4, () => withMasterLock(ctx, async () => {
+    // A release is decided before it starts: pending master migrations render (and pass the
+    // transaction-control rule) before the first one commits.
+    const masterDone = new Set((await dialect.withSession((s) => dialect.meta.readApplied(s, ctx.config.masterSchema))).map((a) => a.id));
+    preRenderMaster(u.render.master, files.master, new Set(files.master.filter((f) => !masterDone.has(f.id)).map((f) => f.id)));
     // 1. Master migrations (except after-tenants).
     const masterApplied = await migrateMaster(ctx, dialect, files.master, u.render.master, runId, {
       only: new Set(files.master.filter((f) => !u.afterTenants.has(f.id)).map((f) => f.id)),
@@ -193,6 +198,9 @@ async function planAndOpenRun(u: UpRun, runId: string, tenants: readonly Tenant[
     tenants.filter((t) => plans.get(t.schema)!.state !== 'up-to-date' || t.needsBackfill),
     options.order,
   );
+  // Every pending file renders for every planned tenant before the run opens: a template error or a
+  // refused statement applies nothing (exit 2), naming file, line and tenant.
+  preRenderTenants(u.render.tenant, files.tenant, todo.map((t) => ({ tenant: t, pending: plans.get(t.schema)!.pending })));
   const opened = await openRun({
     ledger: u.dialect.ledger,
     runId,

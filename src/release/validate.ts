@@ -14,7 +14,16 @@ import { buildRenderContext, sampleRenderContext } from '../templating/render-co
 import type { AppliedMigration, MigrationFile, MigrationScope } from '../types.js';
 import { lintMigration, type LintRule } from './lint-rules.js';
 
-export type ValidateCheck = 'source' | 'numbering' | 'template' | 'fast-forward' | LintRule;
+export type ValidateCheck =
+  | 'source'
+  | 'numbering'
+  | 'template'
+  | 'fast-forward'
+  /** Top-level transaction control (error in a transactional file, a note in a no-transaction one) or a session option. */
+  | 'transaction-control'
+  /** A raw `{{{x}}}`: a value pasted into the SQL unquoted. */
+  | 'raw-value'
+  | LintRule;
 
 export interface ValidateFinding {
   readonly severity: 'error' | 'warning';
@@ -56,6 +65,9 @@ export async function validateMigrations(ctx: OperationContext, options: Validat
   }
 
   const engine = await ctx.templates();
+  // Transaction control is read in the SQL of the configured database's family: a T-SQL
+  // `BEGIN … END` block read as PostgreSQL would be a `BEGIN`.
+  const family = syntaxFor(ctx.dialectName).family;
   for (const scope of ['master', 'tenant'] as const) {
     for (const file of files[scope]) {
       for (const dialect of RENDER_DIALECTS) {
@@ -63,10 +75,40 @@ export async function validateMigrations(ctx: OperationContext, options: Validat
         const context = scope === 'tenant' ? sampleRenderContext(syntax, masterSchema, vars) : buildRenderContext({ syntax, masterSchema, vars });
         for (const part of file.down ? [file, file.down] : [file]) {
           try {
-            engine.render(part, context);
+            if (syntax.family !== family) {
+              engine.render({ ...part, directives: undefined }, context);
+              continue;
+            }
+            for (const f of engine.transactionControl(part, context)) {
+              const refused = f.severity === 'error' && !part.directives.noTransaction;
+              findings.push({
+                severity: refused ? 'error' : 'warning',
+                check: 'transaction-control',
+                where: `${part.path}:${f.line}`,
+                message: refused
+                  ? `MIGRATION_UNSAFE: ${f.message}`
+                  : f.severity === 'error'
+                    ? `${f.statement} in a no-transaction file: it manages its own transaction; a failure half-way leaves what it committed (the engine records the migration only when the whole file ran)`
+                    : f.message,
+              });
+            }
           } catch (err) {
             findings.push({ severity: 'error', check: 'template', where: part.path, message: `${dialect}: ${describeError(err)}` });
           }
+        }
+      }
+      for (const part of file.down ? [file, file.down] : [file]) {
+        try {
+          for (const raw of engine.rawValues(part)) {
+            findings.push({
+              severity: 'warning',
+              check: 'raw-value',
+              where: `${part.path}:${raw.line}`,
+              message: `{{{${raw.expression}}}} pastes a value into the SQL unquoted: make sure it can never hold SQL (prefer {{literal …}} or {{ident …}})`,
+            });
+          }
+        } catch {
+          // A parse error is already reported by the render above.
         }
       }
       for (const f of lintMigration({ source: file.source, scope, isTemplate: file.isTemplate, noTransaction: file.directives.noTransaction })) {

@@ -92,6 +92,13 @@ export function positiveInteger(flag: string, key: string, value: number | undef
   return value;
 }
 
+/**
+ * The shortest lease `up` accepts. A claim is renewed by a heartbeat and each renewal is a round
+ * trip to the ledger: below a second, a worker that is merely slow (a GC pause, a busy ledger) loses
+ * its tenants to another worker while it is still migrating them.
+ */
+export const MIN_LEASE_MS = 1_000;
+
 /** The fleet options of `up` as the CLI (or a library caller) gives them. */
 export interface FleetArgs {
   readonly shard?: string | Shard | undefined;
@@ -117,6 +124,9 @@ export function parseFleetArgs(args: FleetArgs): FleetSettings {
   const maxFailures = positiveInteger('max-failures', 'maxFailures', args.maxFailures);
   const concurrency = positiveInteger('concurrency', 'concurrency', args.concurrency);
   const leaseMs = positiveInteger('lease-ms', 'leaseMs', args.leaseMs);
+  if (leaseMs !== undefined && leaseMs < MIN_LEASE_MS) {
+    throw usage('leaseMs', `--lease-ms ${leaseMs}: a lease shorter than ${MIN_LEASE_MS} ms would expire between heartbeats; use at least ${MIN_LEASE_MS}`);
+  }
   return {
     ...(args.shard !== undefined ? { shard: toShard(args.shard) } : {}),
     ...(args.waves !== undefined ? { waves: parseWaves(args.waves) } : {}),

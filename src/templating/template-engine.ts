@@ -2,7 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import Handlebars from 'handlebars';
 import { MigrationUnsafeError, TemplateError, type ErrorContext } from '../errors.js';
-import { findTransactionControl } from '../release/transaction-control.js';
+import { type TransactionControlFinding, findTransactionControl } from '../release/transaction-control.js';
 import { checksumOf } from '../source/checksum.js';
 import { DATA_GUARD, type RawValueUse, UnquotedValueError, collectPartialLiterals, createDataGuard, guardDataValues, rawValueUses } from './data-guard.js';
 import { HELPER_NAMES, HelperArgumentError, registerHelpers } from './helpers.js';
@@ -124,6 +124,19 @@ export class TemplateEngine {
   }
 
   /**
+   * Every transaction-control statement and session option of one rendering, with template lines
+   * (for `validate`; `render` refuses the errors of a transactional file by itself).
+   */
+  transactionControl(file: RenderableFile, context: RenderContext): TransactionControlFinding[] {
+    const out = file.isTemplate ? this.#render(file, context) : file.source;
+    const family = context.isMssql ? 'mssql' : 'postgres';
+    const found = findTransactionControl(out, family);
+    if (found.length === 0 || !file.isTemplate) return found;
+    const lines = this.#templateLines(file, context, family, false);
+    return lines && lines.length === found.length ? found.map((f, i) => ({ ...f, line: lines[i]! })) : found;
+  }
+
+  /**
    * Top-level transaction control in a transactional migration is refused: the engine's
    * transaction holds the statements, the meta row and the tenant lock together.
    */
@@ -131,7 +144,8 @@ export class TemplateEngine {
     const family = context.isMssql ? 'mssql' : 'postgres';
     const refused = findTransactionControl(out, family).filter((f) => f.severity === 'error');
     if (refused.length === 0) return;
-    const lines = file.isTemplate ? this.#templateLines(file, context, family) : refused.map((f) => f.line);
+    const mapped = file.isTemplate ? this.#templateLines(file, context, family, true) : refused.map((f) => f.line);
+    const lines = mapped && mapped.length === refused.length ? mapped : undefined;
     const first = refused[0]!;
     const line = lines?.[0] ?? first.line;
     const where = file.isTemplate && !lines ? `${file.path} (line ${first.line} of the rendered SQL)` : `${file.path}:${line}`;
@@ -150,11 +164,11 @@ export class TemplateEngine {
   }
 
   /**
-   * Template lines of the refused statements: render once more with a marker comment at the end of
-   * every source line, and take the first marker after each statement's start (a statement from a
-   * partial maps to the line that includes the partial). Only runs when something is refused.
+   * Template lines of the findings: render once more with a marker comment at the end of every
+   * source line, and take the first marker after each statement's start (a statement from a partial
+   * maps to the line that includes the partial). Only runs when something was found.
    */
-  #templateLines(file: RenderableFile, context: RenderContext, family: 'mssql' | 'postgres'): number[] | undefined {
+  #templateLines(file: RenderableFile, context: RenderContext, family: 'mssql' | 'postgres', errorsOnly: boolean): number[] | undefined {
     const marked = markLines(file.source);
     if (marked === undefined) return undefined;
     let out: string;
@@ -163,8 +177,8 @@ export class TemplateEngine {
     } catch {
       return undefined;
     }
-    const refused = findTransactionControl(out, family).filter((f) => f.severity === 'error');
-    return refused.map((f) => {
+    const found = findTransactionControl(out, family).filter((f) => !errorsOnly || f.severity === 'error');
+    return found.map((f) => {
       LINE_MARK_RE.lastIndex = f.offset;
       const m = LINE_MARK_RE.exec(out);
       return m ? Number(m[1]) : f.line;

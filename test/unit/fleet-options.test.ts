@@ -160,7 +160,16 @@ describe('parseFleetArgs', () => {
     [{ maxFailures: 0 }, 'maxFailures', '--max-failures'],
     [{ concurrency: -2 }, 'concurrency', '--concurrency'],
     [{ leaseMs: 0.5 }, 'leaseMs', '--lease-ms'],
+    [{ leaseMs: 1 }, 'leaseMs', '--lease-ms'],
+    [{ leaseMs: 999 }, 'leaseMs', '--lease-ms'],
   ])('%j → USAGE naming %s', (args, key, flag) => {
     expect(usageError(() => parseFleetArgs(args), key).message).toMatch(new RegExp(`^${flag}[ :]`));
+  });
+});
+
+describe('--lease-ms minimum', () => {
+  it('accepts a lease of one second and refuses anything shorter, saying why', () => {
+    expect(parseFleetArgs({ leaseMs: 1000 })).toEqual({ leaseMs: 1000 });
+    expect(() => parseFleetArgs({ leaseMs: 1 })).toThrow(/^--lease-ms 1: a lease shorter than 1000 ms would expire between heartbeats/);
   });
 });

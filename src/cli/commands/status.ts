@@ -3,6 +3,7 @@ import type { RunStatusResult, StatusResult } from '../../migrator.js';
 import { type GlobalArgs, command, migratorFromArgs, printJson } from '../cli-context.js';
 import { EXIT } from '../exit-codes.js';
 import { TenantMigrateError } from '../../errors.js';
+import { MASTER_TARGET } from '../../operations/targets.js';
 import { fingerprintSummary, formatFingerprintSummary } from '../../drift/fingerprint-summary.js';
 
 interface StatusArgs extends GlobalArgs {
@@ -104,6 +105,13 @@ export const statusCommand: CommandModule<GlobalArgs, StatusArgs> = {
         if (argv.json) printJson({ run: r.run, counts: r.counts, failed: r.failed, running: r.running });
         else process.stdout.write(`${formatRunStatus(r)}\n`);
         return EXIT.ok;
+      }
+      // A name that is not a target would list nothing and exit 0, as if that target were empty: refuse it like `up` and `drift`.
+      if (argv.target !== undefined) {
+        const named = Object.keys(migrator.config.targets);
+        if (argv.target !== MASTER_TARGET && !named.includes(argv.target)) {
+          throw new TenantMigrateError('USAGE', `--target ${argv.target}: not a name in config targets (${named.join(', ') || 'none configured'}) or ${MASTER_TARGET}`, { key: 'target' });
+        }
       }
       const status = await migrator.status({
         includeArchived: argv.includeArchived ?? false,

@@ -30,6 +30,11 @@ export interface SqlSession {
   rollback(): Promise<void>;
   /** True between begin() and commit()/rollback(). */
   readonly inTransaction: boolean;
+  /**
+   * Mark the session's state as unknown (e.g. a lock it held could not be released): its connection
+   * is destroyed when the session ends, never handed to anyone else.
+   */
+  invalidate?(): void;
 }
 
 /** Run `fn` in a transaction on `session`: commit on success, roll back and rethrow on failure. */
@@ -56,6 +61,22 @@ export class ScriptExecutionError extends Error {
   ) {
     super(message, options);
     this.name = 'ScriptExecutionError';
+  }
+}
+
+/**
+ * The engine's transaction was gone when the script finished: the script committed or rolled back on
+ * its own (and perhaps began another transaction, without the tenant lock). Nothing is recorded; what
+ * the script did before its own COMMIT may be committed.
+ */
+export class TransactionEndedError extends Error {
+  constructor(options: { cause: unknown }) {
+    super(
+      "the migration ended the migration's transaction itself (COMMIT, ROLLBACK or BEGIN in the script): its meta row was not written, " +
+        'and what ran before that point may have been committed without it. Remove the transaction control, or mark the file `-- tenant-migrate: no-transaction`',
+      options,
+    );
+    this.name = 'TransactionEndedError';
   }
 }
 

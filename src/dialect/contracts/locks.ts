@@ -12,8 +12,9 @@ export interface Locks {
 }
 
 /**
- * Run `fn` while `session` holds `key`; always released afterwards (a failed release is left to
- * the end of the session). When the lock is busy for `timeoutMs`, the result is `onBusy()`
+ * Run `fn` while `session` holds `key`; always released afterwards. A failed release marks the
+ * session unusable: its connection is destroyed (which releases the lock on the server), never
+ * handed to the next tenant or the ledger still holding it. When the lock is busy for `timeoutMs`, the result is `onBusy()`
  * (throw a LockTimeoutError, or return a "skipped" value).
  */
 export async function holdLock<T>(
@@ -28,6 +29,6 @@ export async function holdLock<T>(
   try {
     return await fn();
   } finally {
-    await locks.releaseLock(session, key).catch(() => undefined);
+    await locks.releaseLock(session, key).catch(() => session.invalidate?.());
   }
 }

@@ -1,5 +1,7 @@
 import type { DialectSyntax } from '../dialect-syntax.js';
-import { DriverSession, type SessionDriver } from '../sql-session.js';
+import { DriverSession, OpenTransactionError, type SessionDriver } from '../sql-session.js';
+
+export { OpenTransactionError } from '../sql-session.js';
 
 /** The driver calls of an {@link MssqlSession}: the generic two plus the server's transaction count. */
 export interface MssqlSessionDriver extends SessionDriver {
@@ -9,17 +11,6 @@ export interface MssqlSessionDriver extends SessionDriver {
   batch(sql: string): Promise<Record<string, unknown>[]>;
 }
 
-/**
- * Raised when a migration leaves a transaction open: a no-transaction migration with its own
- * BEGIN TRANSACTION and no COMMIT (or a batch-aborting error between them), or a nested
- * BEGIN TRANSACTION inside a transactional migration. The open transaction is rolled back.
- */
-export class OpenTransactionError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'OpenTransactionError';
-  }
-}
 
 /**
  * A session on one SQL Server connection that checks the server's @@TRANCOUNT rather than trusting
@@ -39,7 +30,7 @@ export class MssqlSession extends DriverSession {
   }
 
   /** Whether a migration script ran on this session (its session state may have changed). */
-  get ranScript(): boolean {
+  override get ranScript(): boolean {
     return this.#ranScript;
   }
 

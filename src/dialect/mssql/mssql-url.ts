@@ -4,6 +4,7 @@
  */
 import type { config as MssqlConfig } from 'mssql';
 import { ConfigError } from '../../errors.js';
+import { redactUrl } from '../../config/redact-url.js';
 
 /**
  * Connection settings for SQL Server, parsed from either form the tool accepts:
@@ -92,11 +93,7 @@ export function redactMssqlUrl(url: string): string {
   return redact(url);
 }
 
-function redact(url: string): string {
-  return url
-    .replace(/^((?:mssql|sqlserver):\/\/[^:@/]*:)[^@]*@/i, '$1***@')
-    .replace(/((?:^|;)\s*(?:password|pwd)\s*=\s*)("(?:[^"]|"")*"|'(?:[^']|'')*'|[^;]*)/gi, '$1***');
-}
+const redact = redactUrl;
 
 // — URL form —
 

@@ -7,6 +7,7 @@ import { DriverSession } from '../sql-session.js';
 import { pgPosition } from '../postgres/postgres-driver.js';
 import { classifyPostgresError } from '../postgres/postgres-errors.js';
 import { pgliteSyntax } from '../postgres/postgres-syntax.js';
+import { postgresHygiene } from '../postgres/postgres-session.js';
 import { acquireDirLock, type DirLock } from './dir-lock.js';
 
 /**
@@ -25,6 +26,8 @@ export class PgliteDriver implements Driver {
   #dirLock: DirLock | undefined;
   readonly #exclusive = pLimit(1);
   readonly #current = new AsyncLocalStorage<SqlSession>();
+  /** The one connection ran a script in its last session: the next one resets it first. */
+  #dirty = false;
 
   /** `dataDir`: absolute data directory, or undefined for an in-memory database. */
   constructor(dataDir: string | undefined) {
@@ -49,6 +52,9 @@ export class PgliteDriver implements Driver {
     if (open) return fn(open);
     const db = await this.#open();
     return this.#exclusive(async () => {
+      const run = async (sql: string) => ((await db.exec(sql))[0]?.rows ?? []) as Record<string, unknown>[];
+      const resetPending = this.#dirty;
+      this.#dirty = false;
       const session = new DriverSession(
         {
           query: async (sql, params) => (await db.query<Record<string, unknown>>(sql, params as unknown[])).rows,
@@ -58,11 +64,16 @@ export class PgliteDriver implements Driver {
           errorPosition: pgPosition,
         },
         pgliteSyntax,
+        'BEGIN',
+        postgresHygiene(resetPending, run),
       );
       try {
         return await this.#current.run(session, () => fn(session));
       } finally {
         if (session.inTransaction) await session.rollback().catch(() => undefined);
+        // One connection, nothing to destroy: an unknown state is reset before the next session.
+        this.#dirty = session.resetPending || session.unusable;
+        if (session.unusable) await db.exec('ROLLBACK').catch(() => undefined);
         // Session-scoped advisory locks would outlive the "session" on the single connection.
         await db.query('SELECT pg_advisory_unlock_all()').catch(() => undefined);
       }

@@ -2,6 +2,7 @@ import pg from 'pg';
 import type { Driver, ErrorClassification, SqlSession } from '../contracts/driver.js';
 import { DriverSession, type SessionDriver } from '../sql-session.js';
 import { classifyPostgresError } from './postgres-errors.js';
+import { postgresHygiene } from './postgres-session.js';
 import { postgresSyntax } from './postgres-syntax.js';
 
 export interface PostgresDriverOptions {
@@ -18,10 +19,16 @@ const pgTypes = {
   },
 } as pg.CustomTypesConfig;
 
-/** Sessions over a `pg` pool; a connection that failed (or may hold session state) is destroyed. */
+/**
+ * Sessions over a `pg` pool. A connection that failed, or whose state is unknown (a lock it held
+ * could not be released), is destroyed; one that ran a script goes back to the pool marked, and its
+ * next session resets it before anything else runs (DESIGN.md, safety invariant 2).
+ */
 export class PostgresDriver implements Driver {
   maxConnections: number;
   #pool: pg.Pool | undefined;
+  /** Pooled connections that ran a script in their last session: reset before their next use. */
+  readonly #dirty = new WeakSet<pg.PoolClient>();
   readonly #url: string;
 
   constructor(options: PostgresDriverOptions) {
@@ -65,7 +72,13 @@ export class PostgresDriver implements Driver {
       },
       errorPosition: (err) => pgPosition(err),
     };
-    const session = new DriverSession(driver, postgresSyntax);
+    // A multi-statement request (simple protocol): the rows of its first statement.
+    const run = async (sql: string) => {
+      const result = (await client.query(sql)) as pg.QueryResult | pg.QueryResult[];
+      return (Array.isArray(result) ? result[0]?.rows : result.rows) ?? [];
+    };
+    const resetPending = this.#dirty.delete(client);
+    const session = new DriverSession(driver, postgresSyntax, 'BEGIN', postgresHygiene(resetPending, run));
     try {
       return await fn(session);
     } catch (err) {
@@ -73,7 +86,9 @@ export class PostgresDriver implements Driver {
       throw err;
     } finally {
       if (session.inTransaction && !broken) await session.rollback().catch((e: Error) => (broken = e));
+      if (!broken && session.unusable) broken = new Error('session state unknown (a lock it held could not be released)');
       client.off('error', onError);
+      if (!broken && session.resetPending) this.#dirty.add(client);
       // Destroy a connection that failed (or may hold session state such as an advisory lock).
       client.release(broken ?? undefined);
     }

@@ -1,8 +1,11 @@
-import { ScriptExecutionError, type SqlSession } from '../contracts/driver.js';
+import { randomUUID } from 'node:crypto';
+import { ScriptExecutionError, type SqlSession, TransactionEndedError } from '../contracts/driver.js';
+import { DriverSession } from '../sql-session.js';
 import { type FoldedApply, type FoldedMigration, type FoldedOutcome, recordingSession } from '../contracts/folded-apply.js';
 import type { AdapterNames } from '../dialect.js';
 import { appliedFingerprint, summaryOf } from '../../planner/applied-summary.js';
 import { advisoryKey } from './postgres-locks.js';
+import { postgresTransactionGuard } from './postgres-session.js';
 import { type PostgresSql, appliedDigest } from './postgres-sql.js';
 import { quotePostgresIdent as q, quotePostgresString as lit } from './postgres-syntax.js';
 
@@ -51,8 +54,13 @@ export class PostgresFoldedApply implements FoldedApply {
     return recordingSession(inlineParams);
   }
 
-  /** The text sent: head (BEGIN, lock, prelude, check), the script, tail (meta row, summary row, COMMIT). */
-  build(m: FoldedMigration): { head: string; text: string } {
+  /**
+   * The text sent: head (BEGIN, transaction mark, lock, check, prelude), the script, tail (the mark
+   * checked, meta row, summary row, COMMIT). The mark is a transaction-local setting: if the script
+   * committed or rolled back (and perhaps began again) on its own, the check raises before the meta
+   * row, so a bypass is reported and never recorded as applied.
+   */
+  build(m: FoldedMigration, token: string = randomUUID()): { head: string; text: string } {
     const meta = `${q(m.schema)}.${q(this.#names.metaTable)}`;
     const raise = (code: string, message: string) => `RAISE EXCEPTION ${lit(message)} USING ERRCODE = '${code}'`;
     const body = (plpgsql: string) => {
@@ -63,8 +71,9 @@ export class PostgresFoldedApply implements FoldedApply {
     // plan read none (a fresh tenant; the prelude creates it). Then the prelude, then the script.
     // The script starts early in the text, which also keeps it inside pg_stat_activity's query.
     const empty = m.expected.length === 0;
+    const guard = postgresTransactionGuard;
     const head = [
-      'BEGIN;',
+      `BEGIN; ${guard.begin(token)};`,
       body(
         `IF NOT pg_try_advisory_xact_lock(hashtextextended(${lit(advisoryKey(m.schema))}, 0)) THEN ${raise(BUSY, 'tenant is locked')}; END IF; ` +
           `IF to_regclass(${lit(meta)}) IS NULL THEN ${empty ? 'NULL' : `${raise(STALE, 'no meta table')}`}; ` +
@@ -76,7 +85,7 @@ export class PostgresFoldedApply implements FoldedApply {
     ].join('\n');
     const { row } = m;
     const tail =
-      `\n;\nINSERT INTO ${meta} (id, checksum, rendered_checksum, applied_utc, duration_ms, run_id) VALUES (` +
+      `\n;\n${guard.check(token)};\nINSERT INTO ${meta} (id, checksum, rendered_checksum, applied_utc, duration_ms, run_id) VALUES (` +
       `${lit(row.id)}, ${lit(row.checksum)}, ${lit(row.renderedChecksum)}, ${NOW}, ` +
       `(extract(epoch from clock_timestamp() - now()) * 1000)::integer, ${postgresLiteral(row.runId)});\n` +
       `${this.#sql.upsertSummary(summaryOf(m.schema, [...m.expected, row]))};\nCOMMIT;`;
@@ -85,12 +94,15 @@ export class PostgresFoldedApply implements FoldedApply {
 
   async apply(session: SqlSession, m: FoldedMigration): Promise<FoldedOutcome> {
     const { head, text } = this.build(m);
+    const own = session instanceof DriverSession ? session : undefined;
     try {
-      await session.runScript(text);
+      if (own) await own.sendFolded(text);
+      else await session.runScript(text);
       return 'applied';
     } catch (err) {
       // A failed statement leaves the transaction aborted (or the connection gone): end it.
-      await session.query('ROLLBACK').catch(() => undefined);
+      await (own ? own.rollbackRequest() : session.query('ROLLBACK')).catch(() => undefined);
+      if (err instanceof TransactionEndedError) throw err;
       const cause = err instanceof ScriptExecutionError ? err.cause : err;
       const code = (cause as { code?: unknown } | null)?.code;
       if (code === BUSY) return 'busy';
