@@ -4,8 +4,9 @@
  * dollar quotes, very long scripts, hostile workspace names) on a small fleet of every dialect.
  *
  * Each case runs as two concurrent deploys — two library runs: on PGlite two `up()` of one
- * migrator (one process owns an embedded database, and it has one session), on a server two
- * migrators with their own pools — then a probe migration on the same migrator (so on sessions
+ * migrator (one process owns an embedded database, and it has one session; the cases share one
+ * fleet there, each with its own migration ids), on a server two migrators with their own pools
+ * on a fresh copy of the seeded fleet — then a probe migration on the same migrator (so on sessions
  * that ran the case) records search_path, lock_timeout, statement_timeout,
  * session_replication_role (T-SQL: @@OPTIONS, @@LOCK_TIMEOUT, @@TRANCOUNT), which must equal what a
  * clean session showed before. Then the database must show: the case applied exactly once per
@@ -19,14 +20,23 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { type Migrator, type UpResult, createMigrator } from '../../src/index.js';
 import { type DialectTarget, runCli, runnableTargets } from './harness.js';
 import { CASES, type HostileCase, assertCorpus } from './hostile-corpus.js';
-import { HOSTILE_NAMES, hostileFleets, probeSql } from './hostile-fleet.js';
+import { type HostileFleet, HOSTILE_NAMES, hostileFleets, probeSql } from './hostile-fleet.js';
 import { type SqlHelpers, dialectSql, sqlHelpers, withDatabase } from './sql-helpers.js';
 
 assertCorpus();
 
-const CASE_ID = '0002_case';
-const CASE_FILE = `tenant-migrations/${CASE_ID}.sql.hbs`;
-const PROBE_ID = '0003_probe';
+/** The case's migration and the probe after it: numbered per case, so cases can share one fleet. */
+interface CaseIds {
+  readonly caseId: string;
+  readonly caseFile: string;
+  readonly probeId: string;
+  readonly phase: string;
+}
+function idsOf(n: number): CaseIds {
+  const pad = (k: number) => String(k).padStart(4, '0');
+  const caseId = `${pad(2 + 2 * n)}_case`;
+  return { caseId, caseFile: `tenant-migrations/${caseId}.sql.hbs`, probeId: `${pad(3 + 2 * n)}_probe`, phase: `after_${n}` };
+}
 
 const familyOf = (t: DialectTarget) => (t.name === 'mssql' ? 'mssql' : 'postgres');
 const casesFor = (t: DialectTarget) => CASES.filter((c) => c.family === 'any' || c.family === familyOf(t));
@@ -90,7 +100,7 @@ async function ledgerRows(h: SqlHelpers) {
  * tenants the killed worker applied are recorded by the re-run as already at target, with no
  * applied list: the meta tables are the truth.)
  */
-async function expectLedgerAgrees(h: SqlHelpers, state: readonly TenantState[]): Promise<void> {
+async function expectLedgerAgrees(h: SqlHelpers, state: readonly TenantState[], ids: CaseIds): Promise<void> {
   const ledger = await ledgerRows(h);
   const runs = await h.query<{ run_id: string; target: string; status: string }>(`SELECT run_id, target, status FROM ${h.master('__tm_runs')}`);
   const targetOf = new Map(runs.map((r) => [r.run_id, r.target]));
@@ -100,7 +110,7 @@ async function expectLedgerAgrees(h: SqlHelpers, state: readonly TenantState[]):
     for (const id of row.applied) expect(metaOf.get(row.schema_name), `ledger ${row.run_id} says ${row.schema_name} applied ${id}`).toContain(id);
   }
   for (const t of state) {
-    for (const id of t.meta.filter((i) => i === CASE_ID || i === PROBE_ID)) {
+    for (const id of t.meta.filter((i) => i === ids.caseId || i === ids.probeId)) {
       const claims = ledger.filter((r) => r.schema_name === t.schema && r.status === 'succeeded' && r.applied.includes(id));
       expect(claims.length, `${t.schema}: succeeded ledger rows applying ${id}`).toBeLessThanOrEqual(1);
       const open = ledger.filter((r) => r.schema_name === t.schema && targetOf.get(r.run_id) === id && r.status !== 'succeeded');
@@ -110,11 +120,11 @@ async function expectLedgerAgrees(h: SqlHelpers, state: readonly TenantState[]):
   for (const r of runs) expect(['succeeded', 'failed'], `run ${r.run_id} (${r.target}) ended`).toContain(r.status);
 }
 
-function expectProbeClean(state: readonly TenantState[], probeRan: boolean): void {
+function expectProbeClean(state: readonly TenantState[], probeRan: boolean, phase: string): void {
   if (!probeRan) return;
   for (const t of state) {
     const before = t.probe.get('before');
-    const after = t.probe.get('after');
+    const after = t.probe.get(phase);
     expect(before, `${t.schema}: baseline probe`).toBeDefined();
     expect(after, `${t.schema}: the probe migration did not run`).toBeDefined();
     expect(Object.fromEntries(after!), `${t.schema}: session state after the case differs from a clean session`).toEqual(Object.fromEntries(before!));
@@ -122,62 +132,89 @@ function expectProbeClean(state: readonly TenantState[], probeRan: boolean): voi
 }
 
 /** The error of a refused deploy names the case file (and its line when the case says). */
-function expectRefusal(s: Settled, c: HostileCase, code: string, line: number | undefined): void {
+function expectRefusal(s: Settled, c: HostileCase, code: string, line: number | undefined, ids: CaseIds): void {
   expect(s.ok, `expected ${code}, the deploy ran: ${s.ok ? JSON.stringify(s.result.tenants) : ''}`).toBe(false);
   if (s.ok) return;
   expect(s.error.code, s.error.message).toBe(code);
   const said = `${s.error.message} ${JSON.stringify(s.error.context ?? {})}`;
-  expect(said).toContain(`${CASE_ID}.sql.hbs`);
+  expect(said).toContain(`${ids.caseId}.sql.hbs`);
   if (line !== undefined) expect(said).toMatch(new RegExp(`(:${fileLine(c, line)}\\b|"line":${fileLine(c, line)}\\b|line ${fileLine(c, line)}\\b)`));
 }
 
 describe.each(runnableTargets)('hostile migrations on $name ($engine)', (target) => {
   const fleets = hostileFleets(target);
-  afterAll(() => fleets.dispose());
   const single = target.name === 'pglite';
-  const deployTitle = single ? 'two concurrent up() of one migrator (PGlite: one session)' : 'two concurrent deploys';
+  /**
+   * PGlite: one fleet and one migrator for all cases, each case with its own migration ids (a PGlite
+   * start-up and a copy of its directory per case would cost most of the suite's time). Servers: a
+   * fresh copy of the seeded database per case and two migrators with their own pools.
+   */
+  let shared: { fleet: HostileFleet; migrator: Migrator } | undefined;
+  afterAll(async () => {
+    await shared?.migrator.close();
+    await shared?.fleet.drop();
+    await fleets.dispose();
+  });
+  const deployTitle = single ? 'two concurrent up() of one migrator (PGlite: one process, one session)' : 'two concurrent deploys';
 
-  for (const c of casesFor(target)) {
+  for (const [n, c] of casesFor(target).entries()) {
+    const ids = idsOf(n);
     const title = `[${c.expect.kind}] ${c.name} — ${deployTitle}`;
     it(title, async () => {
-      const tf = Date.now();
-      const fleet = await fleets.next();
-      if (process.env.TM_HOSTILE_TIMES) process.stderr.write(`fleet ${Date.now() - tf} ms\n`);
-      const migrators: Migrator[] = [];
+      const own: Migrator[] = [];
+      let fleet: HostileFleet;
+      if (single) {
+        if (!shared) {
+          const f = await fleets.next();
+          shared = { fleet: f, migrator: await createMigrator({ url: f.db.url, rootDir: f.project.root }) };
+        }
+        fleet = shared.fleet;
+      } else fleet = await fleets.next();
+      const open = async () => {
+        const m = await createMigrator({ url: fleet.db.url, rootDir: fleet.project.root });
+        own.push(m);
+        return m;
+      };
+      const a = single ? shared!.migrator : await open();
+      const b = single ? a : await open();
+      // PGlite: read through the migrator's own database (a second instance on the directory would
+      // cost a start-up); a server: through a fresh pool once the deploys' pools are closed.
+      const inspect = async <T>(fn: (h: SqlHelpers) => Promise<T>): Promise<T> => {
+        if (!single) return withDatabase(fleet.db.url, fn);
+        const d = await a.adapter();
+        return fn(sqlHelpers(d.name, (sql, params = []) => d.withSession((s) => s.query(sql, params)), target.engine));
+      };
       try {
-        fleet.project.write(CASE_FILE, caseText(c));
-        const open = async () => {
-          const m = await createMigrator({ url: fleet.db.url, rootDir: fleet.project.root });
-          migrators.push(m);
-          return m;
-        };
-        const a = await open();
-        const b = single ? a : await open();
-        const t0 = Date.now();
+        // What earlier cases on a shared fleet left: the counted writes, and the notes (cleared).
+        const hitsBefore = await inspect(async (h) => {
+          const before = new Map((await readState(h)).map((t) => [t.schema, t.hits]));
+          for (const schema of before.keys()) await h.exec(`DELETE FROM ${h.table(schema, 'notes')}`);
+          return before;
+        });
+        fleet.project.write(ids.caseFile, caseText(c));
         const [ra, rb] = await Promise.all([settle(a.up()), settle(b.up())]);
-        if (process.env.TM_HOSTILE_TIMES) process.stderr.write(`deploys ${Date.now() - t0} ms\n`);
         const results = [ra, rb].flatMap((s) => (s.ok ? s.result.results : []));
         const thrown = [ra, rb].flatMap((s) => (s.ok ? [] : [s.error]));
         let probeRan = false;
 
         if (c.expect.kind === 'refused') {
-          expectRefusal(ra, c, c.expect.code, c.expect.line);
-          expectRefusal(rb, c, c.expect.code, c.expect.line);
+          expectRefusal(ra, c, c.expect.code, c.expect.line, ids);
+          expectRefusal(rb, c, c.expect.code, c.expect.line, ids);
         } else if (c.expect.kind === 'applied') {
           expect(thrown.map((e) => `${e.code}: ${e.message}`)).toEqual([]);
           expect(results.filter((r) => r.status === 'failed').map((r) => `${r.schema}: ${r.error?.code} ${r.error?.message}`)).toEqual([]);
           const appliedBy = new Map<string, number>();
-          for (const r of results) if (r.applied.includes(CASE_ID)) appliedBy.set(r.schema, (appliedBy.get(r.schema) ?? 0) + 1);
+          for (const r of results) if (r.applied.includes(ids.caseId)) appliedBy.set(r.schema, (appliedBy.get(r.schema) ?? 0) + 1);
           expect([...appliedBy.values()], 'each tenant applied by exactly one of the two deploys').toEqual(HOSTILE_NAMES.map(() => 1));
         } else {
           const { message, line } = c.expect;
           expect(thrown.map((e) => `${e.code}: ${e.message}`), 'no deploy may die of something else (e.g. LEDGER_UNAVAILABLE)').toEqual([]);
           const failed = results.filter((r) => r.status === 'failed');
           expect(new Set(failed.map((r) => r.schema)).size, 'every tenant fails').toBe(HOSTILE_NAMES.length);
-          expect(results.filter((r) => r.applied.includes(CASE_ID))).toEqual([]);
+          expect(results.filter((r) => r.applied.includes(ids.caseId))).toEqual([]);
           for (const r of failed) {
             expect(r.error?.message, r.schema).toMatch(message);
-            expect(r.error?.migrationId).toBe(CASE_ID);
+            expect(r.error?.migrationId).toBe(ids.caseId);
             if (line !== undefined) expect(r.error?.line, `${r.schema}: the script line of the error`).toBe(fileLine(c, line));
           }
           // The next deploy shows the same error again (not a ledger error of a dirty session).
@@ -191,56 +228,49 @@ describe.each(runnableTargets)('hostile migrations on $name ($engine)', (target)
         }
 
         // A later migration on the same migrator (sessions that ran the case) probes the session.
-        if (c.expect.kind !== 'applied') rmSync(path.join(fleet.project.root, CASE_FILE), { force: true });
-        fleet.project.write(`tenant-migrations/${PROBE_ID}.sql.hbs`, probeSql(familyOf(target), 'after'));
-        const t1 = Date.now();
+        if (c.expect.kind !== 'applied') rmSync(path.join(fleet.project.root, ids.caseFile), { force: true });
+        fleet.project.write(`tenant-migrations/${ids.probeId}.sql.hbs`, probeSql(familyOf(target), ids.phase));
         const probe = await settle(a.up());
-        if (process.env.TM_HOSTILE_TIMES) process.stderr.write(`probe ${Date.now() - t1} ms\n`);
         expect(probe.ok ? '' : `${probe.error.code}: ${probe.error.message}`, 'the probe deploy').toBe('');
         if (probe.ok) {
           expect(probe.result.results.filter((r) => r.status === 'failed').map((r) => `${r.schema}: ${r.error?.message}`)).toEqual([]);
           probeRan = true;
         }
-        // PGlite: read through the migrator's own database (a second instance on the directory costs
-        // a start-up); a server: through a fresh pool.
-        const inspect = async (fn: (h: SqlHelpers) => Promise<void>) => {
-          if (!single) {
-            await Promise.all(migrators.splice(0).map((m) => m.close()));
-            return withDatabase(fleet.db.url, fn);
-          }
-          const d = await a.adapter();
-          return fn(sqlHelpers(d.name, (sql, params = []) => d.withSession((s) => s.query(sql, params)), target.engine));
-        };
+        if (!single) await Promise.all(own.splice(0).map((m) => m.close()));
 
         await inspect(async (h) => {
           const state = await readState(h);
           expect(state).toHaveLength(HOSTILE_NAMES.length);
           for (const t of state) {
+            const hits = t.hits - (hitsBefore.get(t.schema) ?? 0);
             if (c.expect.kind === 'applied') {
-              expect(t.meta.filter((id) => id === CASE_ID), t.schema).toHaveLength(1);
-              expect(t.hits, `${t.schema}: the case's writes, counted`).toBe(c.expect.hits);
+              expect(t.meta.filter((id) => id === ids.caseId), t.schema).toHaveLength(1);
+              expect(hits, `${t.schema}: the case's writes, counted`).toBe(c.expect.hits);
               await c.expect.check?.(h, t.schema, t.name);
             } else {
-              expect(t.meta, t.schema).not.toContain(CASE_ID);
-              expect(t.hits, `${t.schema}: nothing of a ${c.expect.kind} case may be committed`).toBe(0);
+              expect(t.meta, t.schema).not.toContain(ids.caseId);
+              expect(hits, `${t.schema}: nothing of a ${c.expect.kind} case may be committed`).toBe(0);
             }
             for (const rel of c.absent ?? []) expect(await relationExists(h, rel, t.schema), `${rel} must not exist`).toBe(false);
           }
           if (c.expect.kind === 'failed') {
             // The ledger keeps the script's own error for every tenant (not a ledger or session error).
-            const rows = (await ledgerRows(h)).filter((r) => r.status === 'failed');
+            const runs = await h.query<{ run_id: string }>(`SELECT run_id FROM ${h.master('__tm_runs')} WHERE target = $1`, [ids.caseId]);
+            const rows = (await ledgerRows(h)).filter((r) => r.status === 'failed' && runs.some((x) => x.run_id === r.run_id));
             for (const t of state) {
               const mine = rows.filter((r) => r.schema_name === t.schema);
               expect(mine.length, `${t.schema}: failed ledger rows`).toBeGreaterThan(0);
               for (const r of mine) expect(r.error ?? '', t.schema).toMatch(c.expect.message);
             }
           }
-          expectProbeClean(state, probeRan);
-          await expectLedgerAgrees(h, state);
+          expectProbeClean(state, probeRan, ids.phase);
+          await expectLedgerAgrees(h, state, ids);
         });
       } finally {
-        await Promise.all(migrators.map((m) => m.close().catch(() => undefined)));
-        await fleet.drop();
+        // A case that failed before its clean-up must not leave its file to the next case on a shared fleet.
+        if (single && c.expect.kind !== 'applied') rmSync(path.join(fleet.project.root, ids.caseFile), { force: true });
+        await Promise.all(own.map((m) => m.close().catch(() => undefined)));
+        if (!single) await fleet.drop();
       }
     }, 180_000);
   }
@@ -249,19 +279,20 @@ describe.each(runnableTargets)('hostile migrations on $name ($engine)', (target)
   // admits one process per data directory and is not crash-safe under SIGKILL of its owner).
   const killCases = casesFor(target).filter((c) => c.kill && c.expect.kind === 'applied' && !c.noTransaction);
   for (const c of killCases) {
+    const ids = idsOf(0);
     it.runIf(!single)(`[kill -9] ${c.name} — a CLI deploy killed mid-run, then two concurrent CLI deploys (server dialects)`, async () => {
       const fleet = await fleets.next();
       try {
         const { sleep, master } = dialectSql(target.name, target.engine);
         // A pause inside the transaction, so the kill lands while tenants are mid-case.
-        fleet.project.write(CASE_FILE, caseText(c, `${sleep(400)};\n`));
+        fleet.project.write(ids.caseFile, caseText(c, `${sleep(400)};\n`));
         const cli = (onSpawn?: Parameters<typeof runCli>[1]['onSpawn']) =>
           runCli(['up', '--json', '--lease-ms', '1500'], { cwd: fleet.project.root, ...(onSpawn ? { onSpawn } : {}) });
         let child: { kill(signal: NodeJS.Signals): boolean } | undefined;
         const first = cli((ch) => (child = ch));
         for (let i = 0; i < 600; i++) {
           const n = await withDatabase(fleet.db.url, (h) =>
-            h.count(`${master('__tm_run_tenants')}`, "status = 'succeeded' AND applied LIKE '%0002_case%'"),
+            h.count(`${master('__tm_run_tenants')}`, `status = 'succeeded' AND applied LIKE '%${ids.caseId}%'`),
           ).catch(() => 0);
           if (n >= 1) break;
           await new Promise((r) => setTimeout(r, 50));
@@ -275,10 +306,10 @@ describe.each(runnableTargets)('hostile migrations on $name ($engine)', (target)
         await withDatabase(fleet.db.url, async (h) => {
           const state = await readState(h);
           for (const t of state) {
-            expect(t.meta.filter((id) => id === CASE_ID), t.schema).toHaveLength(1);
+            expect(t.meta.filter((id) => id === ids.caseId), t.schema).toHaveLength(1);
             if (c.expect.kind === 'applied') expect(t.hits, `${t.schema}: the case's writes, counted`).toBe(c.expect.hits);
           }
-          await expectLedgerAgrees(h, state);
+          await expectLedgerAgrees(h, state, ids);
         });
       } finally {
         await fleet.drop();
