@@ -13,7 +13,7 @@
  * and the helpers are available; {@link HIT} inserts one counted row. `family` limits a case to the
  * PostgreSQL family (PGlite and PostgreSQL) or to T-SQL; `any` cases are portable.
  */
-import { HIT, HOSTILE_NAMES } from './hostile-fleet.js';
+import { HIT, HOSTILE_NAMES, HOSTILE_VAR } from './hostile-fleet.js';
 import type { SqlHelpers } from './sql-helpers.js';
 
 export type CaseFamily = 'postgres' | 'mssql' | 'any';
@@ -212,6 +212,39 @@ export const CASES: readonly HostileCase[] = [
     expect: { kind: 'applied', hits: 1 },
   },
 
+  {
+    name: 'SET TIME ZONE and SET SESSION CHARACTERISTICS (default isolation) for the rest of the session',
+    family: 'postgres',
+    sql: lines("SET TIME ZONE 'Pacific/Chatham';", 'SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL SERIALIZABLE;', HIT),
+    expect: { kind: 'applied', hits: 1 },
+  },
+  {
+    name: 'a temporary table left behind (the next tenant creates it again)',
+    family: 'postgres',
+    sql: lines('CREATE TEMP TABLE hostile_scratch (n integer);', 'INSERT INTO hostile_scratch VALUES (1);', "INSERT INTO {{schema}}.hits (case_id, n) SELECT 'case', n FROM hostile_scratch;"),
+    expect: { kind: 'applied', hits: 1 },
+  },
+  {
+    name: 'a prepared statement left behind (the next tenant prepares it again)',
+    family: 'postgres',
+    sql: lines("PREPARE hostile_insert (integer) AS INSERT INTO {{schema}}.hits (case_id, n) VALUES ('case', $1);", 'EXECUTE hostile_insert (1);'),
+    expect: { kind: 'applied', hits: 1 },
+  },
+  {
+    // pg_try_: with pg_advisory_lock a second tenant on another pooled connection waits as long as
+    // the idle connection that took the lock is not reset (forever, without a lock_timeout).
+    name: 'a session-level advisory lock taken and never released',
+    family: 'postgres',
+    sql: lines('SELECT pg_try_advisory_lock(4242);', HIT),
+    expect: { kind: 'applied', hits: 1 },
+  },
+  {
+    name: 'a #temp table left behind (the next tenant creates it again)',
+    family: 'mssql',
+    sql: lines('CREATE TABLE #hostile_scratch (n INT);', 'INSERT INTO #hostile_scratch VALUES (1);', "INSERT INTO {{schema}}.hits (case_id, n) SELECT 'case', n FROM #hostile_scratch;"),
+    expect: { kind: 'applied', hits: 1 },
+  },
+
   // ---- guards and errors half-way (the tenant fails, nothing of it commits) ----
   {
     name: 'an error half-way through a transactional file',
@@ -332,6 +365,26 @@ export const CASES: readonly HostileCase[] = [
     sql: lines(HIT, "INSERT INTO {{schema}}.notes (v) VALUES ('{{workspace.name}}');"),
     expect: { kind: 'refused', code: 'TEMPLATE_ERROR', line: 2 },
     absent: ['public.pwned', 'dbo.pwned'],
+  },
+  {
+    name: "a config vars entry interpolated raw into a string literal ('{{vars.note}}')",
+    family: 'any',
+    sql: lines(HIT, "INSERT INTO {{schema}}.notes (v) VALUES ('{{vars.note}}');"),
+    expect: { kind: 'refused', code: 'TEMPLATE_ERROR', line: 2 },
+    absent: ['public.pwned_by_var', 'dbo.pwned_by_var'],
+  },
+  {
+    name: 'a config vars entry through {{literal}}',
+    family: 'any',
+    sql: lines(HIT, 'INSERT INTO {{schema}}.notes (v) VALUES ({{literal vars.note}});'),
+    expect: {
+      kind: 'applied',
+      hits: 1,
+      check: async (h, schema) => {
+        const rows = await h.query<{ v: string }>(`SELECT v FROM ${h.table(schema, 'notes')}`);
+        if (rows.length !== 1 || rows[0]!.v !== HOSTILE_VAR) throw new Error(`${schema}: stored ${JSON.stringify(rows)}`);
+      },
+    },
   },
   {
     name: 'a workspace name through {{literal}}',

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { createMigrator } from '../../src/index.js';
+import { type Migrator, createMigrator } from '../../src/index.js';
 import { type DialectTarget, type TestDatabase, type TestProject, createProject } from './harness.js';
 import { withDatabase } from './sql-helpers.js';
 
@@ -29,6 +29,9 @@ export const HOSTILE_NAMES = [
   "O'Brien \"quoted\" /* open -- dash $$ dollar $tm$ back\\slash",
   "line one\nGO\nline three ñ 日本 '",
 ] as const;
+
+/** A config `vars` entry that tries the same injection. */
+export const HOSTILE_VAR = "it's'); CREATE TABLE public.pwned_by_var (id int); --";
 
 export const BASE_ID = '0001_hostile_base';
 export const BASE_FILE = `tenant-migrations/${BASE_ID}.sql.hbs`;
@@ -48,6 +51,10 @@ export function probeSql(family: 'postgres' | 'mssql', phase: string): string {
           ['statement_timeout', "current_setting('statement_timeout')"],
           ['session_replication_role', "current_setting('session_replication_role')"],
           ['default_transaction_isolation', "current_setting('transaction_isolation')"],
+          ['time_zone', "current_setting('TimeZone')"],
+          ['role', 'current_user'],
+          // A session-level advisory lock a script took and never released (key 4242: classid 0, objid 4242).
+          ['advisory_4242', "(SELECT count(*)::text FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND classid = 0 AND objid = 4242)"],
         ]
       : [
           // @@OPTIONS bits: XACT_ABORT 16384, NOCOUNT 512, IMPLICIT_TRANSACTIONS 2, ANSI_NULLS 32, ANSI_WARNINGS 8, QUOTED_IDENTIFIER 256.
@@ -75,9 +82,17 @@ export interface HostileFleet {
   drop(): Promise<void>;
 }
 
+/** The project's settings (written to its config file for the CLI; given to createMigrator, which reads no file). */
+export const FLEET_SETTINGS = { concurrency: 2, lockTimeoutMs: 20_000, vars: { note: HOSTILE_VAR } } as const;
+
+/** A migrator on a fleet with the project's settings. */
+export function fleetMigrator(fleet: Pick<HostileFleet, 'db' | 'project'>): Migrator {
+  return createMigrator({ url: fleet.db.url, rootDir: fleet.project.root, ...FLEET_SETTINGS, vars: { ...FLEET_SETTINGS.vars } });
+}
+
 /** A project whose only tenant migration is the baseline. */
 function hostileProject(url: string, family: 'postgres' | 'mssql'): TestProject {
-  const project = createProject({ url, concurrency: 2, lockTimeoutMs: 20_000 });
+  const project = createProject({ url, ...FLEET_SETTINGS });
   rmSync(path.join(project.root, 'tenant-migrations'), { recursive: true, force: true });
   mkdirSync(path.join(project.root, 'tenant-migrations'));
   project.write(BASE_FILE, baseMigration(family));

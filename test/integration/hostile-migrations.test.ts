@@ -17,10 +17,10 @@
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type Migrator, type UpResult, createMigrator } from '../../src/index.js';
+import type { Migrator, UpResult } from '../../src/index.js';
 import { type DialectTarget, runCli, runnableTargets } from './harness.js';
 import { CASES, type HostileCase, assertCorpus } from './hostile-corpus.js';
-import { type HostileFleet, HOSTILE_NAMES, hostileFleets, probeSql } from './hostile-fleet.js';
+import { type HostileFleet, HOSTILE_NAMES, fleetMigrator, hostileFleets, probeSql } from './hostile-fleet.js';
 import { type SqlHelpers, dialectSql, sqlHelpers, withDatabase } from './sql-helpers.js';
 
 assertCorpus();
@@ -166,12 +166,12 @@ describe.each(runnableTargets)('hostile migrations on $name ($engine)', (target)
       if (single) {
         if (!shared) {
           const f = await fleets.next();
-          shared = { fleet: f, migrator: await createMigrator({ url: f.db.url, rootDir: f.project.root }) };
+          shared = { fleet: f, migrator: fleetMigrator(f) };
         }
         fleet = shared.fleet;
       } else fleet = await fleets.next();
       const open = async () => {
-        const m = await createMigrator({ url: fleet.db.url, rootDir: fleet.project.root });
+        const m = fleetMigrator(fleet);
         own.push(m);
         return m;
       };
@@ -184,6 +184,7 @@ describe.each(runnableTargets)('hostile migrations on $name ($engine)', (target)
         const d = await a.adapter();
         return fn(sqlHelpers(d.name, (sql, params = []) => d.withSession((s) => s.query(sql, params)), target.engine));
       };
+      let passed = false;
       try {
         // What earlier cases on a shared fleet left: the counted writes, and the notes (cleared).
         const hitsBefore = await inspect(async (h) => {
@@ -266,11 +267,16 @@ describe.each(runnableTargets)('hostile migrations on $name ($engine)', (target)
           expectProbeClean(state, probeRan, ids.phase);
           await expectLedgerAgrees(h, state, ids);
         });
+        passed = true;
       } finally {
-        // A case that failed before its clean-up must not leave its file to the next case on a shared fleet.
-        if (single && c.expect.kind !== 'applied') rmSync(path.join(fleet.project.root, ids.caseFile), { force: true });
         await Promise.all(own.map((m) => m.close().catch(() => undefined)));
         if (!single) await fleet.drop();
+        else if (!passed && shared) {
+          // A failed case may leave its file half-applied or a session dirty: the next case gets a fresh fleet.
+          await shared.migrator.close().catch(() => undefined);
+          await shared.fleet.drop();
+          shared = undefined;
+        }
       }
     }, 180_000);
   }
