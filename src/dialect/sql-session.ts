@@ -12,6 +12,8 @@ export interface TransactionGuard {
   begin(token: string): string;
   check(token: string): string;
   isViolation(err: unknown): boolean;
+  /** Whether the check may be appended to this script batch (else it is sent alone); default yes. */
+  joinable?(batchSql: string): boolean;
 }
 
 /** The two driver calls a session is built from. */
@@ -31,15 +33,16 @@ export interface SessionHygiene {
    * Statements that return the session to its state after login, valid inside a transaction and in
    * a multi-statement request, so they can ride in front of the next request instead of costing one.
    */
-  readonly reset: string;
+  readonly reset?: string;
   /** The connection ran a script in its previous session: reset before anything else runs. */
-  readonly resetPending: boolean;
+  readonly resetPending?: boolean;
   readonly guard: TransactionGuard;
   /**
    * After a script ran outside the engine's transaction: is a transaction still open on the server
-   * (`aborted`: one that failed and accepts only ROLLBACK)? Ends it either way.
+   * (`aborted`: one that failed and accepts only ROLLBACK)? Ends it either way. (SQL Server's
+   * session checks @@TRANCOUNT itself.)
    */
-  endOpenTransaction(): Promise<'none' | 'open' | 'aborted'>;
+  endOpenTransaction?(): Promise<'none' | 'open' | 'aborted'>;
 }
 
 /** Line and column of a 1-based character offset in `text`. */
@@ -124,7 +127,7 @@ export class DriverSession implements SqlSession {
 
   /** The pending reset as a prefix of the next request ('' when none). */
   #takeReset(): string {
-    if (!this.#hygiene || !this.#resetPending) return '';
+    if (!this.#hygiene?.reset || !this.#resetPending) return '';
     this.#resetPending = false;
     return `${this.#hygiene.reset};\n`;
   }
@@ -159,14 +162,23 @@ export class DriverSession implements SqlSession {
       const batches = this.#syntax.splitBatches(sql);
       for (const [index, batch] of batches.entries()) {
         // The guard's check rides at the end of the script's last request: no round trip of its own.
+        const guard = this.#hygiene?.guard;
         const last = index === batches.length - 1;
-        const text = guarded && last ? `${batch.sql}\n;\n${this.#hygiene!.guard.check(this.#token!)}` : batch.sql;
+        const join = guarded && last && batch.repeat === 1 && (guard!.joinable?.(batch.sql) ?? true);
+        const text = join ? `${batch.sql}\n;\n${guard!.check(this.#token!)}` : batch.sql;
         for (let i = 0; i < batch.repeat; i++) {
           try {
             await this.#driver.exec(text);
           } catch (err) {
-            if (guarded && this.#hygiene!.guard.isViolation(err)) throw transactionEnded(err);
+            if (guarded && guard!.isViolation(err)) throw transactionEnded(err);
             throw this.#locate(err, index, batch.sql, batch.startLine);
+          }
+        }
+        if (guarded && last && !join) {
+          try {
+            await this.#driver.exec(guard!.check(this.#token!));
+          } catch (err) {
+            throw guard!.isViolation(err) ? transactionEnded(err) : err;
           }
         }
       }
@@ -174,7 +186,7 @@ export class DriverSession implements SqlSession {
       failure = { error };
     }
     this.#scriptRan();
-    if (!this.#inTransaction && this.#hygiene) {
+    if (!this.#inTransaction && this.#hygiene?.endOpenTransaction) {
       // A no-transaction script may have left a transaction open (BEGIN without COMMIT) or aborted
       // (an error between its BEGIN and COMMIT): end it now, before the meta row or anything else.
       const state = await this.#hygiene.endOpenTransaction();
@@ -188,7 +200,7 @@ export class DriverSession implements SqlSession {
   /** The script may have changed the session: the next script (or the next user) starts from a reset. */
   #scriptRan(): void {
     this.#ranScript = true;
-    if (this.#hygiene) this.#resetPending = true;
+    if (this.#hygiene?.reset) this.#resetPending = true;
   }
 
   /**
@@ -245,7 +257,7 @@ export class DriverSession implements SqlSession {
       const prefix = this.#takeReset();
       const token = randomUUID();
       try {
-        await this.#driver.exec(`${prefix}${this.#beginSql};\n${this.#hygiene.guard.begin(token)}`);
+        await this.#driver.exec(`${prefix}${this.#beginSql.replace(/;\s*$/, '')};\n${this.#hygiene.guard.begin(token)}`);
       } catch (err) {
         if (prefix) this.#resetPending = true;
         throw err;

@@ -15,7 +15,8 @@ import type { OperationContext } from '../operations/context.js';
 import { rendererFor } from '../operations/templates.js';
 import { migrateSchema } from '../runner/schema-migrator.js';
 import type { MigrationFile, Tenant } from '../types.js';
-import { withScratchSchema } from './scratch-schema.js';
+import { withRollbackOnly } from './rollback-only.js';
+import { dropStaleScratchSchemas, newScratchName } from './scratch-schema.js';
 
 export interface ReplayRequest {
   readonly adapter: Dialect;
@@ -27,13 +28,20 @@ export interface ReplayRequest {
   readonly render: (file: MigrationFile, tenant: Tenant) => string;
 }
 
-/** Replay into one scratch schema, reading the catalog after each wanted version. */
+/**
+ * Replay into one scratch schema, reading the catalog after each wanted version. Everything runs in
+ * one transaction that is rolled back at the end (see rollback-only.ts): the scratch schema and
+ * whatever the migrations did elsewhere on the server vanish with it.
+ */
 export async function replayExpectedCatalogs(req: ReplayRequest): Promise<Map<string, Catalog>> {
   const out = new Map<string, Catalog>();
   const wanted = req.files.filter((f) => req.versions.has(f.id));
   if (wanted.length === 0) return out;
-  await req.adapter.withSession((session) =>
-    withScratchSchema(req.adapter, session, async (schema) => {
+  await req.adapter.withSession(async (session) => {
+    // Leftovers of versions that replayed outside a transaction: their owner's lock is free.
+    await dropStaleScratchSchemas(req.adapter, session);
+    await withRollbackOnly(session, req.adapter.syntax.family, async ({ session: inner, check }) => {
+      const schema = newScratchName();
       const workspaceId = randomUUID();
       const tenant: Tenant = {
         workspaceId,
@@ -45,12 +53,15 @@ export async function replayExpectedCatalogs(req: ReplayRequest): Promise<Map<st
         schema,
         needsBackfill: false,
       };
+      await req.adapter.meta.ensureSchema(inner, schema);
+      await req.adapter.meta.ensureMetaTable(inner, schema);
       for (const file of wanted) {
-        await migrateSchema({ dialect: req.adapter, session, schema, files: req.files, render: (f) => req.render(f, tenant), runId: null, to: file.id });
+        await migrateSchema({ dialect: req.adapter, session: inner, schema, files: req.files, render: (f) => req.render(f, tenant), runId: null, to: file.id });
+        await check();
         out.set(file.id, await req.reader.readCatalog(session, schema));
       }
-    }),
-  );
+    });
+  });
   return out;
 }
 

@@ -1,8 +1,9 @@
 /**
- * Scratch schemas for replaying tenant migrations: `tm_scratch_<pid>_<8 hex>`. The process that
- * creates one holds a session lock named after it for as long as it exists, so a scratch schema
- * whose lock is free belongs to a process that died (kill -9, lost connection) and is dropped by
- * the next run. Nothing that does not match {@link SCRATCH_PATTERN} exactly is ever dropped.
+ * Scratch schemas for replaying tenant migrations: `tm_scratch_<pid>_<8 hex>`. The replay creates
+ * one inside a transaction it always rolls back (drift/rollback-only.ts), so it never outlives the
+ * replay. Older versions committed theirs and held a session lock named after it while it existed:
+ * such a leftover whose lock is free belongs to a process that died and is dropped by the next
+ * run. Nothing that does not match {@link SCRATCH_PATTERN} exactly is ever dropped.
  */
 import { randomBytes } from 'node:crypto';
 import type { SqlSession } from '../dialect/contracts/driver.js';
@@ -41,31 +42,4 @@ export async function dropStaleScratchSchemas(adapter: Dialect, session: SqlSess
     }
   }
   return dropped;
-}
-
-/**
- * Create a scratch schema on `session`, run `fn` with its name, drop it in `finally`. The lock is
- * held on the same session for the whole time: if this process dies, the server ends the session,
- * frees the lock, and the next run's {@link dropStaleScratchSchemas} removes the leftover.
- */
-export async function withScratchSchema<T>(
-  adapter: Dialect,
-  session: SqlSession,
-  fn: (schema: string) => Promise<T>,
-): Promise<T> {
-  await dropStaleScratchSchemas(adapter, session);
-  const schema = newScratchName();
-  if (!SCRATCH_PATTERN.test(schema)) throw new Error(`scratch schema name ${schema} does not match its pattern`);
-  if (!(await adapter.locks.acquireLock(session, lockKey(schema), 5_000))) {
-    throw new Error(`could not take the lock of scratch schema ${schema}`);
-  }
-  try {
-    await adapter.meta.ensureSchema(session, schema);
-    await adapter.meta.ensureMetaTable(session, schema);
-    return await fn(schema);
-  } finally {
-    await session.rollback().catch(() => undefined);
-    await adapter.meta.dropSchema(session, schema).catch(() => undefined);
-    await adapter.locks.releaseLock(session, lockKey(schema)).catch(() => undefined);
-  }
 }

@@ -73,16 +73,22 @@ export async function pendingAfterTenants(
   return master.filter((f) => afterTenants.has(f.id) && !done.has(f.id)).map((f) => f.id);
 }
 
-/** How many Active tenants (all shards) are not at the last tenant migration: one batched read. */
+/**
+ * How many Active tenants (all shards) are not at the last tenant migration: one batched read.
+ * `truth`: read every meta table (the gate of an after-tenants migration, which typically drops
+ * what tenants still behind would need, never rests on the applied-version summary alone); without
+ * it the planning read (the summary where it proves it describes the meta table, `status`).
+ */
 export async function tenantsBehind(
   ctx: OperationContext,
   dialect: Dialect,
   files: readonly MigrationFile[],
   includeInvalid: boolean,
+  options: { readonly truth?: boolean } = {},
 ): Promise<number> {
   const { tenants, invalid } = await dialect.withSession((s) => discoverTenants(ctx, dialect.registry, s, false));
   // Per target database; an unreachable target's tenants count as behind.
-  const { applied } = await ctx.targets.readPlanned(tenants, files);
+  const { applied } = options.truth ? await ctx.targets.readAppliedMany(tenants) : await ctx.targets.readPlanned(tenants, files);
   const behind = tenants.filter((t) => planSchema(t.schema, files, applied.get(t.schema) ?? []).state !== 'up-to-date').length;
   return behind + (includeInvalid ? invalid.length : 0);
 }

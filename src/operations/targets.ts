@@ -1,5 +1,6 @@
 import { attachTenantGrants, tenantGrantsOf } from '../dialect/contracts/access.js';
 import type { Registry } from '../dialect/contracts/registry.js';
+import { unknownOf } from '../dialect/contracts/meta-store.js';
 import type { Dialect } from '../dialect/dialect.js';
 import { describeError } from '../errors.js';
 import type { MigratorListener } from '../events.js';
@@ -113,7 +114,7 @@ export class TargetSet {
   readAppliedMany(
     tenants: readonly Placed[],
     emit?: MigratorListener,
-  ): Promise<{ applied: Map<string, AppliedMigration[]>; unreachable: Map<string, string> }> {
+  ): Promise<{ applied: Map<string, AppliedMigration[]>; unreachable: Map<string, string>; unknown: Set<string> }> {
     return this.#perTarget(tenants, emit, (dialect, schemas) => dialect.meta.readAppliedMany(schemas));
   }
 
@@ -190,15 +191,17 @@ export class TargetSet {
     tenants: readonly Placed[],
     emit: MigratorListener | undefined,
     fn: (dialect: Dialect, schemas: string[]) => Promise<Map<string, T[]>>,
-  ): Promise<{ applied: Map<string, T[]>; unreachable: Map<string, string> }> {
+  ): Promise<{ applied: Map<string, T[]>; unreachable: Map<string, string>; unknown: Set<string> }> {
     const applied = new Map<string, T[]>();
     const unreachable = new Map<string, string>();
+    const unknown = new Set<string>();
     await Promise.all(
       [...groupByTarget(tenants)].map(async ([key, group]) => {
         try {
           const dialect = await this.dialectOf(key === MASTER_TARGET ? null : key);
           const read = await fn(dialect, group.map((t) => t.schema));
           for (const [schema, rows] of read) applied.set(schema, rows);
+          for (const schema of unknownOf(read)) unknown.add(schema);
         } catch (err) {
           if (key === MASTER_TARGET) throw err; // the master's database down fails the whole command
           unreachable.set(key, describeError(err));
@@ -206,7 +209,7 @@ export class TargetSet {
         }
       }),
     );
-    return { applied, unreachable };
+    return { applied, unreachable, unknown };
   }
 
   /** Close every opened target pool (the master's is the context's). */

@@ -127,7 +127,7 @@ export async function up(ctx: OperationContext, options: UpOptions = {}): Promis
   const runComplete = !counts || (counts.failed === 0 && counts.pending + counts.running === 0);
   if (waiting.length > 0 && !options.to && runComplete && !interrupted && invalid.length === 0) {
     const applied = await withMasterLock(ctx, async () => {
-      if ((await tenantsBehind(ctx, dialect, files.tenant, true)) > 0) return [];
+      if ((await tenantsBehind(ctx, dialect, files.tenant, true, { truth: true })) > 0) return [];
       return migrateMaster(ctx, dialect, files.master, u.render.master, runId, { only: u.afterTenants });
     });
     masterApplied.push(...applied);
@@ -293,10 +293,15 @@ async function fanOut(u: UpRun, opened: OpenedRun, tenants: readonly Tenant[], p
   const fleet = await reconcileWithMeta(u, runId, ran, to, tenants);
   const c = fleet.counts;
   const left = c.pending + c.running;
+  // An interrupted worker ends the run only when no other worker is still on it (rows running under
+  // another claim): its siblings go on, take the rows it handed back and finish the run.
+  const siblingsLive = c.running > 0;
   const status: RunStatus | undefined =
     left > 0
       ? fleet.stopped === 'interrupted'
-        ? 'interrupted'
+        ? siblingsLive
+          ? undefined
+          : 'interrupted'
         : fleet.stopped === 'max-failures' || fleet.stopped === 'wave-failed'
           ? 'failed'
           : undefined // stopped by another worker: it set the status
@@ -325,7 +330,13 @@ async function reconcileWithMeta(
   if (c.failed === 0 || c.pending + c.running > 0) return fleet;
   const { ledger } = u.dialect;
   const placed = new Map(tenants.map((t) => [t.schema, t.target ?? null]));
-  const failed = await ledger.listRunTenants(runId, { status: 'failed', limit: c.failed });
+  // Only failures whose outcome this worker could not know (connection lost, timeout, the tenant
+  // locked by another worker) can be successes in disguise. A statement error, a primary-key
+  // violation on the meta row or a transaction the script ended are known failures: a meta table
+  // at target after one of those means something applied the migration outside the engine's
+  // transaction, which is exactly what must be reported, never counted as done.
+  const failed = (await ledger.listRunTenants(runId, { status: 'failed', limit: c.failed })).filter((r) => unknownOutcome(r.error));
+  if (failed.length === 0) return fleet;
   const toIndex = to ? u.files.tenant.findIndex((f) => f.id === to) : u.files.tenant.length - 1;
   const wanted = u.files.tenant.slice(0, toIndex + 1).map((f) => f.id);
   const { applied } = await u.ctx.targets.readAppliedMany(failed.map((r) => ({ schema: r.schema, target: placed.get(r.schema) ?? null })));
@@ -346,6 +357,12 @@ async function reconcileWithMeta(
   });
   const counts: LedgerRunCounts = await ledger.countRunTenants(runId);
   return { ...fleet, results, counts };
+}
+
+/** A recorded failure whose outcome is unknown: transient (connection lost, timeout, deadlock) or a lock held elsewhere. */
+export function unknownOutcome(error: Readonly<Record<string, unknown>> | null): boolean {
+  if (!error) return true;
+  return error.transient === true || error.code === 'LOCK_TIMEOUT' || error.code === 'LEDGER_UNAVAILABLE';
 }
 
 /** Discovered tenants and this worker's outcomes per target database (`(master)`: the master's own). */

@@ -81,10 +81,14 @@ export async function down(ctx: OperationContext, options: DownOptions): Promise
     );
     for (const tenant of tenants) targets.push({ schema: tenant.schema, lockKey: tenant.schema, tenant });
   }
-  const applied =
+  const read =
     scope === 'master'
-      ? new Map([[masterSchema, await dialect.withSession((s) => dialect.meta.readApplied(s, masterSchema))]])
-      : (await ctx.targets.readAppliedMany(targets.map((t) => ({ schema: t.schema, target: t.tenant?.target ?? null })))).applied;
+      ? { applied: new Map([[masterSchema, await dialect.withSession((s) => dialect.meta.readApplied(s, masterSchema))]]), unknown: new Set<string>() }
+      : await ctx.targets.readAppliedMany(targets.map((t) => ({ schema: t.schema, target: t.tenant?.target ?? null })));
+  const { applied } = read;
+  // Schemas the batched read could not read without waiting (a first migration in flight): their
+  // state is read under the tenant lock like every other target's, never taken as "nothing to revert".
+  const unknown: ReadonlySet<string> = read.unknown;
 
   // Refuse before touching anything: missing down files, changed up files, unknown applied ids above the target.
   const needed = new Set<string>();
@@ -119,7 +123,9 @@ export async function down(ctx: OperationContext, options: DownOptions): Promise
           const context = contextFor(ctx.config, dialect.syntax, target.tenant);
           for (const id of revertList(list, rows, options.to)) {
             const file = byId.get(id)!;
-            const downFile = file.down!;
+            const downFile = file.down;
+            // Only a schema read under the lock for the first time (see `unknown`) can get here without one.
+            if (!downFile) throw new TenantMigrateError('DOWN_MISSING', `Cannot revert ${id} in ${target.schema}: no down file (expected ${downPathOf(file)})`, { tenant: target.schema, migrationId: id, file: downPathOf(file) });
             const sql = engine.render(downFile, context);
             const atomic = !downFile.directives.noTransaction;
             if (atomic) await session.begin();
@@ -150,7 +156,7 @@ export async function down(ctx: OperationContext, options: DownOptions): Promise
   const concurrency = dialect.capabilities.multipleConnections ? (options.concurrency ?? ctx.config.concurrency) : 1;
   const limit = pLimit(concurrency);
   let interrupted = false;
-  const todo = targets.filter((t) => revertList(list, applied.get(t.schema) ?? [], options.to).length > 0);
+  const todo = targets.filter((t) => unknown.has(t.schema) || revertList(list, applied.get(t.schema) ?? [], options.to).length > 0);
   const results = await Promise.all(
     todo.map((t) =>
       limit(async (): Promise<DownSchemaResult> => {

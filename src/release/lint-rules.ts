@@ -109,12 +109,19 @@ export function stripComments(source: string, family: SqlLexFamily = 'any', blan
         i++;
       }
     } else {
-      out += c;
-      i++;
+      // Plain text up to the next character that may open a comment, string or name: one slice.
+      SPECIAL_RE.lastIndex = i + 1;
+      const next = SPECIAL_RE.exec(src);
+      const j = next ? next.index : src.length;
+      out += src.slice(i, j);
+      i = j;
     }
   }
   return out;
 }
+
+/** Characters where a comment, string, quoted name or dollar quote may start. */
+const SPECIAL_RE = /[{/\-'"[$]/g;
 
 interface Statement {
   readonly text: string;

@@ -4,7 +4,7 @@
  * migration for every tenant that would get it (so template errors surface before the deploy)
  * and returns a {@link ReleasePlan}: plain data the reporters (text, Markdown, JSON, SQL) print.
  */
-import { describeError } from '../errors.js';
+import { TenantMigrateError, describeError } from '../errors.js';
 import type { OperationContext } from '../operations/context.js';
 import { MASTER_TARGET, targetKey } from '../operations/targets.js';
 import { planSchema, type SchemaPlan } from '../planner/plan.js';
@@ -228,7 +228,9 @@ export async function buildReleasePlan(ctx: OperationContext, options: PlanOptio
         engine.render(file, contextFor(ctx.config, dialect.syntax, tenant));
       } catch (err) {
         const message = describeError(err);
-        add(`render\0${id}\0${message}`, { kind: 'render-error', severity: 'error', scope: 'tenant', migrationId: id, file: file.path, message }, tenant.schema);
+        // A refusal names its tenant in the message; group by what failed (file, line, statement), not by tenant.
+        const what = err instanceof TenantMigrateError ? `${err.code}\0${err.context.line ?? ''}\0${err.context.key ?? ''}` : message;
+        add(`render\0${id}\0${what}`, { kind: 'render-error', severity: 'error', scope: 'tenant', migrationId: id, file: file.path, message }, tenant.schema);
       }
     }
   }

@@ -107,7 +107,8 @@ const TSQL_BODY_RE = /^\s*(?:CREATE\s+(?:OR\s+ALTER\s+)?|ALTER\s+)(?:PROC|PROCED
 function tsqlFindings(text: string, clean: string): TransactionControlFinding[] {
   let batches;
   try {
-    batches = splitGoBatches(text);
+    // Most scripts have no GO line: one batch, without a second lexing pass.
+    batches = /^[ \t]*go\b/im.test(text) ? splitGoBatches(text) : [{ sql: text, startLine: 1, repeat: 1 }];
   } catch (err) {
     if (err instanceof GoSeparatorError) batches = [{ sql: text, startLine: 1, repeat: 1 }];
     else throw err;
@@ -151,7 +152,9 @@ function tsqlFindings(text: string, clean: string): TransactionControlFinding[] 
         if ((next === 'IMPLICIT_TRANSACTIONS' && value === 'ON') || (next === 'XACT_ABORT' && value === 'OFF')) {
           found('error', `SET ${next} ${value}`, `${REFUSED} (the engine relies on XACT_ABORT ON and explicit transactions)`);
         } else if (!(next === 'XACT_ABORT' && value === 'ON') && !(next === 'IMPLICIT_TRANSACTIONS' && value === 'OFF')) {
-          if (ws[k - 1]?.upper === 'UPDATE' || isUpdateSet(ws, k)) continue;
+          // `ON DELETE SET NULL`, `ALTER COLUMN … SET DEFAULT`, `UPDATE t SET …`: not session options.
+          const before = ws[k - 1]?.upper ?? '';
+          if (before === 'DELETE' || before === 'UPDATE' || next === 'NULL' || next === 'DEFAULT' || isUpdateSet(ws, k)) continue;
           found('warning', `SET ${next}`, SESSION_OPTION.replace(' (prefer SET LOCAL on PostgreSQL)', ''));
         }
       }

@@ -224,6 +224,15 @@ export async function runFleet(options: FleetOptions): Promise<FleetOutcome> {
       const counts = await ledger.call('countRunTenants', (l) => l.countRunTenants(runId, maxWave));
       if (counts.pending + counts.running === 0) return;
       const run = await ledger.call('getRun', (l) => l.getRun(runId));
+      // Another worker finished the run between the count and this read: a succeeded run has nothing
+      // left, so this worker is done too — not stopped (it would exit 1 after a run that succeeded).
+      if (run && run.status === 'succeeded') return;
+      // Another worker was interrupted (SIGINT) and, seeing no other rows running, marked the run
+      // interrupted: that stops that worker, not this one. Reopen the run and take its rows.
+      if (run && run.status === 'interrupted' && !shouldStop()) {
+        await ledger.call('reopenRun', (l) => l.reopenRun(runId));
+        continue;
+      }
       if (run && run.status !== 'running') {
         stopped ??= 'run-stopped';
         return;

@@ -108,6 +108,8 @@ export async function runTenant(tenant: Tenant, options: TenantRunOptions): Prom
   const started = Date.now();
   emit({ type: 'tenant:start', workspaceId: tenant.workspaceId, schema: tenant.schema });
   let attempt = 0;
+  /** Every migration committed for this tenant, across attempts: what the report's `applied` names, failed or not. */
+  const committed: string[] = [];
   for (;;) {
     attempt++;
     try {
@@ -117,7 +119,7 @@ export async function runTenant(tenant: Tenant, options: TenantRunOptions): Prom
           { tenant: tenant.schema, workspaceId: tenant.workspaceId },
         );
       };
-      let committed = false;
+      let committedNow = false;
       const migrate = (session: SqlSession, extra: Partial<SchemaMigrationRequest>) =>
         migrateSchema({
           dialect,
@@ -129,13 +131,14 @@ export async function runTenant(tenant: Tenant, options: TenantRunOptions): Prom
           ...(options.to ? { to: options.to } : {}),
           prepare: (s) => prepareTenant(dialect, s, tenant),
           onMigrated: (id, durationMs) => {
-            committed = true;
+            committedNow = true;
+            committed.push(id);
             emit({ type: 'tenant:migrated', workspaceId: tenant.workspaceId, schema: tenant.schema, id, durationMs });
           },
           ...extra,
         }).catch(async (err: unknown) => {
           // A later migration failed: the schema exists (earlier ones committed), so record its name.
-          if (committed) await recordSchemaName(dialect, session, tenant).catch(() => undefined);
+          if (committedNow) await recordSchemaName(dialect, session, tenant).catch(() => undefined);
           throw err;
         });
       // Fast path: one round trip per migration, lock and check inside its transaction.
@@ -148,15 +151,14 @@ export async function runTenant(tenant: Tenant, options: TenantRunOptions): Prom
               return r;
             })
           : undefined;
-      const applied = [...(folded?.applied ?? [])];
       if (!folded || folded.fellBack) {
         // Careful path: the session lock, then umzug re-reads the meta table under it.
-        const rest = await dialect.withSession((session) =>
+        await dialect.withSession((session) =>
           holdLock(dialect.locks, session, tenant.schema, options.lockTimeoutMs, async () => {
             const result = await migrate(session, {});
             // Nothing was pending, so prepare() did not run: still make sure schema, meta table and
             // the recorded name exist (a backfill of an already-built schema, or no tenant files).
-            if (result.applied.length === 0 && applied.length === 0) await prepareTenant(dialect, session, tenant);
+            if (committed.length === 0) await prepareTenant(dialect, session, tenant);
             // Nothing applied here: the plan (or the applied-version summary it read) was stale. Make
             // the summary row what the meta table says, under the lock, so the next plan is right.
             if (result.applied.length === 0) await dialect.meta.refreshSummary(session, tenant.schema);
@@ -164,13 +166,12 @@ export async function runTenant(tenant: Tenant, options: TenantRunOptions): Prom
             return result.applied;
           }, busy),
         );
-        applied.push(...rest);
       }
       const result: TenantResult = {
         workspaceId: tenant.workspaceId,
         schema: tenant.schema,
-        status: applied.length > 0 ? 'succeeded' : 'up-to-date',
-        applied,
+        status: committed.length > 0 ? 'succeeded' : 'up-to-date',
+        applied: [...committed],
         durationMs: Date.now() - started,
         attempts: attempt,
       };
@@ -188,7 +189,8 @@ export async function runTenant(tenant: Tenant, options: TenantRunOptions): Prom
         workspaceId: tenant.workspaceId,
         schema: tenant.schema,
         status: 'failed',
-        applied: [],
+        // What committed before the failure stays committed (each migration is its own transaction).
+        applied: [...committed],
         durationMs: Date.now() - started,
         attempts: attempt,
         error,

@@ -133,7 +133,7 @@ describe('findTransactionControl (T-SQL)', () => {
   });
 
   it('warns about session options, not about UPDATE … SET or variables', () => {
-    const sql = 'SET NOCOUNT ON;\nSET ANSI_NULLS OFF;\nDECLARE @x INT;\nSET @x = 1;\nUPDATE t SET a = 1;\nSET LOCK_TIMEOUT 100;';
+    const sql = 'SET NOCOUNT ON;\nSET ANSI_NULLS OFF;\nDECLARE @x INT;\nSET @x = 1;\nUPDATE t SET a = 1;\nSET LOCK_TIMEOUT 100;\nCREATE TABLE c (p INT REFERENCES t (a) ON DELETE SET NULL ON UPDATE SET DEFAULT)';
     expect(warnings(sql, 'mssql')).toEqual(['1:SET NOCOUNT', '2:SET ANSI_NULLS', '6:SET LOCK_TIMEOUT']);
   });
 });

@@ -26,7 +26,10 @@ export interface MetaStore {
   readApplied(session: SqlSession, schema: string): Promise<AppliedMigration[]>;
   /**
    * Applied rows of many schemas in as few round trips as possible (one query per few hundred
-   * schemas), each list sorted by id. Schemas without a meta table map to [].
+   * schemas), each list sorted by id. Schemas without a meta table map to []. A schema that could
+   * not be read without waiting (SQL Server: its meta table is being created by an uncommitted first
+   * migration) maps to [] and is named in the result's `unknown` ({@link AppliedReads}): its state is
+   * decided under the tenant lock, never taken as "nothing applied" by a command that would skip it.
    */
   readAppliedMany(schemas: readonly string[]): Promise<Map<string, AppliedMigration[]>>;
   insertApplied(session: SqlSession, schema: string, row: AppliedMigration): Promise<void>;
@@ -99,4 +102,14 @@ export abstract class MetaRowWrites {
 export function sortAppliedLists(result: Map<string, AppliedMigration[]>): Map<string, AppliedMigration[]> {
   for (const list of result.values()) list.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return result;
+}
+
+/** A batched meta read that also names the schemas it could not read without waiting. */
+export class AppliedReads extends Map<string, AppliedMigration[]> {
+  readonly unknown = new Set<string>();
+}
+
+/** The schemas a batched read could not read (none for a plain Map). */
+export function unknownOf(read: Map<string, unknown>): ReadonlySet<string> {
+  return read instanceof AppliedReads ? read.unknown : new Set();
 }

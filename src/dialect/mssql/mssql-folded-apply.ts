@@ -1,4 +1,4 @@
-import { ScriptExecutionError, type SqlSession } from '../contracts/driver.js';
+import { ScriptExecutionError, type SqlSession, TransactionEndedError } from '../contracts/driver.js';
 import { type FoldedApply, type FoldedMigration, type FoldedOutcome, recordingSession } from '../contracts/folded-apply.js';
 import type { ScriptBatch } from '../dialect-syntax.js';
 import type { AdapterNames } from '../dialect.js';
@@ -12,6 +12,8 @@ import { quoteMssqlString as lit } from './mssql-syntax.js';
 /** Error numbers the send raises itself (user-defined range, ≥ 50000). */
 const BUSY = 50_001;
 const STALE = 50_002;
+/** The tail found the head's transaction (and its tenant lock) gone: the script ended it. */
+const TRANSACTION_ENDED = 50_003;
 
 /**
  * A batch's first statement must be the only statement of its batch (CREATE/ALTER of a procedure,
@@ -71,6 +73,8 @@ interface OutgoingBatch {
   readonly scriptBatch: number;
   /** Text; the tail is added when the batch is sent (it carries the measured duration). */
   readonly sql: string;
+  /** Characters of script text at the end of `sql` (0 for a batch of our own statements). */
+  readonly scriptLength: number;
   readonly withTail: boolean;
 }
 
@@ -86,7 +90,17 @@ const lineCount = (text: string) => text.split('\n').length - 1;
  *   <prelude: schema, meta table, grants — fresh tenants only>
  *   <the script's first GO batch>
  *   …each further GO batch as its own request…
- *   <last batch> INSERT meta row; upsert summary row; COMMIT; SELECT @@TRANCOUNT
+ *   BEGIN TRY <last batch> END TRY BEGIN CATCH ROLLBACK (if any); THROW END CATCH
+ *   XACT_STATE() = 1 and the tenant lock still this transaction's, else THROW 50003
+ *   INSERT meta row; upsert summary row; COMMIT; SELECT @@TRANCOUNT
+ *
+ * The COMMIT travels in the same request as the script's last batch, and T-SQL does not end a
+ * batch at every error: RAISERROR(…, 16, 1), or any error after the script's own
+ * `SET XACT_ABORT OFF`, lets the batch go on. The TRY/CATCH around that batch sends every such
+ * error to the CATCH, which rolls back and re-raises it (ending the batch before the COMMIT); the
+ * check before the meta row proves the transaction is still the head's — a COMMIT or ROLLBACK in
+ * the script (and a new BEGIN TRANSACTION after it) released the transaction-owned tenant lock.
+ * Errors in an earlier batch fail its own request, and nothing commits before the last one.
  *
  * The transaction-owned applock uses the same resource as the session lock of the careful path, so
  * the two exclude each other; COMMIT, ROLLBACK or a dropped connection release it. XACT_ABORT makes
@@ -140,12 +154,19 @@ export class MssqlFoldedApply implements FoldedApply {
     ].join('\n');
   }
 
-  /** The meta row, the summary row, COMMIT and the transaction count the driver checks. */
-  tail(m: FoldedMigration, durationMs: string): string {
+  /**
+   * The end of the script's TRY block (when the tail follows script text), the transaction check,
+   * the meta row, the summary row, COMMIT and the transaction count the driver checks.
+   */
+  tail(m: FoldedMigration, durationMs: string, afterScript = true): string {
     const { row } = m;
     const s = summaryOf(m.schema, [...m.expected, row]);
+    const lock = applockResource(lit(lockResource(m.schema)));
     return [
       '',
+      ...(afterScript ? [';', 'END TRY', 'BEGIN CATCH', '  IF XACT_STATE() <> 0 ROLLBACK TRANSACTION;', '  THROW;', 'END CATCH;'] : []),
+      `IF XACT_STATE() <> 1 OR APPLOCK_MODE(N'public', ${lock}, N'Transaction') <> N'Exclusive' ` +
+        `THROW ${TRANSACTION_ENDED}, ${lit("the migration ended the engine's transaction")}, 1;`,
       `INSERT INTO ${this.#meta(m.schema)} (id, checksum, rendered_checksum, applied_utc, duration_ms, run_id) VALUES (` +
         `${lit(row.id)}, ${lit(row.checksum)}, ${lit(row.renderedChecksum)}, SYSUTCDATETIME(), ${durationMs}, ${mssqlLiteral(row.runId)});`,
       inlineMssqlParams(this.#sql.upsertSummary, [s.schema, s.count, s.lastId, s.digest]),
@@ -160,18 +181,18 @@ export class MssqlFoldedApply implements FoldedApply {
     const out: OutgoingBatch[] = [];
     let first = 0;
     if (script.length > 0 && mayJoin(script[0]!, 'head')) {
-      out.push({ headLines: lineCount(head), scriptStart: script[0]!.startLine, scriptBatch: 0, sql: head + script[0]!.sql, withTail: false });
+      out.push({ headLines: lineCount(head), scriptStart: script[0]!.startLine, scriptBatch: 0, sql: head + script[0]!.sql, scriptLength: script[0]!.sql.length, withTail: false });
       first = 1;
-    } else out.push({ headLines: 0, scriptStart: undefined, scriptBatch: 0, sql: head, withTail: false });
+    } else out.push({ headLines: 0, scriptStart: undefined, scriptBatch: 0, sql: head, scriptLength: 0, withTail: false });
     for (const [n, batch] of script.entries()) {
       if (n < first) continue;
-      for (let i = 0; i < batch.repeat; i++) out.push({ headLines: 0, scriptStart: batch.startLine, scriptBatch: n, sql: batch.sql, withTail: false });
+      for (let i = 0; i < batch.repeat; i++) out.push({ headLines: 0, scriptStart: batch.startLine, scriptBatch: n, sql: batch.sql, scriptLength: batch.sql.length, withTail: false });
     }
     const last = out.at(-1)!;
     const lastBatch = script.at(-1);
     const joinable = last.scriptStart === undefined || (lastBatch !== undefined && mayJoin(lastBatch, 'tail'));
     if (joinable) out[out.length - 1] = { ...last, withTail: true };
-    else out.push({ headLines: 0, scriptStart: undefined, scriptBatch: Math.max(0, script.length - 1), sql: '', withTail: true });
+    else out.push({ headLines: 0, scriptStart: undefined, scriptBatch: Math.max(0, script.length - 1), sql: '', scriptLength: 0, withTail: true });
     return out;
   }
 
@@ -186,7 +207,7 @@ export class MssqlFoldedApply implements FoldedApply {
         index = i;
         // Alone with the head, the duration is the server's own; otherwise the time since the first request.
         const duration = i === 0 ? 'DATEDIFF(MILLISECOND, @tm_started, SYSUTCDATETIME())' : String(Date.now() - started);
-        rows = await session.sendBatch(b.withTail ? b.sql + this.tail(m, duration) : b.sql);
+        rows = await session.sendBatch(b.withTail ? this.#withTail(b, m, duration) : b.sql);
       }
       const open = rows[0]?.open_transactions;
       if (typeof open !== 'number') {
@@ -209,6 +230,7 @@ export class MssqlFoldedApply implements FoldedApply {
       const number = mssqlErrorNumber(err);
       if (number === BUSY) return 'busy';
       if (number === STALE) return 'stale';
+      if (number === TRANSACTION_ENDED) throw new TransactionEndedError({ cause: err });
       const b = batches[index]!;
       const line = mssqlErrorLine(err);
       const scriptLine = line !== undefined && b.scriptStart !== undefined && line > b.headLines ? b.scriptStart + line - b.headLines - 1 : undefined;
@@ -216,6 +238,16 @@ export class MssqlFoldedApply implements FoldedApply {
       const message = err instanceof Error ? err.message : String(err);
       throw new ScriptExecutionError(message, b.scriptBatch, inScript ? scriptLine : undefined, undefined, { cause: err });
     }
+  }
+
+  /**
+   * The batch that carries the tail: its script text inside BEGIN TRY … END TRY. `BEGIN TRY ` goes
+   * on the script's first line, so script lines keep their numbers inside the request.
+   */
+  #withTail(b: OutgoingBatch, m: FoldedMigration, duration: string): string {
+    if (b.scriptStart === undefined) return b.sql + this.tail(m, duration, false);
+    const head = b.sql.slice(0, b.sql.length - b.scriptLength);
+    return `${head}BEGIN TRY ${b.sql.slice(head.length)}${this.tail(m, duration)}`;
   }
 
   /** XACT_ABORT has usually rolled back already; this ends what is left (a THROW ends only the batch). */

@@ -1,6 +1,6 @@
 import type { AppliedMigration } from '../../types.js';
 import type { Driver, SqlSession } from '../contracts/driver.js';
-import { MetaRowWrites, type MetaStore, sortAppliedLists } from '../contracts/meta-store.js';
+import { AppliedReads, MetaRowWrites, type MetaStore, sortAppliedLists } from '../contracts/meta-store.js';
 import { type SchemaSummary, summaryOf } from '../../planner/applied-summary.js';
 import type { AdapterNames } from '../dialect.js';
 import { rowToApplied } from '../row-mapping.js';
@@ -59,11 +59,12 @@ export class MssqlMetaStore extends MetaRowWrites implements MetaStore {
    * The planning read: never waits behind a running migration. Schemas come from a dirty catalog
    * read; their meta rows are read without lock waits (see NO_LOCK_WAIT). A batch that hits a meta
    * table still being created by an uncommitted first migration fails at once (1222); it is split
-   * in halves until that schema is alone, which then counts as having nothing applied — its first
-   * migration is not committed. Nothing is decided on this: the runner re-reads under the tenant lock.
+   * in halves until that schema is alone, which is then reported in `unknown` (with no rows): its
+   * first migration is not committed yet, but may be by the time anyone acts. `up` plans it as
+   * pending (the runner re-reads under the tenant lock); `down` takes it and reads it under the lock.
    */
   async readAppliedMany(schemas: readonly string[]): Promise<Map<string, AppliedMigration[]>> {
-    const result = new Map<string, AppliedMigration[]>(schemas.map((s) => [s, []]));
+    const result = new AppliedReads(schemas.map((s) => [s, []]));
     if (schemas.length === 0) return result;
     await this.#driver.withSession(async (session) => {
       const existing = await session.query<{ schema_name: string }>(this.#sql.schemasWithMeta, [this.#names.metaTable]);
@@ -75,7 +76,11 @@ export class MssqlMetaStore extends MetaRowWrites implements MetaStore {
           for (const row of rows) result.get(String(row.schema_name))?.push(rowToApplied(row));
         } catch (err) {
           if (!isMssqlLockTimeout(err)) throw err;
-          if (chunk.length === 1) return; // its meta table is not committed yet: nothing applied
+          if (chunk.length === 1) {
+            // Its meta table is not committed yet: unknown, not "nothing applied".
+            result.unknown.add(chunk[0]!);
+            return;
+          }
           const half = Math.ceil(chunk.length / 2);
           await read(chunk.slice(0, half));
           await read(chunk.slice(half));

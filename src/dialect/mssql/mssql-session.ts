@@ -1,5 +1,9 @@
 import type { DialectSyntax } from '../dialect-syntax.js';
-import { DriverSession, OpenTransactionError, type SessionDriver } from '../sql-session.js';
+import { DriverSession, OpenTransactionError, type SessionDriver, type TransactionGuard } from '../sql-session.js';
+import { mssqlErrorNumber } from './mssql-errors.js';
+import { applockResource } from './mssql-sql.js';
+import { quoteMssqlString as lit } from './mssql-syntax.js';
+import { mayJoin } from './mssql-folded-apply.js';
 
 export { OpenTransactionError } from '../sql-session.js';
 
@@ -25,7 +29,7 @@ export class MssqlSession extends DriverSession {
   #ranScript = false;
 
   constructor(driver: MssqlSessionDriver, syntax: DialectSyntax, beginSql: string) {
-    super(driver, syntax, beginSql);
+    super(driver, syntax, beginSql, { guard: mssqlTransactionGuard });
     this.#driver = driver;
   }
 
@@ -70,3 +74,22 @@ export class MssqlSession extends DriverSession {
     if (failure) throw failure.error;
   }
 }
+
+/** Error number of a failed transaction check (user-defined range; the folded send uses the same). */
+export const MSSQL_TRANSACTION_ENDED = 50_003;
+
+/**
+ * The transaction mark on SQL Server: an application lock owned by the transaction on a resource
+ * named by the token. COMMIT or ROLLBACK in the script releases it (a new BEGIN TRANSACTION does not
+ * bring it back), so the check — XACT_STATE() = 1 and the lock still held — fails before the meta row.
+ */
+export const mssqlTransactionGuard: TransactionGuard = {
+  begin: (token) =>
+    `DECLARE @tm_txn INT, @tm_txn_resource NVARCHAR(255) = ${applockResource(lit(`tenant-migrate:txn:${token}`))};\n` +
+    "EXEC @tm_txn = sp_getapplock @Resource = @tm_txn_resource, @LockMode = N'Exclusive', @LockOwner = N'Transaction', @LockTimeout = 0, @DbPrincipal = N'public';",
+  check: (token) =>
+    `IF XACT_STATE() <> 1 OR APPLOCK_MODE(N'public', ${applockResource(lit(`tenant-migrate:txn:${token}`))}, N'Transaction') <> N'Exclusive' ` +
+    `THROW ${MSSQL_TRANSACTION_ENDED}, ${lit("the migration ended the engine's transaction")}, 1;`,
+  isViolation: (err) => mssqlErrorNumber(err) === MSSQL_TRANSACTION_ENDED,
+  joinable: (batchSql) => mayJoin({ sql: batchSql, startLine: 1, repeat: 1 }, 'tail'),
+};

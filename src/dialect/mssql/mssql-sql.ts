@@ -95,6 +95,8 @@ export function mssqlSql(names: AdapterNames) {
   const meta = (schema: string) => `${q(schema)}.${q(names.metaTable)}`;
   const summary = `${master}.${q(`${names.ledgerPrefix}schema_versions`)}`;
   const summaryId = `OBJECT_ID(${lit(summary)}, N'U')`;
+  /** object_id of the meta table of the schema named by the T-SQL expression `schemaExpr` (NULL when it has none). */
+  const metaObjectId = (schemaExpr: string) => `OBJECT_ID(QUOTENAME(${schemaExpr}) + N'.' + QUOTENAME(${lit(names.metaTable)}), N'U')`;
   const metaColumns = 'id, checksum, rendered_checksum, applied_utc, duration_ms, run_id';
   // UNIQUEIDENTIFIER comes back upper-case from tedious; the contract is the lower-case text form.
   const registryColumns =
@@ -164,24 +166,44 @@ CREATE TABLE ${summary} (
   applied_count INT NOT NULL,
   last_id NVARCHAR(255) NULL,
   applied_digest CHAR(64) NOT NULL,
-  updated_utc DATETIME2 NOT NULL DEFAULT SYSUTCDATETIME()
+  updated_utc DATETIME2 NOT NULL DEFAULT SYSUTCDATETIME(),
+  meta_object_id INT NULL,
+  meta_created DATETIME NULL
 );`,
+      // A summary table made by an older version: rows without the identity are never trusted.
+      `IF COL_LENGTH(${lit(summary)}, 'meta_object_id') IS NULL ALTER TABLE ${summary} ADD meta_object_id INT NULL, meta_created DATETIME NULL;`,
     ],
-    summaryExists: `SELECT CASE WHEN ${summaryId} IS NULL THEN 0 ELSE 1 END AS found;`,
+    /** The table exists and carries the meta tables' identity (an older one is read as "no summary"). */
+    summaryExists: `SELECT CASE WHEN ${summaryId} IS NULL OR COL_LENGTH(${lit(summary)}, 'meta_object_id') IS NULL THEN 0 ELSE 1 END AS found;`,
     /**
-     * Every row (no list of names travels to the server); READPAST skips the row of a tenant being
-     * migrated right now, which is then read from its meta table like a tenant without a row.
+     * Every row whose meta table is still the one it describes (object_id and create_date: a meta
+     * table dropped and recreated — a schema restored from a backup, a table rebuilt by hand — is
+     * another object, and its row is ignored); no list of names travels to the server. READPAST
+     * skips the row of a tenant being migrated right now, which is then read from its meta table
+     * like a tenant without a row; the catalog is read without waiting (NOLOCK).
      */
-    selectSummaries: `SELECT schema_name, applied_count, last_id, applied_digest FROM ${summary} WITH (READPAST);`,
+    selectSummaries: `SELECT v.schema_name, v.applied_count, v.last_id, v.applied_digest FROM ${summary} AS v WITH (READPAST)
+JOIN sys.schemas AS s WITH (NOLOCK) ON s.name = v.schema_name
+JOIN sys.tables AS t WITH (NOLOCK) ON t.schema_id = s.schema_id AND t.name = ${lit(names.metaTable)}
+WHERE t.object_id = v.meta_object_id AND t.create_date = v.meta_created;`,
     /** One schema's row, written under the tenant lock (UPDLOCK + HOLDLOCK: a concurrent backfill waits). */
     upsertSummary: `IF ${summaryId} IS NOT NULL
 BEGIN
-  UPDATE ${summary} WITH (UPDLOCK, HOLDLOCK) SET applied_count = $2, last_id = $3, applied_digest = $4, updated_utc = SYSUTCDATETIME() WHERE schema_name = $1;
-  IF @@ROWCOUNT = 0 INSERT INTO ${summary} (schema_name, applied_count, last_id, applied_digest) VALUES ($1, $2, $3, $4);
+  DECLARE @tm_meta INT = ${metaObjectId('$1')};
+  DECLARE @tm_created DATETIME = (SELECT create_date FROM sys.tables WHERE object_id = @tm_meta);
+  UPDATE ${summary} WITH (UPDLOCK, HOLDLOCK) SET applied_count = $2, last_id = $3, applied_digest = $4, updated_utc = SYSUTCDATETIME(),
+    meta_object_id = @tm_meta, meta_created = @tm_created WHERE schema_name = $1;
+  IF @@ROWCOUNT = 0 INSERT INTO ${summary} (schema_name, applied_count, last_id, applied_digest, meta_object_id, meta_created) VALUES ($1, $2, $3, $4, @tm_meta, @tm_created);
 END;`,
-    /** Backfill of one row: only when there is none. */
-    insertSummaryIfMissing: `IF NOT EXISTS (SELECT 1 FROM ${summary} WITH (UPDLOCK, HOLDLOCK) WHERE schema_name = $1)
-  INSERT INTO ${summary} (schema_name, applied_count, last_id, applied_digest) VALUES ($1, $2, $3, $4);`,
+    /** Backfill of one row: when there is none, or when it describes another meta table (a row of the same one, written meanwhile, wins). */
+    insertSummaryIfMissing: `DECLARE @tm_meta INT = ${metaObjectId('$1')};
+DECLARE @tm_created DATETIME = (SELECT create_date FROM sys.tables WHERE object_id = @tm_meta);
+IF NOT EXISTS (SELECT 1 FROM ${summary} WITH (UPDLOCK, HOLDLOCK) WHERE schema_name = $1 AND meta_object_id = @tm_meta AND meta_created = @tm_created)
+BEGIN
+  UPDATE ${summary} SET applied_count = $2, last_id = $3, applied_digest = $4, updated_utc = SYSUTCDATETIME(),
+    meta_object_id = @tm_meta, meta_created = @tm_created WHERE schema_name = $1;
+  IF @@ROWCOUNT = 0 INSERT INTO ${summary} (schema_name, applied_count, last_id, applied_digest, meta_object_id, meta_created) VALUES ($1, $2, $3, $4, @tm_meta, @tm_created);
+END;`,
     deleteSummary: `IF ${summaryId} IS NOT NULL DELETE FROM ${summary} WHERE schema_name = $1;`,
     /** The meta rows the summary is computed from, inside the writer's transaction. */
     selectAppliedRefs: (schema: string) => `SELECT id, checksum FROM ${meta(schema)};`,

@@ -1,7 +1,7 @@
 import { type Access, DML, type RightsNeeded, type SchemaGrants, type TenantRoles } from '../contracts/access.js';
 import type { SqlSession } from '../contracts/driver.js';
 import type { AdapterNames } from '../dialect.js';
-import { postgresSyntax } from './postgres-syntax.js';
+import { doBlock, postgresSyntax } from './postgres-syntax.js';
 
 const q = (name: string) => postgresSyntax.quoteIdent(name);
 const lit = (value: string) => postgresSyntax.quoteString(value);
@@ -63,7 +63,7 @@ export class PostgresAccess implements Access {
     const out: string[] = [];
     if (roles.workspaceRole) {
       out.push(
-        `DO $$BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = ${lit(roles.workspaceRole)}) THEN CREATE ROLE ${q(roles.workspaceRole)} NOLOGIN; END IF; END$$;`,
+        `${doBlock(`BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = ${lit(roles.workspaceRole)}) THEN CREATE ROLE ${q(roles.workspaceRole)} NOLOGIN; END IF; END`)};`,
       );
     }
     out.push(`GRANT USAGE ON SCHEMA ${s} TO ${all.join(', ')};`);

@@ -7,7 +7,7 @@ import { appliedFingerprint, summaryOf } from '../../planner/applied-summary.js'
 import { advisoryKey } from './postgres-locks.js';
 import { postgresTransactionGuard } from './postgres-session.js';
 import { type PostgresSql, appliedDigest } from './postgres-sql.js';
-import { quotePostgresIdent as q, quotePostgresString as lit } from './postgres-syntax.js';
+import { doBlock, quotePostgresIdent as q, quotePostgresString as lit } from './postgres-syntax.js';
 
 /** SQLSTATEs the send raises itself (class `TM` is not used by PostgreSQL). */
 const BUSY = 'TM001';
@@ -63,10 +63,7 @@ export class PostgresFoldedApply implements FoldedApply {
   build(m: FoldedMigration, token: string = randomUUID()): { head: string; text: string } {
     const meta = `${q(m.schema)}.${q(this.#names.metaTable)}`;
     const raise = (code: string, message: string) => `RAISE EXCEPTION ${lit(message)} USING ERRCODE = '${code}'`;
-    const body = (plpgsql: string) => {
-      if (plpgsql.includes('$tm$')) throw new Error('Unexpected $tm$ in a folded check');
-      return `DO $tm$BEGIN ${plpgsql} END$tm$;`;
-    };
+    const body = (plpgsql: string) => `${doBlock(`BEGIN ${plpgsql} END`)};`;
     // Lock and check first, in one block: the check accepts a missing meta table only when the
     // plan read none (a fresh tenant; the prelude creates it). Then the prelude, then the script.
     // The script starts early in the text, which also keeps it inside pg_stat_activity's query.

@@ -1,6 +1,6 @@
 import type { SchemaSummary } from '../../planner/applied-summary.js';
 import type { AdapterNames } from '../dialect.js';
-import { quotePostgresIdent as q, quotePostgresString as lit } from './postgres-syntax.js';
+import { doBlock, quotePostgresIdent as q, quotePostgresString as lit } from './postgres-syntax.js';
 
 /**
  * Every SQL text the PostgreSQL/PGlite adapters run. Identifiers arrive validated (config schema
@@ -16,7 +16,7 @@ export function postgresSql(names: AdapterNames) {
 
   return {
     ensureSchema: (schema: string) =>
-      `DO $tm$BEGIN IF to_regnamespace(${lit(q(schema))}) IS NULL THEN CREATE SCHEMA ${q(schema)}; END IF; END$tm$`,
+      doBlock(`BEGIN IF to_regnamespace(${lit(q(schema))}) IS NULL THEN CREATE SCHEMA ${q(schema)}; END IF; END`),
     schemaExists: 'SELECT 1 AS found FROM pg_namespace WHERE nspname = $1',
     createMetaTable: (schema: string) => `CREATE TABLE IF NOT EXISTS ${meta(schema)} (
   id varchar(255) NOT NULL PRIMARY KEY,
@@ -53,46 +53,62 @@ export function postgresSql(names: AdapterNames) {
      * the master schema in every database (in a target database it holds only this table).
      */
     ensureSummary: [
-      `DO $tm$BEGIN IF to_regnamespace(${lit(master)}) IS NULL THEN CREATE SCHEMA ${master}; END IF; END$tm$`,
+      doBlock(`BEGIN IF to_regnamespace(${lit(master)}) IS NULL THEN CREATE SCHEMA ${master}; END IF; END`),
       `CREATE TABLE IF NOT EXISTS ${summary} (
   schema_name varchar(128) NOT NULL PRIMARY KEY,
   applied_count integer NOT NULL,
   last_id varchar(255) NULL,
   applied_digest char(64) NOT NULL,
-  updated_utc timestamp(6) NOT NULL DEFAULT (now() at time zone 'utc')
+  updated_utc timestamp(6) NOT NULL DEFAULT (now() at time zone 'utc'),
+  meta_oid bigint NULL
 )`,
+      // A summary table made by an older version: rows without the identity are never trusted.
+      `ALTER TABLE ${summary} ADD COLUMN IF NOT EXISTS meta_oid bigint NULL`,
     ],
-    summaryExists: `SELECT to_regclass(${lit(summary)}) IS NOT NULL AS found`,
-    selectSummaries: `SELECT schema_name, applied_count, last_id, applied_digest FROM ${summary} WHERE schema_name = ANY($1::text[])`,
-    /** Backfill: rows for schemas that have none; an existing row (written by a migration meanwhile) wins. */
-    backfillSummaries: `INSERT INTO ${summary} (schema_name, applied_count, last_id, applied_digest)
-SELECT s, c, l, d FROM unnest($1::text[], $2::int[], $3::text[], $4::text[]) AS t(s, c, l, d)
-ON CONFLICT (schema_name) DO NOTHING`,
+    /** The table exists and carries the meta tables' identity (an older one is read as "no summary"). */
+    summaryExists: `SELECT to_regclass(${lit(summary)}) IS NOT NULL AND EXISTS (
+  SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass(${lit(summary)}) AND attname = 'meta_oid' AND NOT attisdropped) AS found`,
+    /**
+     * Rows whose meta table is still the one they describe: a meta table dropped and recreated — a
+     * schema restored from a dump, a table rebuilt by hand — has another oid, and its row is ignored
+     * (the schema is then read from its meta table and the row rewritten).
+     */
+    selectSummaries: `SELECT schema_name, applied_count, last_id, applied_digest FROM ${summary}
+WHERE schema_name = ANY($1::text[]) AND meta_oid = ${metaOidOf('schema_name', names.metaTable)}`,
+    /**
+     * Backfill: rows for schemas that have none, or whose row describes another meta table; a row
+     * of the same meta table (written by a migration meanwhile) wins.
+     */
+    backfillSummaries: `INSERT INTO ${summary} AS v (schema_name, applied_count, last_id, applied_digest, meta_oid)
+SELECT s, c, l, d, ${metaOidOf('s', names.metaTable)} FROM unnest($1::text[], $2::int[], $3::text[], $4::text[]) AS t(s, c, l, d)
+ON CONFLICT (schema_name) DO UPDATE SET applied_count = EXCLUDED.applied_count, last_id = EXCLUDED.last_id,
+  applied_digest = EXCLUDED.applied_digest, meta_oid = EXCLUDED.meta_oid, updated_utc = ${NOW}
+WHERE v.meta_oid IS DISTINCT FROM EXCLUDED.meta_oid`,
     /**
      * Recompute one schema's summary row from its meta table (no parameters: it is also folded into
      * the one-send migration). A database without the summary table (created by `up`) is skipped.
      */
     refreshSummary: (schema: string) =>
-      `DO $tm$BEGIN IF to_regclass(${lit(summary)}) IS NOT NULL THEN
-INSERT INTO ${summary} AS v (schema_name, applied_count, last_id, applied_digest, updated_utc)
-SELECT ${lit(schema)}, count(*), max(id COLLATE "C"), ${appliedDigest}, ${NOW} FROM ${meta(schema)}
+      doBlock(`BEGIN IF to_regclass(${lit(summary)}) IS NOT NULL THEN
+INSERT INTO ${summary} AS v (schema_name, applied_count, last_id, applied_digest, updated_utc, meta_oid)
+SELECT ${lit(schema)}, count(*), max(id COLLATE "C"), ${appliedDigest}, ${NOW}, to_regclass(${lit(meta(schema))})::oid::bigint FROM ${meta(schema)}
 ON CONFLICT (schema_name) DO UPDATE SET applied_count = EXCLUDED.applied_count, last_id = EXCLUDED.last_id,
-  applied_digest = EXCLUDED.applied_digest, updated_utc = EXCLUDED.updated_utc;
-END IF; END$tm$`,
+  applied_digest = EXCLUDED.applied_digest, updated_utc = EXCLUDED.updated_utc, meta_oid = EXCLUDED.meta_oid;
+END IF; END`),
     /**
      * The folded send's summary row, computed by the engine: its check has just proved, under the
      * tenant lock, that the meta table holds what the plan read, and it adds one row — so the row
      * is known without aggregating the meta table again.
      */
     upsertSummary: (row: SchemaSummary) =>
-      `DO $tm$BEGIN IF to_regclass(${lit(summary)}) IS NOT NULL THEN
-INSERT INTO ${summary} AS v (schema_name, applied_count, last_id, applied_digest, updated_utc)
-VALUES (${lit(row.schema)}, ${row.count}, ${row.lastId === null ? 'NULL' : lit(row.lastId)}, ${lit(row.digest)}, ${NOW})
+      doBlock(`BEGIN IF to_regclass(${lit(summary)}) IS NOT NULL THEN
+INSERT INTO ${summary} AS v (schema_name, applied_count, last_id, applied_digest, updated_utc, meta_oid)
+VALUES (${lit(row.schema)}, ${row.count}, ${row.lastId === null ? 'NULL' : lit(row.lastId)}, ${lit(row.digest)}, ${NOW}, to_regclass(${lit(meta(row.schema))})::oid::bigint)
 ON CONFLICT (schema_name) DO UPDATE SET applied_count = EXCLUDED.applied_count, last_id = EXCLUDED.last_id,
-  applied_digest = EXCLUDED.applied_digest, updated_utc = EXCLUDED.updated_utc;
-END IF; END$tm$`,
+  applied_digest = EXCLUDED.applied_digest, updated_utc = EXCLUDED.updated_utc, meta_oid = EXCLUDED.meta_oid;
+END IF; END`),
     deleteSummary: (schema: string) =>
-      `DO $tm$BEGIN IF to_regclass(${lit(summary)}) IS NOT NULL THEN DELETE FROM ${summary} WHERE schema_name = ${lit(schema)}; END IF; END$tm$`,
+      doBlock(`BEGIN IF to_regclass(${lit(summary)}) IS NOT NULL THEN DELETE FROM ${summary} WHERE schema_name = ${lit(schema)}; END IF; END`),
     /** Advisory locks take a bigint; hashtextextended gives a stable 64-bit hash of the key. */
     tryLock: "SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked",
     unlock: "SELECT pg_advisory_unlock(hashtextextended($1, 0)) AS unlocked",
@@ -127,6 +143,10 @@ VALUES ($1::uuid, $2, $3, (now() at time zone 'utc')) ON CONFLICT (workspace_id,
 export type PostgresSql = ReturnType<typeof postgresSql>;
 
 const NOW = "(now() at time zone 'utc')";
+
+/** The oid of the meta table of the schema named by the SQL expression `schemaExpr` (NULL when it has none). */
+const metaOidOf = (schemaExpr: string, metaTable: string) =>
+  `to_regclass(quote_ident(${schemaExpr}) || '.' || quote_ident(${lit(metaTable)}))::oid::bigint`;
 
 /** The summary table's name (in the master schema; tenant-migrate's own tables share the ledger prefix). */
 export const summaryTableName = (names: AdapterNames) => `${names.ledgerPrefix}schema_versions`;

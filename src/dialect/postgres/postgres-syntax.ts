@@ -48,3 +48,15 @@ function createPostgresSyntax(name: 'postgres' | 'pglite'): DialectSyntax {
 
 export const postgresSyntax: DialectSyntax = createPostgresSyntax('postgres');
 export const pgliteSyntax: DialectSyntax = createPostgresSyntax('pglite');
+
+/**
+ * `DO $tag$<body>$tag$` with a dollar-quote tag that does not occur in the body. The bodies carry
+ * quoted names and literals (schema names, migration ids, config names); with a fixed tag, a value
+ * containing it would end the block early and the rest would run as SQL (a lax `schemaPattern`
+ * admits `$`). https://www.postgresql.org/docs/current/sql-syntax-lexical.html#SQL-SYNTAX-DOLLAR-QUOTING
+ */
+export function doBlock(body: string): string {
+  let tag = 'tm';
+  for (let n = 1; body.includes(`$${tag}$`); n++) tag = `tm${n}`;
+  return `DO $${tag}$${body}$${tag}$`;
+}
