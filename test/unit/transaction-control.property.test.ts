@@ -23,7 +23,7 @@ const pgStatement = fc.oneof(
   inner.map((s) => `SELECT E'${s.replace(/\\/g, '').replace(/'/g, "\\'")}';`),
   inner.map((s) => `SELECT 1 AS "${s.replace(/"/g, '""')}";`),
   inner.map((s) => `-- ${s.replace(/\n/g, ' ')}\nSELECT 1;`),
-  inner.map((s) => `/* ${s.replace(/\*\/|\/\*/g, '')} /* nested ${s.replace(/\*\/|\/\*/g, '')} */ */ SELECT 2;`),
+  inner.map((s) => `/* ${s.replace(/[*/]/g, '')} /* nested ${s.replace(/[*/]/g, '')} */ */ SELECT 2;`),
   inner.map((s) => `DO $$ BEGIN PERFORM '${s.replace(/'/g, "''").replace(/\$\$/g, '')}'; END $$;`),
   inner.map((s) => `CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $fn$ BEGIN ${s.replace(/\$fn\$/g, '')} END $fn$;`),
 );
@@ -46,7 +46,7 @@ const tsqlStatement = fc.oneof(
   inner.map((s) => `INSERT INTO t VALUES (N'${s.replace(/'/g, "''")}');`),
   inner.map((s) => `SELECT 1 AS [${s.replace(/]/g, ']]')}];`),
   inner.map((s) => `-- ${s.replace(/\n/g, ' ')}\nSELECT 1;`),
-  inner.map((s) => `/* ${s.replace(/\*\/|\/\*/g, '')} */ SELECT 2;`),
+  inner.map((s) => `/* ${s.replace(/[*/]/g, '')} */ SELECT 2;`),
 );
 const tsqlControl = fc.constantFrom('BEGIN TRANSACTION;', 'BEGIN TRAN', 'COMMIT;', 'COMMIT TRANSACTION;', 'ROLLBACK;', 'ROLLBACK TRAN;', 'SET XACT_ABORT OFF;', 'SET IMPLICIT_TRANSACTIONS ON;');
 
