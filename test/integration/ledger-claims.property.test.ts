@@ -160,9 +160,11 @@ describe.each(runnableTargets)('ledger claims and leases on $name (property)', (
         const claims = await Promise.all(sizes.map((n, k) => dialect.ledger.claimTenants(runId, `c${k}`, n, LIVE_MS, 1)));
         const all = claims.flat().map((r) => r.schema);
         expect(new Set(all).size, 'a tenant claimed twice').toBe(all.length);
-        expect(all.length).toBe(Math.min(TENANTS, sizes.reduce((a, b) => a + b, 0)));
-        // With every lease live, nothing more can be claimed.
-        if (all.length === TENANTS) expect(await dialect.ledger.claimTenants(runId, 'late', TENANTS, LIVE_MS, 1)).toEqual([]);
+        // "Up to n" each (a claimer that meets locked rows may get fewer), never more than asked.
+        claims.forEach((rows, k) => expect(rows.length, `claimer c${k}`).toBeLessThanOrEqual(sizes[k]!));
+        // A later claimer gets exactly the rest: nothing claimed twice, nothing lost.
+        const late = (await dialect.ledger.claimTenants(runId, 'late', TENANTS, LIVE_MS, 1)).map((r) => r.schema);
+        expect([...all, ...late].sort()).toEqual(Array.from({ length: TENANTS }, (_, i) => schemaOf(i)));
       }),
       { numRuns: target.name === 'mssql' ? 8 : 15 },
     );
