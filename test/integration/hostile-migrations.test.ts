@@ -216,7 +216,8 @@ describe.each(runnableTargets)('hostile migrations on $name ($engine)', (target)
           for (const r of failed) {
             expect(r.error?.message, r.schema).toMatch(message);
             expect(r.error?.migrationId).toBe(ids.caseId);
-            if (line !== undefined) expect(r.error?.line, `${r.schema}: the script line of the error`).toBe(fileLine(c, line));
+            // Soft: a lost line is reported, and the checks that nothing committed still run.
+            if (line !== undefined) expect.soft(r.error?.line, `${r.schema}: the script line of the error`).toBe(fileLine(c, line));
           }
           // The next deploy shows the same error again (not a ledger error of a dirty session).
           const again = await settle(a.up());
