@@ -36,6 +36,13 @@ export interface SessionHygiene {
   readonly reset?: string;
   /** The connection ran a script in its previous session: reset before anything else runs. */
   readonly resetPending?: boolean;
+  /**
+   * Releases session-level locks a script took and left (PostgreSQL: advisory locks). Never part of
+   * {@link reset}, which may run while the engine holds its own session lock on a tenant: it runs
+   * only where the engine holds none — first on a connection inherited dirty, and at the end of a
+   * folded send (the fast path takes only transaction-scoped locks).
+   */
+  readonly releaseLocks?: string;
   readonly guard: TransactionGuard;
   /**
    * After a script ran outside the engine's transaction: is a transaction still open on the server
@@ -79,6 +86,8 @@ export class DriverSession implements SqlSession {
   #token: string | undefined;
   /** The reset has to run before the next statement (a script ran since the last one). */
   #resetPending: boolean;
+  /** The connection came from the pool with its reset pending (no lock of this session held yet). */
+  #inheritedDirty: boolean;
   /** The open transaction's BEGIN carried the reset: a rollback undoes it. */
   #resetInTransaction = false;
   #ranScript = false;
@@ -95,6 +104,7 @@ export class DriverSession implements SqlSession {
     this.#beginSql = beginSql;
     this.#hygiene = hygiene;
     this.#resetPending = hygiene?.resetPending ?? false;
+    this.#inheritedDirty = this.#resetPending;
   }
 
   get inTransaction(): boolean {
@@ -129,7 +139,10 @@ export class DriverSession implements SqlSession {
   #takeReset(): string {
     if (!this.#hygiene?.reset || !this.#resetPending) return '';
     this.#resetPending = false;
-    return `${this.#hygiene.reset};\n`;
+    // A connection inherited dirty holds no lock of this session's engine yet.
+    const locks = this.#inheritedDirty && this.#hygiene.releaseLocks ? `${this.#hygiene.releaseLocks};\n` : '';
+    this.#inheritedDirty = false;
+    return `${this.#hygiene.reset};\n${locks}`;
   }
 
   async #resetAlone(): Promise<void> {
@@ -213,7 +226,8 @@ export class DriverSession implements SqlSession {
     const prefix = this.#takeReset();
     // The reset rides at the end as well: a send that ran to its end leaves the session clean, so the
     // next user of the connection (usually a ledger write) needs no request of its own for it.
-    const suffix = this.#hygiene?.reset ? `;\n${this.#hygiene.reset};` : '';
+    const release = this.#hygiene?.releaseLocks ? `\n${this.#hygiene.releaseLocks};` : '';
+    const suffix = this.#hygiene?.reset ? `;\n${this.#hygiene.reset};${release}` : '';
     let clean = false;
     try {
       await this.#driver.exec(prefix + text + suffix);

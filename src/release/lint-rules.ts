@@ -132,16 +132,27 @@ interface Statement {
 /** Split comment-free source at `;`, `{{go}}` and lines holding only GO. */
 export function splitStatements(clean: string): Statement[] {
   const out: Statement[] = [];
-  const re = /;|\{\{\s*go\s*\}\}|^[ \t]*GO[ \t]*$/gim;
+  // Quoted names ("a;b", [a;b]) are matched only to be stepped over: a `;` or a GO line inside one
+  // separates nothing.
+  const re = /"(?:[^"]|"")*"|\[(?:[^\]]|\]\])*\]|;|\{\{\s*go\s*\}\}|^[ \t]*GO[ \t]*$/gim;
   let start = 0;
+  // Lines counted as the scan goes (a count from the text's start per statement is quadratic).
+  let counted = 0;
+  let line = 1;
+  const lineAt = (offset: number) => {
+    for (let i = clean.indexOf('\n', counted); i >= 0 && i < offset; i = clean.indexOf('\n', i + 1)) line++;
+    counted = Math.max(counted, offset);
+    return line;
+  };
   const push = (end: number) => {
     const text = clean.slice(start, end);
     // Leading block tags ({{#if isMssql}}, {{else}}, {{/if}}) belong to the template, not the statement.
     const lead = /^(?:\s*\{\{\s*(?:[#^/]\s*\w+|else)[^}]*\}\})*\s*/.exec(text)![0].length;
     const offset = text.slice(lead).search(/\S/) < 0 ? -1 : lead;
-    if (offset >= 0) out.push({ text: text.slice(offset).trim(), line: clean.slice(0, start + offset).split('\n').length });
+    if (offset >= 0) out.push({ text: text.slice(offset).trim(), line: lineAt(start + offset) });
   };
   for (let m = re.exec(clean); m; m = re.exec(clean)) {
+    if (m[0].startsWith('"') || m[0].startsWith('[')) continue;
     push(m.index);
     start = m.index + m[0].length;
   }

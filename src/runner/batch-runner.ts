@@ -76,6 +76,8 @@ export async function runTenantBatch(tenants: readonly Tenant[], options: Tenant
     }
   }
   const done = new Map<string, TenantResult>();
+  /** Per tenant that runs again alone: what the shared request committed for it before failing. */
+  const committedEarlier = new Map<string, string[]>();
   const succeed = (t: TenantSends, durationMs: number) => {
     for (const s of t.sends) emit({ type: 'tenant:migrated', workspaceId: t.tenant.workspaceId, schema: t.tenant.schema, id: s.row.id, durationMs });
     const result: TenantResult = { workspaceId: t.tenant.workspaceId, schema: t.tenant.schema, status: 'succeeded', applied: t.sends.map((s) => s.row.id), durationMs, attempts: 1 };
@@ -100,13 +102,31 @@ export async function runTenantBatch(tenants: readonly Tenant[], options: Tenant
       for (const t of batch) {
         const applied = truth?.get(t.tenant.schema);
         if (truth && committed(t, applied)) succeed(t, each);
-        else alone.set(t.tenant.schema, applied ? { ...t.tenant, appliedAtPlan: applied.map((a) => ({ id: a.id, checksum: a.checksum })) } : t.tenant);
+        else {
+          // Some of its migrations may have committed in the request: its own run starts after them,
+          // and its result still names them.
+          const before = new Set(t.tenant.appliedAtPlan!.map((a) => a.id));
+          const ids = new Set((applied ?? []).map((a) => a.id));
+          committedEarlier.set(t.tenant.schema, t.sends.map((m) => m.row.id).filter((id) => ids.has(id) && !before.has(id)));
+          alone.set(t.tenant.schema, applied ? { ...t.tenant, appliedAtPlan: applied.map((a) => ({ id: a.id, checksum: a.checksum })) } : t.tenant);
+        }
       }
     }
   }
   for (const tenant of alone.values()) {
-    // Its start was reported with the batch.
-    const result = await runTenant(tenant, { ...options, emit: (e) => (e.type === 'tenant:start' ? undefined : emit(e)) });
+    const earlier = committedEarlier.get(tenant.schema) ?? [];
+    for (const id of earlier) emit({ type: 'tenant:migrated', workspaceId: tenant.workspaceId, schema: tenant.schema, id, durationMs: 0 });
+    const withEarlier = (r: TenantResult): TenantResult =>
+      earlier.length === 0
+        ? r
+        : { ...r, applied: [...earlier, ...r.applied.filter((id) => !earlier.includes(id))], ...(r.status === 'up-to-date' ? { status: 'succeeded' as const } : {}) };
+    // Its start was reported with the batch; its result names what the shared request committed.
+    const result = withEarlier(
+      await runTenant(tenant, {
+        ...options,
+        emit: (e) => (e.type === 'tenant:start' ? undefined : e.type === 'tenant:done' ? emit({ ...e, result: withEarlier(e.result) }) : emit(e)),
+      }),
+    );
     done.set(tenant.schema, result);
   }
   return tenants.map((t) => done.get(t.schema)!);

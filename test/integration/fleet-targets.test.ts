@@ -333,7 +333,7 @@ describe.each(layouts)('fleet over several databases — $title', (layout) => {
     });
   });
 
-  it("pmassist's shipped tenant 0002 copies legacy links on the master's database and nothing on a target; an unguarded {{master}} read fails only the tenants on targets", async () => {
+  it("pmassist's shipped tenant 0002 copies legacy links on the master's database and nothing on a target; an unguarded {{master}} read for tenants on targets is refused before anything is applied", async () => {
     rmSync(path.join(project.root, 'tenant-migrations'), { recursive: true, force: true });
     cpSync(path.join(REPO_ROOT, 'tenant-migrations'), path.join(project.root, 'tenant-migrations'), { recursive: true });
     const [onMaster, onT1] = [idsOn(null)[0]!, idsOn('t1')[0]!];
@@ -352,12 +352,16 @@ describe.each(layouts)('fleet over several databases — $title', (layout) => {
     expect(await integrations(t1.url, onT1)).toBe(0);
 
     project.write('tenant-migrations/0003_reads_master.sql.hbs', `SELECT COUNT(*) AS n FROM {{master}}.{{ident "Workspace"}};\n`);
+    // Every pending file is rendered for every tenant before the run opens: the template error of the
+    // tenants on targets is a usage error (exit 2) and no tenant, on the master's database either, applies 0003.
     const bad = await cli('up', '--json');
-    expect(bad.code, bad.stdout + bad.stderr).toBe(1);
-    const report = json(bad);
-    expect(report.targets).toMatchObject({ '(master)': { succeeded: 2 }, t1: { failed: 3 }, t2: { failed: 3 } });
-    expect(report.failed[0].error).toMatchObject({ code: 'TEMPLATE_ERROR', message: expect.stringContaining('onMasterDatabase') });
-    expect(report.failed[0].error.message).toContain('0003_reads_master.sql.hbs');
+    expect(bad.code, bad.stdout + bad.stderr).toBe(2);
+    const message = `${bad.stdout}${bad.stderr}`;
+    expect(message).toContain('TEMPLATE_ERROR');
+    expect(message).toContain('onMasterDatabase');
+    expect(message).toContain('0003_reads_master.sql.hbs');
+    const applied = await withDatabase(master.url, (h) => h.count(h.table(schemaOf(onMaster), '__schema_migrations'), "id = '0003_reads_master'"));
+    expect(applied).toBe(0);
   });
 
   const grantsTest = engine.name === 'postgres' ? it : it.skip;

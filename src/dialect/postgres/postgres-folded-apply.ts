@@ -5,7 +5,7 @@ import { type FoldedApply, type FoldedMigration, type FoldedOutcome, recordingSe
 import type { AdapterNames } from '../dialect.js';
 import { appliedFingerprint, summaryOf } from '../../planner/applied-summary.js';
 import { advisoryKey } from './postgres-locks.js';
-import { POSTGRES_SESSION_RESET, postgresTransactionGuard } from './postgres-session.js';
+import { POSTGRES_RELEASE_LOCKS, POSTGRES_SESSION_RESET, postgresTransactionGuard } from './postgres-session.js';
 import { type PostgresSql, appliedDigest } from './postgres-sql.js';
 import { doBlock, quotePostgresIdent as q, quotePostgresString as lit } from './postgres-syntax.js';
 
@@ -96,7 +96,8 @@ export class PostgresFoldedApply implements FoldedApply {
    * committed before the error stays committed, the failing one is rolled back here.
    */
   async applyMany(session: SqlSession, migrations: readonly FoldedMigration[]): Promise<void> {
-    const text = migrations.map((m) => this.build(m).text).join(`\n${POSTGRES_SESSION_RESET};\n`);
+    // The fast path holds no session lock, so what a script left (advisory locks included) goes too.
+    const text = migrations.map((m) => this.build(m).text).join(`\n${POSTGRES_SESSION_RESET};\n${POSTGRES_RELEASE_LOCKS};\n`);
     const own = session instanceof DriverSession ? session : undefined;
     try {
       if (own) await own.sendFolded(text);

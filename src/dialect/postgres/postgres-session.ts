@@ -5,12 +5,16 @@ import type { SessionHygiene, TransactionGuard } from '../sql-session.js';
  * block, and a multi-statement request is one, so it could never ride in front of the next request.
  * These statements can: session settings (search_path, lock_timeout, statement_timeout,
  * session_replication_role, role) back to their login values, cursors closed, listeners removed,
- * temporary tables, sequence caches and cached plans dropped. Session advisory locks are not in the
- * list: the engine releases its own, and a session that could not is destroyed.
+ * temporary tables, prepared statements, sequence caches and cached plans dropped. Session advisory
+ * locks are not in the list, since this reset may run while the engine holds its own tenant lock on
+ * the session: {@link POSTGRES_RELEASE_LOCKS} releases what a script left where the engine holds none.
  * https://www.postgresql.org/docs/current/sql-discard.html
  */
 export const POSTGRES_SESSION_RESET =
-  'SET SESSION AUTHORIZATION DEFAULT; RESET ALL; CLOSE ALL; UNLISTEN *; DISCARD TEMP; DISCARD SEQUENCES; DISCARD PLANS';
+  'SET SESSION AUTHORIZATION DEFAULT; RESET ALL; CLOSE ALL; DEALLOCATE ALL; UNLISTEN *; DISCARD TEMP; DISCARD SEQUENCES; DISCARD PLANS';
+
+/** Session advisory locks a script took and left (see SessionHygiene.releaseLocks for when it runs). */
+export const POSTGRES_RELEASE_LOCKS = 'SELECT pg_advisory_unlock_all()';
 
 const GUARD_SETTING = 'tenant_migrate.transaction';
 /** SQLSTATE of a failed guard (class `TM` is not used by PostgreSQL; the folded send uses TM001/TM002). */
@@ -48,5 +52,11 @@ export async function endOpenTransaction(run: (sql: string) => Promise<Record<st
 
 /** The hygiene of one PostgreSQL/PGlite session. */
 export function postgresHygiene(resetPending: boolean, run: (sql: string) => Promise<Record<string, unknown>[]>): SessionHygiene {
-  return { reset: POSTGRES_SESSION_RESET, resetPending, guard: postgresTransactionGuard, endOpenTransaction: () => endOpenTransaction(run) };
+  return {
+    reset: POSTGRES_SESSION_RESET,
+    releaseLocks: POSTGRES_RELEASE_LOCKS,
+    resetPending,
+    guard: postgresTransactionGuard,
+    endOpenTransaction: () => endOpenTransaction(run),
+  };
 }
