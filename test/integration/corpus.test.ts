@@ -12,6 +12,13 @@ import { adopt, adoptAndCheck } from './adopt.js';
 import { REPO_ROOT, runnableTargets } from './harness.js';
 
 const pgTargets = runnableTargets.filter((t) => t.name !== 'mssql');
+// These run on the PostgreSQL family only (the T-SQL engine is not exercised by this file yet): on a
+// run without it, say so in a named skip rather than leave the file without a suite.
+if (pgTargets.length === 0) {
+  describe('real-world schemas adopted end to end', () => {
+    it.skip('SKIPPED: runs on PGlite and PostgreSQL only, and neither is selected here (TM_TEST_DIALECTS)', () => undefined);
+  });
+}
 const corpus = (name: string) => readFileSync(path.join(REPO_ROOT, 'test/fixtures/corpus', `${name}.sql.hbs`), 'utf8');
 
 /** Per schema: model edits (from → to) that make the change the test applies. */

@@ -11,6 +11,13 @@ import { adopt, adoptAndCheck } from './adopt.js';
 import { REPO_ROOT, runnableTargets, runCli } from './harness.js';
 
 const pgTargets = runnableTargets.filter((t) => t.name !== 'mssql');
+// These run on the PostgreSQL family only (the T-SQL engine is not exercised by this file yet): on a
+// run without it, say so in a named skip rather than leave the file without a suite.
+if (pgTargets.length === 0) {
+  describe('pull round-trips', () => {
+    it.skip('SKIPPED: runs on PGlite and PostgreSQL only, and neither is selected here (TM_TEST_DIALECTS)', () => undefined);
+  });
+}
 
 /** What real schemas look like: unnamed keys, long names, casts in defaults and predicates. */
 const REAL_WORLD = `
