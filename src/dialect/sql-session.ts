@@ -19,8 +19,11 @@ export interface TransactionGuard {
 /** The two driver calls a session is built from. */
 export interface SessionDriver {
   query(sql: string, params: readonly unknown[]): Promise<Record<string, unknown>[]>;
-  /** Run one batch of a script (possibly several statements). */
-  exec(sql: string): Promise<void>;
+  /**
+   * Run one batch of a script (possibly several statements). May resolve to the rows every
+   * statement returned, in order (PostgreSQL, PGlite), which a folded send reads its results from.
+   */
+  exec(sql: string): Promise<readonly Record<string, unknown>[] | void>;
   /** Character offset (1-based) of the error inside the batch, if the server reports one. */
   errorPosition(err: unknown): number | undefined;
   /** Line (1-based) of the error inside the batch, if the server reports one (SQL Server). */
@@ -222,7 +225,7 @@ export class DriverSession implements SqlSession {
    * Send `text` as one request that opens and ends its own transaction (the folded send). A pending
    * reset rides in front of it; error positions stay relative to `text`.
    */
-  async sendFolded(text: string): Promise<void> {
+  async sendFolded(text: string): Promise<readonly Record<string, unknown>[]> {
     const prefix = this.#takeReset();
     // The reset rides at the end as well: a send that ran to its end leaves the session clean, so the
     // next user of the connection (usually a ledger write) needs no request of its own for it.
@@ -230,8 +233,9 @@ export class DriverSession implements SqlSession {
     const suffix = this.#hygiene?.reset ? `;\n${this.#hygiene.reset};${release}` : '';
     let clean = false;
     try {
-      await this.#driver.exec(prefix + text + suffix);
+      const rows = await this.#driver.exec(prefix + text + suffix);
       clean = suffix !== '';
+      return rows ?? [];
     } catch (err) {
       if (this.#hygiene?.guard.isViolation(err)) throw transactionEnded(err);
       const position = this.#driver.errorPosition(err);

@@ -15,7 +15,7 @@ const servers = runnableTargets.filter((t) => t.name !== 'pglite');
 
 describe.each(runnableTargets)('tenants sharing a send on $name ($engine)', (target) => {
   const fx = useProjectFixture(target, { concurrency: 1, lockTimeoutMs: 20_000 });
-  const { master, table, types, uuidOrder, sleep } = dialectSql(target.name, target.engine);
+  const { master, table, types, uuidOrder, sleep, isMssql } = dialectSql(target.name, target.engine);
   const cli = (...args: string[]) => runCli(args, { cwd: fx.project.root });
   const q = <R = Record<string, unknown>>(sql: string, params: unknown[] = []) => withDatabase(fx.db.url, (h) => h.query<R>(sql, params));
   const exec = (sql: string) => withDatabase(fx.db.url, (h) => h.exec(sql));
@@ -88,6 +88,31 @@ describe.each(runnableTargets)('tenants sharing a send on $name ($engine)', (tar
     const up = await cli('up', '--json', '--tenants-per-send', '1');
     expect(up.code, up.stdout).toBe(0);
     await expectExactlyOnce(['0003_once_log'], 1);
+  });
+
+  it("each tenant of a shared send reports its own time: the ledger's duration is its meta row's, the slow one the slowest", async () => {
+    const demo = await cli('demo', '--workspaces', '3', '--json');
+    expect(demo.code, demo.stderr).toBe(0);
+    fx.project.write('tenant-migrations/0003_slow_marker.sql.hbs', `CREATE TABLE {{schema}}.tm_slow (n ${types.int} NOT NULL);\n`);
+    expect((await cli('up', '--json')).code).toBe(0);
+    const schemas = await ordered();
+    const slow = schemas[1]!;
+    await exec(`INSERT INTO ${table(slow, 'tm_slow')} (n) VALUES (1)`);
+    // Waits only where the marker row is: one tenant of the request takes 400 ms, the others none.
+    const wait = isMssql ? `IF EXISTS (SELECT 1 FROM {{schema}}.tm_slow) ${sleep(400)};` : 'SELECT pg_sleep(0.4) FROM {{schema}}.tm_slow;';
+    fx.project.write('tenant-migrations/0004_slow_where_marked.sql.hbs', `${wait}\n`);
+    const up = await cli('up', '--json', '--tenants-per-send', '3');
+    expect(up.code, up.stdout).toBe(0);
+    const [run] = await q<{ run_id: string }>(`SELECT run_id FROM ${master('__tm_runs')} ORDER BY started_utc DESC`);
+    const ledger = await q<{ schema_name: string; duration_ms: number }>(`SELECT schema_name, duration_ms FROM ${master('__tm_run_tenants')} WHERE run_id = $1`, [run!.run_id]);
+    expect(ledger).toHaveLength(3);
+    for (const row of ledger) {
+      const [meta] = await q<{ duration_ms: number }>(`SELECT duration_ms FROM ${table(row.schema_name, '__schema_migrations')} WHERE id = '0004_slow_where_marked'`);
+      expect(Number(row.duration_ms), row.schema_name).toBe(Number(meta!.duration_ms));
+    }
+    const bySlowest = [...ledger].sort((a, b) => Number(b.duration_ms) - Number(a.duration_ms));
+    expect(bySlowest[0]!.schema_name).toBe(slow);
+    expect(Number(bySlowest[0]!.duration_ms)).toBeGreaterThanOrEqual(400);
   });
 
   if (servers.includes(target)) {

@@ -53,11 +53,14 @@ export interface FoldedApply {
    * Several folded migrations — usually of several tenants — in one request, in order: each is its
    * own transaction with its own lock and check exactly as in {@link apply}, and the session is reset
    * between them, so one tenant's script leaves nothing to the next. Resolves when every one of them
-   * committed. Rejects (after ending any open transaction) when one failed, was busy or stale: the
-   * ones before it in the request may have committed and the ones after it did not run, so the
-   * caller reads the meta tables (the truth) to learn which. Absent: the dialect sends one at a time.
+   * committed, to each tenant's time inside the request (its schema → the milliseconds its
+   * transactions took by the server's clock, the same figure its meta rows record; a tenant missing
+   * from the map: not measured). Rejects (after ending any open transaction) when one failed, was
+   * busy or stale: the ones before it in the request may have committed and the ones after it did
+   * not run, so the caller reads the meta tables (the truth) to learn which. Absent: the dialect
+   * sends one at a time.
    */
-  applyMany?(session: SqlSession, migrations: readonly FoldedMigration[]): Promise<void>;
+  applyMany?(session: SqlSession, migrations: readonly FoldedMigration[]): Promise<ReadonlyMap<string, number>>;
   /** Whether a migration may go into {@link applyMany} with other tenants' (absent: every one may). */
   shareable?(migration: FoldedMigration): boolean;
 }
@@ -83,4 +86,15 @@ export function recordingSession(inline: (sql: string, params?: readonly unknown
     inTransaction: true,
   };
   return { session, statements };
+}
+
+/** Rows `{ tm_tenant, tm_ms }` a shared send returned, summed per schema (other rows are the scripts'). */
+export function tenantTimes(rows: readonly Record<string, unknown>[]): Map<string, number> {
+  const times = new Map<string, number>();
+  for (const row of rows) {
+    const { tm_tenant: schema, tm_ms: ms } = row;
+    if (typeof schema !== 'string' || ms === null || ms === undefined || !Number.isFinite(Number(ms))) continue;
+    times.set(schema, (times.get(schema) ?? 0) + Number(ms));
+  }
+  return times;
 }

@@ -1,5 +1,5 @@
 import { ScriptExecutionError, type SqlSession, TransactionEndedError } from '../contracts/driver.js';
-import { type FoldedApply, type FoldedMigration, type FoldedOutcome, recordingSession } from '../contracts/folded-apply.js';
+import { type FoldedApply, type FoldedMigration, type FoldedOutcome, recordingSession, tenantTimes } from '../contracts/folded-apply.js';
 import type { ScriptBatch } from '../dialect-syntax.js';
 import type { AdapterNames } from '../dialect.js';
 import { summaryOf } from '../../planner/applied-summary.js';
@@ -162,7 +162,7 @@ export class MssqlFoldedApply implements FoldedApply {
    * The end of the script's TRY block (when the tail follows script text), the transaction check,
    * the meta row, the summary row, COMMIT and the transaction count the driver checks.
    */
-  tail(m: FoldedMigration, durationMs: string, afterScript = true): string {
+  tail(m: FoldedMigration, durationMs: string, afterScript = true, keep?: string): string {
     const { row } = m;
     const s = summaryOf(m.schema, [...m.expected, row]);
     const lock = applockResource(lit(lockResource(m.schema)));
@@ -171,8 +171,9 @@ export class MssqlFoldedApply implements FoldedApply {
       ...(afterScript ? [';', 'END TRY', 'BEGIN CATCH', '  IF XACT_STATE() <> 0 ROLLBACK TRANSACTION;', '  THROW;', 'END CATCH;'] : []),
       `IF XACT_STATE() <> 1 OR APPLOCK_MODE(N'public', ${lock}, N'Transaction') <> N'Exclusive' ` +
         `THROW ${TRANSACTION_ENDED}, ${lit("the migration ended the engine's transaction")}, 1;`,
+      ...(keep ? [`SET ${keep} = ${durationMs};`] : []),
       `INSERT INTO ${this.#meta(m.schema)} (id, checksum, rendered_checksum, applied_utc, duration_ms, run_id) VALUES (` +
-        `${lit(row.id)}, ${lit(row.checksum)}, ${lit(row.renderedChecksum)}, SYSUTCDATETIME(), ${durationMs}, ${mssqlLiteral(row.runId)});`,
+        `${lit(row.id)}, ${lit(row.checksum)}, ${lit(row.renderedChecksum)}, SYSUTCDATETIME(), ${keep ?? durationMs}, ${mssqlLiteral(row.runId)});`,
       inlineMssqlParams(this.#sql.upsertSummary, [s.schema, s.count, s.lastId, s.digest]),
       'COMMIT TRANSACTION; SELECT @@TRANCOUNT AS open_transactions;',
     ].join('\n');
@@ -273,23 +274,27 @@ export class MssqlFoldedApply implements FoldedApply {
   /**
    * {@link FoldedApply.applyMany} for migrations that are {@link shareable}: each one's single
    * request (head, `BEGIN TRY` script, tail with its COMMIT) one after the other in one batch, its
-   * variables numbered so they do not collide, and a last row that proves the batch ran to its end.
+   * variables numbered so they do not collide, and a last row that proves the batch ran to its end
+   * and carries each migration's time (kept in a variable when its meta row was written).
    * Any error ends the batch (XACT_ABORT, THROW in the CATCH), so the migrations after it did not
    * run; the ones before it committed. A top-level RETURN ends the batch too: no last row.
    */
-  async applyMany(session: SqlSession, migrations: readonly FoldedMigration[]): Promise<void> {
+  async applyMany(session: SqlSession, migrations: readonly FoldedMigration[]): Promise<ReadonlyMap<string, number>> {
     if (!(session instanceof MssqlSession)) throw new Error('The SQL Server folded send needs a session of the SQL Server driver');
     const text = migrations
       .map((m, i) => {
-        const own = (t: string) => t.replace(/@tm_(started|lock|resource)\b/g, `@tm_$1_${i}`);
-        return own(this.head(m)) + 'BEGIN TRY ' + m.script + own(this.tail(m, 'DATEDIFF(MILLISECOND, @tm_started, SYSUTCDATETIME())'));
+        const own = (t: string) => t.replace(/@tm_(started|lock|resource|ms)\b/g, `@tm_$1_${i}`);
+        const head = this.head(m).replace('DECLARE @tm_started', 'DECLARE @tm_ms INT, @tm_started');
+        return own(head) + 'BEGIN TRY ' + m.script + own(this.tail(m, 'DATEDIFF(MILLISECOND, @tm_started, SYSUTCDATETIME())', true, '@tm_ms'));
       })
       .join('\n');
+    const times = migrations.map((_, i) => `@tm_ms_${i} AS tm_ms_${i}`).join(', ');
     try {
-      const [last] = await session.sendBatch(`${text}\nSELECT ${migrations.length} AS tm_sent, @@TRANCOUNT AS open_transactions;`);
+      const [last] = await session.sendBatch(`${text}\nSELECT ${migrations.length} AS tm_sent, @@TRANCOUNT AS open_transactions, ${times};`);
       if (last?.tm_sent !== migrations.length || last.open_transactions !== 0) {
         throw new Error('the shared batch ended before its last tenant (a RETURN, or an open transaction)');
       }
+      return tenantTimes(migrations.map((m, i) => ({ tm_tenant: m.schema, tm_ms: last[`tm_ms_${i}`] })));
     } catch (err) {
       await this.#rollback(session);
       throw err;

@@ -58,9 +58,7 @@ export class PgliteDriver implements Driver {
       const session = new DriverSession(
         {
           query: async (sql, params) => (await db.query<Record<string, unknown>>(sql, params as unknown[])).rows,
-          exec: async (sql) => {
-            await db.exec(sql);
-          },
+          exec: async (sql) => (await db.exec(sql)).flatMap((r) => r.rows as Record<string, unknown>[]),
           errorPosition: pgPosition,
         },
         pgliteSyntax,

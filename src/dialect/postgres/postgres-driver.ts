@@ -68,7 +68,8 @@ export class PostgresDriver implements Driver {
     const driver: SessionDriver = {
       query: async (sql, params) => (await client.query(sql, params as unknown[])).rows,
       exec: async (sql) => {
-        await client.query(sql);
+        const result = (await client.query(sql)) as pg.QueryResult | pg.QueryResult[];
+        return Array.isArray(result) ? result.flatMap((r) => r.rows ?? []) : (result.rows ?? []);
       },
       errorPosition: (err) => pgPosition(err),
     };

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ScriptExecutionError, type SqlSession, TransactionEndedError } from '../contracts/driver.js';
 import { DriverSession } from '../sql-session.js';
-import { type FoldedApply, type FoldedMigration, type FoldedOutcome, recordingSession } from '../contracts/folded-apply.js';
+import { type FoldedApply, type FoldedMigration, type FoldedOutcome, recordingSession, tenantTimes } from '../contracts/folded-apply.js';
 import type { AdapterNames } from '../dialect.js';
 import { appliedFingerprint, summaryOf } from '../../planner/applied-summary.js';
 import { advisoryKey } from './postgres-locks.js';
@@ -12,7 +12,10 @@ import { doBlock, quotePostgresIdent as q, quotePostgresString as lit } from './
 /** SQLSTATEs the send raises itself (class `TM` is not used by PostgreSQL). */
 const BUSY = 'TM001';
 const STALE = 'TM002';
-const NOW = "(now() at time zone 'utc')";
+/** When the row is written (not now(): a shared send is one request, stamped once at its start). */
+const NOW = "(clock_timestamp() at time zone 'utc')";
+/** A transaction-local setting holding the clock when the migration's transaction began. */
+const STARTED = 'tenant_migrate.started';
 
 /** A parameter as a PostgreSQL literal (the simple query protocol takes no parameters). */
 export function postgresLiteral(value: unknown): string {
@@ -60,7 +63,7 @@ export class PostgresFoldedApply implements FoldedApply {
    * committed or rolled back (and perhaps began again) on its own, the check raises before the meta
    * row, so a bypass is reported and never recorded as applied.
    */
-  build(m: FoldedMigration, token: string = randomUUID()): { head: string; text: string } {
+  build(m: FoldedMigration, token: string = randomUUID(), options: { readonly reportTime?: boolean } = {}): { head: string; text: string } {
     const meta = `${q(m.schema)}.${q(this.#names.metaTable)}`;
     const raise = (code: string, message: string) => `RAISE EXCEPTION ${lit(message)} USING ERRCODE = '${code}'`;
     const body = (plpgsql: string) => `${doBlock(`BEGIN ${plpgsql} END`)};`;
@@ -70,7 +73,7 @@ export class PostgresFoldedApply implements FoldedApply {
     const empty = m.expected.length === 0;
     const guard = postgresTransactionGuard;
     const head = [
-      `BEGIN; ${guard.begin(token)};`,
+      `BEGIN; ${guard.begin(token)}; SELECT set_config('${STARTED}', clock_timestamp()::text, true);`,
       body(
         `IF NOT pg_try_advisory_xact_lock(hashtextextended(${lit(advisoryKey(m.schema))}, 0)) THEN ${raise(BUSY, 'tenant is locked')}; END IF; ` +
           `IF to_regclass(${lit(meta)}) IS NULL THEN ${empty ? 'NULL' : `${raise(STALE, 'no meta table')}`}; ` +
@@ -81,11 +84,14 @@ export class PostgresFoldedApply implements FoldedApply {
       '',
     ].join('\n');
     const { row } = m;
+    // From this transaction's own start: now() is the start of the whole request, which a shared
+    // send spans (PostgreSQL stamps a multi-statement message once).
+    const elapsed = `(extract(epoch from clock_timestamp() - COALESCE(NULLIF(current_setting('${STARTED}', true), '')::timestamptz, now())) * 1000)::integer`;
     const tail =
       `\n;\n${guard.check(token)};\nINSERT INTO ${meta} (id, checksum, rendered_checksum, applied_utc, duration_ms, run_id) VALUES (` +
-      `${lit(row.id)}, ${lit(row.checksum)}, ${lit(row.renderedChecksum)}, ${NOW}, ` +
-      `(extract(epoch from clock_timestamp() - now()) * 1000)::integer, ${postgresLiteral(row.runId)});\n` +
-      `${this.#sql.upsertSummary(summaryOf(m.schema, [...m.expected, row]))};\nCOMMIT;`;
+      `${lit(row.id)}, ${lit(row.checksum)}, ${lit(row.renderedChecksum)}, ${NOW}, ${elapsed}, ${postgresLiteral(row.runId)})` +
+      (options.reportTime ? ` RETURNING ${lit(m.schema)}::text AS tm_tenant, duration_ms AS tm_ms` : '') +
+      `;\n${this.#sql.upsertSummary(summaryOf(m.schema, [...m.expected, row]))};\nCOMMIT;`;
     return { head, text: head + m.script + tail };
   }
 
@@ -95,13 +101,17 @@ export class PostgresFoldedApply implements FoldedApply {
    * error and skips the rest, and each text's own BEGIN … COMMIT decides its tenant alone: what
    * committed before the error stays committed, the failing one is rolled back here.
    */
-  async applyMany(session: SqlSession, migrations: readonly FoldedMigration[]): Promise<void> {
+  async applyMany(session: SqlSession, migrations: readonly FoldedMigration[]): Promise<ReadonlyMap<string, number>> {
     // The fast path holds no session lock, so what a script left (advisory locks included) goes too.
-    const text = migrations.map((m) => this.build(m).text).join(`\n${POSTGRES_SESSION_RESET};\n${POSTGRES_RELEASE_LOCKS};\n`);
+    // Each text reports its tenant's time just before its COMMIT: the request's rows say who took how long.
+    const text = migrations
+      .map((m) => this.build(m, undefined, { reportTime: true }).text)
+      .join(`\n${POSTGRES_SESSION_RESET};\n${POSTGRES_RELEASE_LOCKS};\n`);
     const own = session instanceof DriverSession ? session : undefined;
     try {
-      if (own) await own.sendFolded(text);
-      else await session.runScript(text);
+      if (own) return tenantTimes(await own.sendFolded(text));
+      await session.runScript(text);
+      return new Map();
     } catch (err) {
       await (own ? own.rollbackRequest() : session.query('ROLLBACK')).catch(() => undefined);
       throw err;
