@@ -93,6 +93,11 @@ export async function up(ctx: OperationContext, options: UpOptions = {}): Promis
     // transaction-control rule) before the first one commits.
     const masterDone = new Set((await dialect.withSession((s) => dialect.meta.readApplied(s, ctx.config.masterSchema))).map((a) => a.id));
     preRenderMaster(u.render.master, files.master, new Set(files.master.filter((f) => !masterDone.has(f.id)).map((f) => f.id)));
+    // With master migrations to apply, the tenants' pending files render first as well: a tenant
+    // template error stops the release before the master schema changes.
+    if (!options.masterTo && !options.runId && files.master.some((f) => !masterDone.has(f.id) && !u.afterTenants.has(f.id))) {
+      await preRenderBeforeMaster(u);
+    }
     // 1. Master migrations (except after-tenants).
     const masterApplied = await migrateMaster(ctx, dialect, files.master, u.render.master, runId, {
       only: new Set(files.master.filter((f) => !u.afterTenants.has(f.id)).map((f) => f.id)),
@@ -163,6 +168,26 @@ export async function up(ctx: OperationContext, options: UpOptions = {}): Promis
     throw Object.assign(new LockTimeoutError(lockFailures[0]!.error!.message, { tenant: lockFailures[0]!.schema }), { result });
   }
   return result;
+}
+
+/**
+ * Before master migrations: every tenant file pending on a tenant the registry lists now renders
+ * for it. Only a registry that cannot be read yet (the pending master migrations make or reshape
+ * it) skips this; the check after the master step runs in every case, on what the run then plans.
+ */
+async function preRenderBeforeMaster(u: UpRun): Promise<void> {
+  const { ctx, dialect, files, options } = u;
+  let tenants: Tenant[];
+  try {
+    const discovered = await dialect.withSession((s) => discoverTenants(ctx, dialect.registry, s, options.includeArchived));
+    tenants = discovered.tenants.filter((t) => inShard(t, u.shard) && (!options.dbTarget || t.target === options.dbTarget));
+  } catch {
+    return;
+  }
+  if (tenants.length === 0) return;
+  const { applied } = await ctx.targets.readPlanned(tenants, files.tenant);
+  const work = tenants.map((t) => ({ tenant: t, pending: planSchema(t.schema, files.tenant, applied.get(t.schema) ?? [], options).pending }));
+  preRenderTenants(u.render.tenant, files.tenant, work);
 }
 
 /** Joining a run by id: its tenants come from the ledger, no planning here. */

@@ -141,6 +141,22 @@ describe.each(runnableTargets)('engine core on $name', (target) => {
     expect(await sqlh.tableExists(schema, 't1')).toBe(false);
   });
 
+  it('a tenant template error stops the release before a pending master migration commits', async () => {
+    await seed(2);
+    await migrator.up();
+    fx.project.write('master-migrations/0099_release_note.sql.hbs', 'CREATE TABLE {{master}}.release_note (id {{int}});\n');
+    fx.project.write('tenant-migrations/0003_broken.sql.hbs', 'CREATE TABLE {{schema}}.t1 (id {{int}} DEFAULT {{literal vars.missing}});\n');
+    await expect(migrator.up()).rejects.toMatchObject({ code: 'TEMPLATE_ERROR', context: { file: 'tenant-migrations/0003_broken.sql.hbs' } });
+    expect(await sqlh.tableExists(MASTER, 'release_note')).toBe(false);
+    const masterMeta = await query(`SELECT id FROM ${table(MASTER, '__schema_migrations')} WHERE id = '0099_release_note'`);
+    expect(masterMeta).toHaveLength(0);
+    // Mended, the same release applies both.
+    fx.project.write('tenant-migrations/0003_broken.sql.hbs', 'CREATE TABLE {{schema}}.t1 (id {{int}});\n');
+    const result = await migrator.up();
+    expect(result.master.applied).toContain('0099_release_note');
+    expect(result.tenants).toMatchObject({ succeeded: 2, failed: 0 });
+  });
+
   it('a failing statement rolls back with its meta row and reports migration, batch and template line', async () => {
     await seed(1);
     await migrator.up();
