@@ -32,8 +32,8 @@ export interface ReportData {
   readonly tenants: TenantIndex;
 }
 
-export interface TargetCounts {
-  readonly name: string;
+/** How the Active tenants of the fleet, or of one target database, stand. */
+export interface StandingCounts {
   readonly total: number;
   readonly upToDate: number;
   /** Not at the last migration (the failed ones included). */
@@ -44,22 +44,16 @@ export interface TargetCounts {
   readonly blocked: number;
   readonly invalid: number;
   readonly archived: number;
+}
+
+export interface TargetCounts extends StandingCounts {
+  readonly name: string;
   /** The error when this database's meta tables could not be read. */
   readonly unreachable?: string;
 }
 
-export interface FleetSection {
-  readonly total: number;
+export interface FleetSection extends StandingCounts {
   readonly active: number;
-  readonly upToDate: number;
-  /** Not at the last migration (the failed ones included). */
-  readonly behind: number;
-  /** Behind, and failed in the newest run. */
-  readonly failed: number;
-  /** Refused by `up` as they are: an applied migration's file changed (checksum). */
-  readonly blocked: number;
-  readonly invalid: number;
-  readonly archived: number;
   /**
    * Active tenants per applied version (bars) and target database (stacks): `counts[t][v]` is how
    * many tenants of `targets[t]` have `versions[v]` as their last applied migration.
