@@ -10,6 +10,8 @@ import { TenantMigrateError, describeError } from '../errors.js';
 import type { FailureInfo } from '../events.js';
 import { MigratorImpl, type Migrator, createMigrator } from '../migrator.js';
 import { OperationContext } from '../operations/context.js';
+import { accessPlan } from '../operations/grants.js';
+import { createAccess } from '../dialect/create-access.js';
 import { MASTER_TARGET, placeByRule } from '../operations/targets.js';
 import { type Renderer, rendererFor } from '../operations/templates.js';
 import { planSchema } from '../planner/plan.js';
@@ -294,7 +296,7 @@ export class WorkspaceService {
     const { schema, target } = tenant;
     try {
       const home = await this.#ctx.targets.dialectOf(target);
-      return await this.#ctx.withLock(
+      const outcome: 'removed' | 'kept' = await this.#ctx.withLock(
         schema,
         async (session) => {
           if (!target) {
@@ -311,8 +313,26 @@ export class WorkspaceService {
         },
         { onBusy: () => 'kept', target },
       );
+      if (outcome === 'removed') await this.#dropWorkspaceRole(home, schema);
+      return outcome;
     } catch {
       return 'kept';
+    }
+  }
+
+  /**
+   * With per-workspace roles configured, the role of a schema just removed goes too (a first
+   * migration that committed created it; one that rolled back took it along). A role the server
+   * will not drop (it still holds something elsewhere) is kept, with a warning naming it.
+   */
+  async #dropWorkspaceRole(home: Dialect, schema: string): Promise<void> {
+    const role = accessPlan(this.#ctx.config)?.rolesFor(schema).workspaceRole;
+    if (!role) return;
+    try {
+      const access = await createAccess(home);
+      await home.withSession((session) => access.dropWorkspaceRole(session, role));
+    } catch (err) {
+      this.#ctx.emit({ type: 'warning', message: `the workspace role ${role} of the removed schema ${schema} was kept: ${describeError(err)}` });
     }
   }
 

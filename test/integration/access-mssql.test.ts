@@ -152,4 +152,19 @@ describe.each(targets)('least privilege on $name (T-SQL)', (target) => {
     await denied(poolA, `SELECT * FROM [${b}].[workspace_agents]`);
     await denied(poolA, 'SELECT db_schema_name FROM [pmassist_master].[Workspace]');
   });
+
+  it('a provisioning undone drops the workspace role its first migration created', async () => {
+    const { m, run } = await engine({ workspaceRolePattern: `{schema}_${s}` });
+    await m.up();
+    if (babelfish) await run('ALTER TABLE [pmassist_master].[Workspace] DROP CONSTRAINT ck_workspace_db_schema_name');
+    project.write('tenant-migrations/0003_broken.sql.hbs', 'SELECT * FROM {{schema}}.does_not_exist;\n');
+    const id = guid();
+    const role = `${schemaOf(id)}_${s}`;
+    const err = await createWorkspaceService(m).provisionWorkspace({ workspaceId: id }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'PROVISION_FAILED', context: { cleanedUp: true } });
+    expect(await run(`SELECT COUNT(*) AS n FROM sys.database_principals WHERE name = '${role}'`)).toEqual([{ n: 0 }]);
+    project.write('tenant-migrations/0003_broken.sql.hbs', 'SELECT 1 AS one;\n');
+    await expect(createWorkspaceService(m).provisionWorkspace({ workspaceId: id })).resolves.toMatchObject({ outcome: 'created' });
+    expect(await run(`SELECT COUNT(*) AS n FROM sys.database_principals WHERE name = '${role}'`)).toEqual([{ n: 1 }]);
+  });
 });

@@ -196,6 +196,26 @@ describe.each(pgTargets)('least privilege on $name', (target: DialectTarget) => 
     expect((await m.drift()).grants).toMatchObject({ checkedTenants: 2, driftedTenants: 0 });
   });
 
+  it('a provisioning undone drops the workspace role its first migration created', async () => {
+    if (isPg) await admin!.query(`ALTER ROLE ${q(roles.deploy)} CREATEROLE`);
+    const m = open({ workspaceRolePattern: `{schema}_${s}` });
+    await m.up();
+    // 0001 and 0002 commit (the first creates the role and grants it); 0003 fails.
+    project.write('tenant-migrations/0003_broken.sql.hbs', 'SELECT * FROM {{schema}}.does_not_exist;\n');
+    const id = guid();
+    const role = `${schemaOf(id)}_${s}`;
+    extraRoles.push(role);
+    const err = await createWorkspaceService(m).provisionWorkspace({ workspaceId: id }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'PROVISION_FAILED', context: { cleanedUp: true } });
+    const exists = async () => (await asRole(roles.app, `SELECT count(*)::int AS n FROM pg_roles WHERE rolname = '${role}'`)) as { n: number }[];
+    expect(await exists()).toEqual([{ n: 0 }]);
+    // Provisioned once the migration is mended: the role is made again and reaches its schema.
+    project.write('tenant-migrations/0003_broken.sql.hbs', 'SELECT 1;\n');
+    await expect(createWorkspaceService(m).provisionWorkspace({ workspaceId: id })).resolves.toMatchObject({ outcome: 'created' });
+    expect(await exists()).toEqual([{ n: 1 }]);
+    await expect(asRole(role, `SELECT count(*)::int AS n FROM ${q(schemaOf(id))}.workspace_agents`)).resolves.toEqual([{ n: 0 }]);
+  });
+
   it.runIf(isPg)('up with a login missing a right fails early, naming the right (PostgreSQL only: PGlite has one superuser)', async () => {
     // Not the owner, no CREATE on the database.
     await admin!.query(`ALTER DATABASE ${q(new URL(db.url).pathname.slice(1))} OWNER TO postgres`);

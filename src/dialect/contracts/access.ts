@@ -41,6 +41,12 @@ export interface Access {
   missingRights(session: SqlSession, needed: RightsNeeded): Promise<string[]>;
   /** Grant `roles` on one tenant schema (creating the workspace role if asked); in the caller's transaction. */
   grantTenant(session: SqlSession, schema: string, roles: TenantRoles): Promise<void>;
+  /**
+   * Drop a per-workspace role after its schema was removed (a provisioning undone), if it exists.
+   * The server refuses while the role still holds anything (PostgreSQL: privileges in any database;
+   * SQL Server: owned securables or members): the caller then keeps it.
+   */
+  dropWorkspaceRole(session: SqlSession, role: string): Promise<void>;
   /** SELECT on the registry lookup columns (and nothing else in the master schema) to these roles. */
   grantMaster(session: SqlSession, roles: readonly string[]): Promise<void>;
   /** Grants held by `roleNames` in each schema, set-based (one query for all the schemas given). */

@@ -99,6 +99,10 @@ export class MssqlAccess implements Access {
     return out.join('\n');
   }
 
+  async dropWorkspaceRole(session: SqlSession, role: string): Promise<void> {
+    await session.query(`IF DATABASE_PRINCIPAL_ID(${lit(role)}) IS NOT NULL EXEC(N'DROP ROLE ${q(role).replace(/'/g, "''")}');`);
+  }
+
   async grantTenant(session: SqlSession, schema: string, roles: TenantRoles): Promise<void> {
     // Not probed here: the folded send records this batch instead of running it, so a probe would
     // have no answer there (and used to keep "not Babelfish", sending a DENY Babelfish refuses).

@@ -80,6 +80,10 @@ export class PostgresAccess implements Access {
     if (sql) await session.runScript(sql); // one round trip
   }
 
+  async dropWorkspaceRole(session: SqlSession, role: string): Promise<void> {
+    await session.query(`DROP ROLE IF EXISTS ${q(role)}`);
+  }
+
   async grantMaster(session: SqlSession, roles: readonly string[]): Promise<void> {
     if (roles.length === 0) return;
     const to = roles.map(q).join(', ');
