@@ -2,7 +2,7 @@ import sql from 'mssql';
 import type { Driver, ErrorClassification, SqlSession } from '../contracts/driver.js';
 import { MssqlSession, type MssqlSessionDriver, OpenTransactionError } from './mssql-session.js';
 import { PinnedConnection } from './pinned-connection.js';
-import { classifyMssqlError, mssqlErrorLine } from './mssql-errors.js';
+import { caughtLineOf, classifyMssqlError, mssqlErrorLine } from './mssql-errors.js';
 import { type MssqlSql, rewritePlaceholders } from './mssql-sql.js';
 import { mssqlSyntax } from './mssql-syntax.js';
 import { parseMssqlUrl, toMssqlConfig } from './mssql-url.js';
@@ -145,7 +145,19 @@ export class MssqlDriver implements Driver {
       batch: async (text) => {
         ranBatches = true;
         knownOpen = undefined;
-        const sets = ((await pinned.request().batch(text)).recordsets ?? []) as unknown as Record<string, unknown>[][];
+        const request = pinned.request();
+        let caughtLine: number | undefined;
+        request.on('info', (info: { message?: string }) => {
+          caughtLine = caughtLineOf(info.message) ?? caughtLine;
+        });
+        let sets: Record<string, unknown>[][];
+        try {
+          sets = ((await request.batch(text)).recordsets ?? []) as unknown as Record<string, unknown>[][];
+        } catch (err) {
+          // The line an engine CATCH block caught (see CAUGHT_LINE_PREFIX), for the error it re-raised.
+          if (caughtLine !== undefined && err !== null && typeof err === 'object') Object.assign(err, { caughtLine });
+          throw err;
+        }
         const rows = sets.at(-1) ?? [];
         const reported = rows[0]?.open_transactions;
         if (typeof reported === 'number') knownOpen = reported;

@@ -102,9 +102,25 @@ export function mssqlErrorNumber(err: unknown): number | undefined {
 
 /** The 1-based line inside the batch that the server reported, if any. */
 export function mssqlErrorLine(err: unknown): number | undefined {
-  const e = err as { lineNumber?: unknown; originalError?: { info?: { lineNumber?: unknown } } } | null;
-  const line = e?.lineNumber ?? e?.originalError?.info?.lineNumber;
+  const e = err as { caughtLine?: unknown; lineNumber?: unknown; originalError?: { info?: { lineNumber?: unknown } } } | null;
+  const line = e?.caughtLine ?? e?.lineNumber ?? e?.originalError?.info?.lineNumber;
   return typeof line === 'number' && Number.isInteger(line) && line > 0 ? line : undefined;
+}
+
+/**
+ * What a CATCH block of the engine's PRINTs before it re-raises (`THROW;`): the line of the error it
+ * caught. SQL Server's re-raised error keeps that line; Babelfish's carries the THROW's own. The
+ * driver reads the message and sets `caughtLine` on the error, which {@link mssqlErrorLine} prefers.
+ */
+export const CAUGHT_LINE_PREFIX = 'tm_error_line=';
+/** The PRINT of {@link CAUGHT_LINE_PREFIX}, for a CATCH block. */
+export const PRINT_CAUGHT_LINE = `PRINT CONCAT(N'${CAUGHT_LINE_PREFIX}', ERROR_LINE());`;
+
+/** The line a CATCH block reported in an info message, if this is one. */
+export function caughtLineOf(message: string | undefined): number | undefined {
+  if (!message?.startsWith(CAUGHT_LINE_PREFIX)) return undefined;
+  const line = Number(message.slice(CAUGHT_LINE_PREFIX.length));
+  return Number.isInteger(line) && line > 0 ? line : undefined;
 }
 
 /**

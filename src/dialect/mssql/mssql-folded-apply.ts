@@ -3,7 +3,7 @@ import { type FoldedApply, type FoldedMigration, type FoldedOutcome, recordingSe
 import type { ScriptBatch } from '../dialect-syntax.js';
 import type { AdapterNames } from '../dialect.js';
 import { summaryOf } from '../../planner/applied-summary.js';
-import { mssqlErrorLine, mssqlErrorNumber } from './mssql-errors.js';
+import { PRINT_CAUGHT_LINE, mssqlErrorLine, mssqlErrorNumber } from './mssql-errors.js';
 import { MssqlSession, OpenTransactionError } from './mssql-session.js';
 import { type MssqlSql, applockResource, inlineMssqlParams, lockResource, mssqlIdent, mssqlLiteral } from './mssql-sql.js';
 import { splitGoBatches } from './go-splitter.js';
@@ -168,7 +168,7 @@ export class MssqlFoldedApply implements FoldedApply {
     const lock = applockResource(lit(lockResource(m.schema)));
     return [
       '',
-      ...(afterScript ? [';', 'END TRY', 'BEGIN CATCH', '  IF XACT_STATE() <> 0 ROLLBACK TRANSACTION;', '  THROW;', 'END CATCH;'] : []),
+      ...(afterScript ? [';', 'END TRY', 'BEGIN CATCH', `  ${PRINT_CAUGHT_LINE}`, '  IF XACT_STATE() <> 0 ROLLBACK TRANSACTION;', '  THROW;', 'END CATCH;'] : []),
       `IF XACT_STATE() <> 1 OR APPLOCK_MODE(N'public', ${lock}, N'Transaction') <> N'Exclusive' ` +
         `THROW ${TRANSACTION_ENDED}, ${lit("the migration ended the engine's transaction")}, 1;`,
       ...(keep ? [`SET ${keep} = ${durationMs};`] : []),
