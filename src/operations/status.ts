@@ -28,6 +28,11 @@ export interface StatusResult {
     /** Tenants that cannot be migrated as they are (checksum mismatch). */
     readonly failed: number;
     readonly invalid: number;
+    /**
+     * Of the behind ones, tenants whose first migration is running right now (SQL Server: the meta
+     * table exists but is not committed yet, so the read skipped it); present when not 0.
+     */
+    readonly migratingNow?: number;
     readonly pendingCounts: Readonly<Record<string, number>>;
   };
   readonly invalid: readonly InvalidTenant[];
@@ -83,7 +88,7 @@ export async function status(
   const read = options.verify
     ? await ctx.targets.verifySummaries(tenants, ctx.emit)
     : await ctx.targets.readPlanned(tenants, files.tenant, { emit: ctx.emit });
-  const { applied, unreachable } = read;
+  const { applied, unreachable, unknown } = read;
   const summaryCheck =
     'stale' in read
       ? { verified: true, readFromMeta: tenants.length, missing: read.missing, stale: read.stale }
@@ -128,6 +133,7 @@ export async function status(
       behind: summary.behind,
       failed: summary.blocked,
       invalid: invalid.length,
+      ...(unknown.size > 0 ? { migratingNow: unknown.size } : {}),
       pendingCounts: summary.pendingCounts,
     },
     invalid,

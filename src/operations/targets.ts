@@ -1,6 +1,6 @@
 import { attachTenantGrants, tenantGrantsOf } from '../dialect/contracts/access.js';
 import type { Registry } from '../dialect/contracts/registry.js';
-import { unknownOf } from '../dialect/contracts/meta-store.js';
+import { AppliedReads, unknownOf } from '../dialect/contracts/meta-store.js';
 import type { Dialect } from '../dialect/dialect.js';
 import { describeError } from '../errors.js';
 import type { MigratorListener } from '../events.js';
@@ -129,7 +129,7 @@ export class TargetSet {
     tenants: readonly Placed[],
     files: readonly MigrationFile[],
     options: { readonly emit?: MigratorListener | undefined; readonly ensure?: boolean } = {},
-  ): Promise<{ applied: Map<string, AppliedRef[]>; unreachable: Map<string, string>; fromMeta: number }> {
+  ): Promise<{ applied: Map<string, AppliedRef[]>; unreachable: Map<string, string>; unknown: Set<string>; fromMeta: number }> {
     const decoder = new SummaryDecoder(files);
     let fromMeta = 0;
     let warned = false;
@@ -156,7 +156,11 @@ export class TargetSet {
           warned = true;
         });
       }
-      return applied;
+      // Schemas the read could not read (a first migration in flight) stay known as such.
+      if (unknownOf(read).size === 0) return applied;
+      const withUnknown = new AppliedReads<AppliedRef>(applied);
+      for (const schema of unknownOf(read)) withUnknown.unknown.add(schema);
+      return withUnknown;
     });
     return { ...result, fromMeta };
   }
@@ -170,7 +174,7 @@ export class TargetSet {
   async verifySummaries(
     tenants: readonly Placed[],
     emit?: MigratorListener,
-  ): Promise<{ applied: Map<string, AppliedMigration[]>; unreachable: Map<string, string>; missing: string[]; stale: string[] }> {
+  ): Promise<{ applied: Map<string, AppliedMigration[]>; unreachable: Map<string, string>; unknown: Set<string>; missing: string[]; stale: string[] }> {
     const missing: string[] = [];
     const stale: string[] = [];
     const result = await this.#perTarget(tenants, emit, async (dialect, schemas) => {

@@ -59,7 +59,7 @@ export function formatStatus(status: StatusResult): string {
           ? `; ${master.waiting.join(', ')} waiting for ${master.waitingFor} tenant(s)`
           : `; ${master.waiting.join(', ')} ready: every Active tenant is at target, the next \`up\` applies it`
         : ''),
-    `tenants: ${tenants.upToDate}/${tenants.total} up to date, ${tenants.behind} behind, ${tenants.failed} failed, ${tenants.invalid} invalid`,
+    `tenants: ${tenants.upToDate}/${tenants.total} up to date, ${tenants.behind} behind${tenants.migratingNow ? ` (${tenants.migratingNow} of them in their first migration now)` : ''}, ${tenants.failed} failed, ${tenants.invalid} invalid`,
   ];
   for (const [id, n] of Object.entries(tenants.pendingCounts)) lines.push(`  ${id}: pending on ${n} tenant(s)`);
   for (const [name, t] of Object.entries(status.targets ?? {})) {

@@ -105,7 +105,7 @@ export function sortAppliedLists(result: Map<string, AppliedMigration[]>): Map<s
 }
 
 /** A batched meta read that also names the schemas it could not read without waiting. */
-export class AppliedReads extends Map<string, AppliedMigration[]> {
+export class AppliedReads<T = AppliedMigration> extends Map<string, T[]> {
   readonly unknown = new Set<string>();
 }
 

@@ -64,7 +64,7 @@ export class MssqlMetaStore extends MetaRowWrites implements MetaStore {
    * pending (the runner re-reads under the tenant lock); `down` takes it and reads it under the lock.
    */
   async readAppliedMany(schemas: readonly string[]): Promise<Map<string, AppliedMigration[]>> {
-    const result = new AppliedReads(schemas.map((s) => [s, []]));
+    const result = new AppliedReads<AppliedMigration>(schemas.map((s) => [s, []]));
     if (schemas.length === 0) return result;
     await this.#driver.withSession(async (session) => {
       const existing = await session.query<{ schema_name: string }>(this.#sql.schemasWithMeta, [this.#names.metaTable]);
