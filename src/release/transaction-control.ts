@@ -154,7 +154,7 @@ function tsqlFindings(text: string, clean: string): TransactionControlFinding[] 
         } else if (!(next === 'XACT_ABORT' && value === 'ON') && !(next === 'IMPLICIT_TRANSACTIONS' && value === 'OFF')) {
           // `ON DELETE SET NULL`, `ALTER COLUMN … SET DEFAULT`, `UPDATE t SET …`: not session options.
           const before = ws[k - 1]?.upper ?? '';
-          if (before === 'DELETE' || before === 'UPDATE' || next === 'NULL' || next === 'DEFAULT' || isUpdateSet(ws, k)) continue;
+          if (before === 'DELETE' || before === 'UPDATE' || next === 'NULL' || next === 'DEFAULT' || isAssignment(clean, at + 3)) continue;
           found('warning', `SET ${next}`, SESSION_OPTION.replace(' (prefer SET LOCAL on PostgreSQL)', ''));
         }
       }
@@ -163,14 +163,15 @@ function tsqlFindings(text: string, clean: string): TransactionControlFinding[] 
   return out;
 }
 
-/** `UPDATE t SET col = …` and `MERGE … UPDATE SET …`: the SET of an update, not a session option. */
-function isUpdateSet(ws: readonly Word[], k: number): boolean {
-  for (let j = k - 1; j >= 0 && j >= k - 12; j--) {
-    const w = ws[j]!.upper;
-    if (w === ';' || w === 'GO') return false;
-    if (w === 'UPDATE') return true;
-  }
-  return false;
+/**
+ * What follows a `SET` is an assignment — `col = …`, `t.col += …`, `[col] = …`, `col.WRITE(…)`,
+ * the SET of an UPDATE or MERGE — and not a session option (`SET ROWCOUNT 100`, `SET DATEFORMAT
+ * dmy`, `SET ANSI_NULLS ON`: never a `=` after the name). Decided on the text itself, not on a
+ * nearby UPDATE: T-SQL needs no `;` between an UPDATE and the next statement.
+ */
+const ASSIGNMENT_RE = /^\s*(?:(?:\[[^\]]*\]|"[^"]*"|[A-Za-z_#][\w@#$]*)\s*\.\s*)*(?:\[[^\]]*\]|"[^"]*"|[A-Za-z_#][\w@#$]*)\s*(?:[-+*/%&^|]?=|(?<=WRITE)\s*\()/i;
+function isAssignment(clean: string, from: number): boolean {
+  return ASSIGNMENT_RE.test(clean.slice(from, from + 400));
 }
 
 interface OffsetStatement {

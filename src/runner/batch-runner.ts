@@ -1,6 +1,7 @@
 import type { FoldedMigration } from '../dialect/contracts/folded-apply.js';
 import type { Dialect } from '../dialect/dialect.js';
 import type { TenantResult } from '../events.js';
+import { describeError } from '../errors.js';
 import { planSchema } from '../planner/plan.js';
 import { checksumOf } from '../source/index.js';
 import type { AppliedMigration, Tenant } from '../types.js';
@@ -76,6 +77,7 @@ export async function runTenantBatch(tenants: readonly Tenant[], options: Tenant
     }
   }
   const done = new Map<string, TenantResult>();
+  let sharedError: unknown;
   /** Per tenant that runs again alone: what the shared request committed for it before failing. */
   const committedEarlier = new Map<string, string[]>();
   const succeed = (t: TenantSends, durationMs: number) => {
@@ -91,8 +93,9 @@ export async function runTenantBatch(tenants: readonly Tenant[], options: Tenant
     const sent = Date.now();
     try {
       times = await dialect.withSession((session) => dialect.folded!.applyMany!(session, migrations));
-    } catch {
+    } catch (err) {
       failed = true;
+      sharedError = err;
     }
     if (!failed) sizer?.observe(batch.length, Date.now() - sent, migrations.reduce((n, m) => n + m.script.length, 0));
     // Each tenant's own time inside the request (the server's clock, as its meta rows say); the
@@ -101,7 +104,12 @@ export async function runTenantBatch(tenants: readonly Tenant[], options: Tenant
     if (!failed) for (const t of batch) succeed(t, times.get(t.tenant.schema) ?? each);
     else {
       // The truth decides who committed; a read that fails leaves every tenant to its own run.
-      const truth = await dialect.meta.readAppliedMany(batch.map((t) => t.tenant.schema)).catch(() => undefined);
+      // Read twice before giving up: without it, a tenant the request committed is still re-run
+      // correctly (its run finds nothing pending), but its result could not name what was applied.
+      const readTruth = () => dialect.meta.readAppliedMany(batch.map((t) => t.tenant.schema));
+      const truth = await readTruth()
+        .catch(readTruth)
+        .catch(() => undefined);
       for (const t of batch) {
         const applied = truth?.get(t.tenant.schema);
         if (truth && committed(t, applied)) {
@@ -134,6 +142,11 @@ export async function runTenantBatch(tenants: readonly Tenant[], options: Tenant
       }),
     );
     done.set(tenant.schema, result);
+  }
+  // The shared request failed, yet every tenant succeeded on its own: the sharing itself broke (it
+  // cost a request and a meta read for nothing). Said once per request, with the server's error.
+  if (sharedError !== undefined && [...alone.keys()].every((schema) => done.get(schema)?.status !== 'failed')) {
+    emit({ type: 'warning', message: `a request shared by ${batch.length} tenants failed (${describeError(sharedError)}), but each succeeded on its own; try --tenants-per-send 1 and report this` });
   }
   return tenants.map((t) => done.get(t.schema)!);
 }

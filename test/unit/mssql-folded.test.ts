@@ -103,3 +103,20 @@ describe('SQL Server folded send: tenants sharing a batch', () => {
     }
   });
 });
+
+describe('SQL Server shared batch', () => {
+  it('declares each of its own variables once, however many tenants share it (a batch may declare a name only once)', () => {
+    const migrations = [0, 1, 2].map((n) => ({ ...migration(`ALTER TABLE [ws].[t${n}] ADD x INT;`), schema: `${schema.slice(0, -1)}${n}` }));
+    const text = folded.sharedBatch(migrations);
+    const declared = [...text.matchAll(/\bDECLARE\s+([^;]+)/gi)].flatMap((m) => [...m[1]!.matchAll(/(@\w+)\s+(?:INT|DATETIME2?|NVARCHAR)/gi)].map((v) => v[1]!.toLowerCase()));
+    expect(declared.length).toBeGreaterThan(9);
+    expect(new Set(declared).size).toBe(declared.length);
+    // Every variable used is one of the declared ones (none left without its tenant's number).
+    const used = new Set([...text.matchAll(/@tm_\w+/g)].map((m) => m[0].toLowerCase()));
+    for (const v of used) expect(declared, v).toContain(v);
+    // A session option goes alone (a batch cannot reset the session between tenants), also right after an UPDATE.
+    expect(folded.shareable(migration('UPDATE [ws].[jobs] SET archived = 1 WHERE id < 10\nSET ROWCOUNT 100\nDELETE FROM [ws].[job_runs];'))).toBe(false);
+    expect(folded.shareable(migration('UPDATE [ws].[jobs] SET archived = 1 WHERE id < 10\nDELETE FROM [ws].[job_runs];'))).toBe(true);
+    expect(text).toMatch(/SELECT 3 AS tm_sent, @@TRANCOUNT AS open_transactions, @tm_ms_0 AS tm_ms_0, @tm_ms_1 AS tm_ms_1, @tm_ms_2 AS tm_ms_2;$/);
+  });
+});

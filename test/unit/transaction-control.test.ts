@@ -136,4 +136,17 @@ describe('findTransactionControl (T-SQL)', () => {
     const sql = 'SET NOCOUNT ON;\nSET ANSI_NULLS OFF;\nDECLARE @x INT;\nSET @x = 1;\nUPDATE t SET a = 1;\nSET LOCK_TIMEOUT 100;\nCREATE TABLE c (p INT REFERENCES t (a) ON DELETE SET NULL ON UPDATE SET DEFAULT)';
     expect(warnings(sql, 'mssql')).toEqual(['1:SET NOCOUNT', '2:SET ANSI_NULLS', '6:SET LOCK_TIMEOUT']);
   });
+
+  it('a session option right after an UPDATE without a semicolon is still a session option', () => {
+    const sql = [
+      'UPDATE jobs SET archived = 1 WHERE id < 10',
+      'SET ROWCOUNT 100',
+      'DELETE FROM job_runs',
+      'UPDATE [ws].[jobs] SET [note] = N\'x\', j.total += 1, body.WRITE(N\'y\', 0, 1) FROM [ws].[jobs] AS j',
+      'SET DATEFORMAT dmy',
+      'MERGE t USING s ON t.id = s.id WHEN MATCHED THEN UPDATE SET t.a = s.a;',
+      'SET LANGUAGE us_english',
+    ].join('\n');
+    expect(warnings(sql, 'mssql')).toEqual(['2:SET ROWCOUNT', '5:SET DATEFORMAT', '7:SET LANGUAGE']);
+  });
 });

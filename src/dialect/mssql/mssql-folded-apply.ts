@@ -272,6 +272,23 @@ export class MssqlFoldedApply implements FoldedApply {
   }
 
   /**
+   * The text of {@link applyMany}: every variable of the engine's own statements (`@tm_…`: the
+   * head's, the tail's and the summary upsert's) gets the migration's number, since a batch may
+   * declare a name only once. The scripts themselves declare nothing ({@link shareable}).
+   */
+  sharedBatch(migrations: readonly FoldedMigration[]): string {
+    const text = migrations
+      .map((m, i) => {
+        const own = (t: string) => t.replace(/@tm_([A-Za-z]+)\b/g, `@tm_$1_${i}`);
+        const head = this.head(m).replace('DECLARE @tm_started', 'DECLARE @tm_ms INT, @tm_started');
+        return own(head) + 'BEGIN TRY ' + m.script + own(this.tail(m, 'DATEDIFF(MILLISECOND, @tm_started, SYSUTCDATETIME())', true, '@tm_ms'));
+      })
+      .join('\n');
+    const times = migrations.map((_, i) => `@tm_ms_${i} AS tm_ms_${i}`).join(', ');
+    return `${text}\nSELECT ${migrations.length} AS tm_sent, @@TRANCOUNT AS open_transactions, ${times};`;
+  }
+
+  /**
    * {@link FoldedApply.applyMany} for migrations that are {@link shareable}: each one's single
    * request (head, `BEGIN TRY` script, tail with its COMMIT) one after the other in one batch, its
    * variables numbered so they do not collide, and a last row that proves the batch ran to its end
@@ -281,16 +298,8 @@ export class MssqlFoldedApply implements FoldedApply {
    */
   async applyMany(session: SqlSession, migrations: readonly FoldedMigration[]): Promise<ReadonlyMap<string, number>> {
     if (!(session instanceof MssqlSession)) throw new Error('The SQL Server folded send needs a session of the SQL Server driver');
-    const text = migrations
-      .map((m, i) => {
-        const own = (t: string) => t.replace(/@tm_(started|lock|resource|ms)\b/g, `@tm_$1_${i}`);
-        const head = this.head(m).replace('DECLARE @tm_started', 'DECLARE @tm_ms INT, @tm_started');
-        return own(head) + 'BEGIN TRY ' + m.script + own(this.tail(m, 'DATEDIFF(MILLISECOND, @tm_started, SYSUTCDATETIME())', true, '@tm_ms'));
-      })
-      .join('\n');
-    const times = migrations.map((_, i) => `@tm_ms_${i} AS tm_ms_${i}`).join(', ');
     try {
-      const [last] = await session.sendBatch(`${text}\nSELECT ${migrations.length} AS tm_sent, @@TRANCOUNT AS open_transactions, ${times};`);
+      const [last] = await session.sendBatch(this.sharedBatch(migrations));
       if (last?.tm_sent !== migrations.length || last.open_transactions !== 0) {
         throw new Error('the shared batch ended before its last tenant (a RETURN, or an open transaction)');
       }
