@@ -9,7 +9,7 @@ import { contextFor } from '../src/operations/templates.js';
 import { preRenderTenants } from '../src/release/pre-render.js';
 import { loadMigrations } from '../src/source/index.js';
 import { TemplateEngine } from '../src/templating/index.js';
-import { TenantSpecializer } from '../src/templating/specialize.js';
+import { TenantSpecializer, type WorkspaceWatch } from '../src/templating/specialize.js';
 import type { MigrationFile, Tenant } from '../src/types.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -24,7 +24,7 @@ for (const dialect of ['mssql', 'postgres'] as const) {
   const engine = await TemplateEngine.create({ partialsDir: 'templates/partials', rootDir: root });
   const syntax = syntaxFor(dialect);
   const config = { masterSchema: 'pmassist_master', vars: {} };
-  const render = (f: MigrationFile, t: Tenant) => engine.render(f, contextFor(config, syntax, t));
+  const render = (f: MigrationFile, t: Tenant, watch?: WorkspaceWatch) => engine.render(f, contextFor(config, syntax, t, watch));
   const t0 = performance.now();
   preRenderTenants(render, files, tenants.map((tenant) => ({ tenant, pending: files.map((f) => f.id) })));
   const withRule = performance.now() - t0;

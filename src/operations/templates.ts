@@ -1,7 +1,7 @@
 import type { Config } from '../config/config-schema.js';
 import type { DialectSyntax } from '../dialect/dialect-syntax.js';
 import { type RenderContext, buildRenderContext } from '../templating/render-context.js';
-import { TenantSpecializer } from '../templating/specialize.js';
+import { TenantSpecializer, type WorkspaceWatch } from '../templating/specialize.js';
 import type { MigrationFile, Tenant } from '../types.js';
 import type { OperationContext } from './context.js';
 
@@ -18,13 +18,14 @@ export function workspaceRecord(t: Tenant): Record<string, unknown> {
 }
 
 /** Render context for one tenant (or master when `tenant` is undefined), built the same way everywhere. */
-export function contextFor(config: Pick<Config, 'masterSchema' | 'vars'>, syntax: DialectSyntax, tenant?: Tenant): RenderContext {
+export function contextFor(config: Pick<Config, 'masterSchema' | 'vars'>, syntax: DialectSyntax, tenant?: Tenant, watch?: WorkspaceWatch): RenderContext {
   const { masterSchema, vars } = config;
+  const workspace = (t: Tenant) => (watch ? watch(workspaceRecord(t)) : workspaceRecord(t));
   return buildRenderContext({
     syntax,
     masterSchema,
     vars,
-    ...(tenant && { tenant: { workspaceId: tenant.workspaceId, schemaName: tenant.schema, workspace: workspaceRecord(tenant), target: tenant.target ?? null } }),
+    ...(tenant && { tenant: { workspaceId: tenant.workspaceId, schemaName: tenant.schema, workspace: workspace(tenant), target: tenant.target ?? null } }),
   });
 }
 
@@ -39,7 +40,7 @@ export async function rendererFor(ctx: OperationContext, syntax: DialectSyntax):
   const masterContext = contextFor(ctx.config, syntax);
   // Templates that read only a tenant's identity render once per file and are specialized per
   // tenant (proven equal to a full render, see TenantSpecializer); the rest render per tenant.
-  const specializer = new TenantSpecializer((file, tenant) => engine.render(file, contextFor(ctx.config, syntax, tenant)));
+  const specializer = new TenantSpecializer((file, tenant, watch) => engine.render(file, contextFor(ctx.config, syntax, tenant, watch)));
   return {
     master: (file) => engine.render(file, masterContext),
     tenant: (file, tenant) => specializer.render(file, tenant),

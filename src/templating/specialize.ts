@@ -8,18 +8,22 @@ import type { MigrationFile, Tenant } from '../types.js';
  * once per file (and target database) and swapping the values in is what makes a 10,000-tenant
  * deploy render 2 templates instead of 20,000 (twice: before the run and in it).
  *
- * The swap is proven, not assumed: a file is rendered for two made-up tenants that differ in every
- * field of the registry row, and the swap is used only if it turns the first text into the second
- * exactly. A template that reads anything else of the tenant (its name, status, dates), transforms
- * the identity (a hash, a prefix, a cut), or fails to render for them, keeps a full render per
- * tenant; so does a tenant whose schema name is not `ws_` + its workspace id without hyphens.
+ * Both are checked, not assumed. While a file is rendered for two made-up tenants, their registry
+ * rows (`workspace.*`) are watched: a template that reads any field of it but the two identity ones
+ * (`workspace_id`, `db_schema_name`) — directly, in an `{{#if}}`, through a partial or a helper,
+ * or by listing its keys — keeps a full render per tenant, whatever the two texts say (two made-up
+ * rows cannot stand for every value a branch may test). Then the swap is used only if it turns
+ * the first text into the second exactly: a template that transforms the identity (a hash, a
+ * prefix, a cut), or fails to render for them, keeps a full render per tenant; so does a tenant
+ * whose schema name is not `ws_` + its workspace id without hyphens.
  */
 export class TenantSpecializer {
-  readonly #render: (file: MigrationFile, tenant: Tenant) => string;
+  readonly #render: (file: MigrationFile, tenant: Tenant, watch?: WorkspaceWatch) => string;
   readonly #shapes = new Map<string, Shape | null>();
   readonly #once = new Set<string>();
 
-  constructor(render: (file: MigrationFile, tenant: Tenant) => string) {
+  /** `render` builds the tenant's context; with `watch`, its `workspace` record is `watch(record)`. */
+  constructor(render: (file: MigrationFile, tenant: Tenant, watch?: WorkspaceWatch) => string) {
     this.#render = render;
   }
 
@@ -49,18 +53,40 @@ export class TenantSpecializer {
   #learn(file: MigrationFile, target: string | null): Shape | null {
     const a = sentinel('Active', target, 0);
     const b = sentinel('Archived', target, 1);
+    let read = false;
+    const watch: WorkspaceWatch = (record) => watched(record, () => (read = true));
     let textA: string;
     let textB: string;
     try {
-      textA = this.#render(file, a);
-      textB = this.#render(file, b);
+      textA = this.#render(file, a, watch);
+      textB = this.#render(file, b, watch);
     } catch {
       // The real tenant's own render reports the error, naming it.
       return null;
     }
+    if (read) return null;
     const shape = shapeOf(textA, identityOf(a)!);
     return fill(shape, identityOf(b)!) === textB ? shape : null;
   }
+}
+
+/** What a renderer does to a tenant's `workspace` record before rendering (see {@link TenantSpecializer}). */
+export type WorkspaceWatch = (record: Record<string, unknown>) => Record<string, unknown>;
+
+/** Registry fields that are the tenant's identity (the swap proves how a template uses them). */
+const IDENTITY_FIELDS = new Set(['workspace_id', 'db_schema_name']);
+
+/** `record` behind a proxy that calls `onRead` when anything but an identity field is looked at. */
+function watched(record: Record<string, unknown>, onRead: () => void): Record<string, unknown> {
+  const field = (key: string | symbol) => {
+    if (typeof key !== 'string' || !IDENTITY_FIELDS.has(key)) onRead();
+  };
+  return new Proxy(record, {
+    get: (t, key, receiver) => (field(key), Reflect.get(t, key, receiver)),
+    has: (t, key) => (field(key), Reflect.has(t, key)),
+    getOwnPropertyDescriptor: (t, key) => (field(key), Reflect.getOwnPropertyDescriptor(t, key)),
+    ownKeys: (t) => (onRead(), Reflect.ownKeys(t)),
+  });
 }
 
 /** A tenant's identity as it appears in rendered text: the workspace id and its 32 hex digits. */

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { syntaxFor } from '../../src/dialect/syntax-registry.js';
 import { contextFor } from '../../src/operations/templates.js';
 import { TemplateEngine } from '../../src/templating/index.js';
-import { TenantSpecializer, identityOf } from '../../src/templating/specialize.js';
+import { TenantSpecializer, type WorkspaceWatch, identityOf } from '../../src/templating/specialize.js';
 import { checksumOf } from '../../src/source/index.js';
 import type { MigrationFile, Tenant } from '../../src/types.js';
 
@@ -26,6 +26,7 @@ beforeAll(async () => {
   await mkdir(path.join(tmp, 'templates/partials'), { recursive: true });
   await writeFile(path.join(tmp, 'templates/partials/audit.hbs'), 'created_utc {{datetime2}} DEFAULT {{utcnow}} -- {{schemaName}}');
   await writeFile(path.join(tmp, 'templates/partials/owner.hbs'), "INSERT INTO {{schema}}.log (w) VALUES ({{literal workspaceId}});");
+  await writeFile(path.join(tmp, 'templates/partials/seen.hbs'), '{{#if workspace.last_seen_utc}}UPDATE {{schema}}.t SET seen = 1;{{/if}}');
   engine = await TemplateEngine.create({ rootDir: tmp, partialsDir: 'templates/partials' });
 });
 afterAll(async () => {
@@ -48,21 +49,41 @@ const identityPieces = [
   '{{> owner}}',
   '{{table "jobs"}}',
 ];
-const tenantPieces = ['{{literal workspace.name}}', '{{literal workspace.status}}', '{{#if (literal workspace.name)}}x{{/if}}'];
+// Reading more of the tenant, including in ways two made-up rows could not tell apart: a branch on a
+// field that may be NULL, on a status other than the two the proof uses, through a partial, or over
+// the row's keys.
+const tenantPieces = [
+  '{{literal workspace.name}}',
+  '{{literal workspace.status}}',
+  '{{#if (literal workspace.name)}}x{{/if}}',
+  '{{#if workspace.last_seen_utc}}UPDATE {{schema}}.t SET active = 1;{{else}}-- nothing{{/if}}',
+  '{{#unless workspace.created_utc}}-- new{{/unless}}',
+  '{{#if workspace.name}}named{{/if}}',
+  '{{> seen}}',
+  '{{#each workspace}}{{@key}} {{/each}}',
+  '{{#with workspace}}{{literal db_schema_name}}{{/with}}',
+  '{{literal workspace.db_schema_name}}',
+];
 const text = fc.stringMatching(/^[a-z0-9_ (),;.\n-]{0,12}$/);
 
 const template = (pieces: readonly string[]) =>
   fc.array(fc.oneof(text, fc.constantFrom(...pieces)), { minLength: 1, maxLength: 12 }).map((parts) => parts.join(' '));
 
+const dateArb = fc.option(fc.date({ min: new Date(Date.UTC(2000, 0, 1)), max: new Date(Date.UTC(2030, 0, 1)), noInvalidDate: true }), { nil: null });
 const tenantArb = fc.record({
   id: fc.uuid({ version: 4 }),
-  name: fc.stringMatching(/^[A-Za-z0-9 ']{0,16}$/),
-  status: fc.constantFrom('Active' as const, 'Archived' as const),
+  name: fc.option(fc.stringMatching(/^[A-Za-z0-9 ']{0,16}$/), { nil: null }),
+  status: fc.constantFrom('Active', 'Archived', 'Provisioning'),
+  lastSeenUtc: dateArb,
+  createdUtc: dateArb,
 });
 
-function tenantOf(t: { id: string; name: string; status: 'Active' | 'Archived' }, target: string | null = null): Tenant {
+function tenantOf(
+  t: { id: string; name: string | null; status: string; lastSeenUtc?: Date | null; createdUtc?: Date | null },
+  target: string | null = null,
+): Tenant {
   const schema = `ws_${t.id.replace(/-/g, '')}`;
-  return { workspaceId: t.id, name: t.name, dbSchemaName: schema, schema, status: t.status, lastSeenUtc: null, createdUtc: null, target, needsBackfill: false };
+  return { workspaceId: t.id, name: t.name, dbSchemaName: schema, schema, status: t.status, lastSeenUtc: t.lastSeenUtc ?? null, createdUtc: t.createdUtc ?? null, target, needsBackfill: false };
 }
 
 function fileOf(source: string): MigrationFile {
@@ -80,8 +101,8 @@ function fileOf(source: string): MigrationFile {
   };
 }
 
-const full = (dialect: 'mssql' | 'postgres') => (file: MigrationFile, tenant: Tenant) =>
-  engine.render(file, contextFor({ masterSchema: 'pmassist_master', vars: {} }, syntaxFor(dialect), tenant));
+const full = (dialect: 'mssql' | 'postgres') => (file: MigrationFile, tenant: Tenant, watch?: WorkspaceWatch) =>
+  engine.render(file, contextFor({ masterSchema: 'pmassist_master', vars: {} }, syntaxFor(dialect), tenant, watch));
 
 /** What a renderer gives for each tenant: its text, or the error's message. */
 const outcome = (render: (f: MigrationFile, t: Tenant) => string, file: MigrationFile, tenant: Tenant) => {
@@ -101,7 +122,7 @@ describe('render once, specialize per tenant', () => {
         const specializer = new TenantSpecializer(render);
         for (const t of tenants) {
           const tenant = tenantOf(t);
-          expect(outcome((f, x) => specializer.render(f, x), file, tenant)).toBe(outcome(render, file, tenant));
+          expect(outcome((f, x) => specializer.render(f, x), file, tenant)).toBe(outcome((f, x) => render(f, x), file, tenant));
         }
       }),
       { numRuns: RUNS, seed: 20261204 },
@@ -110,7 +131,7 @@ describe('render once, specialize per tenant', () => {
 
   it('renders an identity-only template once and swaps the identity in; a template reading more renders per tenant', () => {
     let renders = 0;
-    const counting = (f: MigrationFile, t: Tenant) => (renders++, full('postgres')(f, t));
+    const counting = (f: MigrationFile, t: Tenant, w?: WorkspaceWatch) => (renders++, full('postgres')(f, t, w));
     const specializer = new TenantSpecializer(counting);
     const identityOnly = fileOf('CREATE TABLE {{schema}}.t (id {{uuid}}); INSERT INTO {{schema}}.t VALUES ({{literal workspaceId}});');
     for (let i = 0; i < 50; i++) specializer.render(identityOnly, tenantOf({ id: randomUUID(), name: `n${i}`, status: 'Active' }));
@@ -121,6 +142,13 @@ describe('render once, specialize per tenant', () => {
     renders = 0;
     const byName = fileOf('INSERT INTO {{schema}}.t VALUES ({{literal workspace.name}});');
     for (let i = 0; i < 10; i++) specializer.render(byName, tenantOf({ id: randomUUID(), name: `n${i}`, status: 'Active' }));
+    expect(renders).toBe(1 + 2 + 9);
+
+    // A branch on a field two made-up rows both have set: still rendered per tenant.
+    renders = 0;
+    const bySeen = fileOf('{{#if workspace.last_seen_utc}}UPDATE {{schema}}.t SET active = 1;{{else}}-- nothing{{/if}}');
+    const never = (i: number) => tenantOf({ id: randomUUID(), name: `n${i}`, status: 'Active', lastSeenUtc: null });
+    for (let i = 0; i < 10; i++) expect(specializer.render(bySeen, never(i))).toBe('-- nothing');
     expect(renders).toBe(1 + 2 + 9);
   });
 
