@@ -1,8 +1,9 @@
 /**
  * Read what the fleet report shows with the existing read operations — `status` (the
  * applied-version summary and meta tables), the run ledger's newest runs, `drift` and `plan` when
- * asked — and aggregate it into {@link ReportData}. Reads only: nothing is created, not even the
- * ledger tables.
+ * asked — and aggregate it into {@link ReportData}. Nothing is created, not even the ledger tables;
+ * like `status`, the summary read may write the applied-version summary row of a tenant that has
+ * none yet (a cache of its meta table, skipped with a warning for a login that may only read).
  */
 import type { LedgerTenant } from '../dialect/ledger-types.js';
 import type { DialectName } from '../dialect/dialect-syntax.js';
