@@ -37,6 +37,11 @@ export interface ProvisioningServerOptions {
   readonly maxConcurrentProvisions?: number;
   /** On close, how long in-flight requests may take before their connections are cut. Default 30 000 ms. */
   readonly drainMs?: number;
+  /**
+   * After the drain: how long closing waits for provisionings that had started to finish (or undo
+   * what they created) before it closes the service's pool anyway (default 120 s).
+   */
+  readonly finishMs?: number;
   /** Largest request body accepted. Default 64 KiB. */
   readonly maxBodyBytes?: number;
   /** Close the service (its pool) when the server closes. Default true. */
@@ -91,6 +96,14 @@ export async function startProvisioningServer(options: ProvisioningServerOptions
   const maxBody = options.maxBodyBytes ?? 64 * 1024;
   let inFlight = 0;
   let draining = false;
+  /** Provisionings that have started (not those still queued): closing waits for them. */
+  const provisioning = new Set<Promise<unknown>>();
+  const tracked = <T>(work: Promise<T>): Promise<T> => {
+    provisioning.add(work);
+    const done = () => provisioning.delete(work);
+    work.then(done, done);
+    return work;
+  };
 
   const server = http.createServer((req, res) => {
     const started = performance.now();
@@ -146,12 +159,12 @@ export async function startProvisioningServer(options: ProvisioningServerOptions
       case 'provision': {
         const input = parseBody(await readBody(req, maxBody));
         const result = await limit(() =>
-          service.provisionWorkspace({
+          tracked(service.provisionWorkspace({
             workspaceId: input.workspaceId ?? randomUUID(),
             ...(input.name !== undefined ? { name: input.name } : {}),
             ...(input.owner !== undefined ? { ownerUserId: input.owner } : {}),
             ...(input.target !== undefined ? { target: input.target } : {}),
-          }),
+          })),
         );
         return { status: result.outcome === 'created' ? 201 : 200, body: provisionJson(result) };
       }
@@ -186,12 +199,23 @@ export async function startProvisioningServer(options: ProvisioningServerOptions
         draining = true;
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
-        const cut = setTimeout(() => server.closeAllConnections(), options.drainMs ?? 30_000);
+        const drainMs = options.drainMs ?? 30_000;
+        const cut = setTimeout(() => server.closeAllConnections(), drainMs);
         try {
           await closed;
         } finally {
           clearTimeout(cut);
           if (options.socket !== undefined) removeSocket(options.socket);
+          // Queued provisionings whose clients were cut never start; started ones finish (or undo
+          // what they created) before the pool closes, up to `finishMs`: closing the pool under them
+          // would leave their workspaces 'Provisioning'.
+          limit.clearQueue();
+          if (provisioning.size > 0) {
+            let timer: NodeJS.Timeout | undefined;
+            const finishMs = options.finishMs ?? 120_000;
+            await Promise.race([Promise.allSettled([...provisioning]), new Promise((resolve) => (timer = setTimeout(resolve, finishMs)))]);
+            clearTimeout(timer);
+          }
           if (options.ownsService ?? true) await service.close();
         }
       })();

@@ -203,6 +203,50 @@ describe.each(serviceTargets)('provisioning service on $name', (target) => {
     server = undefined;
     for (const id of ids) expect((await service.lookupWorkspace(id))?.status).toBe('Active');
   });
+
+  it('past the drain time: clients are cut, queued provisionings never start, started ones finish before the service closes', async () => {
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const started: string[] = [];
+    let closedWhileRunning = false;
+    let running = 0;
+    const gated: WorkspaceApi = {
+      provisionWorkspace: async (input) => {
+        started.push(input.workspaceId!);
+        running++;
+        try {
+          await gate;
+          return await service.provisionWorkspace(input);
+        } finally {
+          running--;
+        }
+      },
+      showWorkspace: (id) => service.showWorkspace(id),
+      archiveWorkspace: (id) => service.archiveWorkspace(id),
+      lookupWorkspace: (id) => service.lookupWorkspace(id),
+      close: async () => {
+        closedWhileRunning ||= running > 0;
+      },
+    };
+    server = await startProvisioningServer({ service: gated, socket: path.join(dir, 'tm.sock'), ownsService: true, maxConcurrentProvisions: 2, drainMs: 200 });
+    const address = server.address;
+    const ids = Array.from({ length: 4 }, () => guid());
+    const answers = ids.map((id) => request(address, 'POST', '/v1/workspaces', { workspaceId: id }).catch((e: Error) => e));
+    for (let i = 0; i < 3000 && (server.inFlight < ids.length || started.length < 2); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(started).toHaveLength(2);
+    let closed = false;
+    const closing = server.close().then(() => (closed = true));
+    // Every client is cut at the drain time; the two started provisionings are still at the gate.
+    for (const a of await Promise.all(answers)) expect(a).toBeInstanceOf(Error);
+    expect(closed).toBe(false);
+    open();
+    await closing;
+    server = undefined;
+    expect(closedWhileRunning).toBe(false);
+    expect(started).toHaveLength(2);
+    for (const id of started) expect((await service.lookupWorkspace(id))?.status).toBe('Active');
+    for (const id of ids.filter((x) => !started.includes(x))) expect(await service.lookupWorkspace(id)).toBeUndefined();
+  });
 });
 
 describe('tenant-migrate serve: refused before it connects anywhere', () => {
