@@ -18,6 +18,13 @@ import { type SqlHelpers, sqlHelpers } from './sql-helpers.js';
 const IDS = ['0001_a', '0002_b', '0003_c', '0004_d'];
 const TENANTS = 3;
 const targets = runnableTargets.filter((t) => t.name !== 'mssql');
+// The restore is written in PostgreSQL: on a run without that family, a named skip says so (a file
+// without a suite fails).
+if (targets.length === 0) {
+  describe('summary trust (property)', () => {
+    it.skip('SKIPPED: runs on PGlite and PostgreSQL only (the restore step is PostgreSQL SQL), and neither is selected here (TM_TEST_DIALECTS)', () => undefined);
+  });
+}
 
 type Step = { readonly t: 'up'; readonly to: number } | { readonly t: 'snapshot'; readonly tenant: number } | { readonly t: 'restore'; readonly tenant: number };
 const step: fc.Arbitrary<Step> = fc.oneof(
