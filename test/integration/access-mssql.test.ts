@@ -160,8 +160,11 @@ describe.each(targets)('least privilege on $name (T-SQL)', (target) => {
     project.write('tenant-migrations/0003_broken.sql.hbs', 'SELECT * FROM {{schema}}.does_not_exist;\n');
     const id = guid();
     const role = `${schemaOf(id)}_${s}`;
+    const warnings: string[] = [];
+    m.on((e) => void (e.type === 'warning' && warnings.push(e.message)));
     const err = await createWorkspaceService(m).provisionWorkspace({ workspaceId: id }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'PROVISION_FAILED', context: { cleanedUp: true } });
+    expect(warnings).toEqual([]);
     expect(await run(`SELECT COUNT(*) AS n FROM sys.database_principals WHERE name = '${role}'`)).toEqual([{ n: 0 }]);
     project.write('tenant-migrations/0003_broken.sql.hbs', 'SELECT 1 AS one;\n');
     await expect(createWorkspaceService(m).provisionWorkspace({ workspaceId: id })).resolves.toMatchObject({ outcome: 'created' });
