@@ -6,7 +6,7 @@
  * statement that uses a column added or renamed earlier must be in a later batch.
  */
 import type { ModelColumn, ModelDefault, ModelForeignKey, ModelIndex, ModelRoutine, ModelSequence, ModelTable, ModelView, DialectText } from '../schema-model/model-types.js';
-import { defaultNameOf } from '../schema-model/model-types.js';
+import { defaultNameOf, indexExpressionText, isPostgresOnlyIndex } from '../schema-model/model-types.js';
 import { autoNumber, identityAlways, storageType, typeSql } from '../schema-model/logical-types.js';
 import { type Destructive, type ModelConstraint, type RenamedObjectType, type SchemaChange, constraintName, describeChange } from './schema-changes.js';
 
@@ -173,15 +173,23 @@ export function dropConstraintSql(tableName: string, c: ModelConstraint, next: (
   return `{{#if isMssql}}\n${mssql}\n{{else}}\n${plain}\n{{/if}}`;
 }
 
+/**
+ * CREATE INDEX. An expression key is written in parentheses (PostgreSQL needs them around anything
+ * but a function call); an index with one is PostgreSQL's only — SQL Server has no expression
+ * indexes (it indexes a computed column), so there the statement is left out.
+ */
 export function createIndexSql(tableName: string, i: ModelIndex): string {
-  const keys = i.columns.map((k) => `${ident(k.column)}${k.descending ? ' DESC' : ''}`).join(', ');
+  const keys = i.columns.map((k) => `${k.column !== undefined ? ident(k.column) : `(${escapeHbs(indexExpressionText(k.expression).trim())})`}${k.descending ? ' DESC' : ''}`).join(', ');
   const include = i.include && i.include.length > 0 ? ` INCLUDE (${list(i.include)})` : '';
-  const where = i.where !== undefined ? `\n    WHERE ${dialectText(i.where)}` : '';
-  return `CREATE ${i.unique ? 'UNIQUE ' : ''}INDEX ${ident(i.name)} ON ${table(tableName)} (${keys})${include}${where};`;
+  const where = i.where !== undefined ? `\n    WHERE ${isPostgresOnlyIndex(i) ? textOf(i.where, 'postgres') : dialectText(i.where)}` : '';
+  const sql = `CREATE ${i.unique ? 'UNIQUE ' : ''}INDEX ${ident(i.name)} ON ${table(tableName)} (${keys})${include}${where};`;
+  return isPostgresOnlyIndex(i) ? postgresOnly(`-- ${i.name} has an expression key: PostgreSQL only (SQL Server indexes a computed column instead)\n${sql}`) : sql;
 }
 
 const dropIndexSql = (tableName: string, i: ModelIndex): string =>
-  `{{#if isMssql}}\nDROP INDEX ${ident(i.name)} ON ${table(tableName)};\n{{else}}\nDROP INDEX {{schema}}.${ident(i.name)};\n{{/if}}`;
+  isPostgresOnlyIndex(i)
+    ? postgresOnly(`DROP INDEX {{schema}}.${ident(i.name)};`)
+    : `{{#if isMssql}}\nDROP INDEX ${ident(i.name)} ON ${table(tableName)};\n{{else}}\nDROP INDEX {{schema}}.${ident(i.name)};\n{{/if}}`;
 
 /**
  * SQL Server only: drop a column's default constraint whatever its name (system-named ones too).
@@ -217,6 +225,7 @@ function renameObjectSql(c: Extract<SchemaChange, { kind: 'rename-object' }>): s
     ...c.referencedBy.map((r) => `ALTER TABLE ${table(r.table)} ADD ${constraintDefinition({ type: 'foreign key', fk: r.fk })};`),
   ];
   const postgres = isIndex ? `ALTER INDEX {{schema}}.${ident(from)} RENAME TO ${ident(to)};` : `ALTER TABLE ${table(tableName)} RENAME CONSTRAINT ${ident(from)} TO ${ident(to)};`;
+  if (isIndex && isPostgresOnlyIndex(definition)) return postgresOnly(postgres);
   return `{{#if isMssql}}\nIF SERVERPROPERTY('Babelfish') IS NULL\n    ${rename}\nELSE\nBEGIN\n    -- Babelfish cannot rename it: dropped and created again under the new name\n${recreate.map((l) => l.replace(/^/gm, '    ')).join('\n')}\nEND\n{{else}}\n${postgres}\n{{/if}}`;
 }
 

@@ -6,7 +6,7 @@
  * `BlockOnPossibleDataLoss`, sqldef `--enable-drop`).
  */
 import { canonicalJson } from '../catalog/fingerprint.js';
-import type { ModelColumn, ModelForeignKey, ModelIndex, ModelTable, ModelView, SchemaModel } from '../schema-model/model-types.js';
+import { type ModelColumn, type ModelForeignKey, type ModelIndex, type ModelTable, type ModelView, type SchemaModel, indexExpressionText, isPostgresOnlyIndex } from '../schema-model/model-types.js';
 import { snapshotModel } from '../schema-model/snapshot.js';
 import { autoNumber, identityAlways, storageType } from '../schema-model/logical-types.js';
 import { TenantMigrateError } from '../errors.js';
@@ -143,7 +143,8 @@ function renamedOld(from: SchemaModel, renames: Renames): ModelTable[] {
       }),
       indexes: t.indexes.map((i) => ({
         ...on(i),
-        columns: i.columns.map((k) => ({ ...k, column: cn(name, k.column) })),
+        // An expression key keeps its text: a renamed column it reads is renamed in the model's text too (or it differs, and is re-created).
+        columns: i.columns.map((k) => (k.column !== undefined ? { ...k, column: cn(name, k.column) } : k)),
         ...(i.include ? { include: cols(i.include) } : {}),
       })),
     };
@@ -176,7 +177,11 @@ function uses(table: string, item: ModelConstraint | ModelIndex, column: string,
     }
   }
   void table;
-  return item.columns.some((k) => k.column === column) || (item.include ?? []).includes(column) || mentions(item.where, column);
+  return (
+    item.columns.some((k) => (k.column !== undefined ? k.column === column : mentions(indexExpressionText(k.expression), column))) ||
+    (item.include ?? []).includes(column) ||
+    mentions(item.where, column)
+  );
 }
 
 /** The changes from `from` (snapshot) to `to` (model). */
@@ -215,7 +220,10 @@ export function diffModels(from: SchemaModel, declared: SchemaModel, options: Di
   const dropped = new Map<string, ModelConstraint | ModelIndex>(); // name → item
   const droppedTable = new Map<string, string>();
   const added = new Set<string>();
+  // An index with an expression key exists on PostgreSQL only: SQL Server's own drops and re-creates leave it alone.
+  const absentOnMssql = (item: ModelConstraint | ModelIndex) => !('type' in item) && isPostgresOnlyIndex(item);
   const drop = (table: string, item: ModelConstraint | ModelIndex, only?: 'mssql') => {
+    if (only === 'mssql' && absentOnMssql(item)) return;
     const name = 'type' in item ? constraintName(item) : item.name;
     if (dropped.has(name)) return;
     dropped.set(name, item);
@@ -223,6 +231,7 @@ export function diffModels(from: SchemaModel, declared: SchemaModel, options: Di
     changes.push('type' in item ? { kind: 'drop-constraint', table, constraint: item, ...(only ? { only } : {}) } : { kind: 'drop-index', table, index: item, ...(only ? { only } : {}) });
   };
   const add = (table: string, item: ModelConstraint | ModelIndex, only?: 'mssql') => {
+    if (only === 'mssql' && absentOnMssql(item)) return;
     const name = 'type' in item ? constraintName(item) : item.name;
     if (added.has(name)) return;
     added.add(name);

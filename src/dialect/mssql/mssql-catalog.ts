@@ -34,7 +34,7 @@ export const mssqlCatalogSql = (schemas: readonly string[]) => {
   return {
     columns: `SELECT s.name AS schema_name, t.name AS table_name, c.name AS column_name, ty.name AS type_name,
        c.max_length, c.precision, c.scale, c.is_nullable, c.is_identity,
-       dc.definition AS default_expr, cc.definition AS computed_expr
+       dc.definition AS default_expr, cc.definition AS computed_expr, cc.is_persisted
 FROM ${tables}
 JOIN sys.columns AS c ON c.object_id = t.object_id
 JOIN sys.types AS ty ON ty.user_type_id = c.user_type_id
@@ -104,7 +104,7 @@ type Bit = boolean | number;
 export interface MssqlColumnRow {
   schema_name: string; table_name: string; column_name: string; type_name: string;
   max_length: number; precision: number; scale: number; is_nullable: Bit; is_identity: Bit;
-  default_expr: string | null; computed_expr: string | null;
+  default_expr: string | null; computed_expr: string | null; is_persisted?: Bit | null;
 }
 export interface MssqlKeyRow {
   schema_name: string; table_name: string; constraint_name: string; constraint_type: string;
@@ -216,7 +216,7 @@ export function mssqlRowsToCatalogs(
       type: mssqlLogicalType(r),
       nullable: Boolean(r.is_nullable),
       ...(r.default_expr !== null ? { default: normalizeMssqlExpression(r.default_expr, r.schema_name) } : {}),
-      ...(r.computed_expr !== null ? { computed: normalizeMssqlExpression(r.computed_expr, r.schema_name) } : {}),
+      ...(r.computed_expr !== null ? { computed: normalizeMssqlExpression(r.computed_expr, r.schema_name), ...(r.is_persisted ? { persisted: true as const } : {}) } : {}),
     });
   }
   // Rows are ordered by constraint and key ordinal: consecutive rows of one constraint add columns.
