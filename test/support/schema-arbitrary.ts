@@ -110,7 +110,7 @@ export interface RoutineState {
   readonly tr0?: { readonly table: string; readonly events: 'update' | 'insert, update' };
 }
 
-function routinesOf(r: RoutineState): ModelRoutine[] {
+export function routinesOf(r: RoutineState): ModelRoutine[] {
   const out: ModelRoutine[] = [];
   if (r.f0) {
     out.push({
