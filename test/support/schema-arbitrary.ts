@@ -1,7 +1,8 @@
 /**
  * fast-check arbitraries for schema models within the vocabulary both dialects share: tables with
  * a primary key (int, bigint, identity, int identity, serial), columns of every portable type,
- * defaults, unique keys, checks, indexes (descending, filtered), foreign keys with actions, views
+ * defaults, unique keys, checks, indexes (descending, filtered, expression keys — PostgreSQL's only),
+ * foreign keys with actions, views
  * (one may read another), a sequence, and routines — a function, a procedure and a trigger (on
  * PostgreSQL with its trigger function), each a CREATE text per dialect — and a second model made
  * from the first by random edits (columns added, dropped, renamed with renamedFrom, widened and
@@ -54,6 +55,8 @@ interface TableSeed {
   readonly unique: number | null;
   readonly check: number | null;
   readonly index: { readonly column: number; readonly descending: boolean; readonly filtered: boolean } | null;
+  /** An expression index (PostgreSQL only; absent on SQL Server on both sides). */
+  readonly expressionIndex: { readonly column: number; readonly descending: boolean } | null;
   readonly parent: { readonly onDelete: ReferentialAction } | null;
 }
 
@@ -63,10 +66,18 @@ const tableSeed: fc.Arbitrary<TableSeed> = fc.record({
   unique: fc.option(fc.nat(3), { nil: null }),
   check: fc.option(fc.nat(3), { nil: null }),
   index: fc.option(fc.record({ column: fc.nat(3), descending: fc.boolean(), filtered: fc.boolean() }), { nil: null }),
+  expressionIndex: fc.option(fc.record({ column: fc.nat(3), descending: fc.boolean() }), { nil: null }),
   parent: fc.option(fc.record({ onDelete: fc.constantFrom<ReferentialAction>('no action', 'cascade', 'set null', 'restrict') }), { nil: null }),
 });
 
 const keyable = (c: ModelColumn) => (KEYABLE as readonly string[]).includes(c.type);
+
+/** An expression over a column that PostgreSQL can index (`lower(c)`, `abs(c)`), or none for its type. */
+function indexExpression(c: ModelColumn): string | undefined {
+  if (STRINGS.has(c.type)) return `lower(${c.name})`;
+  if (NUMERIC.has(c.type)) return `abs(${c.name})`;
+  return undefined;
+}
 
 function checkExpression(c: ModelColumn): string {
   if (NUMERIC.has(c.type)) return `${c.name} >= 0`;
@@ -81,6 +92,8 @@ function makeTable(i: number, s: TableSeed, rootKey: string | undefined): ModelT
   const uniqueCol = s.unique !== null && keyable(at(s.unique)) ? at(s.unique) : undefined;
   const checkCol = s.check !== null ? at(s.check) : undefined;
   const indexCol = s.index && keyable(at(s.index.column)) ? at(s.index.column) : undefined;
+  const exprCol = s.expressionIndex ? at(s.expressionIndex.column) : undefined;
+  const expression = exprCol && indexExpression(exprCol);
   const foreignKeys: ModelTable['foreignKeys'][number][] = [];
   if (s.parent && rootKey && i > 0) {
     columns.push({ name: 'parent_id', type: keyStorage(rootKey), nullable: true });
@@ -93,9 +106,12 @@ function makeTable(i: number, s: TableSeed, rootKey: string | undefined): ModelT
     uniques: uniqueCol ? [{ name: `uq_${name}_${uniqueCol.name}`, columns: [uniqueCol.name] }] : [],
     checks: checkCol ? [{ name: `ck_${name}_${checkCol.name}`, expression: checkExpression(checkCol) }] : [],
     foreignKeys,
-    indexes: indexCol
-      ? [{ name: `ix_${name}_${indexCol.name}`, columns: [{ column: indexCol.name, ...(s.index!.descending ? { descending: true } : {}) }], unique: false, ...(s.index!.filtered ? { where: `${indexCol.name} IS NOT NULL` } : {}) }]
-      : [],
+    indexes: [
+      ...(indexCol
+        ? [{ name: `ix_${name}_${indexCol.name}`, columns: [{ column: indexCol.name, ...(s.index!.descending ? { descending: true } : {}) }], unique: false, ...(s.index!.filtered ? { where: `${indexCol.name} IS NOT NULL` } : {}) }]
+        : []),
+      ...(expression ? [{ name: `ix_${name}_expr`, columns: [{ expression, ...(s.expressionIndex!.descending ? { descending: true } : {}) }, { column: 'id' }], unique: false }] : []),
+    ],
   };
 }
 
@@ -259,7 +275,7 @@ function applyEdits(a: SchemaModel, edits: readonly Edit[], limits: EditLimits =
   const mutable = (t: ModelTable) => t as { -readonly [K in keyof ModelTable]: ModelTable[K] };
   const used = (t: ModelTable, c: string) =>
     inView(t, c) ||
-    c === 'id' || c === 'parent_id' || t.uniques.some((u) => u.columns.includes(c)) || t.indexes.some((i) => i.columns.some((k) => k.column === c)) || t.checks.some((k) => k.name.endsWith(`_${c}`));
+    c === 'id' || c === 'parent_id' || t.uniques.some((u) => u.columns.includes(c)) || t.indexes.some((i) => i.columns.some((k) => k.column === c || (typeof k.expression === 'string' && k.expression.includes(`(${c})`)))) || t.checks.some((k) => k.name.endsWith(`_${c}`));
   const referenced = (name: string) => tables.some((t) => t.name !== name && t.foreignKeys.some((f) => f.references.table === name));
   for (const e of edits) {
     if (e.kind === 'sequence') {
