@@ -196,7 +196,7 @@ export function diffModels(from: SchemaModel, declared: SchemaModel, options: Di
   const destructive: Destructive[] = [];
   const destroy = (allowKind: AllowKind, what: string) => destructive.push({ allow: allowKind, what });
 
-  for (const [newName, oldName] of renames.tables) changes.push({ kind: 'rename-table', from: oldName, to: newName });
+  for (const [newName, oldName] of renames.tables) changes.push({ kind: 'rename-table', from: oldName, to: newName, indexes: from.tables.find((t) => t.name === oldName)?.indexes ?? [] });
   for (const [key, oldColumn] of renames.columns) {
     const [table, newColumn] = key.split('.') as [string, string];
     changes.push({ kind: 'rename-column', table, from: oldColumn, to: newColumn });
@@ -429,10 +429,18 @@ function objectChanges(from: SchemaModel, to: SchemaModel, tableChanges: readonl
     // Another kind, or a trigger moved to another table: dropped and created.
     if (!next || next.kind !== r.kind || next.table !== r.table) out.push({ kind: 'drop-routine', routine: r, position: i });
   }
+  // Babelfish drops a table's triggers with any of its columns (DROP COLUMN, and the column rebuilds
+  // of a nullability change or a removed IDENTITY; SQL Server's table rebuild drops them too).
+  const columnsDropped = new Set<string>();
+  for (const c of tableChanges) {
+    if (c.kind === 'drop-column' || (c.kind === 'alter-column' && (c.nullabilityChanged || c.identityChanged))) columnsDropped.add(c.table);
+    else if (c.kind === 'rebuild-table') columnsDropped.add(c.table.name);
+  }
   for (const r of to.routines ?? []) {
-    const before = oldRoutines.get(r.name)?.r;
-    if (!before || before.kind !== r.kind || before.table !== r.table) out.push({ kind: 'create-routine', routine: r });
-    else if (!same(before.definition, r.definition)) out.push({ kind: 'replace-routine', from: before, to: r });
+    const before = oldRoutines.get(r.name);
+    if (!before || before.r.kind !== r.kind || before.r.table !== r.table) out.push({ kind: 'create-routine', routine: r });
+    else if (!same(before.r.definition, r.definition)) out.push({ kind: 'replace-routine', from: before.r, to: r, position: before.i });
+    else if (r.kind === 'trigger' && r.definition.mssql !== undefined && r.table !== undefined && columnsDropped.has(r.table)) out.push({ kind: 'restore-trigger', routine: r, only: 'mssql' });
   }
   const oldSeqs = new Map((from.sequences ?? []).map((q) => [q.name, q]));
   const newSeqs = new Map((to.sequences ?? []).map((q) => [q.name, q]));
