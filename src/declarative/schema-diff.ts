@@ -6,7 +6,7 @@
  * `BlockOnPossibleDataLoss`, sqldef `--enable-drop`).
  */
 import { canonicalJson } from '../catalog/fingerprint.js';
-import { type ModelColumn, type ModelForeignKey, type ModelIndex, type ModelTable, type ModelView, type SchemaModel, indexExpressionText, isPostgresOnlyIndex } from '../schema-model/model-types.js';
+import { type ModelColumn, type ModelForeignKey, type ModelIndex, type ModelRoutine, type ModelTable, type ModelView, type SchemaModel, indexExpressionText, isPostgresOnlyIndex } from '../schema-model/model-types.js';
 import { snapshotModel } from '../schema-model/snapshot.js';
 import { autoNumber, identityAlways, storageType } from '../schema-model/logical-types.js';
 import { TenantMigrateError } from '../errors.js';
@@ -424,10 +424,12 @@ function objectChanges(from: SchemaModel, to: SchemaModel, tableChanges: readonl
   }
   const oldRoutines = new Map((from.routines ?? []).map((r, i) => [r.name, { r, i }]));
   const newRoutines = new Map((to.routines ?? []).map((r) => [r.name, r]));
+  // Another kind, a trigger moved to another table, or a dialect's text added or taken away: dropped and created.
+  const dialects = (r: ModelRoutine) => `${r.definition.mssql !== undefined}/${r.definition.postgres !== undefined}`;
+  const recreated = (a: ModelRoutine, b: ModelRoutine) => a.kind !== b.kind || a.table !== b.table || dialects(a) !== dialects(b);
   for (const [name, { r, i }] of oldRoutines) {
     const next = newRoutines.get(name);
-    // Another kind, or a trigger moved to another table: dropped and created.
-    if (!next || next.kind !== r.kind || next.table !== r.table) out.push({ kind: 'drop-routine', routine: r, position: i });
+    if (!next || recreated(r, next)) out.push({ kind: 'drop-routine', routine: r, position: i });
   }
   // Babelfish drops a table's triggers with any of its columns (DROP COLUMN, and the column rebuilds
   // of a nullability change or a removed IDENTITY; SQL Server's table rebuild drops them too).
@@ -438,7 +440,7 @@ function objectChanges(from: SchemaModel, to: SchemaModel, tableChanges: readonl
   }
   for (const r of to.routines ?? []) {
     const before = oldRoutines.get(r.name);
-    if (!before || before.r.kind !== r.kind || before.r.table !== r.table) out.push({ kind: 'create-routine', routine: r });
+    if (!before || recreated(before.r, r)) out.push({ kind: 'create-routine', routine: r });
     else if (!same(before.r.definition, r.definition)) out.push({ kind: 'replace-routine', from: before.r, to: r, position: before.i });
     else if (r.kind === 'trigger' && r.definition.mssql !== undefined && r.table !== undefined && columnsDropped.has(r.table)) out.push({ kind: 'restore-trigger', routine: r, only: 'mssql' });
   }

@@ -78,6 +78,14 @@ describe('generated migrations with views, sequences, routines and the everyday 
     expect(down.postgres).toContain('CONSTRAINT notes_pkey PRIMARY KEY (note_id)');
   });
 
+  it('a routine that gains or loses a dialect\'s text is dropped and created (not replaced with nothing)', async () => {
+    const withBoth = base.routines![0]!;
+    const pgOnly = defineSchema({ ...base, routines: [routine('procedure', 'purge', { postgres: withBoth.definition.postgres! })] });
+    const up = await render(migrationTemplates(base, pgOnly, '0002_x', new Set()).up);
+    expect(up.mssql).toMatch(/DROP PROCEDURE \[ws_[0-9a-f]+\]\.purge;/);
+    expect(up.postgres).toMatch(/DROP PROCEDURE "?ws_[0-9a-f]+"?\.purge;[\s\S]*CREATE PROCEDURE/);
+  });
+
   it('an expression index is PostgreSQL\'s only: created, renamed and dropped there, absent on SQL Server (also where SQL Server drops and re-creates what uses a column)', async () => {
     const accounts = (indexes: readonly ModelIndex[], emailType = 50) =>
       defineSchema({
