@@ -14,6 +14,13 @@ import { REPO_ROOT, runnableTargets } from './harness.js';
 
 const pgTargets = runnableTargets.filter((t) => t.name !== 'mssql');
 const tsqlTargets = runnableTargets.filter((t) => t.name === 'mssql');
+// The pagila shape is written for PostgreSQL only; northwind's and chinook's in T-SQL too. A run
+// with none of the engines says so in a named skip rather than leave the file without a suite.
+if (pgTargets.length === 0) {
+  describe('real-world schemas adopted end to end', () => {
+    it.skip(`SKIPPED: the PostgreSQL shapes run on PGlite and PostgreSQL only, and neither is selected here (TM_TEST_DIALECTS)${tsqlTargets.length > 0 ? '; the T-SQL shapes run below' : ''}`, () => undefined);
+  });
+}
 const corpus = (name: string, dialect: 'sql' | 'tsql' = 'sql') => readFileSync(path.join(REPO_ROOT, 'test/fixtures/corpus', `${name}.${dialect}.hbs`), 'utf8');
 
 /** Per schema: model edits (from → to) that make the change the test applies. */
@@ -71,7 +78,7 @@ const TSQL_CASES: { name: string; edits: [string, string][]; allow?: string[]; e
       ['freight: col.real().nullable().default(0),', 'freight: col.float().nullable().default(0),\n        ship_via: col.smallint().nullable(),'],
       ["sequence('order_numbers', { type: 'int', start: 10248, increment: 1 })", "sequence('order_numbers', { type: 'int', start: 10248, increment: 2 })"],
     ],
-    expect: ['alter column orders.freight: type real → float', 'alter sequence order_numbers: increment 1 → 2', 're-create view order_subtotals'],
+    expect: ['alter column orders.freight: type real → float', 'alter sequence order_numbers: increment 1 → 2'],
   },
   {
     name: 'music-store',
