@@ -1,7 +1,7 @@
 /**
  * A corpus of real-world schema shapes (test/fixtures/corpus: after the public pagila, northwind and
- * chinook samples, written for these tests; northwind and chinook also in T-SQL, `*.tsql.hbs`, for
- * the T-SQL engine) adopted end to end as a new user would: their DDL is
+ * chinook samples, written for these tests; each also in T-SQL, `*.tsql.hbs`, for the T-SQL engine)
+ * adopted end to end as a new user would: their DDL is
  * the project's first migration; pull → diff --init → check passes and a second pull gives the same
  * bytes → a change to the model → diff → up → check and drift pass.
  */
@@ -14,8 +14,8 @@ import { REPO_ROOT, runnableTargets } from './harness.js';
 
 const pgTargets = runnableTargets.filter((t) => t.name !== 'mssql');
 const tsqlTargets = runnableTargets.filter((t) => t.name === 'mssql');
-// The pagila shape is written for PostgreSQL only; northwind's and chinook's in T-SQL too. A run
-// with none of the engines says so in a named skip rather than leave the file without a suite.
+// The PostgreSQL shapes run on the PostgreSQL family, their T-SQL versions on the T-SQL engine. A run
+// without the PostgreSQL family says so in a named skip.
 if (pgTargets.length === 0) {
   describe('real-world schemas adopted end to end', () => {
     it.skip(`SKIPPED: the PostgreSQL shapes run on PGlite and PostgreSQL only, and neither is selected here (TM_TEST_DIALECTS)${tsqlTargets.length > 0 ? '; the T-SQL shapes run below' : ''}`, () => undefined);
@@ -72,6 +72,14 @@ describe.each(pgTargets)('real-world schemas adopted end to end on $name', (targ
 
 /** The T-SQL shapes (`<name>.tsql.hbs`: the same schemas as a SQL Server team writes them). */
 const TSQL_CASES: { name: string; edits: [string, string][]; allow?: string[]; expect: string[] }[] = [
+  {
+    name: 'film-rental',
+    edits: [
+      ['email: col.nvarchar(50).nullable(),', 'email: col.nvarchar(120).nullable(),\n        loyalty_points: col.int().default(0),'],
+      ["{ name: 'idx_last_name', columns: ['last_name'] },", "{ name: 'idx_last_name', columns: ['last_name', 'first_name'] },"],
+    ],
+    expect: ['add column customer.loyalty_points int NOT NULL', 're-create view customer_spend (it reads a changed table or view)'],
+  },
   {
     name: 'trading',
     edits: [
