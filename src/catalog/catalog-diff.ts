@@ -63,11 +63,14 @@ export function describeForeignKey(fk: ForeignKey): string {
   return [`${list(fk.columns)} REFERENCES ${target} ${list(fk.refColumns)}`, ...actions].join(' ');
 }
 
+/** An index key as CREATE INDEX writes it: an expression in parentheses. */
+const keyText = (k: CatalogIndex['keys'][number]): string => `${k.expression ? `(${k.column})` : k.column}${k.descending ? ' DESC' : ''}`;
+
 export function describeIndex(i: CatalogIndex): string {
   return [
     ...(i.unique ? ['UNIQUE'] : []),
     ...(i.method ? [i.method] : []),
-    list(i.keys.map((k) => (k.descending ? `${k.column} DESC` : k.column))),
+    list(i.keys.map(keyText)),
     ...(i.include && i.include.length > 0 ? [`INCLUDE ${list(i.include)}`] : []),
     ...(i.filter ? [`WHERE ${i.filter}`] : []),
     ...(i.valid === false ? ['(INVALID)'] : []),
@@ -183,7 +186,7 @@ function diffTable(e: CatalogTable, a: CatalogTable, push: Push): void {
     (i) => push({ change: 'extra', kind: 'index', table, name: i.name, actual: describeIndex(i) }),
     (ei, ai) => {
       const props = (i: CatalogIndex): Partial<Record<Property, string>> => ({
-        columns: list(i.keys.map((k) => (k.descending ? `${k.column} DESC` : k.column))),
+        columns: list(i.keys.map(keyText)),
         unique: i.unique ? 'unique' : 'not unique',
         filter: i.filter ?? '(none)',
         include: list(i.include ?? []),

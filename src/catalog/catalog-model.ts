@@ -27,6 +27,11 @@ export interface CatalogColumn {
   readonly default?: string;
   /** Computed column (PostgreSQL generated, SQL Server computed): its normalized expression. */
   readonly computed?: string;
+  /**
+   * SQL Server: the computed column is PERSISTED. Not compared and not part of fingerprints (as
+   * before it was read); `pull` writes it back (`{ persisted: true }`).
+   */
+  readonly persisted?: true;
 }
 
 /**
@@ -70,6 +75,11 @@ export interface ForeignKey {
 export interface IndexKey {
   /** Column name, or a normalized expression for an expression index. */
   readonly column: string;
+  /**
+   * True when `column` is an expression (PostgreSQL: the key's `indkey` is 0). Not compared and not
+   * part of fingerprints — the text already tells them apart; `pull` writes the key as an expression.
+   */
+  readonly expression?: true;
   readonly descending?: boolean;
 }
 

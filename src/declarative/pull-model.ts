@@ -12,7 +12,7 @@
 import type { Catalog, CatalogColumn, CatalogTable } from '../catalog/catalog-model.js';
 import { SELF_SCHEMA } from '../catalog/catalog-model.js';
 import { TenantMigrateError } from '../errors.js';
-import type { ModelCheck, ModelColumn, ModelDefault, ModelForeignKey, ModelIndex, ModelKey, ModelScope, ModelTable, SchemaModel } from '../schema-model/model-types.js';
+import type { ModelCheck, ModelColumn, ModelDefault, ModelForeignKey, ModelIndex, ModelIndexKey, ModelKey, ModelScope, ModelTable, SchemaModel } from '../schema-model/model-types.js';
 import { validateModel } from '../schema-model/validate-model.js';
 import { LOGICAL_TYPE, autoNumber } from '../schema-model/logical-types.js';
 
@@ -125,7 +125,7 @@ function tableModel(t: CatalogTable, masterSchema: string, refuse: (what: string
   const columns: ModelColumn[] = t.columns.map((c) => {
     checkName('column', c.name);
     if (/ identity(?: always)?$/.test(c.type) && !LOGICAL_TYPE.test(c.type)) refuse(`${at}: column ${c.name} is an identity of type ${c.type.replace(/ identity(?: always)?$/, '')}: the model's identities are smallint, int or bigint`);
-    if (c.computed !== undefined) return { name: c.name, type: c.type, nullable: true, computed: { expression: own(c.computed) } };
+    if (c.computed !== undefined) return { name: c.name, type: c.type, nullable: true, computed: { expression: own(c.computed), ...(c.persisted ? { persisted: true } : {}) } };
     const def = autoNumber(c.type) ? undefined : modelDefault(c);
     return { name: c.name, type: c.type, nullable: c.nullable, ...(def ? { default: def } : {}) };
   });
@@ -167,10 +167,13 @@ function tableModel(t: CatalogTable, masterSchema: string, refuse: (what: string
     // Babelfish stores an index as <name><table><md5> cut to 63 characters; when the cut reaches
     // into the name itself (the catalog reader could not take the suffix off), the name is lost.
     if (/^.{31}[0-9a-f]{32}$/.test(i.name)) refuse(`${at}: index ${i.name} looks shortened by Babelfish (PostgreSQL's 63-character names): rename it to a shorter name first`);
-    for (const k of i.keys) if (!columnNames.has(k.column)) refuse(`${at}: index ${i.name} has the expression key ${JSON.stringify(k.column)}: the model's index keys are columns`);
+    for (const k of i.keys) {
+      if (!k.expression && !columnNames.has(k.column)) refuse(`${at}: index ${i.name} has the key ${JSON.stringify(k.column)}, which is not a column of the table`);
+    }
     return {
       name: i.name,
-      columns: i.keys.map((k) => ({ column: k.column, ...(k.descending ? { descending: true } : {}) })),
+      // An expression key in the catalog's printed form, as PostgreSQL's (the only dialect with them).
+      columns: i.keys.map((k): ModelIndexKey => ({ ...(k.expression ? { expression: { postgres: own(k.column) } } : { column: k.column }), ...(k.descending ? { descending: true } : {}) })),
       unique: i.unique,
       ...(i.filter ? { where: own(i.filter) } : {}),
       ...(i.include && i.include.length > 0 ? { include: [...i.include] } : {}),
@@ -255,7 +258,7 @@ function tableSource(t: ModelTable): string {
   out.push('      columns: {');
   for (const c of t.columns) {
     let expr = typeCall(c.type);
-    if (c.computed) expr += `.computed(${textSource(c.computed.expression)})`;
+    if (c.computed) expr += `.computed(${textSource(c.computed.expression)}${c.computed.persisted ? ', { persisted: true }' : ''})`;
     else {
       if (c.nullable) expr += '.nullable()';
       if (c.default) expr += `.default(${defaultSource(c.default)})`;
@@ -282,7 +285,13 @@ function tableSource(t: ModelTable): string {
   block(
     'indexes',
     t.indexes.map((i) => {
-      const keys = i.columns.map((k) => (k.descending ? `{ column: ${tsString(k.column)}, descending: true }` : tsString(k.column))).join(', ');
+      const keys = i.columns
+        .map((k) => {
+          const desc = k.descending ? ', descending: true' : '';
+          if (k.column === undefined) return `{ expression: ${typeof k.expression === 'string' ? tsString(k.expression) : `{ postgres: ${tsString(k.expression.postgres)} }`}${desc} }`;
+          return desc ? `{ column: ${tsString(k.column)}${desc} }` : tsString(k.column);
+        })
+        .join(', ');
       const parts = [`name: ${tsString(i.name)}`, `columns: [${keys}]`];
       if (i.unique) parts.push('unique: true');
       if (i.where !== undefined) parts.push(`where: ${textSource(i.where)}`);

@@ -6,7 +6,7 @@
  * statement that uses a column added or renamed earlier must be in a later batch.
  */
 import type { ModelColumn, ModelDefault, ModelForeignKey, ModelIndex, ModelRoutine, ModelSequence, ModelTable, ModelView, DialectText } from '../schema-model/model-types.js';
-import { defaultNameOf } from '../schema-model/model-types.js';
+import { defaultNameOf, indexExpressionText, isPostgresOnlyIndex } from '../schema-model/model-types.js';
 import { autoNumber, identityAlways, storageType, typeSql } from '../schema-model/logical-types.js';
 import { type Destructive, type ModelConstraint, type RenamedObjectType, type SchemaChange, constraintName, describeChange } from './schema-changes.js';
 
@@ -173,15 +173,23 @@ export function dropConstraintSql(tableName: string, c: ModelConstraint, next: (
   return `{{#if isMssql}}\n${mssql}\n{{else}}\n${plain}\n{{/if}}`;
 }
 
+/**
+ * CREATE INDEX. An expression key is written in parentheses (PostgreSQL needs them around anything
+ * but a function call); an index with one is PostgreSQL's only — SQL Server has no expression
+ * indexes (it indexes a computed column), so there the statement is left out.
+ */
 export function createIndexSql(tableName: string, i: ModelIndex): string {
-  const keys = i.columns.map((k) => `${ident(k.column)}${k.descending ? ' DESC' : ''}`).join(', ');
+  const keys = i.columns.map((k) => `${k.column !== undefined ? ident(k.column) : `(${escapeHbs(indexExpressionText(k.expression).trim())})`}${k.descending ? ' DESC' : ''}`).join(', ');
   const include = i.include && i.include.length > 0 ? ` INCLUDE (${list(i.include)})` : '';
-  const where = i.where !== undefined ? `\n    WHERE ${dialectText(i.where)}` : '';
-  return `CREATE ${i.unique ? 'UNIQUE ' : ''}INDEX ${ident(i.name)} ON ${table(tableName)} (${keys})${include}${where};`;
+  const where = i.where !== undefined ? `\n    WHERE ${isPostgresOnlyIndex(i) ? textOf(i.where, 'postgres') : dialectText(i.where)}` : '';
+  const sql = `CREATE ${i.unique ? 'UNIQUE ' : ''}INDEX ${ident(i.name)} ON ${table(tableName)} (${keys})${include}${where};`;
+  return isPostgresOnlyIndex(i) ? postgresOnly(`-- ${i.name} has an expression key: PostgreSQL only (SQL Server indexes a computed column instead)\n${sql}`) : sql;
 }
 
 const dropIndexSql = (tableName: string, i: ModelIndex): string =>
-  `{{#if isMssql}}\nDROP INDEX ${ident(i.name)} ON ${table(tableName)};\n{{else}}\nDROP INDEX {{schema}}.${ident(i.name)};\n{{/if}}`;
+  isPostgresOnlyIndex(i)
+    ? postgresOnly(`DROP INDEX {{schema}}.${ident(i.name)};`)
+    : `{{#if isMssql}}\nDROP INDEX ${ident(i.name)} ON ${table(tableName)};\n{{else}}\nDROP INDEX {{schema}}.${ident(i.name)};\n{{/if}}`;
 
 /**
  * SQL Server only: drop a column's default constraint whatever its name (system-named ones too).
@@ -217,6 +225,7 @@ function renameObjectSql(c: Extract<SchemaChange, { kind: 'rename-object' }>): s
     ...c.referencedBy.map((r) => `ALTER TABLE ${table(r.table)} ADD ${constraintDefinition({ type: 'foreign key', fk: r.fk })};`),
   ];
   const postgres = isIndex ? `ALTER INDEX {{schema}}.${ident(from)} RENAME TO ${ident(to)};` : `ALTER TABLE ${table(tableName)} RENAME CONSTRAINT ${ident(from)} TO ${ident(to)};`;
+  if (isIndex && isPostgresOnlyIndex(definition)) return postgresOnly(postgres);
   return `{{#if isMssql}}\nIF SERVERPROPERTY('Babelfish') IS NULL\n    ${rename}\nELSE\nBEGIN\n    -- Babelfish cannot rename it: dropped and created again under the new name\n${recreate.map((l) => l.replace(/^/gm, '    ')).join('\n')}\nEND\n{{else}}\n${postgres}\n{{/if}}`;
 }
 
@@ -250,14 +259,22 @@ function routineSql(r: ModelRoutine, replace: boolean): string {
     if (text === undefined) return '';
     const sql = escapeHbs(text.trim());
     if (!replace) return sql;
-    return family === 'mssql'
-      ? sql.replace(/^CREATE\s+(?!OR\s)/i, 'CREATE OR ALTER ')
-      : sql.replace(/^CREATE\s+(?!OR\s)/i, 'CREATE OR REPLACE ');
+    if (family === 'postgres') return sql.replace(/^CREATE\s+(?!OR\s)/i, 'CREATE OR REPLACE ');
+    // Through EXEC (CREATE … must otherwise be alone in its batch): SQL Server alters it in place;
+    // Babelfish, where it was dropped above, creates it.
+    const exec = (t: string) => `EXEC (N'${t.replace(/'/g, "''")}');`;
+    return `IF SERVERPROPERTY('Babelfish') IS NULL\n    ${exec(sql.replace(/^CREATE\s+(?:OR\s+ALTER\s+)?/i, 'CREATE OR ALTER '))}\nELSE\n    ${exec(sql.replace(/^CREATE\s+OR\s+ALTER\s+/i, 'CREATE '))}`;
   };
   const [mssql, pg] = [one(r.definition.mssql, 'mssql'), one(r.definition.postgres, 'postgres')];
   // PostgreSQL runs the batch as one script: each statement ends with `;` (pg_get_functiondef prints none).
   const postgres = pg === '' || pg.endsWith(';') ? pg : `${pg};`;
   return `{{#if isMssql}}\n${mssql}\n{{else}}\n${postgres}\n{{/if}}`;
+}
+
+/** SQL Server: a trigger created again if a column drop took it (Babelfish does; SQL Server never needs it). */
+function restoreTriggerMssql(r: ModelRoutine): string {
+  const text = escapeHbs(r.definition.mssql!.trim()).replace(/^CREATE\s+OR\s+ALTER\s+/i, 'CREATE ');
+  return mssqlOnly(`-- Babelfish drops a table's triggers with any of its columns: ${r.name} is created again if it is gone\nIF OBJECT_ID(N'{{schema}}.${ident(r.name)}', N'TR') IS NULL\n    EXEC (N'${text.replace(/'/g, "''")}');`);
 }
 
 function dropRoutineSql(r: ModelRoutine): string {
@@ -325,9 +342,27 @@ export function renderMigration(changes: readonly SchemaChange[], options: Rende
   }
   for (const c of changes) {
     switch (c.kind) {
-      case 'rename-table':
-        renames.push(`{{#if isMssql}}\n${renameTableMssql(c.from, c.to)}\n{{else}}\nALTER TABLE ${table(c.from)} RENAME TO ${ident(c.to)};\n{{/if}}`);
+      case 'rename-table': {
+        const indexes = (c.indexes ?? []).filter((i) => !isPostgresOnlyIndex(i));
+        // Babelfish keeps an index's stored name (made with the table's name) through the rename and
+        // then looks the index up under the new table's name: its indexes are dropped before and created after.
+        const mssql =
+          indexes.length === 0
+            ? renameTableMssql(c.from, c.to)
+            : [
+                `IF SERVERPROPERTY('Babelfish') IS NULL`,
+                `    ${renameTableMssql(c.from, c.to)}`,
+                `ELSE`,
+                `BEGIN`,
+                `    -- Babelfish finds an index by its table's current name: ${c.from}'s indexes are created again under ${c.to}`,
+                ...indexes.map((i) => `    DROP INDEX ${ident(i.name)} ON ${table(c.from)};`),
+                `    ${renameTableMssql(c.from, c.to)}`,
+                ...indexes.map((i) => createIndexSql(c.to, i).replace(/^/gm, '    ')),
+                `END`,
+              ].join('\n');
+        renames.push(`{{#if isMssql}}\n${mssql}\n{{else}}\nALTER TABLE ${table(c.from)} RENAME TO ${ident(c.to)};\n{{/if}}`);
         break;
+      }
       case 'rename-object':
         renames.push(renameObjectSql(c));
         break;
@@ -473,11 +508,21 @@ export function renderMigration(changes: readonly SchemaChange[], options: Rende
   ].join('\n');
   // Routines: dropped before anything else (a trigger or function may use what changes), created
   // and replaced last, each in its own batch (SQL Server: CREATE PROCEDURE/FUNCTION/TRIGGER must be).
+  // Babelfish has no ALTER FUNCTION / ALTER TRIGGER (nor CREATE OR ALTER PROCEDURE): a replaced
+  // routine is dropped there with the others, and created again below.
   const routineDrops = changes
-    .flatMap((c) => (c.kind === 'drop-routine' ? [{ position: c.position, sql: dropRoutineSql(c.routine) }] : []))
+    .flatMap((c) =>
+      c.kind === 'drop-routine'
+        ? [{ position: c.position, sql: dropRoutineSql(c.routine) }]
+        : c.kind === 'replace-routine' && c.from.definition.mssql !== undefined
+          ? [{ position: c.position, sql: mssqlOnly(`IF SERVERPROPERTY('Babelfish') IS NOT NULL DROP ${c.from.kind.toUpperCase()} {{schema}}.${ident(c.from.name)};`) }]
+          : [],
+    )
     .sort((a, b) => b.position - a.position)
     .map((d) => [d.sql]);
-  const routineCreates = changes.flatMap((c) => (c.kind === 'create-routine' ? [[routineSql(c.routine, false)]] : c.kind === 'replace-routine' ? [[routineSql(c.to, true)]] : []));
+  const routineCreates = changes.flatMap((c) =>
+    c.kind === 'create-routine' ? [[routineSql(c.routine, false)]] : c.kind === 'replace-routine' ? [[routineSql(c.to, true)]] : c.kind === 'restore-trigger' ? [[restoreTriggerMssql(c.routine)]] : [],
+  );
   const phases = [
     ...routineDrops,
     viewDrops,

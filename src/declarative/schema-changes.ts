@@ -25,7 +25,17 @@ export type Only = { readonly only?: 'mssql' };
 export type RenamedObjectType = 'primary key' | 'unique' | 'check' | 'foreign key' | 'index';
 
 export type SchemaChange =
-  | { readonly kind: 'rename-table'; readonly from: string; readonly to: string }
+  | {
+      readonly kind: 'rename-table';
+      readonly from: string;
+      readonly to: string;
+      /**
+       * The table's indexes before this migration: Babelfish stores an index under a name made with
+       * its table's name, keeps it through a rename and then looks it up under the new table's name —
+       * so there they are dropped before the rename and created again after it.
+       */
+      readonly indexes?: readonly ModelIndex[];
+    }
   | {
       readonly kind: 'rename-object';
       readonly table: string;
@@ -84,8 +94,16 @@ export type SchemaChange =
   | { readonly kind: 'create-routine'; readonly routine: ModelRoutine }
   /** `position`: its place in the snapshot's list (dropped last-created first). */
   | { readonly kind: 'drop-routine'; readonly routine: ModelRoutine; readonly position: number }
-  /** Its text changed: CREATE OR ALTER (SQL Server) / CREATE OR REPLACE (PostgreSQL). */
-  | { readonly kind: 'replace-routine'; readonly from: ModelRoutine; readonly to: ModelRoutine };
+  /**
+   * Its text changed: CREATE OR ALTER (SQL Server) / CREATE OR REPLACE (PostgreSQL); Babelfish, which
+   * has neither ALTER FUNCTION nor ALTER TRIGGER, drops it first and creates it last.
+   */
+  | { readonly kind: 'replace-routine'; readonly from: ModelRoutine; readonly to: ModelRoutine; readonly position: number }
+  /**
+   * A trigger left as it is on a table whose column this migration drops (also a column rebuilt):
+   * Babelfish drops a table's triggers with any of its columns, so there it is created again if missing.
+   */
+  | { readonly kind: 'restore-trigger'; readonly routine: ModelRoutine; readonly only: 'mssql' };
 
 /** A change that needs `--allow <kind>`, in words. */
 export interface Destructive {
@@ -156,5 +174,7 @@ export function describeChange(c: SchemaChange): string {
       return `drop ${c.routine.kind} ${c.routine.name}`;
     case 'replace-routine':
       return `replace ${c.to.kind} ${c.to.name} (its text changed)`;
+    case 'restore-trigger':
+      return `create trigger ${c.routine.name} again where a column drop took it (Babelfish)`;
   }
 }

@@ -6,7 +6,7 @@
  * `BlockOnPossibleDataLoss`, sqldef `--enable-drop`).
  */
 import { canonicalJson } from '../catalog/fingerprint.js';
-import type { ModelColumn, ModelForeignKey, ModelIndex, ModelTable, ModelView, SchemaModel } from '../schema-model/model-types.js';
+import { type ModelColumn, type ModelForeignKey, type ModelIndex, type ModelRoutine, type ModelTable, type ModelView, type SchemaModel, indexExpressionText, isPostgresOnlyIndex } from '../schema-model/model-types.js';
 import { snapshotModel } from '../schema-model/snapshot.js';
 import { autoNumber, identityAlways, storageType } from '../schema-model/logical-types.js';
 import { TenantMigrateError } from '../errors.js';
@@ -143,7 +143,8 @@ function renamedOld(from: SchemaModel, renames: Renames): ModelTable[] {
       }),
       indexes: t.indexes.map((i) => ({
         ...on(i),
-        columns: i.columns.map((k) => ({ ...k, column: cn(name, k.column) })),
+        // An expression key keeps its text: a renamed column it reads is renamed in the model's text too (or it differs, and is re-created).
+        columns: i.columns.map((k) => (k.column !== undefined ? { ...k, column: cn(name, k.column) } : k)),
         ...(i.include ? { include: cols(i.include) } : {}),
       })),
     };
@@ -176,7 +177,11 @@ function uses(table: string, item: ModelConstraint | ModelIndex, column: string,
     }
   }
   void table;
-  return item.columns.some((k) => k.column === column) || (item.include ?? []).includes(column) || mentions(item.where, column);
+  return (
+    item.columns.some((k) => (k.column !== undefined ? k.column === column : mentions(indexExpressionText(k.expression), column))) ||
+    (item.include ?? []).includes(column) ||
+    mentions(item.where, column)
+  );
 }
 
 /** The changes from `from` (snapshot) to `to` (model). */
@@ -191,7 +196,7 @@ export function diffModels(from: SchemaModel, declared: SchemaModel, options: Di
   const destructive: Destructive[] = [];
   const destroy = (allowKind: AllowKind, what: string) => destructive.push({ allow: allowKind, what });
 
-  for (const [newName, oldName] of renames.tables) changes.push({ kind: 'rename-table', from: oldName, to: newName });
+  for (const [newName, oldName] of renames.tables) changes.push({ kind: 'rename-table', from: oldName, to: newName, indexes: from.tables.find((t) => t.name === oldName)?.indexes ?? [] });
   for (const [key, oldColumn] of renames.columns) {
     const [table, newColumn] = key.split('.') as [string, string];
     changes.push({ kind: 'rename-column', table, from: oldColumn, to: newColumn });
@@ -215,7 +220,10 @@ export function diffModels(from: SchemaModel, declared: SchemaModel, options: Di
   const dropped = new Map<string, ModelConstraint | ModelIndex>(); // name → item
   const droppedTable = new Map<string, string>();
   const added = new Set<string>();
+  // An index with an expression key exists on PostgreSQL only: SQL Server's own drops and re-creates leave it alone.
+  const absentOnMssql = (item: ModelConstraint | ModelIndex) => !('type' in item) && isPostgresOnlyIndex(item);
   const drop = (table: string, item: ModelConstraint | ModelIndex, only?: 'mssql') => {
+    if (only === 'mssql' && absentOnMssql(item)) return;
     const name = 'type' in item ? constraintName(item) : item.name;
     if (dropped.has(name)) return;
     dropped.set(name, item);
@@ -223,6 +231,7 @@ export function diffModels(from: SchemaModel, declared: SchemaModel, options: Di
     changes.push('type' in item ? { kind: 'drop-constraint', table, constraint: item, ...(only ? { only } : {}) } : { kind: 'drop-index', table, index: item, ...(only ? { only } : {}) });
   };
   const add = (table: string, item: ModelConstraint | ModelIndex, only?: 'mssql') => {
+    if (only === 'mssql' && absentOnMssql(item)) return;
     const name = 'type' in item ? constraintName(item) : item.name;
     if (added.has(name)) return;
     added.add(name);
@@ -415,15 +424,25 @@ function objectChanges(from: SchemaModel, to: SchemaModel, tableChanges: readonl
   }
   const oldRoutines = new Map((from.routines ?? []).map((r, i) => [r.name, { r, i }]));
   const newRoutines = new Map((to.routines ?? []).map((r) => [r.name, r]));
+  // Another kind, a trigger moved to another table, or a dialect's text added or taken away: dropped and created.
+  const dialects = (r: ModelRoutine) => `${r.definition.mssql !== undefined}/${r.definition.postgres !== undefined}`;
+  const recreated = (a: ModelRoutine, b: ModelRoutine) => a.kind !== b.kind || a.table !== b.table || dialects(a) !== dialects(b);
   for (const [name, { r, i }] of oldRoutines) {
     const next = newRoutines.get(name);
-    // Another kind, or a trigger moved to another table: dropped and created.
-    if (!next || next.kind !== r.kind || next.table !== r.table) out.push({ kind: 'drop-routine', routine: r, position: i });
+    if (!next || recreated(r, next)) out.push({ kind: 'drop-routine', routine: r, position: i });
+  }
+  // Babelfish drops a table's triggers with any of its columns (DROP COLUMN, and the column rebuilds
+  // of a nullability change or a removed IDENTITY; SQL Server's table rebuild drops them too).
+  const columnsDropped = new Set<string>();
+  for (const c of tableChanges) {
+    if (c.kind === 'drop-column' || (c.kind === 'alter-column' && (c.nullabilityChanged || c.identityChanged))) columnsDropped.add(c.table);
+    else if (c.kind === 'rebuild-table') columnsDropped.add(c.table.name);
   }
   for (const r of to.routines ?? []) {
-    const before = oldRoutines.get(r.name)?.r;
-    if (!before || before.kind !== r.kind || before.table !== r.table) out.push({ kind: 'create-routine', routine: r });
-    else if (!same(before.definition, r.definition)) out.push({ kind: 'replace-routine', from: before, to: r });
+    const before = oldRoutines.get(r.name);
+    if (!before || recreated(before.r, r)) out.push({ kind: 'create-routine', routine: r });
+    else if (!same(before.r.definition, r.definition)) out.push({ kind: 'replace-routine', from: before.r, to: r, position: before.i });
+    else if (r.kind === 'trigger' && r.definition.mssql !== undefined && r.table !== undefined && columnsDropped.has(r.table)) out.push({ kind: 'restore-trigger', routine: r, only: 'mssql' });
   }
   const oldSeqs = new Map((from.sequences ?? []).map((q) => [q.name, q]));
   const newSeqs = new Map((to.sequences ?? []).map((q) => [q.name, q]));

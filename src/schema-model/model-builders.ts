@@ -21,7 +21,7 @@
  * });
  */
 import type { ReferentialAction } from '../catalog/catalog-model.js';
-import type { DialectText, ModelColumn, ModelDefault, ModelIndexKey, ModelRoutine, ModelScope, ModelSequence, ModelTable, ModelView, SchemaModel } from './model-types.js';
+import type { DialectText, IndexExpression, ModelColumn, ModelDefault, ModelIndexKey, ModelRoutine, ModelScope, ModelSequence, ModelTable, ModelView, SchemaModel } from './model-types.js';
 
 /** Portable default expressions: `sql.utcnow` (`{{utcnow}}`), `sql.newid` (`{{newid}}`), `sql.expr('…')`. */
 export const sql = {
@@ -159,8 +159,12 @@ export interface TableInput<C extends Record<string, ColumnBuilder>> {
   }[];
   readonly indexes?: readonly {
     readonly name: string;
-    /** Key columns; `{ column, descending: true }` for a descending key. */
-    readonly columns: readonly (Names<C> | { readonly column: Names<C>; readonly descending?: boolean })[];
+    /**
+     * Key columns; `{ column, descending: true }` for a descending key; `{ expression: 'lower(email)' }`
+     * (or `{ expression: { postgres: '…' } }`) for an expression key — PostgreSQL only: an index with
+     * one is not created on SQL Server, which indexes a computed column instead.
+     */
+    readonly columns: readonly (Names<C> | { readonly column: Names<C>; readonly descending?: boolean } | { readonly expression: IndexExpression; readonly descending?: boolean })[];
     readonly unique?: boolean;
     readonly where?: DialectText;
     readonly include?: readonly Names<C>[];
@@ -195,7 +199,13 @@ export function table<const C extends Record<string, ColumnBuilder>>(name: strin
     })),
     indexes: (input.indexes ?? []).map((i) => ({
       name: i.name,
-      columns: (i.columns ?? []).map((k): ModelIndexKey => (typeof k === 'string' ? { column: k } : { column: k.column, ...(k.descending ? { descending: true } : {}) })),
+      columns: (i.columns ?? []).map((k): ModelIndexKey =>
+        typeof k === 'string'
+          ? { column: k }
+          : 'expression' in k
+            ? { expression: k.expression, ...(k.descending ? { descending: true } : {}) }
+            : { column: k.column, ...(k.descending ? { descending: true } : {}) },
+      ),
       unique: i.unique ?? false,
       ...(i.where !== undefined ? { where: i.where } : {}),
       ...(i.include && i.include.length > 0 ? { include: [...i.include] } : {}),

@@ -89,10 +89,23 @@ export interface ModelForeignKey extends Renamable, ServerNamed {
   readonly onUpdate: ReferentialAction;
 }
 
-export interface ModelIndexKey {
-  readonly column: string;
-  readonly descending?: boolean;
-}
+/**
+ * An index key's expression (PostgreSQL's expression index, `lower(email)`): one text, or
+ * `{ postgres }`. SQL Server has no expression indexes — it indexes a computed column instead — so
+ * an index with an expression key exists on PostgreSQL only.
+ */
+export type IndexExpression = string | { readonly postgres: string };
+
+/** An index key: a column, or (PostgreSQL) an expression. */
+export type ModelIndexKey =
+  | { readonly column: string; readonly expression?: never; readonly descending?: boolean }
+  | { readonly expression: IndexExpression; readonly column?: never; readonly descending?: boolean };
+
+/** The PostgreSQL text of an index key's expression. */
+export const indexExpressionText = (e: IndexExpression): string => (typeof e === 'string' ? e : e.postgres);
+
+/** An index with an expression key: created on PostgreSQL only (SQL Server indexes computed columns instead). */
+export const isPostgresOnlyIndex = (i: { readonly columns: readonly ModelIndexKey[] }): boolean => i.columns.some((k) => k.expression !== undefined);
 
 export interface ModelIndex extends Renamable {
   readonly name: string;

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { ModelError } from './model-error.js';
-import type { ModelTable, SchemaModel } from './model-types.js';
+import { type ModelTable, type SchemaModel, isPostgresOnlyIndex } from './model-types.js';
 import { LOGICAL_TYPE, autoNumber } from './logical-types.js';
 
 /** Plain identifiers only: they go into SQL unquoted-safe and into `sp_rename` strings. 63 = PostgreSQL's limit. */
@@ -67,7 +67,14 @@ const tableSchema = z
       z
         .object({
           name: identifier,
-          columns: z.array(z.object({ column: identifier, descending: z.boolean().optional() }).strict()).min(1),
+          columns: z
+            .array(
+              z.union([
+                z.object({ column: identifier, descending: z.boolean().optional() }).strict(),
+                z.object({ expression: z.union([z.string().regex(/\S/, 'must not be empty'), z.object({ postgres: z.string().regex(/\S/, 'must not be empty') }).strict()]), descending: z.boolean().optional() }).strict(),
+              ]),
+            )
+            .min(1),
           unique: z.boolean(),
           where: dialectText.optional(),
           include: z.array(identifier).optional(),
@@ -172,7 +179,7 @@ export function semanticIssues(model: SchemaModel): string[] {
     for (const c of t.checks) objectNames.push([`${at}.checks.${c.name}`, c.name]);
     for (const i of t.indexes) {
       objectNames.push([`${at}.indexes.${i.name}`, i.name]);
-      known(`${at}.indexes.${i.name}.columns`, i.columns.map((k) => k.column));
+      known(`${at}.indexes.${i.name}.columns`, i.columns.flatMap((k) => (k.column !== undefined ? [k.column] : [])));
       known(`${at}.indexes.${i.name}.include`, i.include ?? []);
     }
     for (const f of t.foreignKeys) {
@@ -189,7 +196,7 @@ export function semanticIssues(model: SchemaModel): string[] {
       const targetCols = new Set(target.columns.map((c) => c.name));
       for (const n of f.references.columns) if (!targetCols.has(n)) issues.push(`${where}.references.columns: unknown column "${n}" in ${target.name}`);
       const keyed = [target.primaryKey, ...target.uniques].some((k) => k && k.columns.join(',') === f.references.columns.join(','));
-      const uniqueIndex = target.indexes.some((i) => i.unique && !i.where && i.columns.map((k) => k.column).join(',') === f.references.columns.join(','));
+      const uniqueIndex = target.indexes.some((i) => i.unique && !i.where && !isPostgresOnlyIndex(i) && i.columns.map((k) => k.column).join(',') === f.references.columns.join(','));
       if (!keyed && !uniqueIndex) issues.push(`${where}.references: (${f.references.columns.join(', ')}) is not the primary key or a unique key of ${target.name}`);
       for (const [act, label] of [[f.onDelete, 'onDelete'], [f.onUpdate, 'onUpdate']] as const) {
         if (act === 'set null') for (const n of f.columns) if (cols.get(n) && !cols.get(n)!.nullable) issues.push(`${where}.${label}: set null on NOT NULL column "${n}"`);

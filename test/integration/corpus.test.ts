@@ -1,6 +1,7 @@
 /**
  * A corpus of real-world schema shapes (test/fixtures/corpus: after the public pagila, northwind and
- * chinook samples, written for these tests) adopted end to end as a new user would: their DDL is
+ * chinook samples, written for these tests; each also in T-SQL, `*.tsql.hbs`, for the T-SQL engine)
+ * adopted end to end as a new user would: their DDL is
  * the project's first migration; pull → diff --init → check passes and a second pull gives the same
  * bytes → a change to the model → diff → up → check and drift pass.
  */
@@ -12,14 +13,15 @@ import { adopt, adoptAndCheck } from './adopt.js';
 import { REPO_ROOT, runnableTargets } from './harness.js';
 
 const pgTargets = runnableTargets.filter((t) => t.name !== 'mssql');
-// These run on the PostgreSQL family only (the T-SQL engine is not exercised by this file yet): on a
-// run without it, say so in a named skip rather than leave the file without a suite.
+const tsqlTargets = runnableTargets.filter((t) => t.name === 'mssql');
+// The PostgreSQL shapes run on the PostgreSQL family, their T-SQL versions on the T-SQL engine. A run
+// without the PostgreSQL family says so in a named skip.
 if (pgTargets.length === 0) {
   describe('real-world schemas adopted end to end', () => {
-    it.skip('SKIPPED: runs on PGlite and PostgreSQL only, and neither is selected here (TM_TEST_DIALECTS)', () => undefined);
+    it.skip(`SKIPPED: the PostgreSQL shapes run on PGlite and PostgreSQL only, and neither is selected here (TM_TEST_DIALECTS)${tsqlTargets.length > 0 ? '; the T-SQL shapes run below' : ''}`, () => undefined);
   });
 }
-const corpus = (name: string) => readFileSync(path.join(REPO_ROOT, 'test/fixtures/corpus', `${name}.sql.hbs`), 'utf8');
+const corpus = (name: string, dialect: 'sql' | 'tsql' = 'sql') => readFileSync(path.join(REPO_ROOT, 'test/fixtures/corpus', `${name}.${dialect}.hbs`), 'utf8');
 
 /** Per schema: model edits (from → to) that make the change the test applies. */
 const CASES: { name: string; edits: [string, string][]; allow?: string[]; expect: string[] }[] = [
@@ -59,6 +61,53 @@ describe.each(pgTargets)('real-world schemas adopted end to end on $name', (targ
       const up = await a.change('first_change', c.allow);
       for (const e of c.expect) expect(up).toContain(e);
       // The live schema pulled again is the model: as the model, it has no change from the snapshot.
+      a.project.write('schema/tenant.ts', await a.pull());
+      expect((await generateMigration(a.migrator.config, { scope: 'tenant', name: 'nothing' })).status).toBe('no-changes');
+    } finally {
+      await a.close();
+      await db.drop();
+    }
+  });
+});
+
+/** The T-SQL shapes (`<name>.tsql.hbs`: the same schemas as a SQL Server team writes them). */
+const TSQL_CASES: { name: string; edits: [string, string][]; allow?: string[]; expect: string[] }[] = [
+  {
+    name: 'film-rental',
+    edits: [
+      ['email: col.nvarchar(50).nullable(),', 'email: col.nvarchar(120).nullable(),\n        loyalty_points: col.int().default(0),'],
+      ["{ name: 'idx_last_name', columns: ['last_name'] },", "{ name: 'idx_last_name', columns: ['last_name', 'first_name'] },"],
+    ],
+    expect: ['add column customer.loyalty_points int NOT NULL', 're-create view customer_spend (it reads a changed table or view)'],
+  },
+  {
+    name: 'trading',
+    edits: [
+      ['freight: col.real().nullable().default(0),', 'freight: col.float().nullable().default(0),\n        ship_via: col.smallint().nullable(),'],
+      ["sequence('order_numbers', { type: 'int', start: 10248, increment: 1 })", "sequence('order_numbers', { type: 'int', start: 10248, increment: 2 })"],
+    ],
+    expect: ['alter column orders.freight: type real → float', 'alter sequence order_numbers: increment 1 → 2'],
+  },
+  {
+    name: 'music-store',
+    edits: [
+      ['composer: col.nvarchar(220).nullable(),', 'composer: col.nvarchar(220).nullable(),\n        released_on: col.date().nullable(),'],
+      ['bytes: col.bigint().nullable(),\n', ''],
+    ],
+    allow: ['drop-column'],
+    expect: ['add column track.released_on date NULL', 'drop column track.bytes'],
+  },
+];
+
+describe.each(tsqlTargets)('real-world schemas adopted end to end on the T-SQL engine ($engine)', (target) => {
+  it.each(TSQL_CASES)('$name: pull → diff --init → check --on-server → same bytes → change → diff → up → check and drift', { timeout: 600_000 }, async (c) => {
+    const db = await target.createDatabase();
+    const a = await adopt(db.url, corpus(c.name, 'tsql'));
+    try {
+      await adoptAndCheck(a);
+      for (const [from, to] of c.edits) a.edit(from, to);
+      const up = await a.change('first_change', c.allow);
+      for (const e of c.expect) expect(up).toContain(e);
       a.project.write('schema/tenant.ts', await a.pull());
       expect((await generateMigration(a.migrator.config, { scope: 'tenant', name: 'nothing' })).status).toBe('no-changes');
     } finally {

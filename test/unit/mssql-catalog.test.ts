@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isLockTimeout, isSystemNamed, mssqlCatalogSql, mssqlLogicalType, mssqlRowsToCatalogs, normalizeMssqlExpression } from '../../src/dialect/mssql/mssql-catalog.js';
+import { createHash } from 'node:crypto';
+import { babelfishIndexName, isLockTimeout, isSystemNamed, mssqlCatalogSql, mssqlLogicalType, mssqlRowsToCatalogs, normalizeMssqlExpression } from '../../src/dialect/mssql/mssql-catalog.js';
 
 const S = 'ws_0123456789abcdef0123456789abcdef';
 const col = (type_name: string, max_length: number, precision = 0, scale = 0, is_identity = false) => ({ type_name, max_length, precision, scale, is_identity });
@@ -105,6 +106,15 @@ describe('sys.* rows → catalogs', () => {
       [undefined, ['agent2_id'], ['agent_id']],
     ]);
     expect(isSystemNamed(0, 'runs_pkey')).toBe(false); // SQL Server's flag says a person chose it
+  });
+
+  it('Babelfish index names: <name><table><md5 of name> back to the name, also after the table was renamed (the stored name keeps the old table)', () => {
+    const md5 = (x: string) => createHash('md5').update(x).digest('hex');
+    expect(babelfishIndexName(`ix_t0_c0t0${md5('ix_t0_c0')}`, 't0')).toBe('ix_t0_c0');
+    expect(babelfishIndexName(`ix_t0_c0t0${md5('ix_t0_c0')}`, 't0_r')).toBe('ix_t0_c0');
+    expect(babelfishIndexName(`ix_t0_c0_1t0${md5('ix_t0_c0_1')}`, 'renamed_table')).toBe('ix_t0_c0_1');
+    expect(babelfishIndexName('ix_plain', 't0')).toBe('ix_plain');
+    expect(babelfishIndexName(`ix_x${'0'.repeat(32)}`, 't0')).toBe(`ix_x${'0'.repeat(32)}`);
   });
 
   it('filters schemas with quoted literals, the meta table by parameter', () => {

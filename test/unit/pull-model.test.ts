@@ -62,10 +62,14 @@ describe('pull: TypeScript that compiles', () => {
               { name: 'price', type: 'decimal(10,2)', nullable: false, default: '0.50' },
               { name: 'at', type: 'datetime2', nullable: false, default: 'utcnow()' },
               { name: 'total', type: 'decimal(12,2)', nullable: true, computed: 'price * 2' },
+              { name: 'total_kept', type: 'decimal(12,2)', nullable: true, computed: 'price * 3', persisted: true },
             ],
             primaryKey: { generatedName: 'items_pkey', columns: ['id'] },
             checks: [{ name: 'ck_items_note', expression: "note IS NULL\n   OR length(note) > 0" }],
-            indexes: [{ name: 'ix_items_note', keys: [{ column: 'note', descending: true }], unique: true, filter: "note <> 'x'::text", include: ['price'] }],
+            indexes: [
+              { name: 'ix_items_note', keys: [{ column: 'note', descending: true }], unique: true, filter: "note <> 'x'::text", include: ['price'] },
+              { name: 'ix_items_note_lower', keys: [{ column: "lower(note) || 'it''s'", expression: true, descending: true }, { column: 'id' }], unique: false },
+            ],
           }),
         ),
         { ...OPTS, source: "workspace */ 'x'\nnext" },
@@ -76,6 +80,8 @@ describe('pull: TypeScript that compiles', () => {
     expect(compileModels(sources)).toEqual([[], []]);
     expect(sources[0]).toContain(`.default(sql.expr("'{}'::integer[]"))`);
     expect(sources[0]).toContain(".default(sql.expr('0.50'))");
+    expect(sources[0]).toContain(`{ name: 'ix_items_note_lower', columns: [{ expression: { postgres: "lower(note) || 'it''s'" }, descending: true }, 'id'] }`);
+    expect(sources[0]).toContain("total_kept: col.decimal(12, 2).computed('price * 3', { persisted: true }),");
     expect(sources[1]).toContain('a: col.int().default(-1),');
     expect(sources[1]).toContain("import { col, defineSchema, table } from 'tenant-migrate';");
   });
@@ -90,7 +96,7 @@ describe('pull: what the model cannot express is refused, naming each object', (
         checks: [{ generatedName: 'a_x_check', expression: 'x > 0 NO INHERIT' }, { name: 'ck_nv', expression: 'x < 9 NOT VALID' }, { name: 'ex', expression: 'postgres:EXCLUDE USING gist (x WITH =)' }],
         foreignKeys: [{ name: 'fk_other', columns: ['x'], refSchema: 'billing', refTable: 'accounts', refColumns: ['id'], onDelete: 'no action', onUpdate: 'no action' }],
         indexes: [
-          { name: 'ix_lower', keys: [{ column: 'lower((x)::text)' }], unique: false },
+          { name: 'ix_gone', keys: [{ column: 'y' }], unique: false },
           { name: 'ix_gin', keys: [{ column: 'x' }], unique: false, method: 'gin' },
         ],
       }),
@@ -110,7 +116,7 @@ describe('pull: what the model cannot express is refused, naming each object', (
       'check ck_nv is NOT VALID',
       'ex is an exclusion constraint',
       'foreign key fk_other references billing.accounts',
-      'index ix_lower has the expression key "lower((x)::text)"',
+      'index ix_gone has the key "y", which is not a column of the table',
       'index ix_gin is gin',
       `table name "t_${'x'.repeat(70)}" is not a plain identifier`,
       'column "Has Space" is not a plain identifier',

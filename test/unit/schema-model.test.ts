@@ -76,6 +76,30 @@ describe('model validation', () => {
     }
   });
 
+  it('an index key is a column or an expression: an expression is not checked against the columns, but must not be empty, and a unique expression index is no foreign-key target', () => {
+    const model = (key: unknown, fkTarget = false) => ({
+      scope: 'tenant',
+      tables: [
+        { name: 'users', columns: [{ name: 'id', type: 'int', nullable: false }, { name: 'email', type: 'text', nullable: false }], uniques: [], checks: [], foreignKeys: [], indexes: [{ name: 'ix_users_email', columns: [key], unique: true }] },
+        ...(fkTarget ? [{ name: 'logins', columns: [{ name: 'email', type: 'text', nullable: false }], uniques: [], checks: [], foreignKeys: [{ name: 'fk_logins_users', columns: ['email'], references: { table: 'users', columns: ['email'] }, onDelete: 'no action', onUpdate: 'no action' }], indexes: [] }] : []),
+      ],
+    });
+    expect(validateModel(model({ expression: 'lower(email)', descending: true }), 'x').tables[0]!.indexes[0]!.columns).toEqual([{ expression: 'lower(email)', descending: true }]);
+    expect(() => validateModel(model({ expression: { postgres: 'lower(email)' } }), 'x')).not.toThrow();
+    expect(() => validateModel(model({ column: 'email' }, true), 'x')).not.toThrow();
+    const issues = (m: unknown) => {
+      try {
+        validateModel(m, 'x');
+        return [];
+      } catch (err) {
+        return (err as ModelError).issues;
+      }
+    };
+    expect(issues(model({ expression: ' ' })).join('\n')).toContain('tables.users.indexes.ix_users_email.columns');
+    expect(issues(model({ expression: { mssql: 'x' } })).length).toBeGreaterThan(0);
+    expect(issues(model({ expression: 'lower(email)' }, true))).toEqual(['tables.logins.foreignKeys.fk_logins_users.references: (email) is not the primary key or a unique key of users']);
+  });
+
   it('refuses multiple cascade paths (SQL Server error 1785)', () => {
     const a = table('a', { columns: { id: col.int() }, primaryKey: { name: 'pk_a', columns: ['id'] } });
     const b = table('b', { columns: { id: col.int(), a_id: col.int() }, primaryKey: { name: 'pk_b', columns: ['id'] }, foreignKeys: [{ name: 'fk_b_a', columns: ['a_id'], references: { table: 'a', columns: ['id'] }, onDelete: 'cascade' }] });

@@ -9,6 +9,7 @@ import { migrationTemplates } from '../../src/declarative/generate-migration.js'
 import { ALLOW_KINDS } from '../../src/declarative/schema-changes.js';
 import { syntaxFor } from '../../src/dialect/syntax-registry.js';
 import { col, defineSchema, routine, sequence, table, view } from '../../src/schema-model/index.js';
+import type { ModelIndex } from '../../src/schema-model/model-types.js';
 import { emptyModel } from '../../src/schema-model/snapshot.js';
 import { TemplateEngine, sampleRenderContext } from '../../src/templating/index.js';
 
@@ -64,6 +65,8 @@ describe('generated migrations with views, sequences, routines and the everyday 
     const up = await render(t.up);
     expect(up.mssql).toContain('CREATE OR ALTER VIEW');
     expect(up.mssql).toContain('CREATE OR ALTER PROCEDURE');
+    // Babelfish has no ALTER FUNCTION / TRIGGER (nor CREATE OR ALTER PROCEDURE): dropped first there, created last.
+    expect(up.mssql).toMatch(/IF SERVERPROPERTY\('Babelfish'\) IS NOT NULL DROP PROCEDURE \[ws_[0-9a-f]+\]\.purge;[\s\S]*IF SERVERPROPERTY\('Babelfish'\) IS NULL\n    EXEC \(N'CREATE OR ALTER PROCEDURE [^\n]*'\);\nELSE\n    EXEC \(N'CREATE PROCEDURE /);
     expect(up.mssql).toMatch(/FROM sys\.key_constraints AS k\s+WHERE k\.parent_object_id = OBJECT_ID\(N'\[ws_[0-9a-f]+\]\.\[notes\]'\) AND k\.type = 'PK'/);
     expect(up.mssql).toContain('INCREMENT BY 5;');
     expect(up.postgres).toMatch(/^DROP VIEW "?ws_[0-9a-f]+"?\.v_notes;/m);
@@ -74,4 +77,67 @@ describe('generated migrations with views, sequences, routines and the everyday 
     expect(down.mssql).toContain('CREATE OR ALTER VIEW');
     expect(down.postgres).toContain('CONSTRAINT notes_pkey PRIMARY KEY (note_id)');
   });
+
+  it('a routine that gains or loses a dialect\'s text is dropped and created (not replaced with nothing)', async () => {
+    const withBoth = base.routines![0]!;
+    const pgOnly = defineSchema({ ...base, routines: [routine('procedure', 'purge', { postgres: withBoth.definition.postgres! })] });
+    const up = await render(migrationTemplates(base, pgOnly, '0002_x', new Set()).up);
+    expect(up.mssql).toMatch(/DROP PROCEDURE \[ws_[0-9a-f]+\]\.purge;/);
+    expect(up.postgres).toMatch(/DROP PROCEDURE "?ws_[0-9a-f]+"?\.purge;[\s\S]*CREATE PROCEDURE/);
+  });
+
+  it('an expression index is PostgreSQL\'s only: created, renamed and dropped there, absent on SQL Server (also where SQL Server drops and re-creates what uses a column)', async () => {
+    const accounts = (indexes: readonly ModelIndex[], emailType = 50) =>
+      defineSchema({
+        scope: 'tenant',
+        tables: [{ ...table('accounts', { columns: { id: col.int(), email: col.nvarchar(emailType) }, primaryKey: { name: 'pk_accounts', columns: ['id'] } }), indexes }],
+      });
+    const a = accounts(table('x', { columns: { id: col.int() }, indexes: [{ name: 'ix_accounts_email_lower', columns: [{ expression: { postgres: 'lower((email)::text)' } }, { column: 'id', descending: true }], unique: true, where: "email <> ''" }] }).indexes);
+    const created = await render(migrationTemplates(emptyModel('tenant'), a, '0001_x', new Set()).up);
+    expect(created.postgres).toMatch(/CREATE UNIQUE INDEX ix_accounts_email_lower ON "?ws_[0-9a-f]+"?\."?accounts"? \(\(lower\(\(email\)::text\)\), id DESC\)\n    WHERE email <> '';/);
+    expect(created.mssql).not.toContain('ix_accounts_email_lower');
+    // A wider column: SQL Server drops and re-creates the indexes on it, but has none of this one.
+    const widened = migrationTemplates(a, accounts(a.tables[0]!.indexes, 80), '0002_x', new Set());
+    expect((await render(widened.up)).mssql).not.toContain('ix_accounts_email_lower');
+    const renamed = migrationTemplates(a, accounts([{ ...a.tables[0]!.indexes[0]!, name: 'ix_accounts_email_ci', renamedFrom: 'ix_accounts_email_lower' }]), '0002_x', new Set());
+    const r = await render(renamed.up);
+    expect(r.postgres).toMatch(/ALTER INDEX "?ws_[0-9a-f]+"?\.ix_accounts_email_lower RENAME TO ix_accounts_email_ci;/);
+    expect(r.mssql).not.toContain('sp_rename');
+    const changed = migrationTemplates(a, accounts([{ name: 'ix_accounts_email_lower', columns: [{ expression: 'upper(email)' }], unique: true }]), '0002_x', new Set());
+    const c = await render(changed.up);
+    expect(c.postgres).toMatch(/DROP INDEX "?ws_[0-9a-f]+"?\.ix_accounts_email_lower;[\s\S]*CREATE UNIQUE INDEX ix_accounts_email_lower ON "?ws_[0-9a-f]+"?\."?accounts"? \(\(upper\(email\)\)\);/);
+    expect(c.mssql).not.toMatch(/INDEX/);
+  });
+
+  it('an index on a computed column (SQL Server: persisted or not): the column is added before the index, the index dropped before the column is re-created', async () => {
+    const orders = (expression: string, persisted: boolean, withIndex = true) =>
+      defineSchema({
+        scope: 'tenant',
+        tables: [
+          table('orders', {
+            columns: { id: col.int(), price: col.decimal(10, 2), qty: col.int(), total: col.decimal(18, 2).computed(expression, { persisted }) },
+            primaryKey: { name: 'pk_orders', columns: ['id'] },
+            indexes: withIndex ? [{ name: 'ix_orders_total', columns: ['total'], include: ['qty'] }] : [],
+          }),
+        ],
+      });
+    const plain = defineSchema({ scope: 'tenant', tables: [{ ...orders('price * qty', false).tables[0]!, columns: orders('price * qty', false).tables[0]!.columns.slice(0, 3), indexes: [] }] });
+    // Added with its index: ALTER TABLE … ADD in one batch, CREATE INDEX in a later one.
+    const added = await render(migrationTemplates(plain, orders('price * qty', false), '0002_x', new Set()).up);
+    expect(added.mssql).toMatch(/ADD total AS \(price \* qty\);[\s\S]*\nGO\n[\s\S]*CREATE INDEX ix_orders_total ON \[ws_[0-9a-f]+\]\.\[orders\] \(total\) INCLUDE \(qty\);/);
+    // Its expression (or PERSISTED) changes: drop index, drop column, add column, create index.
+    for (const [from, to] of [[orders('price * qty', false), orders('price * qty + 1', false)], [orders('price * qty', false), orders('price * qty', true)]] as const) {
+      const { mssql, postgres } = await render(migrationTemplates(from, to, '0002_x', new Set()).up);
+      for (const text of [mssql, postgres]) {
+        const order = [/DROP INDEX (ix_orders_total ON|"?ws_[0-9a-f]+"?\.ix_orders_total)/, /DROP COLUMN total;/, /ADD total /, /CREATE INDEX ix_orders_total/].map((re) => text.search(re));
+        expect(order.every((at) => at >= 0), text).toBe(true);
+        expect([...order].sort((x, y) => x - y)).toEqual(order);
+      }
+      if (to.tables[0]!.columns[3]!.computed!.persisted) expect(mssql).toContain('ADD total AS (price * qty) PERSISTED;');
+    }
+    // Dropped with its index: the index first.
+    const dropped = await render(migrationTemplates(orders('price * qty', true), plain, '0002_x', new Set(ALLOW_KINDS)).up);
+    expect(dropped.mssql.indexOf('DROP INDEX ix_orders_total')).toBeLessThan(dropped.mssql.indexOf('DROP COLUMN total;'));
+  });
 });
+

@@ -16,6 +16,7 @@
  * that schema is reported busy (not read) and every other schema is read.
  * https://learn.microsoft.com/en-us/sql/t-sql/statements/set-lock-timeout-transact-sql
  */
+import { createHash } from 'node:crypto';
 import pLimit from 'p-limit';
 import type { SqlSession } from '../dialect-adapter.js';
 import { type Catalog, type CatalogRoutine, type CatalogSequence, type CatalogView, type MutableTable, type ReferentialAction, SELF_SCHEMA, collectTables } from '../../catalog/catalog-model.js';
@@ -34,7 +35,7 @@ export const mssqlCatalogSql = (schemas: readonly string[]) => {
   return {
     columns: `SELECT s.name AS schema_name, t.name AS table_name, c.name AS column_name, ty.name AS type_name,
        c.max_length, c.precision, c.scale, c.is_nullable, c.is_identity,
-       dc.definition AS default_expr, cc.definition AS computed_expr
+       dc.definition AS default_expr, cc.definition AS computed_expr, cc.is_persisted
 FROM ${tables}
 JOIN sys.columns AS c ON c.object_id = t.object_id
 JOIN sys.types AS ty ON ty.user_type_id = c.user_type_id
@@ -104,7 +105,7 @@ type Bit = boolean | number;
 export interface MssqlColumnRow {
   schema_name: string; table_name: string; column_name: string; type_name: string;
   max_length: number; precision: number; scale: number; is_nullable: Bit; is_identity: Bit;
-  default_expr: string | null; computed_expr: string | null;
+  default_expr: string | null; computed_expr: string | null; is_persisted?: Bit | null;
 }
 export interface MssqlKeyRow {
   schema_name: string; table_name: string; constraint_name: string; constraint_type: string;
@@ -216,7 +217,7 @@ export function mssqlRowsToCatalogs(
       type: mssqlLogicalType(r),
       nullable: Boolean(r.is_nullable),
       ...(r.default_expr !== null ? { default: normalizeMssqlExpression(r.default_expr, r.schema_name) } : {}),
-      ...(r.computed_expr !== null ? { computed: normalizeMssqlExpression(r.computed_expr, r.schema_name) } : {}),
+      ...(r.computed_expr !== null ? { computed: normalizeMssqlExpression(r.computed_expr, r.schema_name), ...(r.is_persisted ? { persisted: true as const } : {}) } : {}),
     });
   }
   // Rows are ordered by constraint and key ordinal: consecutive rows of one constraint add columns.
@@ -404,18 +405,29 @@ export class MssqlCatalogReader implements CatalogReader {
 }
 
 /**
- * The index name as it was written. Babelfish stores an index as `<name><table><md5>` (index names
- * are per schema in PostgreSQL, per table in T-SQL), cut to PostgreSQL's 63 characters by shortening
- * the table part, and sys.indexes reports that; the suffix is removed so that the same migration
- * fingerprints alike on SQL Server and Babelfish.
+ * The index name as it was written. Babelfish stores an index as `<name><table><md5 of name>` (index
+ * names are per schema in PostgreSQL, per table in T-SQL), and sys.indexes reports that; the suffix
+ * is removed so that the same migration fingerprints alike on SQL Server and Babelfish. The name is
+ * the prefix whose md5 the stored name ends with — so a table renamed since (the stored name keeps
+ * the old table's name) reads back under its own name. A stored name longer than PostgreSQL's 63
+ * characters is cut to 31 characters plus the md5 of the whole: there only the table name can tell
+ * where the name ends.
  */
 export function babelfishIndexName(name: string, table: string): string {
   if (!/[0-9a-f]{32}$/.test(name)) return name;
   const rest = name.slice(0, -32);
   if (rest.length > table.length && rest.endsWith(table)) return rest.slice(0, -table.length);
+  // Not followed by this table's name (renamed since): the prefix the md5 is of.
+  const suffix = name.slice(-32);
+  for (let k = rest.length - 1; k > 0; k--) {
+    const prefix = rest.slice(0, k);
+    if (md5(prefix) === suffix || md5(prefix.toLowerCase()) === suffix) return prefix;
+  }
   if (name.length !== 63) return name;
   for (let k = Math.min(table.length - 1, rest.length - 1); k > 0; k--) {
     if (rest.endsWith(table.slice(0, k))) return rest.slice(0, -k);
   }
   return name;
 }
+
+const md5 = (s: string): string => createHash('md5').update(s).digest('hex');

@@ -77,7 +77,7 @@ export const PG_INDEXES_SQL = `
 SELECT n.nspname AS schema_name, c.relname AS table_name, ic.relname AS index_name,
        i.indisunique AS is_unique, i.indisvalid AS is_valid, i.indnkeyatts AS key_count, am.amname AS method,
        ARRAY(SELECT pg_get_indexdef(i.indexrelid, k.n, true) FROM generate_series(1, i.indnatts::int) AS k(n) ORDER BY k.n) AS columns,
-       i.indoption::int2[] AS options,
+       i.indoption::int2[] AS options, i.indkey::int2[] AS attnums,
        pg_get_expr(i.indpred, i.indrelid, true) AS filter
 FROM pg_catalog.pg_namespace n
 JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('r', 'p') AND c.relname <> $2
@@ -266,6 +266,8 @@ export interface PgIndexRow {
   method: string;
   columns: string[];
   options: number[] | string;
+  /** pg_index.indkey: a column's number per key, 0 for an expression. */
+  attnums?: number[] | string;
   filter: string | null;
 }
 
@@ -459,12 +461,15 @@ export function pgRowsToCatalogs(
   for (const r of indexes) {
     const t = table(r.schema_name, r.table_name);
     const options = intArray(r.options);
+    const attnums = r.attnums === undefined ? undefined : intArray(r.attnums);
     const keyCount = Number(r.key_count);
     const index: CatalogIndex = {
       name: r.index_name,
-      // indoption bit 0: DESC (https://www.postgresql.org/docs/current/catalog-pg-index.html)
+      // indoption bit 0: DESC; indkey 0: an expression, which pg_get_indexdef(…, column, true)
+      // prints without the parentheses CREATE INDEX needs (https://www.postgresql.org/docs/current/catalog-pg-index.html)
+      // An expression is kept as printed (only the schema's own name taken out): it is written back as SQL.
       keys: r.columns.slice(0, keyCount).map((c, i) => ({
-        column: normalizePgExpression(c, r.schema_name),
+        ...(attnums?.[i] === 0 ? { column: stripOuterParens(replaceSchemaName(c, r.schema_name)), expression: true as const } : { column: normalizePgExpression(c, r.schema_name) }),
         ...((options[i] ?? 0) & 1 ? { descending: true } : {}),
       })),
       unique: r.is_unique,
