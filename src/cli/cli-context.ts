@@ -3,6 +3,7 @@ import { loadConfig } from '../config/load-config.js';
 import type { ConfigInput } from '../config/config-schema.js';
 import type { MigratorImpl } from '../migrator.js';
 import { describeError, isTenantMigrateError } from '../errors.js';
+import { errorJson } from '../service/workspace-json.js';
 import { EXIT, exitCodeForError } from './exit-codes.js';
 
 /** Options every command accepts. */
@@ -40,10 +41,7 @@ export function command<A extends GlobalArgs>(fn: (argv: ArgumentsCamelCase<A>) 
     } catch (err) {
       process.exitCode = exitCodeForError(err);
       if (argv.json) {
-        const error = isTenantMigrateError(err)
-          ? err.toJSON()
-          : { name: 'Error', code: 'UNEXPECTED', message: describeError(err) };
-        printJson({ ok: false, exitCode: process.exitCode, error });
+        printJson(errorJson(err));
       } else {
         process.stderr.write(`tenant-migrate: ${describeError(err)}\n`);
         if (process.exitCode === EXIT.failed && !isTenantMigrateError(err) && process.env.TM_DEBUG && err instanceof Error) {

@@ -53,8 +53,29 @@ export function archiveJson(info: WorkspaceInfo) {
  * what the CLI exits with for it (the same number over HTTP, so one client handles both paths).
  */
 export function errorJson(err: unknown) {
-  const error = isTenantMigrateError(err) ? err.toJSON() : { name: 'Error', code: 'UNEXPECTED', message: describeError(err) };
+  const error = isTenantMigrateError(err) ? err.toJSON() : { name: 'Error', ...databaseErrorOf(err) ?? { code: 'UNEXPECTED' }, message: describeError(err) };
   return { ok: false as const, exitCode: exitCodeForError(err), error };
+}
+
+const NETWORK_CODES = /^E(?:CONN(?:RESET|REFUSED|ABORTED)|TIMEDOUT|PIPE|HOSTUNREACH|NETUNREACH|AI_AGAIN|SOCKET|INSTLOOKUP)$/;
+
+/**
+ * An error the database or the connection to it raised, which reached the caller without the engine
+ * wrapping it (a connection lost past its retries, a refused statement outside a migration):
+ * `DATABASE_ERROR` with PostgreSQL's SQLSTATE or SQL Server's error number. Undefined otherwise.
+ */
+export function databaseErrorOf(err: unknown): { code: 'DATABASE_ERROR'; sqlState?: string; dbCode?: number } | undefined {
+  if (!err || typeof err !== 'object') return undefined;
+  const e = err as { name?: unknown; code?: unknown; severity?: unknown; number?: unknown; originalError?: unknown };
+  // PostgreSQL (pg, PGlite): a server error carries its severity and a 5-character SQLSTATE.
+  if (typeof e.severity === 'string' && typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code)) return { code: 'DATABASE_ERROR', sqlState: e.code };
+  // SQL Server (mssql/tedious): request and connection errors, with the server's error number when it sent one.
+  if (e.name === 'RequestError' || e.name === 'ConnectionError' || e.name === 'TransactionError') {
+    return typeof e.number === 'number' ? { code: 'DATABASE_ERROR', dbCode: e.number } : { code: 'DATABASE_ERROR' };
+  }
+  if (typeof e.code === 'string' && NETWORK_CODES.test(e.code)) return { code: 'DATABASE_ERROR' };
+  if (err instanceof Error && /^Connection terminated/.test(err.message)) return { code: 'DATABASE_ERROR' };
+  return undefined;
 }
 
 /** Errors of the HTTP layer itself (never thrown by the engine): their codes are the service's own. */

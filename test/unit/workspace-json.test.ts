@@ -1,7 +1,7 @@
 /** The JSON contract's builders (docs/workspace-api.md): exact shapes, and each code's exit code and HTTP status. */
 import { describe, expect, it } from 'vitest';
 import { TenantMigrateError } from '../../src/errors.js';
-import { ServiceError, archiveJson, errorResponse, provisionJson, workspaceJson } from '../../src/service/workspace-json.js';
+import { ServiceError, archiveJson, errorJson, errorResponse, provisionJson, workspaceJson } from '../../src/service/workspace-json.js';
 import { ProvisionError } from '../../src/workspaces/workspace-types.js';
 
 const id = '3f2b6c1e-5a4d-4e8f-9a0b-1c2d3e4f5a6b';
@@ -78,5 +78,21 @@ describe('error answers', () => {
   it('carries the context beside name, code and message, never the cause', () => {
     const err = new ProvisionError('failed', { workspaceId: id, tenant: schema, cleanedUp: true, migrationId: '0003_x' }, undefined, new Error('secret cause'));
     expect(errorResponse(err).body.error).toEqual({ name: 'ProvisionError', code: 'PROVISION_FAILED', message: 'failed', workspaceId: id, tenant: schema, cleanedUp: true, migrationId: '0003_x' });
+  });
+});
+
+describe('errors the database raised, outside the engine', () => {
+  it('are DATABASE_ERROR with the SQLSTATE or error number, not UNEXPECTED', () => {
+    const pgError = Object.assign(new Error('relation "x" does not exist'), { severity: 'ERROR', code: '42P01' });
+    expect(errorJson(pgError).error).toMatchObject({ code: 'DATABASE_ERROR', sqlState: '42P01', message: 'relation "x" does not exist' });
+    const reset = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+    expect(errorJson(reset).error).toMatchObject({ code: 'DATABASE_ERROR' });
+    expect(errorJson(new Error('Connection terminated unexpectedly')).error).toMatchObject({ code: 'DATABASE_ERROR' });
+    const mssqlRequest = Object.assign(new Error('Invalid object name'), { name: 'RequestError', number: 208 });
+    expect(errorJson(mssqlRequest).error).toMatchObject({ code: 'DATABASE_ERROR', dbCode: 208 });
+    const mssqlLost = Object.assign(new Error('Connection lost - read ECONNRESET'), { name: 'ConnectionError', code: 'ESOCKET' });
+    expect(errorJson(mssqlLost).error).toMatchObject({ code: 'DATABASE_ERROR' });
+    expect(errorJson(new TypeError('x is not a function')).error).toMatchObject({ code: 'UNEXPECTED' });
+    expect(errorJson(Object.assign(new Error('no such file'), { code: 'ENOENT' })).error).toMatchObject({ code: 'UNEXPECTED' });
   });
 });
