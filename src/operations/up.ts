@@ -217,8 +217,6 @@ async function joinRun(u: UpRun, runId: string): Promise<LedgerStep> {
 /** Plan (one batched read of every tenant's applied set), refuse changed files, queue the rest in the ledger. */
 async function planAndOpenRun(u: UpRun, runId: string, tenants: readonly Tenant[]): Promise<LedgerStep> {
   const { options, files } = u;
-  // The template engine loads while the plan is read (awaited, and its errors reported, below).
-  if (files.tenant.length > 0) void u.render().catch(() => undefined);
   // Per target database: the applied-version summary (created here if missing), meta tables only
   // where it has no usable row; an unreachable target's tenants are planned as pending.
   const { applied } = await u.ctx.targets.readPlanned(tenants, files.tenant, { emit: u.ctx.emit, ensure: true });
