@@ -69,7 +69,7 @@ export class PostgresDriver implements Driver {
     const driver: SessionDriver = {
       query: async (sql, params) => (await client.query(sql, params as unknown[])).rows,
       exec: async (sql) => {
-        const result = (await client.query(sql)) as pg.QueryResult | pg.QueryResult[];
+        const result = (await client.query(sql)) as PG.QueryResult | PG.QueryResult[];
         return Array.isArray(result) ? result.flatMap((r) => r.rows ?? []) : (result.rows ?? []);
       },
       errorPosition: (err) => pgPosition(err),
