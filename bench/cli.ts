@@ -19,20 +19,16 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { MigratorImpl, createMigrator } from '../src/migrator.js';
 import { rendererFor } from '../src/operations/templates.js';
 import { startRequestCounter } from './request-counter.js';
+import { MASTER, ROOT, admin, buildSchemas, cli, metaDdl, metaRows, out, project as benchProject, schemaOf, urlOf } from './support.js';
 import type { MigrationFile, Tenant } from '../src/types.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const ADMIN_URL = process.env.BENCH_PG_URL ?? process.env.TM_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const MASTER = 'pmassist_master';
 const NEW_MIGRATION = 'ALTER TABLE {{schema}}.automation_jobs ADD priority {{int}} NOT NULL DEFAULT 0;\n';
 const { values } = parseArgs({
   options: {
@@ -46,41 +42,8 @@ const { values } = parseArgs({
   strict: false,
 });
 const C = Number(values.concurrency);
+const project = (url: string) => benchProject(url, { prefix: 'tm-bench-cli-', config: { concurrency: C, lockTimeoutMs: 60_000 } });
 const list = (s: unknown) => String(s).split(',').map(Number).filter((n) => n > 0);
-const urlOf = (db: string) => Object.assign(new URL(ADMIN_URL), { pathname: `/${db}` }).toString();
-const schemaOf = (id: string) => `ws_${id.replace(/-/g, '')}`;
-const out = (line: string) => process.stdout.write(`${line}\n`);
-
-async function admin<R = Record<string, unknown>>(sql: string, params: unknown[] = [], target = ADMIN_URL): Promise<R[]> {
-  const client = new pg.Client({ connectionString: target });
-  await client.connect();
-  try {
-    return (await client.query(sql, params)).rows as R[];
-  } finally {
-    await client.end();
-  }
-}
-
-function project(url: string): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'tm-bench-cli-'));
-  for (const d of ['master-migrations', 'tenant-migrations', 'templates']) cpSync(path.join(ROOT, d), path.join(dir, d), { recursive: true });
-  writeFileSync(path.join(dir, 'tenant-migrate.config.json'), JSON.stringify({ url, concurrency: C, lockTimeoutMs: 60_000 }));
-  return dir;
-}
-
-/** One CLI process, start to exit: wall seconds, peak RSS (MB), exit code, stdout. */
-function cli(cwd: string, args: string[]) {
-  const run = spawnSync('/usr/bin/time', ['-v', process.execPath, path.join(ROOT, 'bin/tenant-migrate.js'), ...args], {
-    cwd,
-    encoding: 'utf8',
-    maxBuffer: 512 * 1024 * 1024,
-    env: { ...process.env, TM_DATABASE_URL: '', TM_CONFIG: '' },
-  });
-  const field = (name: string) => new RegExp(`${name}: (.*)`).exec(run.stderr)?.[1]?.trim() ?? '0:0';
-  const [min, sec] = field('Elapsed \\(wall clock\\) time \\(h:mm:ss or m:ss\\)').split(':').map(Number) as [number, number];
-  const rssMb = Number(field('Maximum resident set size \\(kbytes\\)')) / 1024;
-  return { seconds: min * 60 + sec, rssMb, code: run.status, stdout: run.stdout, stderr: run.stderr };
-}
 
 /** {@link cli} without blocking this process (the request counter's proxy runs in it). */
 function cliAsync(cwd: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -116,11 +79,6 @@ async function psqlWorkers(url: string, scripts: string[]): Promise<number> {
   rmSync(dir, { recursive: true, force: true });
   return seconds;
 }
-
-const metaDdl = (q: string) =>
-  `CREATE TABLE ${q}.__schema_migrations (id varchar(255) PRIMARY KEY, checksum char(64) NOT NULL, rendered_checksum char(64) NOT NULL, applied_utc timestamp(6) NOT NULL, duration_ms integer NOT NULL, run_id varchar(64));`;
-const metaRows = (q: string, files: readonly MigrationFile[]) =>
-  `INSERT INTO ${q}.__schema_migrations (id, checksum, rendered_checksum, applied_utc, duration_ms, run_id) VALUES ${files.map((f) => `('${f.id}', '${f.checksum}', '${f.checksum}', now(), 1, NULL)`).join(', ')};`;
 
 /** The limit: per tenant one transaction with the rendered SQL and its meta rows, split over C psql workers. */
 function rawScripts(tenants: readonly Tenant[], files: readonly MigrationFile[], render: (f: MigrationFile, t: Tenant) => string, fresh: boolean): string[] {
@@ -269,26 +227,10 @@ async function scaleDatabase(n: number): Promise<{ url: string; dir: string }> {
   const ids = Array.from({ length: n }, () => randomUUID());
   await register(url, ids);
   // Rendered DDL in big batches (the drift bench's approach): 250 schemas per statement string.
-  const batches: string[] = [];
-  for (let i = 0; i < n; i += 250) {
-    batches.push(`BEGIN;\n${ids.slice(i, i + 250).map((id) => {
-      const q = `"${schemaOf(id)}"`;
-      return `CREATE SCHEMA ${q};\n${metaDdl(q)}\n${metaRows(q, files)}`;
-    }).join('\n')}\nCOMMIT;`);
-  }
-  let done = 0;
-  await Promise.all(
-    Array.from({ length: 4 }, async () => {
-      const client = new pg.Client({ connectionString: url });
-      await client.connect();
-      for (let b = batches.shift(); b; b = batches.shift()) {
-        await client.query(b);
-        done += 250;
-        process.stderr.write(`\rbuilding ${db}: ${Math.min(done, n)}/${n}`);
-      }
-      await client.end();
-    }),
-  );
+  await buildSchemas(url, db, n, (i) => {
+    const q = `"${schemaOf(ids[i]!)}"`;
+    return `CREATE SCHEMA ${q};\n${metaDdl(q)}\n${metaRows(q, files)}`;
+  });
   await admin('VACUUM ANALYZE', [], url);
   process.stderr.write(`\nbuilt ${db} in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
   return { url, dir };

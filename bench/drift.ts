@@ -11,38 +11,22 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { PostgresCatalogReader } from '../src/dialect/postgres/postgres-catalog.js';
 import { MigratorImpl, createMigrator } from '../src/migrator.js';
 import { discoverTenants } from '../src/operations/discover.js';
 import { rendererFor } from '../src/operations/templates.js';
+import { MASTER, ROOT, admin, project as benchProject, schemaOf, urlOf } from './support.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const ADMIN_URL = process.env.TM_BENCH_POSTGRES_URL ?? process.env.TM_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const MASTER = 'pmassist_master';
 const { values } = parseArgs({ options: { n: { type: 'string', default: '10000' }, fresh: { type: 'boolean', default: false } } });
 const n = Number(values.n);
 const database = `tm_bench_drift_${n}`;
-const url = Object.assign(new URL(ADMIN_URL), { pathname: `/${database}` }).toString();
+const url = urlOf(database);
 
-async function admin<R = Record<string, unknown>>(sql: string, params: unknown[] = [], target = ADMIN_URL): Promise<R[]> {
-  const client = new pg.Client({ connectionString: target });
-  await client.connect();
-  try {
-    return (await client.query(sql, params)).rows as R[];
-  } finally {
-    await client.end();
-  }
-}
-
-const project = mkdtempSync(path.join(tmpdir(), 'tm-bench-drift-'));
-for (const dir of ['master-migrations', 'tenant-migrations', 'templates']) cpSync(path.join(ROOT, dir), path.join(project, dir), { recursive: true });
-writeFileSync(path.join(project, 'tenant-migrate.config.json'), JSON.stringify({ url, concurrency: 4 }));
+const project = benchProject(url, { prefix: 'tm-bench-drift-', config: { concurrency: 4 } });
 
 const exists = (await admin('SELECT 1 FROM pg_database WHERE datname = $1', [database])).length > 0;
 const ready = exists && !values.fresh && (await admin<{ n: string }>(`SELECT count(*) AS n FROM ${MASTER}."Workspace"`, [], url).catch(() => [{ n: '0' }]))[0]!.n === String(n);
@@ -58,7 +42,6 @@ if (!ready) {
     const files = (await m.loadFiles()).tenant;
     const render = await rendererFor(m.context, adapter.syntax);
     const ids = Array.from({ length: n }, () => randomUUID());
-    const schemaOf = (id: string) => `ws_${id.replace(/-/g, '')}`;
     await adapter.withSession(async (s) => {
       for (let i = 0; i < ids.length; i += 1000) {
         const chunk = ids.slice(i, i + 1000);

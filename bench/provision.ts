@@ -13,26 +13,15 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { createWorkspaceService } from '../src/workspaces/workspace-service.js';
+import { ADMIN_URL, admin } from './support.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const ADMIN_URL = process.env.TM_BENCH_POSTGRES_URL ?? process.env.TM_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const TARGET_P50_MS = 150;
 
 const { values } = parseArgs({ options: { n: { type: 'string', default: '100' }, concurrent: { type: 'string', default: '50' } } });
 const n = Number(values.n);
 const concurrent = Number(values.concurrent);
-
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: ADMIN_URL });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return NaN;

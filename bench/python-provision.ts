@@ -19,11 +19,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { createMigrator } from '../src/migrator.js';
+import { ADMIN_URL, admin } from './support.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const ADMIN_URL = process.env.TM_BENCH_POSTGRES_URL ?? process.env.TM_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const PYTHON = process.env.TM_TEST_PYTHON ?? '/usr/bin/python3';
 const CLI = path.join(ROOT, 'bin/tenant-migrate.js');
 const TARGET_P50_MS = 100;
@@ -36,16 +35,6 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
   },
 });
-
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: ADMIN_URL });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 function stats(samples: readonly number[]) {
   const sorted = [...samples].sort((a, b) => a - b);

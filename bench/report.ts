@@ -12,61 +12,19 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { cpSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { readFileSync, rmSync, statSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { type MigratorImpl, createMigrator } from '../src/migrator.js';
-import type { MigrationFile } from '../src/types.js';
+import { MASTER, ROOT, admin, buildSchemas, cli, metaDdl, metaRows, out, project as benchProject, schemaOf, urlOf } from './support.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const ADMIN_URL = process.env.BENCH_PG_URL ?? process.env.TM_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const MASTER = 'pmassist_master';
 const { values } = parseArgs({
   options: { n: { type: 'string', default: process.env.BENCH_REPORT_N ?? '10000,100000' }, rebuild: { type: 'boolean', default: false } },
   strict: false,
 });
+const project = (url: string) => benchProject(url, { prefix: 'tm-bench-report-' });
 const sizes = String(values.n).split(',').map(Number).filter((n) => n > 0);
-const urlOf = (db: string) => Object.assign(new URL(ADMIN_URL), { pathname: `/${db}` }).toString();
-const schemaOf = (id: string) => `ws_${id.replace(/-/g, '')}`;
-const out = (line: string) => process.stdout.write(`${line}\n`);
-
-async function admin<R = Record<string, unknown>>(sql: string, params: unknown[] = [], target = ADMIN_URL): Promise<R[]> {
-  const client = new pg.Client({ connectionString: target });
-  await client.connect();
-  try {
-    return (await client.query(sql, params)).rows as R[];
-  } finally {
-    await client.end();
-  }
-}
-
-function project(url: string): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'tm-bench-report-'));
-  for (const d of ['master-migrations', 'tenant-migrations', 'templates']) cpSync(path.join(ROOT, d), path.join(dir, d), { recursive: true });
-  writeFileSync(path.join(dir, 'tenant-migrate.config.json'), JSON.stringify({ url, concurrency: 4, lockTimeoutMs: 60_000 }));
-  return dir;
-}
-
-/** One CLI process, start to exit: wall seconds and peak RSS (MB) from /usr/bin/time -v. */
-function cli(cwd: string, args: string[]) {
-  const run = spawnSync('/usr/bin/time', ['-v', process.execPath, path.join(ROOT, 'bin/tenant-migrate.js'), ...args], {
-    cwd,
-    encoding: 'utf8',
-    maxBuffer: 512 * 1024 * 1024,
-    env: { ...process.env, TM_DATABASE_URL: '', TM_CONFIG: '' },
-  });
-  const field = (name: string) => new RegExp(`${name}: (.*)`).exec(run.stderr)?.[1]?.trim() ?? '0:0';
-  const [min, sec] = field('Elapsed \\(wall clock\\) time \\(h:mm:ss or m:ss\\)').split(':').map(Number) as [number, number];
-  return { seconds: min * 60 + sec, rssMb: Number(field('Maximum resident set size \\(kbytes\\)')) / 1024, code: run.status, stdout: run.stdout, stderr: run.stderr };
-}
-
-const metaDdl = (q: string) =>
-  `CREATE TABLE ${q}.__schema_migrations (id varchar(255) PRIMARY KEY, checksum char(64) NOT NULL, rendered_checksum char(64) NOT NULL, applied_utc timestamp(6) NOT NULL, duration_ms integer NOT NULL, run_id varchar(64));`;
-const metaRows = (q: string, files: readonly MigrationFile[]) =>
-  `INSERT INTO ${q}.__schema_migrations (id, checksum, rendered_checksum, applied_utc, duration_ms, run_id) VALUES ${files.map((f) => `('${f.id}', '${f.checksum}', '${f.checksum}', now(), 1, NULL)`).join(', ')};`;
 
 /** The cached fleet: N schemas with meta tables, every 100th one migration behind, and one real `up` over it. */
 async function fleet(n: number): Promise<{ url: string; dir: string; behind: number }> {
@@ -97,31 +55,10 @@ async function fleet(n: number): Promise<{ url: string; dir: string; behind: num
       url,
     );
   }
-  const batches: string[] = [];
-  for (let i = 0; i < n; i += 250) {
-    batches.push(
-      `BEGIN;\n${ids
-        .slice(i, i + 250)
-        .map((id, k) => {
-          const q = `"${schemaOf(id)}"`;
-          return `CREATE SCHEMA ${q};\n${metaDdl(q)}\n${metaRows(q, (i + k) % 100 === 0 ? files.slice(0, -1) : files)}`;
-        })
-        .join('\n')}\nCOMMIT;`,
-    );
-  }
-  let done = 0;
-  await Promise.all(
-    Array.from({ length: 4 }, async () => {
-      const client = new pg.Client({ connectionString: url });
-      await client.connect();
-      for (let b = batches.shift(); b; b = batches.shift()) {
-        await client.query(b);
-        done += 250;
-        process.stderr.write(`\rbuilding ${db}: ${Math.min(done, n)}/${n}`);
-      }
-      await client.end();
-    }),
-  );
+  await buildSchemas(url, db, n, (i) => {
+    const q = `"${schemaOf(ids[i]!)}"`;
+    return `CREATE SCHEMA ${q};\n${metaDdl(q)}\n${metaRows(q, i % 100 === 0 ? files.slice(0, -1) : files)}`;
+  });
   await admin('VACUUM ANALYZE', [], url);
   await fullRun(url, dir, ids, files.at(-1)!.id);
   // The behind tenants have no tables (the builder writes meta tables only): their migration fails.

@@ -369,7 +369,9 @@ INSERT INTO "${s}".__schema_migrations (${cols}) VALUES ${files.map((f) => `('${
 async function benchDialect(target: Target) {
   const project = mkdtempSync(path.join(tmpdir(), 'tm-bench-'));
   for (const dir of ['master-migrations', 'tenant-migrations', 'templates']) cpSync(path.join(ROOT, dir), path.join(project, dir), { recursive: true });
-  const open = () => createMigrator({ url: target.url, rootDir: project, concurrency: C, lockTimeoutMs: 60_000 }) as MigratorImpl;
+  // BENCH_TENANTS_PER_SEND: the engine's tenantsPerSend (default: the config default); 1 = a request per tenant.
+  const perSend = process.env.BENCH_TENANTS_PER_SEND ? { tenantsPerSend: Number(process.env.BENCH_TENANTS_PER_SEND) } : {};
+  const open = () => createMigrator({ url: target.url, rootDir: project, concurrency: C, lockTimeoutMs: 60_000, ...perSend }) as MigratorImpl;
   let m = open();
   try {
     await m.up(); // master only: no tenants yet

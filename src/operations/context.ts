@@ -10,7 +10,7 @@ import type { MigratorEvent, MigratorListener } from '../events.js';
 import { loadMigrations } from '../source/index.js';
 import { installTenantGrants } from './grants.js';
 import { TargetSet } from './targets.js';
-import { TemplateEngine } from '../templating/index.js';
+import type { TemplateEngine } from '../templating/template-engine.js';
 import type { MigrationFile } from '../types.js';
 
 export interface MigrationFiles {
@@ -86,10 +86,13 @@ export class OperationContext {
   }
 
   templates(): Promise<TemplateEngine> {
-    this.#engine ??= TemplateEngine.create({
-      partialsDir: path.resolve(this.config.rootDir, this.config.templatesDir, 'partials'),
-      vars: this.config.vars,
-    });
+    // Handlebars loads on first use: commands that render nothing (status, a no-op up) never load it.
+    this.#engine ??= import('../templating/template-engine.js').then(({ TemplateEngine }) =>
+      TemplateEngine.create({
+        partialsDir: path.resolve(this.config.rootDir, this.config.templatesDir, 'partials'),
+        vars: this.config.vars,
+      }),
+    );
     return this.#engine;
   }
 

@@ -27,7 +27,8 @@ interface UpRun {
   readonly ctx: OperationContext;
   readonly dialect: Dialect;
   readonly files: MigrationFiles;
-  readonly render: Renderer;
+  /** The renderer, made on first use: a run that renders nothing does not load the template engine. */
+  readonly render: () => Promise<Renderer>;
   readonly options: UpOptions;
   readonly shard: Shard | undefined;
   readonly waves: readonly string[] | undefined;
@@ -70,11 +71,12 @@ export async function up(ctx: OperationContext, options: UpOptions = {}): Promis
   // Names a missing right (on the master's database and each target this run touches) before anything changes.
   await checkEngineRights(ctx, dialect, options.dbTarget !== undefined ? [options.dbTarget] : ctx.targets.names);
   const files = await ctx.files();
+  let renderer: Promise<Renderer> | undefined;
   const u: UpRun = {
     ctx,
     dialect,
     files,
-    render: await rendererFor(ctx, dialect.syntax),
+    render: () => (renderer ??= rendererFor(ctx, dialect.syntax)),
     options,
     shard: fleetArgs.shard,
     waves: fleetArgs.waves,
@@ -92,14 +94,18 @@ export async function up(ctx: OperationContext, options: UpOptions = {}): Promis
     // A release is decided before it starts: pending master migrations render (and pass the
     // transaction-control rule) before the first one commits.
     const masterDone = new Set((await dialect.withSession((s) => dialect.meta.readApplied(s, ctx.config.masterSchema))).map((a) => a.id));
-    preRenderMaster(u.render.master, files.master, new Set(files.master.filter((f) => !masterDone.has(f.id)).map((f) => f.id)));
+    const masterPending = new Set(files.master.filter((f) => !masterDone.has(f.id)).map((f) => f.id));
+    // Under the master lock, what migrateMaster finds pending is a subset of masterPending: with
+    // none (the everyday deploy) nothing of the master renders.
+    const masterRender = masterPending.size > 0 || options.masterTo ? (await u.render()).master : nothingToRender;
+    preRenderMaster(masterRender, files.master, masterPending);
     // With master migrations to apply, the tenants' pending files render first as well: a tenant
     // template error stops the release before the master schema changes.
     if (!options.masterTo && !options.runId && files.master.some((f) => !masterDone.has(f.id) && !u.afterTenants.has(f.id))) {
       await preRenderBeforeMaster(u);
     }
     // 1. Master migrations (except after-tenants).
-    const masterApplied = await migrateMaster(ctx, dialect, files.master, u.render.master, runId, {
+    const masterApplied = await migrateMaster(ctx, dialect, files.master, masterRender, runId, {
       only: new Set(files.master.filter((f) => !u.afterTenants.has(f.id)).map((f) => f.id)),
       ...(options.masterTo ? { to: options.masterTo } : {}),
     });
@@ -134,7 +140,7 @@ export async function up(ctx: OperationContext, options: UpOptions = {}): Promis
   if (waiting.length > 0 && !options.to && runComplete && !interrupted && invalid.length === 0) {
     const applied = await withMasterLock(ctx, async () => {
       if ((await tenantsBehind(ctx, dialect, files.tenant, true, { truth: true })) > 0) return [];
-      return migrateMaster(ctx, dialect, files.master, u.render.master, runId, { only: u.afterTenants });
+      return migrateMaster(ctx, dialect, files.master, (await u.render()).master, runId, { only: u.afterTenants });
     });
     masterApplied.push(...applied);
     waiting = waiting.filter((id) => !applied.includes(id));
@@ -187,7 +193,12 @@ async function preRenderBeforeMaster(u: UpRun): Promise<void> {
   if (tenants.length === 0) return;
   const { applied } = await ctx.targets.readPlanned(tenants, files.tenant);
   const work = tenants.map((t) => ({ tenant: t, pending: planSchema(t.schema, files.tenant, applied.get(t.schema) ?? [], options).pending }));
-  preRenderTenants(u.render.tenant, files.tenant, work);
+  if (work.some((w) => w.pending.length > 0)) preRenderTenants((await u.render()).tenant, files.tenant, work);
+}
+
+/** The master render of a step with nothing pending: never called (see the master step in {@link up}). */
+function nothingToRender(file: { readonly id: string }): string {
+  throw new Error(`internal error: master migration ${file.id} rendered in a step that had none pending`);
 }
 
 /** Joining a run by id: its tenants come from the ledger, no planning here. */
@@ -226,7 +237,7 @@ async function planAndOpenRun(u: UpRun, runId: string, tenants: readonly Tenant[
   );
   // Every pending file renders for every planned tenant before the run opens: a template error or a
   // refused statement applies nothing (exit 2), naming file, line and tenant.
-  preRenderTenants(u.render.tenant, files.tenant, todo.map((t) => ({ tenant: t, pending: plans.get(t.schema)!.pending })));
+  if (todo.length > 0) preRenderTenants((await u.render()).tenant, files.tenant, todo.map((t) => ({ tenant: t, pending: plans.get(t.schema)!.pending })));
   const opened = await openRun({
     ledger: u.dialect.ledger,
     runId,
@@ -303,7 +314,7 @@ async function fanOut(u: UpRun, opened: OpenedRun, tenants: readonly Tenant[], p
     runId,
     workerId: u.workerId,
     files: u.files.tenant,
-    render: u.render.tenant,
+    render: (await u.render()).tenant,
     tenants: new Map(tenants.map((t) => {
       const appliedAtPlan = planned?.get(t.schema);
       return [t.schema, appliedAtPlan ? { ...t, appliedAtPlan } : t];

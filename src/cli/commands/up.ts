@@ -1,6 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
 import type { UpResult } from '../../migrator.js';
-import { ConsoleReporter } from '../../reporting/console-reporter.js';
+import type { ConsoleReporter } from '../../reporting/console-reporter.js';
 import { jsonLinesListener } from '../../reporting/json-lines-reporter.js';
 import { TENANT_ORDERS, type TenantOrder, parseFleetArgs } from '../../runner/fleet-options.js';
 import { type GlobalArgs, command, migratorFromArgs, printJson } from '../cli-context.js';
@@ -79,7 +79,8 @@ export async function runUp(argv: UpArgs): Promise<{ result: UpResult; code: num
   // before the config is loaded or the database opened.
   parseFleetArgs(argv);
   const migrator = await migratorFromArgs(argv);
-  const reporter = argv.json ? undefined : new ConsoleReporter();
+  // The progress bar's modules load only when there is a progress bar (not with --json).
+  const reporter: ConsoleReporter | undefined = argv.json ? undefined : new (await import('../../reporting/console-reporter.js')).ConsoleReporter();
   if (reporter) migrator.on(reporter.listener);
   if (argv.events) migrator.on(jsonLinesListener(process.stderr));
   const controller = new AbortController();

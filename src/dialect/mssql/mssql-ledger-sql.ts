@@ -93,6 +93,8 @@ COMMIT TRANSACTION;`;
         { name: `${prefix}run_tenants_claim`, columns: 'run_id, status, wave, seq' },
       ),
     ],
+    /** Whether both ledger tables exist (each was created with its index in one transaction): then nothing is created. */
+    ledgerPresent: `SELECT CASE WHEN ${objectId(runs)} IS NULL OR ${objectId(tenants)} IS NULL THEN 0 ELSE 1 END AS present;`,
     createRun: `INSERT INTO ${runs} (run_id, run_key, target, options, status, started_by, heartbeat_utc)
 VALUES ($1, $2, $3, $4, N'running', $5, ${NOW});`,
     findResumableRun: `SELECT TOP (1) *, ${HEARTBEAT_AGE} FROM ${runs} WHERE run_key = $1 AND status IN (N'running', N'interrupted', N'failed')

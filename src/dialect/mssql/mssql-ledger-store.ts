@@ -29,15 +29,18 @@ export class MssqlLedgerStore implements LedgerStore {
 
   async ensureLedger(options: { lockTimeoutMs?: number } = {}): Promise<void> {
     const timeoutMs = options.lockTimeoutMs ?? LEDGER_LOCK_TIMEOUT_MS;
-    await this.#driver.withSession((session) =>
+    await this.#driver.withSession(async (session) => {
+      // Every run after the first finds the ledger: one catalog read instead of the applock and the DDL.
+      const [present] = await session.query<{ present: number }>(this.#ledger.ledgerPresent);
+      if (Number(present?.present) === 1) return;
       // IF OBJECT_ID … CREATE can race between processes; one applock serialises creators.
-      holdLock(this.#locks, session, LEDGER_LOCK, timeoutMs, async () => {
+      await holdLock(this.#locks, session, LEDGER_LOCK, timeoutMs, async () => {
         await this.#meta.ensureSchema(session, this.#names.masterSchema);
         for (const text of this.#ledger.createLedger) await session.query(text);
       }, () => {
         throw ledgerLockTimeout(timeoutMs);
-      }),
-    );
+      });
+    });
   }
 
   async createRun(run: NewLedgerRun): Promise<void> {

@@ -92,6 +92,8 @@ export class MssqlMetaStore extends MetaRowWrites implements MetaStore {
   }
 
   async ensureSummary(session: SqlSession): Promise<void> {
+    // Present with its current columns (every run after the first): no DDL.
+    if (await this.#summaryExists(session)) return;
     for (const statement of this.#sql.ensureSummary) {
       try {
         await session.query(statement);

@@ -1,4 +1,5 @@
-import pg from 'pg';
+import type * as PG from 'pg';
+import pg from './pg-module.js';
 import type { Driver, ErrorClassification, SqlSession } from '../contracts/driver.js';
 import { DriverSession, type SessionDriver } from '../sql-session.js';
 import { classifyPostgresError } from './postgres-errors.js';
@@ -17,7 +18,7 @@ const pgTypes = {
     if (oid === TIMESTAMP_OID) return (value: string) => new Date(`${value.replace(' ', 'T')}Z`);
     return pg.types.getTypeParser(oid, format as 'text');
   },
-} as pg.CustomTypesConfig;
+} as PG.CustomTypesConfig;
 
 /**
  * Sessions over a `pg` pool. A connection that failed, or whose state is unknown (a lock it held
@@ -26,9 +27,9 @@ const pgTypes = {
  */
 export class PostgresDriver implements Driver {
   maxConnections: number;
-  #pool: pg.Pool | undefined;
+  #pool: PG.Pool | undefined;
   /** Pooled connections that ran a script in their last session: reset before their next use. */
-  readonly #dirty = new WeakSet<pg.PoolClient>();
+  readonly #dirty = new WeakSet<PG.PoolClient>();
   readonly #url: string;
 
   constructor(options: PostgresDriverOptions) {
@@ -36,7 +37,7 @@ export class PostgresDriver implements Driver {
     this.#url = options.url;
   }
 
-  #getPool(): pg.Pool {
+  #getPool(): PG.Pool {
     if (!this.#pool) {
       this.#pool = new pg.Pool({
         connectionString: this.#url,
@@ -68,14 +69,14 @@ export class PostgresDriver implements Driver {
     const driver: SessionDriver = {
       query: async (sql, params) => (await client.query(sql, params as unknown[])).rows,
       exec: async (sql) => {
-        const result = (await client.query(sql)) as pg.QueryResult | pg.QueryResult[];
+        const result = (await client.query(sql)) as PG.QueryResult | PG.QueryResult[];
         return Array.isArray(result) ? result.flatMap((r) => r.rows ?? []) : (result.rows ?? []);
       },
       errorPosition: (err) => pgPosition(err),
     };
     // A multi-statement request (simple protocol): the rows of its first statement.
     const run = async (sql: string) => {
-      const result = (await client.query(sql)) as pg.QueryResult | pg.QueryResult[];
+      const result = (await client.query(sql)) as PG.QueryResult | PG.QueryResult[];
       return (Array.isArray(result) ? result[0]?.rows : result.rows) ?? [];
     };
     const resetPending = this.#dirty.delete(client);

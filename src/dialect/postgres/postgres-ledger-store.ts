@@ -28,15 +28,18 @@ export class PostgresLedgerStore implements LedgerStore {
 
   async ensureLedger(options: { lockTimeoutMs?: number } = {}): Promise<void> {
     const timeoutMs = options.lockTimeoutMs ?? LEDGER_LOCK_TIMEOUT_MS;
-    await this.#driver.withSession((session) =>
+    await this.#driver.withSession(async (session) => {
+      // Every run after the first finds the ledger: one catalog read instead of the lock and the DDL.
+      const [present] = await session.query<{ present: boolean }>(this.#sql.ledgerPresent);
+      if (present?.present) return;
       // CREATE … IF NOT EXISTS can still race on the catalog; one advisory lock serializes creators.
-      holdLock(this.#locks, session, LEDGER_LOCK, timeoutMs, async () => {
+      await holdLock(this.#locks, session, LEDGER_LOCK, timeoutMs, async () => {
         await this.#meta.ensureSchema(session, this.#names.masterSchema);
         for (const sql of this.#sql.createLedger) await session.query(sql);
       }, () => {
         throw ledgerLockTimeout(timeoutMs);
-      }),
-    );
+      });
+    });
   }
 
   async createRun(run: NewLedgerRun): Promise<void> {

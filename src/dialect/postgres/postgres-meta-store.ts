@@ -76,6 +76,10 @@ export class PostgresMetaStore extends MetaRowWrites implements MetaStore {
   }
 
   async ensureSummary(session: SqlSession): Promise<void> {
+    // Present with its current columns (every run after the first): no DDL, which would also take an
+    // exclusive lock on the table that concurrent planners read.
+    const [found] = await session.query<{ found: boolean }>(this.#sql.summaryExists);
+    if (found?.found) return;
     for (const statement of this.#sql.ensureSummary) {
       try {
         await session.query(statement);

@@ -207,6 +207,10 @@ function ledgerSql(master: string, prefix: string) {
 )`,
       `CREATE INDEX IF NOT EXISTS ${q(`${prefix}run_tenants_claim`)} ON ${tenants} (run_id, status, wave, seq)`,
     ],
+    /** Whether every ledger table and index exists (then creating them is skipped: no DDL, no lock). */
+    ledgerPresent: `SELECT to_regclass(${lit(runs)}) IS NOT NULL AND to_regclass(${lit(tenants)}) IS NOT NULL
+  AND to_regclass(${lit(`${master}.${q(`${prefix}runs_key`)}`)}) IS NOT NULL
+  AND to_regclass(${lit(`${master}.${q(`${prefix}run_tenants_claim`)}`)}) IS NOT NULL AS present`,
     createRun: `INSERT INTO ${runs} (run_id, run_key, target, options, status, started_by, heartbeat_utc)
 VALUES ($1, $2, $3, $4, 'running', $5, ${NOW})`,
     findResumableRun: `SELECT *, ${HEARTBEAT_AGE} FROM ${runs} WHERE run_key = $1 AND status IN ('running', 'interrupted', 'failed')
