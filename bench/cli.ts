@@ -1,5 +1,5 @@
 /**
- * Whole-CLI-run benchmark on local PostgreSQL (issue 13): `node --import tsx bench/cli.ts`.
+ * Whole-CLI-run benchmark on local PostgreSQL: `node --import tsx bench/cli.ts`.
  *
  * Every engine number is one `tenant-migrate …` process, start to exit, timed with /usr/bin/time
  * (wall clock and peak RSS). The limit is measured in the same run: the same rendered SQL sent by

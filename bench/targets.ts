@@ -1,5 +1,5 @@
 /**
- * Fleets over several databases (issue 16, docs/fleet.md): `node --import tsx bench/targets.ts`.
+ * Fleets over several databases (docs/fleet.md): `node --import tsx bench/targets.ts`.
  *
  * The same N tenants (pmassist's shipped migrations) migrated by whole CLI runs, in one bench run:
  * - single database: master and every tenant schema in one database;

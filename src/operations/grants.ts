@@ -1,5 +1,5 @@
 /**
- * Least privilege (issue 17, docs/security.md): which roles get what on each tenant schema, the
+ * Least privilege (docs/security.md): which roles get what on each tenant schema, the
  * early rights check of `up`, `tenant-migrate grants` over the whole fleet, and the grant half of
  * `drift`. The SQL lives in each dialect's `*-access.ts`; this module only decides *who*.
  */

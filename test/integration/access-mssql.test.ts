@@ -1,5 +1,5 @@
 /**
- * Least privilege on the T-SQL engine (issue 17, docs/security.md): database roles granted on
+ * Least privilege on the T-SQL engine (docs/security.md): database roles granted on
  * each tenant schema; an application login (a server login + database user, member of the role)
  * connects itself and is checked. SQL Server's `CREATE USER … WITHOUT LOGIN` / `EXECUTE AS` are not
  * used: Babelfish supports neither. Where Babelfish differs from SQL Server (no `DENY`), the test

@@ -1,5 +1,5 @@
 /**
- * Least privilege on PostgreSQL and PGlite (issue 17, docs/security.md): the engine runs as a
+ * Least privilege on PostgreSQL and PGlite (docs/security.md): the engine runs as a
  * non-superuser database owner, grants the configured roles on every tenant schema, and a role
  * reaches exactly what is configured. Roles are cluster-wide on PostgreSQL: every test makes its own
  * with a random suffix and drops them after its database.

@@ -1,5 +1,5 @@
 /**
- * Fleet runner under faults (issue 12), each test written to fail on the defect it guards:
+ * Fleet runner under faults, each test written to fail on the defect it guards:
  * 1. a ledger write that fails once must not poison the later ones (outcomes never lost);
  * 2. `up({ concurrency })` above the configured pool grows the pool instead of starving tasks;
  * 3. a worker that outlives its lease still finishes its tenant, and the worker that took the
