@@ -186,14 +186,26 @@ CREATE TABLE ${summary} (
 JOIN sys.schemas AS s WITH (NOLOCK) ON s.name = v.schema_name
 JOIN sys.tables AS t WITH (NOLOCK) ON t.schema_id = s.schema_id AND t.name = ${lit(names.metaTable)}
 WHERE t.object_id = v.meta_object_id AND t.create_date = v.meta_created;`,
-    /** One schema's row, written under the tenant lock (UPDLOCK + HOLDLOCK: a concurrent backfill waits). */
+    /**
+     * One schema's row, written under the tenant lock (UPDLOCK + HOLDLOCK: a concurrent backfill
+     * waits). A row that already names this meta table's object id keeps its creation date, so the
+     * catalog view is read only for a new row or another meta table (on Babelfish that read was the
+     * largest part of a migration's send). Were an object id reused by a recreated table, the kept
+     * date is the old one: the row is then not trusted (planning reads the meta table) until a
+     * backfill rewrites it — never trusted wrongly.
+     */
     upsertSummary: `IF ${summaryId} IS NOT NULL
 BEGIN
   DECLARE @tm_meta INT = ${metaObjectId('$1')};
-  DECLARE @tm_created DATETIME = (SELECT create_date FROM sys.tables WHERE object_id = @tm_meta);
-  UPDATE ${summary} WITH (UPDLOCK, HOLDLOCK) SET applied_count = $2, last_id = $3, applied_digest = $4, updated_utc = SYSUTCDATETIME(),
-    meta_object_id = @tm_meta, meta_created = @tm_created WHERE schema_name = $1;
-  IF @@ROWCOUNT = 0 INSERT INTO ${summary} (schema_name, applied_count, last_id, applied_digest, meta_object_id, meta_created) VALUES ($1, $2, $3, $4, @tm_meta, @tm_created);
+  UPDATE ${summary} WITH (UPDLOCK, HOLDLOCK) SET applied_count = $2, last_id = $3, applied_digest = $4, updated_utc = SYSUTCDATETIME()
+    WHERE schema_name = $1 AND meta_object_id = @tm_meta;
+  IF @@ROWCOUNT = 0
+  BEGIN
+    DECLARE @tm_created DATETIME = (SELECT create_date FROM sys.tables WHERE object_id = @tm_meta);
+    UPDATE ${summary} WITH (UPDLOCK, HOLDLOCK) SET applied_count = $2, last_id = $3, applied_digest = $4, updated_utc = SYSUTCDATETIME(),
+      meta_object_id = @tm_meta, meta_created = @tm_created WHERE schema_name = $1;
+    IF @@ROWCOUNT = 0 INSERT INTO ${summary} (schema_name, applied_count, last_id, applied_digest, meta_object_id, meta_created) VALUES ($1, $2, $3, $4, @tm_meta, @tm_created);
+  END
 END;`,
     /** Backfill of one row: when there is none, or when it describes another meta table (a row of the same one, written meanwhile, wins). */
     insertSummaryIfMissing: `DECLARE @tm_meta INT = ${metaObjectId('$1')};
