@@ -130,8 +130,14 @@ describe.each(runnableTargets)('fleet faults on $name', (target) => {
       await sleepMs(1_200); // claimed → locked → inside the 4 s migration (no timing is asserted)
       a.kill('SIGSTOP');
       await sleepMs(1_600); // A's lease (1 s) and heartbeat lapse; its transaction and lock stay open
-      const second = runCli(['up', '--json', '--events', '--lease-ms', '1000'], { cwd: fx.project.root });
-      await sleepMs(2_500); // B claims A's tenant, waits on its lock, hands it back (maybe more than once)
+      let events = '';
+      const second = runCli(['up', '--json', '--events', '--lease-ms', '1000'], {
+        cwd: fx.project.root,
+        onSpawn: (c) => c.stderr!.on('data', (d: Buffer) => (events += d.toString())),
+      });
+      // B claims A's tenant, waits on its lock and hands it back: wake A then (however long B took to
+      // start). Babelfish was seen not to claim that row while A slept (below): wake A after 20 s there.
+      for (let i = 0; i < 400 && !events.includes('"type":"tenant:handed-back"'); i++) await sleepMs(50);
       a.kill('SIGCONT');
       const [ra, rb] = await Promise.all([first, second]);
       expect(ra.code, `${ra.stdout}\n${ra.stderr}`).toBe(0);
