@@ -26,7 +26,7 @@ import { parseArgs } from 'node:util';
 import { MigratorImpl, createMigrator } from '../src/migrator.js';
 import { rendererFor } from '../src/operations/templates.js';
 import { startRequestCounter } from './request-counter.js';
-import { MASTER, ROOT, admin, buildSchemas, cli, metaDdl, metaRows, out, project as benchProject, schemaOf, urlOf } from './support.js';
+import { MASTER, ROOT, admin, buildSchemas, cli, masteredDatabase, metaDdl, metaRows, out, project as benchProject, schemaOf, urlOf } from './support.js';
 import type { MigrationFile, Tenant } from '../src/types.js';
 
 const NEW_MIGRATION = 'ALTER TABLE {{schema}}.automation_jobs ADD priority {{int}} NOT NULL DEFAULT 0;\n';
@@ -217,13 +217,8 @@ async function scaleDatabase(n: number): Promise<{ url: string; dir: string }> {
   const ready =
     exists && !values.rebuild && (await admin<{ n: string }>(`SELECT count(*) AS n FROM ${MASTER}."Workspace"`, [], url).catch(() => [{ n: '0' }]))[0]!.n === String(n);
   if (ready) return { url, dir };
-  if (exists) await admin(`DROP DATABASE ${db} WITH (FORCE)`);
-  await admin(`CREATE DATABASE ${db}`);
   const started = Date.now();
-  if (cli(dir, ['up', '--json']).code !== 0) throw new Error('master up failed');
-  const m = createMigrator({ url, rootDir: dir }) as MigratorImpl;
-  const files = (await m.loadFiles()).tenant;
-  await m.close();
+  const files = await masteredDatabase(db, url, dir);
   const ids = Array.from({ length: n }, () => randomUUID());
   await register(url, ids);
   // Rendered DDL in big batches (the drift bench's approach): 250 schemas per statement string.

@@ -17,7 +17,7 @@ import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { type MigratorImpl, createMigrator } from '../src/migrator.js';
-import { MASTER, ROOT, admin, buildSchemas, cli, metaDdl, metaRows, out, project as benchProject, schemaOf, urlOf } from './support.js';
+import { MASTER, ROOT, admin, buildSchemas, cli, masteredDatabase, metaDdl, metaRows, out, project as benchProject, schemaOf, urlOf } from './support.js';
 
 const { values } = parseArgs({
   options: { n: { type: 'string', default: process.env.BENCH_REPORT_N ?? '10000,100000' }, rebuild: { type: 'boolean', default: false } },
@@ -38,13 +38,8 @@ async function fleet(n: number): Promise<{ url: string; dir: string; behind: num
     !values.rebuild &&
     (await admin<{ n: string }>(`SELECT count(*) AS n FROM ${MASTER}.__tm_runs`, [], url).catch(() => [{ n: '0' }]))[0]!.n !== '0';
   if (ready) return { url, dir, behind };
-  if (exists) await admin(`DROP DATABASE ${db} WITH (FORCE)`);
-  await admin(`CREATE DATABASE ${db}`);
   const started = Date.now();
-  if (cli(dir, ['up', '--json']).code !== 0) throw new Error('master up failed');
-  const m = createMigrator({ url, rootDir: dir }) as MigratorImpl;
-  const files = (await m.loadFiles()).tenant;
-  await m.close();
+  const files = await masteredDatabase(db, url, dir);
   const ids = Array.from({ length: n }, () => randomUUID());
   for (let i = 0; i < n; i += 5000) {
     const chunk = ids.slice(i, i + 5000);

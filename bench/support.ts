@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { type MigratorImpl, createMigrator } from '../src/migrator.js';
 import type { MigrationFile } from '../src/types.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -89,4 +90,20 @@ export async function buildSchemas(url: string, label: string, n: number, sqlOf:
       }
     }),
   );
+}
+
+/**
+ * A new database `db` (dropped first when it exists) whose master schema the CLI migrated from the
+ * project folder `dir`; returns the project's tenant migration files for the fleet builder.
+ */
+export async function masteredDatabase(db: string, url: string, dir: string): Promise<MigrationFile[]> {
+  await admin(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+  await admin(`CREATE DATABASE ${db}`);
+  if (cli(dir, ['up', '--json']).code !== 0) throw new Error('master up failed');
+  const m = createMigrator({ url, rootDir: dir }) as MigratorImpl;
+  try {
+    return (await m.loadFiles()).tenant;
+  } finally {
+    await m.close();
+  }
 }
