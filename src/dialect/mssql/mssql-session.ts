@@ -51,13 +51,16 @@ export class MssqlSession extends DriverSession {
   /**
    * Inside the session's own transaction the COMMIT checks the count. Outside one (a no-transaction
    * migration) the script runs in autocommit, so it must end with no transaction open: checked here
-   * after it ran — also after it failed — and rolled back if one is.
+   * after it ran — also after it failed — and rolled back if one is. It starts with `XACT_ABORT ON`,
+   * set here, never inherited from whatever the pooled connection ran before (an error then ends the
+   * batch and rolls back the script's own transaction; the script may `SET XACT_ABORT OFF` itself).
    */
   override async runScript(sql: string): Promise<void> {
     this.#ranScript = true;
     if (this.inTransaction) return super.runScript(sql);
     let failure: { error: unknown } | undefined;
     try {
+      await this.#driver.exec('SET XACT_ABORT ON');
       await super.runScript(sql);
     } catch (error) {
       failure = { error };
