@@ -145,7 +145,7 @@ export async function runTenantBatch(tenants: readonly Tenant[], options: Tenant
   }
   // The shared request failed, yet every tenant succeeded on its own: the sharing itself broke (it
   // cost a request and a meta read for nothing). Said once per request, with the server's error.
-  if (sharedError !== undefined && [...alone.keys()].every((schema) => done.get(schema)?.status !== 'failed')) {
+  if (sharedError !== undefined && batch.length > 1 && [...alone.keys()].every((schema) => done.get(schema)?.status !== 'failed')) {
     emit({ type: 'warning', message: `a request shared by ${batch.length} tenants failed (${describeError(sharedError)}), but each succeeded on its own; try --tenants-per-send 1 and report this` });
   }
   return tenants.map((t) => done.get(t.schema)!);

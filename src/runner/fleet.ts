@@ -138,6 +138,8 @@ export async function runFleet(options: FleetOptions): Promise<FleetOutcome> {
   };
 
   const sizer = new SendSizer(options.tenantsPerSend ?? 32);
+  /** Whether tenants may share sends at all (`tenantsPerSend` 1 is the careful behaviour: never). */
+  const sharing = (options.tenantsPerSend ?? 32) > 1;
   const tenantDialectOf = (tenant: Tenant): Promise<Dialect> => (options.dialectOf ? options.dialectOf(tenant) : Promise.resolve(dialect));
   const runOptions = (tenantDialect: Dialect, capture: (result: TenantResult) => void) => ({
     dialect: tenantDialect,
@@ -266,7 +268,11 @@ export async function runFleet(options: FleetOptions): Promise<FleetOutcome> {
         try {
           const first = options.tenants.get(row.schema);
           const mates = first ? batchmates(first) : [];
-          if (mates.length > 0) await executeMany([row, ...mates]);
+          // A tenant that could share but goes alone (the sizer is at 1, or the queue is down to it)
+          // still takes the shared path: its send time is what lets the sizer grow again. Without
+          // it, one slow send (a connection's first on Babelfish took 1.3 s for 4 tenants) put the
+          // size at 1 for the rest of the run.
+          if (mates.length > 0 || (first && sharing && batchable(first, options))) await executeMany([row, ...mates]);
           else await execute(row);
         } finally {
           busy--;
