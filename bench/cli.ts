@@ -15,7 +15,12 @@
  *   tenants, each a real schema with its meta table and rows, built once and cached as database
  *   `tm_bench_<n>` (`--rebuild` drops the cache).
  *
- * Flags: --fresh, --scale, --concurrency (4), --only deploy|scale. Prints Markdown rows on stdout.
+ * - latency: the one-new-migration pair again through a proxy that adds `--latency` ms (default 1) to
+ *   every round trip, for both sides: loopback's ~0.05 ms hides what a deploy runner pays to reach a
+ *   managed database over a network, where requests per tenant decide (bench/request-counter.ts).
+ *
+ * Flags: --fresh, --scale, --concurrency (4), --latency (ms list; 0 skips), --only deploy|scale.
+ * Prints Markdown rows on stdout.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -36,6 +41,7 @@ const { values } = parseArgs({
     scale: { type: 'string', default: process.env.BENCH_SCALE ?? '10000,100000' },
     concurrency: { type: 'string', default: process.env.BENCH_CONCURRENCY ?? '4' },
     only: { type: 'string' },
+    latency: { type: 'string', default: process.env.BENCH_LATENCY ?? '1' },
     rebuild: { type: 'boolean', default: false },
   },
   allowPositionals: true,
@@ -201,6 +207,31 @@ async function deploy(n: number, withNewMigration: boolean) {
     } finally {
       writeFileSync(path.join(dir, 'tenant-migrate.config.json'), JSON.stringify({ url, concurrency: C, lockTimeoutMs: 60_000 }));
       await counter.close();
+    }
+    // The same pair over an emulated network: every round trip `ms` longer, for the engine and psql alike.
+    let k = 6;
+    for (const ms of list(values.latency)) {
+      const proxy = await startRequestCounter('postgres', admin0.hostname, Number(admin0.port || 5432), undefined, { delayMs: ms });
+      try {
+        const proxied = Object.assign(new URL(url), { port: String(proxy.port) }).toString();
+        writeFileSync(path.join(dir, 'tenant-migrate.config.json'), JSON.stringify({ url: proxied, concurrency: C, lockTimeoutMs: 60_000 }));
+        writeFileSync(path.join(dir, `tenant-migrations/${String(k).padStart(4, '0')}_add_job_priority${k}.sql.hbs`), NEW_MIGRATION.replace('priority', `priority${k}`));
+        k++;
+        const mk = createMigrator({ url, rootDir: dir }) as MigratorImpl;
+        const newFile = (await mk.loadFiles()).tenant.slice(-1);
+        await mk.close();
+        await checkpoint(url);
+        const t0 = performance.now();
+        const e = await cliAsync(dir, ['up', '--json', '--concurrency', String(C)]);
+        const engineSeconds = (performance.now() - t0) / 1000;
+        if (e.code !== 0) throw new Error(`engine up over ${ms} ms: exit ${e.code}: ${e.stderr.slice(0, 2000)}`);
+        await checkpoint(url);
+        const r = await psqlWorkers(proxied, rawScripts(raw, newFile, render, false));
+        row([`one new migration, every round trip +${ms} ms (emulated network), engine first`, n, `${engineSeconds.toFixed(2)} s`, `${r.toFixed(2)} s`, ratio(engineSeconds, r), '–']);
+      } finally {
+        writeFileSync(path.join(dir, 'tenant-migrate.config.json'), JSON.stringify({ url, concurrency: C, lockTimeoutMs: 60_000 }));
+        await proxy.close();
+      }
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

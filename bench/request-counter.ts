@@ -10,6 +10,11 @@
  *   request (type 14) whose packet carries the end-of-message status bit is one request; login and
  *   pre-login are not counted. https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-tds/
  *
+ * With `delayMs`, it is also a network: every chunk waits `delayMs / 2` before it is passed on, in
+ * each direction, so a request and its answer take at least `delayMs` more — the round trip of a
+ * deploy runner to a managed database (~1–2 ms) instead of loopback's ~0.05 ms. Order is kept
+ * (timers of the same duration fire in the order they were set).
+ *
  * Only the bench uses it (the engine's numbers are measured, not estimated).
  */
 import net from 'node:net';
@@ -74,7 +79,10 @@ export async function startRequestCounter(
   host: string,
   port: number,
   onRequest?: (text: string) => void,
+  options: { readonly delayMs?: number } = {},
 ): Promise<RequestCounter> {
+  const half = (options.delayMs ?? 0) / 2;
+  const pass = (to: net.Socket, chunk: Buffer) => (half > 0 ? setTimeout(() => to.destroyed || to.write(chunk), half) : to.write(chunk));
   let requests = 0;
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
@@ -88,9 +96,9 @@ export async function startRequestCounter(
     });
     client.on('data', (chunk) => {
       parse(chunk);
-      upstream.write(chunk);
+      pass(upstream, chunk);
     });
-    upstream.on('data', (chunk) => client.write(chunk));
+    upstream.on('data', (chunk: Buffer) => pass(client, chunk));
     const end = () => {
       client.destroy();
       upstream.destroy();
