@@ -55,7 +55,7 @@ step('npm pack (prepare builds dist/)', () => {
   const [info] = JSON.parse(out.slice(out.indexOf('[')));
   tarball = path.join(work, info.filename);
   const files = info.files.map((f) => f.path);
-  for (const needed of ['dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'bin/tenant-migrate.js', 'schema/tenant-migrate.config.schema.json',
+  for (const needed of ['dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'dist/bundle/cli.js', 'bin/tenant-migrate.js', 'schema/tenant-migrate.config.schema.json',
     'templates/init/tenant-migrate.config.json', 'templates/partials/audit_columns.hbs', 'master-migrations/0001_initial_layout.sql.hbs']) {
     check(files.includes(needed), `${needed} is not in the package`);
   }
@@ -73,9 +73,12 @@ step('npm install the tarball into an empty application', () => {
   check(!('tsx' in (installed.dependencies ?? {})), 'tsx is a runtime dependency');
 });
 
-step('npx tenant-migrate --help', () => {
+step('npx tenant-migrate --help, --version', () => {
   const { stdout } = cli(['--help']);
   check(stdout.includes('tenant-migrate init') && stdout.includes('tenant-migrate up'), `unexpected help:\n${stdout}`);
+  const version = cli(['--version']).stdout.trim();
+  const expected = JSON.parse(readFileSync(path.join(repo, 'package.json'), 'utf8')).version;
+  check(version === expected, `--version printed ${version}, not the package's ${expected}`);
 });
 
 step('tenant-migrate demo --workspaces 5 (the pmassist migrations shipped in the package)', () => {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import type { GlobalArgs } from './cli-context.js';
@@ -39,8 +40,21 @@ export async function buildCli(argv: string[]) {
     })
     .help()
     .alias('help', 'h')
-    .version()
+    .version(packageVersion())
     .wrap(Math.min(110, process.stdout.columns || 100));
+}
+
+/**
+ * This package's version, for `--version`. yargs would guess it from the package.json above the
+ * folder that holds its own node_modules, or above the current directory when it runs bundled:
+ * the application's version, not this package's.
+ */
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
 }
 
 /**
