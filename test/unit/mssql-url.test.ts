@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
+import { EventEmitter } from 'node:events';
 import { isMssqlUrl, parseMssqlUrl, redactMssqlUrl, toMssqlConfig } from '../../src/dialect/mssql/mssql-url.js';
 
 function issuesOf(url: string): readonly string[] {
@@ -126,8 +127,20 @@ describe('toMssqlConfig', () => {
       connectionTimeout: 2000,
       pool: { max: 8, min: 0, idleTimeoutMillis: 30_000 },
       validateConnection: 'socket',
+      beforeConnect: expect.any(Function),
       options: { encrypt: true, trustServerCertificate: false, appName: 'tenant-migrate', useUTC: true },
     });
+  });
+
+  it("turns Nagle's algorithm off on each connection's socket once it is logged in", () => {
+    const config = toMssqlConfig(parseMssqlUrl('mssql://h/db'));
+    const calls: boolean[] = [];
+    const connection = Object.assign(new EventEmitter(), { socket: { setNoDelay: (on: boolean) => calls.push(on) } });
+    config.beforeConnect!(connection as never);
+    expect(calls).toEqual([]);
+    connection.emit('connect');
+    connection.emit('connect');
+    expect(calls).toEqual([true]);
   });
 
   it('drops the port for a named instance and lets the caller override the request timeout', () => {

@@ -37,7 +37,7 @@ describe('mssql internals used by PinnedConnection', () => {
     expect(typeof tedious.Connection.prototype.reset).toBe('function');
   });
 
-  it("tedious keeps its TCP socket in Connection#socket, where noDelay turns Nagle's algorithm off", () => {
+  it("tedious keeps its TCP socket in Connection#socket, where toMssqlConfig turns Nagle's algorithm off", () => {
     const connection = readFileSync(require.resolve('tedious/lib/connection.js', { paths: [path.dirname(require.resolve('mssql/package.json'))] }), 'utf8');
     expect(connection).toContain('this.socket = socket;');
   });

@@ -76,6 +76,7 @@ export function toMssqlConfig(settings: MssqlConnectionSettings, overrides: { po
     // call). 'socket' checks the login state and the socket instead; a connection that died anyway
     // fails its first request with a transient error, which the tenant's retry covers.
     validateConnection: 'socket',
+    beforeConnect: noDelayOnConnect,
   };
   // tedious ignores the port for a named instance (the SQL Browser service resolves it)
   if (settings.port !== undefined && settings.instanceName === undefined) config.port = settings.port;
@@ -86,6 +87,22 @@ export function toMssqlConfig(settings: MssqlConnectionSettings, overrides: { po
   if (requestTimeout !== undefined) config.requestTimeout = requestTimeout;
   if (settings.connectionTimeoutMs !== undefined) config.connectionTimeout = settings.connectionTimeoutMs;
   return config;
+}
+
+/**
+ * Nagle's algorithm off on every connection (TCP_NODELAY), from login on, as drivers for SQL Server
+ * do as a rule (Microsoft.Data.SqlClient, JDBC) and pg does for PostgreSQL. tedious leaves it on and
+ * has no option for it, so the socket is reached through its internal `socket` field (a unit test
+ * checks the field exists in the pinned version). With Nagle on, a request longer than one TDS
+ * packet (4,096 bytes: ~2,000 characters of T-SQL, UTF-16 on the wire) goes out as several TCP
+ * segments and the last waits for the server to acknowledge the first, which a delayed-ACK server
+ * does after its timer (40 ms on Linux, 200 ms by default on Windows). Measured on Babelfish: a
+ * 2,100-character batch 44 ms, 1 ms with it off. Set here, every pool gets it: the sessions the
+ * engine pins, the admin pool, and any request outside a session.
+ */
+function noDelayOnConnect(connection: unknown): void {
+  const c = connection as { once?: (event: string, listener: () => void) => void; socket?: { setNoDelay?: (on: boolean) => void } };
+  c.once?.('connect', () => c.socket?.setNoDelay?.(true));
 }
 
 /** The URL with its password replaced, for messages and logs. */

@@ -6,23 +6,6 @@ export interface TediousConnection {
   close(): void;
   /** tedious `Connection#reset`: the next request carries the TDS reset flag (sp_reset_connection). */
   reset(callback: (err?: Error | null) => void): void;
-  /** tedious' TCP socket (internal; see {@link noDelay}). */
-  readonly socket?: { setNoDelay?(noDelay?: boolean): unknown };
-}
-
-/**
- * Turn Nagle's algorithm off on a tedious connection's socket. tedious leaves it on, and a request
- * longer than one TDS packet (4 KB by default: ~2,000 characters of T-SQL) goes out as several TCP
- * segments; the last one then waits for the server to acknowledge the first, which a delayed-ACK
- * server does after its ACK timer (40 ms on Linux, 200 ms by default on Windows). Measured on
- * Babelfish: a 2,300-character folded send took 48 ms with Nagle on and 8 ms with it off; every
- * multi-packet request (a long migration batch, a 250-schema planning read) paid the same stall.
- * Drivers for SQL Server set TCP_NODELAY as a rule (Microsoft.Data.SqlClient, JDBC). tedious
- * exposes no option for it, so the socket is reached through its internal `socket` field; a
- * unit test checks that the field exists in the pinned version.
- */
-export function noDelay(connection: TediousConnection): void {
-  connection.socket?.setNoDelay?.(true);
 }
 
 /** The parts of mssql's ConnectionPool this file uses beyond the typed API. */
@@ -61,8 +44,8 @@ export class PinnedConnection {
 
   static async acquire(pool: sql.ConnectionPool): Promise<PinnedConnection> {
     const internals = pool as unknown as PoolInternals;
+    // Nagle's algorithm is already off: toMssqlConfig turns it off on every connection at login.
     const connection = await internals.acquire(pool);
-    noDelay(connection);
     return new PinnedConnection(internals, connection);
   }
 
