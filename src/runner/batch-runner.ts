@@ -44,10 +44,19 @@ async function sendsOf(dialect: Dialect, tenant: Tenant, options: TenantRunOptio
   return { tenant, sends };
 }
 
-/** Whether the meta table holds every migration of `sends`, with their checksums. */
-function committed(t: TenantSends, applied: readonly AppliedMigration[] | undefined): boolean {
-  const have = new Map((applied ?? []).map((a) => [a.id, a.checksum]));
-  return t.sends.every((s) => have.get(s.row.id) === s.row.checksum);
+/**
+ * The migrations of `sends` this run committed, by the meta table: present with their checksum and
+ * this run's id. A row of another run was there already (a plan read from a stale summary row, a
+ * concurrent deploy): the request did not apply it and the tenant's result must not claim it.
+ */
+function committedByThisRun(t: TenantSends, applied: readonly AppliedMigration[] | undefined): Set<string> {
+  const have = new Map((applied ?? []).map((a) => [a.id, a]));
+  return new Set(
+    t.sends.filter((s) => {
+      const row = have.get(s.row.id);
+      return row !== undefined && row.checksum === s.row.checksum && row.runId === s.row.runId;
+    }).map((s) => s.row.id),
+  );
 }
 
 /**
@@ -112,16 +121,14 @@ export async function runTenantBatch(tenants: readonly Tenant[], options: Tenant
         .catch(() => undefined);
       for (const t of batch) {
         const applied = truth?.get(t.tenant.schema);
-        if (truth && committed(t, applied)) {
-          const ids = new Set(t.sends.map((m) => m.row.id));
-          succeed(t, applied!.filter((a) => ids.has(a.id)).reduce((ms, a) => ms + a.durationMs, 0));
+        const ours = committedByThisRun(t, applied);
+        if (truth && ours.size === t.sends.length) {
+          succeed(t, applied!.filter((a) => ours.has(a.id)).reduce((ms, a) => ms + a.durationMs, 0));
         }
         else {
           // Some of its migrations may have committed in the request: its own run starts after them,
-          // and its result still names them.
-          const before = new Set(t.tenant.appliedAtPlan!.map((a) => a.id));
-          const ids = new Set((applied ?? []).map((a) => a.id));
-          committedEarlier.set(t.tenant.schema, t.sends.map((m) => m.row.id).filter((id) => ids.has(id) && !before.has(id)));
+          // and its result still names them (only those: rows of another run were there before).
+          committedEarlier.set(t.tenant.schema, t.sends.map((m) => m.row.id).filter((id) => ours.has(id)));
           alone.set(t.tenant.schema, applied ? { ...t.tenant, appliedAtPlan: applied.map((a) => ({ id: a.id, checksum: a.checksum })) } : t.tenant);
         }
       }
