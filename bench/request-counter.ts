@@ -10,10 +10,11 @@
  *   request (type 14) whose packet carries the end-of-message status bit is one request; login and
  *   pre-login are not counted. https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-tds/
  *
- * With `delayMs`, it is also a network: every chunk waits `delayMs / 2` before it is passed on, in
- * each direction, so a request and its answer take at least `delayMs` more — the round trip of a
- * deploy runner to a managed database (~1–2 ms) instead of loopback's ~0.05 ms. Order is kept
- * (timers of the same duration fire in the order they were set).
+ * With `delayMs`, it is also a network: every chunk from the client waits `delayMs` before it is
+ * passed on (answers go back at once), so a request and its answer take at least `delayMs` more —
+ * the round trip of a deploy runner to a managed database (~1–2 ms) instead of loopback's ~0.05 ms.
+ * Whole milliseconds: Node's timers do not go below 1 ms (a 0.5 ms wait each way would be 1 ms each
+ * way). Order is kept (timers of the same duration fire in the order they were set).
  *
  * Only the bench uses it (the engine's numbers are measured, not estimated).
  */
@@ -81,8 +82,8 @@ export async function startRequestCounter(
   onRequest?: (text: string) => void,
   options: { readonly delayMs?: number } = {},
 ): Promise<RequestCounter> {
-  const half = (options.delayMs ?? 0) / 2;
-  const pass = (to: net.Socket, chunk: Buffer) => (half > 0 ? setTimeout(() => to.destroyed || to.write(chunk), half) : to.write(chunk));
+  const delay = Math.round(options.delayMs ?? 0);
+  const pass = (to: net.Socket, chunk: Buffer, wait: number) => (wait > 0 ? setTimeout(() => to.destroyed || to.write(chunk), wait) : to.write(chunk));
   let requests = 0;
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
@@ -96,9 +97,9 @@ export async function startRequestCounter(
     });
     client.on('data', (chunk) => {
       parse(chunk);
-      pass(upstream, chunk);
+      pass(upstream, chunk, delay);
     });
-    upstream.on('data', (chunk: Buffer) => pass(client, chunk));
+    upstream.on('data', (chunk: Buffer) => pass(client, chunk, 0));
     const end = () => {
       client.destroy();
       upstream.destroy();
