@@ -152,7 +152,7 @@ export async function runTenantBatch(tenants: readonly Tenant[], options: Tenant
   }
   // The shared request failed, yet every tenant succeeded on its own: the sharing itself broke (it
   // cost a request and a meta read for nothing). Said once per request, with the server's error.
-  if (sharedError !== undefined && batch.length > 1 && [...alone.keys()].every((schema) => done.get(schema)?.status !== 'failed')) {
+  if (sharedError !== undefined && [...alone.keys()].every((schema) => done.get(schema)?.status !== 'failed')) {
     emit({ type: 'warning', message: `a request shared by ${batch.length} tenants failed (${describeError(sharedError)}), but each succeeded on its own; try --tenants-per-send 1 and report this` });
   }
   return tenants.map((t) => done.get(t.schema)!);
@@ -184,15 +184,20 @@ export class SendSizer {
     return Math.max(1, Math.min(this.#size, share));
   }
 
-  /** Record a send of `tenants` tenants that took `ms` and carried `bytes` of text. */
-  observe(tenants: number, ms: number, bytes: number): void {
+  /**
+   * Record a send of `tenants` tenants that took `ms` and carried `bytes` of text (unknown for a
+   * tenant that ran alone: its time counts, the size estimate stays as it was).
+   */
+  observe(tenants: number, ms: number, bytes?: number): void {
     if (tenants <= 0) return;
     const per = ms / tenants;
-    const perBytes = bytes / tenants;
     this.#msPerTenant = this.#msPerTenant === undefined ? per : 0.7 * this.#msPerTenant + 0.3 * per;
-    this.#bytesPerTenant = this.#bytesPerTenant === undefined ? perBytes : 0.7 * this.#bytesPerTenant + 0.3 * perBytes;
+    if (bytes !== undefined) {
+      const perBytes = bytes / tenants;
+      this.#bytesPerTenant = this.#bytesPerTenant === undefined ? perBytes : 0.7 * this.#bytesPerTenant + 0.3 * perBytes;
+    }
     const byTime = Math.floor(this.#targetMs / Math.max(0.1, this.#msPerTenant));
-    const bySize = Math.floor(this.#maxBytes / Math.max(1, this.#bytesPerTenant));
+    const bySize = Math.floor(this.#maxBytes / Math.max(1, this.#bytesPerTenant ?? 0));
     // Grow at most twofold per send: one quick send does not make the next one huge.
     this.#size = Math.max(1, Math.min(this.#max, byTime, bySize, this.#size * 2));
   }

@@ -23,6 +23,19 @@ describe('SendSizer: how many tenants share a send', () => {
     expect(s.size).toBe(1);
   });
 
+  it('grows back after one slow send from the times of tenants that ran alone, keeping the size cap it knew', () => {
+    const s = new SendSizer(32, { targetMs: 500, maxBytes: 100_000, start: 4 });
+    s.observe(4, 1300, 4 * 10_000); // a cold first send: 325 ms a tenant
+    expect(s.size).toBe(1);
+    const sizes: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      s.observe(1, 5); // alone, 5 ms each, text size not known
+      sizes.push(s.size);
+    }
+    expect(sizes.at(-1)).toBe(10); // 100 KB / 10 KB a tenant: the cap from the shared send still holds
+    expect(sizes.every((n, i) => i === 0 || n >= sizes[i - 1]!)).toBe(true);
+  });
+
   it('large scripts go fewer at a time (the size cap)', () => {
     const s = new SendSizer(64, { targetMs: 10_000, maxBytes: 1_000_000, start: 32 });
     s.observe(32, 32, 32 * 200_000); // 200 KB per tenant: 5 fit in 1 MB
