@@ -4,7 +4,11 @@
  * T-SQL only: the scripts use BEGIN TRANSACTION and #temp tables, which PostgreSQL has no twin for
  * (a PostgreSQL script cannot leave a transaction open across a simple-query call the same way).
  */
+import net from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { MssqlDriver } from '../../src/dialect/mssql/mssql-driver.js';
+import { mssqlSql } from '../../src/dialect/mssql/mssql-sql.js';
+import { parseMssqlUrl } from '../../src/dialect/mssql/mssql-url.js';
 import { MigratorImpl, createMigrator } from '../../src/migrator.js';
 import { guid, reportSkipped, runnableTargets, useProjectFixture } from './harness.js';
 import { dialectSql, withDatabase } from './sql-helpers.js';
@@ -95,5 +99,33 @@ describe.each(mssql)('SQL Server session hygiene on $name ($engine)', (target) =
       [1, 2].map(() => adapter.withSession((s) => s.query<{ lt: number }>('SELECT @@LOCK_TIMEOUT AS lt'))),
     );
     for (const [row] of lockTimeouts) expect(Number(row!.lt)).toBe(-1);
+  });
+
+  it('a process logs in once per connection it uses: the connection that tested the settings is the pool\'s first', async () => {
+    // Every TCP connection to the server goes through this proxy: one accepted = one login.
+    const server = parseMssqlUrl(fx.db.url);
+    let accepted = 0;
+    const proxy = net.createServer((client) => {
+      accepted++;
+      const upstream = net.connect(server.port ?? 1433, server.server);
+      client.pipe(upstream).pipe(client);
+      const end = () => (client.destroy(), upstream.destroy());
+      client.on('error', end).on('close', end);
+      upstream.on('error', end).on('close', end);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    // The test database's ADO string (harness-mssql.ts), its server swapped for the proxy.
+    const viaProxy = fx.db.url.replace(/(^|;)Server=[^;]*/i, `$1Server=127.0.0.1,${(proxy.address() as net.AddressInfo).port}`);
+    const driver = new MssqlDriver({ url: viaProxy, maxConnections: 2 }, mssqlSql({ masterSchema: 'pmassist_master', registryTable: 'Workspace', metaTable: '__schema_migrations', ledgerPrefix: '__tm_' }));
+    try {
+      const [row] = await driver.withSession((s) => s.query<{ one: number }>('SELECT 1 AS one'));
+      expect(Number(row!.one)).toBe(1);
+      // mssql's connect() opens a connection to test the settings and, left alone, closes it and
+      // logs in again for the first request.
+      expect(accepted).toBe(1);
+    } finally {
+      await driver.close();
+      await new Promise<void>((resolve) => proxy.close(() => resolve()));
+    }
   });
 });

@@ -37,6 +37,14 @@ describe('mssql internals used by PinnedConnection', () => {
     expect(typeof tedious.Connection.prototype.reset).toBe('function');
   });
 
+  it("mssql's pool makes and ends its connections with _poolCreate, _poolDestroy and _close (ReusingConnectionPool keeps the test connection)", () => {
+    const proto = sql.ConnectionPool.prototype as unknown as Record<string, unknown>;
+    for (const name of ['_poolCreate', '_poolDestroy', '_close']) expect(typeof proto[name], name).toBe('function');
+    const base = readFileSync(require.resolve('mssql/lib/base/connection-pool.js'), 'utf8');
+    // connect() tests the settings with one connection and ends it before making the pool.
+    expect(base).toMatch(/this\._poolCreate\(\)\.then\(\(connection\) => \{[\s\S]*?return this\._poolDestroy\(connection\)/);
+  });
+
   it("tedious keeps its TCP socket in Connection#socket, where toMssqlConfig turns Nagle's algorithm off", () => {
     const connection = readFileSync(require.resolve('tedious/lib/connection.js', { paths: [path.dirname(require.resolve('mssql/package.json'))] }), 'utf8');
     expect(connection).toContain('this.socket = socket;');

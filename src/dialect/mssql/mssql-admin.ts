@@ -1,4 +1,4 @@
-import sql from 'mssql';
+import { ReusingConnectionPool } from './pinned-connection.js';
 import { quoteMssqlIdent, quoteMssqlString } from './mssql-syntax.js';
 import { type MssqlConnectionSettings, toMssqlConfig } from './mssql-url.js';
 
@@ -7,7 +7,7 @@ import { type MssqlConnectionSettings, toMssqlConfig } from './mssql-url.js';
  * on the login's default database (or master) that runs one batch and closes.
  */
 export async function mssqlAdminBatch(settings: MssqlConnectionSettings, text: string): Promise<Record<string, unknown>[]> {
-  const pool = new sql.ConnectionPool(
+  const pool = new ReusingConnectionPool(
     toMssqlConfig({ ...settings, database: settings.database ?? 'master' }, { poolMax: 1, requestTimeoutMs: 120_000 }),
   );
   pool.on('error', () => undefined);

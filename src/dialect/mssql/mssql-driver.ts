@@ -1,7 +1,7 @@
 import sql from 'mssql';
 import type { Driver, ErrorClassification, SqlSession } from '../contracts/driver.js';
 import { MssqlSession, type MssqlSessionDriver, OpenTransactionError } from './mssql-session.js';
-import { PinnedConnection } from './pinned-connection.js';
+import { PinnedConnection, ReusingConnectionPool } from './pinned-connection.js';
 import { caughtLineOf, classifyMssqlError, mssqlErrorLine } from './mssql-errors.js';
 import { type MssqlSql, rewritePlaceholders } from './mssql-sql.js';
 import { mssqlSyntax } from './mssql-syntax.js';
@@ -80,7 +80,7 @@ export class MssqlDriver implements Driver {
 
   #getPool(): Promise<sql.ConnectionPool> {
     if (!this.#pool) {
-      const pool = new sql.ConnectionPool(this.#config);
+      const pool = new ReusingConnectionPool(this.#config);
       // A connection dropped while idle (failover, KILL) must not crash the process; the pool
       // validates connections on checkout and replaces dead ones.
       pool.on('error', () => undefined);

@@ -126,3 +126,52 @@ export class PinnedConnection {
     this.#pool.release(this.#connection);
   }
 }
+
+/** The parts of mssql's tedious ConnectionPool that make and end its connections. */
+interface PoolLifecycle {
+  _poolCreate(): Promise<TediousConnection>;
+  _poolDestroy(connection: TediousConnection): Promise<void>;
+  _close(callback: (err?: Error | null) => void): void;
+}
+
+const lifecycle = sql.ConnectionPool.prototype as unknown as PoolLifecycle;
+
+/**
+ * A pool that keeps the connection mssql opens to test the settings. `ConnectionPool#connect`
+ * creates one connection, closes it, then builds the pool, whose first request logs in again: a
+ * login thrown away by every process (a TLS handshake and an authentication against Azure SQL; on
+ * Babelfish ~60 ms and a new backend). Here that connection is kept and becomes the pool's first,
+ * unless it was closed meanwhile. mssql is pinned to an exact version; a unit test checks these
+ * methods exist in it.
+ */
+export class ReusingConnectionPool extends sql.ConnectionPool {
+  #spare: TediousConnection | undefined;
+  #tested = false;
+
+  _poolDestroy(connection: TediousConnection): Promise<void> {
+    // The first connection ended is the test connection of connect(): keep it.
+    if (!this.#tested) {
+      this.#tested = true;
+      if (connection && !connection.closed) {
+        this.#spare = connection;
+        return Promise.resolve();
+      }
+    }
+    return lifecycle._poolDestroy.call(this, connection);
+  }
+
+  _poolCreate(): Promise<TediousConnection> {
+    const spare = this.#spare;
+    this.#spare = undefined;
+    if (spare && !spare.closed && !(spare as { hasError?: boolean }).hasError) return Promise.resolve(spare);
+    if (spare) void lifecycle._poolDestroy.call(this, spare).catch(() => undefined);
+    return lifecycle._poolCreate.call(this);
+  }
+
+  _close(callback: (err?: Error | null) => void): void {
+    const spare = this.#spare;
+    this.#spare = undefined;
+    if (spare) void lifecycle._poolDestroy.call(this, spare).catch(() => undefined);
+    lifecycle._close.call(this, callback);
+  }
+}
