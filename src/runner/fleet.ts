@@ -152,10 +152,10 @@ export async function runFleet(options: FleetOptions): Promise<FleetOutcome> {
     // `tenant:done` waits until we know whether the tenant is done or handed back.
     emit: ((event) => (event.type === 'tenant:done' ? capture(event.result) : emit(event))) as MigratorListener,
   });
-  /** Rows of the queue that may share a send with `first` (same database, {@link batchable}), taken out of it. */
+  /** Rows of the queue that may share a send with `first` (itself {@link batchable}; same database), taken out of it. */
   const batchmates = (first: Tenant): LedgerTenant[] => {
     const size = sizer.next(queue.length + 1, options.concurrency);
-    if (size <= 1 || !batchable(first, options)) return [];
+    if (size <= 1) return [];
     const mates: LedgerTenant[] = [];
     for (let i = 0; i < queue.length && mates.length < size - 1; ) {
       const t = options.tenants.get(queue[i]!.schema);
@@ -271,14 +271,16 @@ export async function runFleet(options: FleetOptions): Promise<FleetOutcome> {
         busy++;
         try {
           const first = options.tenants.get(row.schema);
-          const mates = first ? batchmates(first) : [];
+          // Planned once per tenant: whether it may share a send at all.
+          const shareable = first !== undefined && sharing && batchable(first, options);
+          const mates = shareable ? batchmates(first) : [];
           if (mates.length > 0) await executeMany([row, ...mates]);
           // A tenant that could share but goes alone (the sizer is at 1, or the queue is down to it)
           // is measured too: its time is what lets the sizer grow again. Without it, one slow send
           // (a connection's first on Babelfish took 1.3 s for 4 tenants) put the size at 1 for the
           // rest of the run. It still takes the single-tenant path, which is the cheaper one for a
           // tenant alone (on Babelfish a fresh tenant's folded text alone took 2–4× its careful path).
-          else await execute(row, first !== undefined && sharing && batchable(first, options));
+          else await execute(row, shareable);
         } finally {
           busy--;
         }
